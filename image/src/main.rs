@@ -1,0 +1,3 @@
+//! placeholder
+mod policy_cmd;
+fn main() {}
