@@ -1,3 +1,84 @@
-//! placeholder
+//! `cargo xtask`: the one entry point for building, running, testing and measuring Lattice.
+//!
+//! ```text
+//! cargo xtask build                 build the kernel, the boot archive and every program
+//! cargo xtask run [--boot a,b]      build, then boot QEMU virt into the root task
+//! cargo xtask test [FILTER]         lints, host tests, then system tests in QEMU
+//! cargo xtask clippy                lints only
+//! cargo xtask policy check FILE     check a policy script
+//! cargo xtask policy diff OLD NEW [CONNECTIONS]
+//! ```
+
+mod build;
+mod flat;
 mod policy_cmd;
-fn main() {}
+mod qemu;
+mod systest;
+mod tests;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  build                          build the kernel, the boot archive and every program
+  run [--boot a,b,...] [-- QEMU ARGS]
+                                 build, then boot QEMU virt into the root task
+                                 (--boot picks the boot programs; the first is the root task)
+  test [FILTER]                  lints, host tests, then system tests in QEMU; FILTER keeps
+                                 only system tests whose name contains it
+  clippy                         lints only (clippy with the workspace lints, -D warnings)
+  policy check FILE              check a policy script and summarise it
+  policy diff OLD NEW [CONNS]    what replacing policy OLD with NEW does to live connections";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("build") => build::build_all().map(|output| {
+            println!("kernel image: {}", output.kernel_image.display());
+            println!("boot archive: {} ({} programs)", output.archive.display(), output.programs.len());
+        }),
+        Some("run") => run(&args[1..]),
+        Some("test") => tests::run_all(args.get(1).map(String::as_str)),
+        Some("clippy") => tests::lint().map(|_| ()),
+        Some("policy") => policy_cmd::run(&args[1..]),
+        Some("help" | "--help" | "-h") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+        None => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let mut boot = None;
+    let mut extra = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--boot" => boot = Some(rest.next().ok_or("--boot needs a comma-separated program list")?.clone()),
+            "--" => extra.extend(rest.by_ref().cloned()),
+            other => return Err(format!("unknown option `{other}` for run\n\n{USAGE}")),
+        }
+    }
+    let qemu = qemu::ensure_installed()?;
+    let output = build::build_all()?;
+    let mut command = qemu::Boot::new(&output.kernel_image).bootargs(boot.map(|list| format!("lattice.boot={list}"))).command(&qemu, qemu::Console::Interactive);
+    command.args(&extra);
+    println!("booting: {}", qemu::describe(&command));
+    println!("(quit QEMU with Ctrl-A then X)");
+    let status = command.status().map_err(|error| format!("cannot start QEMU: {error}"))?;
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(code) => Err(format!("the machine powered off with status {code} ({})", qemu::explain_status(code))),
+        None => Err("QEMU was killed".into()),
+    }
+}

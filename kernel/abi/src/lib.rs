@@ -14,3 +14,17 @@ pub mod bootarchive;
 pub mod syscall;
 
 pub use syscall::{Error, FaultKind, Syscall};
+
+/// Exit statuses the machine reports when the kernel powers it off (through the SiFive
+/// test device on QEMU, where they become QEMU's exit code). The image builder's test
+/// harness reads them.
+pub mod exit_status {
+    /// The root task exited with status 0.
+    pub const SUCCESS: u16 = 0;
+    /// The kernel could not start the system: no usable root task in the boot archive.
+    pub const BOOT_FAILURE: u16 = 2;
+    /// The root task was stopped by a fault.
+    pub const ROOT_TASK_FAULTED: u16 = 3;
+    /// The kernel panicked.
+    pub const KERNEL_PANIC: u16 = 101;
+}

@@ -11,3 +11,4 @@ pub mod elf;
 pub mod frames;
 pub mod layout;
 pub mod paging;
+pub mod runqueue;

@@ -1,0 +1,96 @@
+//! Building Lattice: user programs for rv64gc, the boot archive, the kernel for rv64imac
+//! with the archive inside, and the flat kernel image QEMU and U-Boot load.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Target triple of user programs (they may use the FPU).
+pub const USER_TARGET: &str = "riscv64gc-unknown-none-elf";
+/// Target triple of the kernel (no FPU instructions, so it never touches user FP state).
+pub const KERNEL_TARGET: &str = "riscv64imac-unknown-none-elf";
+/// Packages that build user programs.
+const USER_PACKAGES: &[&str] = &["root", "hello", "test-isolation"];
+/// Programs packed into the boot archive, in archive order. The kernel starts `root`
+/// unless the kernel command line says `lattice.boot=...`.
+pub const BOOT_PROGRAMS: &[&str] = &["root", "hello", "crash", "crash-kernel-read", "crash-illegal", "spin", "survivor"];
+
+/// What a build produced.
+pub struct BuildOutput {
+    /// The flat kernel image (Linux image header first), for QEMU `-kernel` and U-Boot `booti`.
+    pub kernel_image: PathBuf,
+    /// The boot archive packed into the kernel.
+    pub archive: PathBuf,
+    /// Names of the programs in the archive.
+    pub programs: Vec<String>,
+}
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("image/ lives in the workspace root").to_path_buf()
+}
+
+/// `cargo`, as the one running us (so the pinned toolchain is used).
+pub fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(workspace_root());
+    command
+}
+
+/// Runs `command`, turning failure into an error that names `what`.
+pub fn run_checked(command: &mut Command, what: &str) -> Result<(), String> {
+    let status = command.status().map_err(|error| format!("{what}: cannot start: {error}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{what} failed ({status})")) }
+}
+
+/// Builds everything and returns where the results are.
+pub fn build_all() -> Result<BuildOutput, String> {
+    let root = workspace_root();
+    let out_dir = root.join("target").join("lattice");
+    std::fs::create_dir_all(&out_dir).map_err(|error| format!("create {}: {error}", out_dir.display()))?;
+
+    println!("[1/3] building user programs ({USER_TARGET})");
+    let mut command = cargo();
+    command.args(["build", "--release", "--target", USER_TARGET]);
+    for package in USER_PACKAGES {
+        command.args(["-p", package]);
+    }
+    run_checked(&mut command, "building user programs")?;
+
+    let user_dir = root.join("target").join(USER_TARGET).join("release");
+    let mut files = Vec::new();
+    for name in BOOT_PROGRAMS {
+        let path = user_dir.join(name);
+        let bytes = std::fs::read(&path).map_err(|error| format!("read {}: {error}", path.display()))?;
+        files.push((*name, bytes));
+    }
+    let entries: Vec<(&str, &[u8])> = files.iter().map(|(name, bytes)| (*name, bytes.as_slice())).collect();
+    let archive_bytes = kernel_abi::bootarchive::writer::build(&entries)
+        .map_err(|error| format!("packing the boot archive: {error:?}"))?;
+    let archive = out_dir.join("boot-archive.bin");
+    write_if_changed(&archive, &archive_bytes)?;
+    println!("      boot archive: {} programs, {} KiB", entries.len(), archive_bytes.len() / 1024);
+
+    println!("[2/3] building the kernel ({KERNEL_TARGET})");
+    let mut command = cargo();
+    command.args(["build", "--release", "--target", KERNEL_TARGET, "-p", "kernel"]).env("LATTICE_BOOT_ARCHIVE", &archive);
+    run_checked(&mut command, "building the kernel")?;
+
+    println!("[3/3] writing the flat kernel image");
+    let elf_path = root.join("target").join(KERNEL_TARGET).join("release").join("kernel");
+    let elf = std::fs::read(&elf_path).map_err(|error| format!("read {}: {error}", elf_path.display()))?;
+    let image = crate::flat::flatten(&elf)?;
+    let kernel_image = out_dir.join("kernel.bin");
+    write_if_changed(&kernel_image, &image.bytes)?;
+    println!("      {} ({} KiB, loads at {:#x})", kernel_image.display(), image.bytes.len() / 1024, image.load_address);
+
+    Ok(BuildOutput { kernel_image, archive, programs: BOOT_PROGRAMS.iter().map(|s| s.to_string()).collect() })
+}
+
+/// Writes `bytes` unless the file already holds them (keeps timestamps, so cargo does not
+/// rebuild the kernel for an identical archive).
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    std::fs::write(path, bytes).map_err(|error| format!("write {}: {error}", path.display()))
+}

@@ -1,0 +1,339 @@
+//! `cargo xtask test`: lints, host tests, then system tests that boot QEMU.
+//!
+//! Every check counts in the final `N passed, N failed` line: each lint run, each host test
+//! (as `cargo test` reports them), and each system test.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use kernel_abi::exit_status;
+
+use crate::build::{self, KERNEL_TARGET, USER_TARGET, cargo};
+use crate::qemu::{self, Boot, Console};
+use crate::systest::{Machine, take_last_transcript};
+
+/// Host crates: tested with `cargo test`, linted for the host.
+const HOST_PACKAGES: &[&str] = &["kernel-abi", "kernel-core", "policy", "image"];
+/// User-level crates, linted for the RISC-V user target.
+const USER_PACKAGES: &[&str] = &["userlib", "root", "hello", "test-isolation"];
+
+/// How long a boot may take to reach a line (QEMU under TCG on a loaded 2-core machine).
+const STEP: Duration = Duration::from_secs(60);
+
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+    failures: Vec<String>,
+}
+
+impl Tally {
+    fn record(&mut self, name: &str, result: Result<(), String>) {
+        match result {
+            Ok(()) => self.passed += 1,
+            Err(message) => {
+                self.failed += 1;
+                self.failures.push(format!("{name}: {message}"));
+            }
+        }
+    }
+}
+
+/// Runs clippy with the workspace lints on host and target crates (warnings are errors).
+/// Returns one result per run.
+pub fn lint() -> Result<Vec<(String, Result<(), String>)>, String> {
+    let mut results = Vec::new();
+    let mut host = cargo();
+    host.args(["clippy", "--quiet", "--all-targets"]);
+    for package in HOST_PACKAGES {
+        host.args(["-p", package]);
+    }
+    host.args(["--", "-D", "warnings"]);
+    results.push(("lint.host".to_string(), build::run_checked(&mut host, "clippy (host crates)")));
+
+    let mut user = cargo();
+    user.args(["clippy", "--quiet", "--release", "--target", USER_TARGET]);
+    for package in USER_PACKAGES {
+        user.args(["-p", package]);
+    }
+    user.args(["--", "-D", "warnings"]);
+    results.push(("lint.user".to_string(), build::run_checked(&mut user, "clippy (user programs)")));
+
+    let mut kernel = cargo();
+    kernel.args(["clippy", "--quiet", "--release", "--target", KERNEL_TARGET, "-p", "kernel", "--", "-D", "warnings"]);
+    results.push(("lint.kernel".to_string(), build::run_checked(&mut kernel, "clippy (kernel)")));
+
+    let failed: Vec<_> = results.iter().filter(|(_, result)| result.is_err()).map(|(name, _)| name.clone()).collect();
+    if failed.is_empty() {
+        println!("lints: clean");
+    } else {
+        println!("lints: {} failed", failed.join(", "));
+    }
+    Ok(results)
+}
+
+/// Runs `cargo test` on the host crates; returns (passed, failed, failure names).
+fn host_tests() -> Result<(usize, usize, Vec<String>), String> {
+    let mut command = cargo();
+    command.args(["test", "--no-fail-fast"]);
+    for package in HOST_PACKAGES {
+        command.args(["-p", package]);
+    }
+    let output = command.output().map_err(|error| format!("cannot run cargo test: {error}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (mut passed, mut failed, mut names) = (0, 0, Vec::new());
+    for line in stdout.lines() {
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            // "ok. 12 passed; 0 failed; 0 ignored; ..."
+            for part in rest.split(';') {
+                let mut words = part.split_whitespace().rev();
+                let (Some(kind), Some(count)) = (words.next(), words.next()) else { continue };
+                let count: usize = count.parse().unwrap_or(0);
+                match kind {
+                    "passed" => passed += count,
+                    "failed" => failed += count,
+                    _ => {}
+                }
+            }
+        } else if line.starts_with("test ") && line.ends_with(" FAILED") {
+            names.push(line.trim_start_matches("test ").trim_end_matches(" ... FAILED").to_string());
+        }
+    }
+    if !output.status.success() && failed == 0 {
+        // Did not even build: show why, and count it as one failure.
+        eprintln!("{stderr}");
+        return Ok((passed, 1, vec!["host tests did not build".into()]));
+    }
+    if failed > 0 {
+        println!("{stdout}");
+    }
+    Ok((passed, failed, names))
+}
+
+/// One system test: a boot of QEMU and what must be seen.
+struct SystemTest {
+    name: &'static str,
+    about: &'static str,
+    run: fn(&Path, &Path) -> Result<(), String>,
+}
+
+fn boot(qemu: &Path, kernel: &Path, configure: impl FnOnce(Boot) -> Boot) -> Result<Machine, String> {
+    let command = configure(Boot::new(kernel)).command(qemu, Console::Piped);
+    Machine::start(command)
+}
+
+fn expect_status(machine: &mut Machine, expected: u16) -> Result<(), String> {
+    let status = machine.expect_exit(STEP)?;
+    if status == i32::from(expected) {
+        Ok(())
+    } else {
+        Err(format!("machine exit status {status} ({}), expected {expected}", qemu::explain_status(status)))
+    }
+}
+
+fn boot_list(programs: &str) -> impl FnOnce(Boot) -> Boot {
+    let bootargs = format!("lattice.boot={programs}");
+    move |boot| boot.bootargs(Some(bootargs))
+}
+
+const SYSTEM_TESTS: &[SystemTest] = &[
+    SystemTest {
+        name: "boot.banner",
+        about: "the kernel prints its version, the memory map and the devices of QEMU virt",
+        run: |qemu, kernel| {
+            let mut machine = boot(qemu, kernel, |boot| boot)?;
+            machine.expect(&format!("Lattice kernel {}", env!("CARGO_PKG_VERSION")), STEP)?;
+            machine.expect("on riscv-virtio,qemu", STEP)?;
+            machine.expect("harts: 0; booted on hart 0; timebase 10000000 Hz", STEP)?;
+            machine.expect("memory map:", STEP)?;
+            machine.expect("ram       0x0080000000..0x0090000000    256 MiB", STEP)?;
+            machine.expect("reserved  0x0080000000..", STEP)?;
+            machine.expect("kernel    0x0080200000..", STEP)?;
+            machine.expect("devices:", STEP)?;
+            machine.expect("uart      ns16550a at 0x10000000, irq 10", STEP)?;
+            machine.expect("plic      at 0xc000000, 96 sources", STEP)?;
+            machine.expect("virtio    mmio at 0x10001000, irq 1", STEP)?;
+            machine.expect("virtio    mmio at 0x10008000, irq 8", STEP)?;
+            machine.expect("exit      sifive,test at 0x100000", STEP)?;
+            expect_status(&mut machine, exit_status::SUCCESS)
+        },
+    },
+    SystemTest {
+        name: "boot.device_tree_not_constants",
+        about: "with -m 384M -smp 2 the banner shows 384 MiB and two harts",
+        run: |qemu, kernel| {
+            let mut machine = boot(qemu, kernel, |boot| boot.memory("384M").harts(2))?;
+            machine.expect("harts: 0 1; booted on hart 0", STEP)?;
+            machine.expect("ram       0x0080000000..0x0098000000    384 MiB", STEP)?;
+            expect_status(&mut machine, exit_status::SUCCESS)
+        },
+    },
+    SystemTest {
+        name: "boot.root_task",
+        about: "the root task runs in user mode, uses the FPU, and its exit powers off with its status",
+        run: |qemu, kernel| {
+            let mut machine = boot(qemu, kernel, |boot| boot)?;
+            machine.expect("[kernel] loaded root as thread 0", STEP)?;
+            machine.expect("root: hello from user mode", STEP)?;
+            machine.expect("root: pi is about 3.141", STEP)?;
+            machine.expect("[kernel] root (thread 0) exited with status 0", STEP)?;
+            machine.expect("[kernel] root task exited; powering off", STEP)?;
+            expect_status(&mut machine, exit_status::SUCCESS)
+        },
+    },
+    SystemTest {
+        name: "fault.contained",
+        about: "three faulting programs are reported and stopped; the kernel and another program go on",
+        run: |qemu, kernel| {
+            let mut machine = boot(qemu, kernel, boot_list("survivor,crash,crash-kernel-read,crash-illegal"))?;
+            machine.expect("survivor: yielding", STEP)?;
+            machine.expect("[kernel] fault: crash (thread 1): store page fault at 0x0, pc 0x", STEP)?;
+            machine.expect("; program stopped", STEP)?;
+            machine.expect(
+                "[kernel] fault: crash-kernel-read (thread 2): load page fault at 0xffffffff80200000, pc 0x",
+                STEP,
+            )?;
+            machine.expect("[kernel] fault: crash-illegal (thread 3): illegal instruction (instruction 0x", STEP)?;
+            machine.expect("survivor: running again", STEP)?;
+            machine.expect("survivor: done, 0 checks failed", STEP)?;
+            machine.refute("kernel panic")?;
+            expect_status(&mut machine, exit_status::SUCCESS)
+        },
+    },
+    SystemTest {
+        name: "syscall.bad_arguments",
+        about: "bad pointers, overlong writes and undefined syscalls return the documented errors",
+        run: |qemu, kernel| {
+            let mut machine = boot(qemu, kernel, boot_list("survivor"))?;
+            for check in [
+                "ok   debug_write of null",
+                "ok   debug_write of kernel memory",
+                "ok   debug_write wrapping around the address space",
+                "ok   debug_write past the end of user space",
+                "ok   debug_write running off the stack top",
+                "ok   debug_write longer than the limit",
+                "ok   debug_write of an empty slice",
+                "ok   undefined syscall 9999",
+                "ok   undefined syscall usize::MAX",
+                "ok   floating point across yields",
+            ] {
+                machine.expect(check, STEP)?;
+            }
+            machine.expect("0 checks failed", STEP)?;
+            machine.refute("FAIL")?;
+            expect_status(&mut machine, exit_status::SUCCESS)
+        },
+    },
+    SystemTest {
+        name: "sched.preemption",
+        about: "a program that never makes a syscall is preempted by the timer; FP state stays per thread",
+        run: |qemu, kernel| {
+            let mut machine = boot(qemu, kernel, boot_list("survivor,spin"))?;
+            machine.expect("survivor: yielding", STEP)?;
+            machine.expect("spin: spinning forever", STEP)?;
+            machine.expect("survivor: running again", STEP)?;
+            machine.expect("survivor: ok   floating point across yields", STEP)?;
+            machine.expect("survivor: done, 0 checks failed", STEP)?;
+            expect_status(&mut machine, exit_status::SUCCESS)
+        },
+    },
+    SystemTest {
+        name: "fault.root_task",
+        about: "a faulting root task is reported and the machine powers off with status 3",
+        run: |qemu, kernel| {
+            let mut machine = boot(qemu, kernel, boot_list("crash"))?;
+            machine.expect("[kernel] fault: crash (thread 0): store page fault at 0x0", STEP)?;
+            machine.expect("[kernel] the root task is gone; powering off", STEP)?;
+            expect_status(&mut machine, exit_status::ROOT_TASK_FAULTED)
+        },
+    },
+    SystemTest {
+        name: "boot.exit_status",
+        about: "another program as root task: its exit status is reported",
+        run: |qemu, kernel| {
+            let mut machine = boot(qemu, kernel, boot_list("hello"))?;
+            machine.expect("hello, world", STEP)?;
+            machine.expect("[kernel] hello (thread 0) exited with status 0", STEP)?;
+            expect_status(&mut machine, exit_status::SUCCESS)
+        },
+    },
+    SystemTest {
+        name: "boot.missing_program",
+        about: "a boot program missing from the archive is a clear boot failure",
+        run: |qemu, kernel| {
+            let mut machine = boot(qemu, kernel, boot_list("hello,nosuch"))?;
+            machine.expect("[kernel] boot program `nosuch` is not in the boot archive; it holds: root hello", STEP)?;
+            machine.expect("[kernel] boot failed: missing boot program `nosuch`", STEP)?;
+            machine.refute("hello, world")?;
+            expect_status(&mut machine, exit_status::BOOT_FAILURE)
+        },
+    },
+    SystemTest {
+        name: "panic.reports_location",
+        about: "a kernel panic prints its cause and location and fails the machine",
+        run: |qemu, kernel| {
+            let mut machine = boot(qemu, kernel, |boot| boot.bootargs(Some("lattice.selftest=panic".into())))?;
+            machine.expect("[kernel] kernel panic at kernel/kern/src/main.rs:", STEP)?;
+            machine.expect(": deliberate panic requested by lattice.selftest=panic", STEP)?;
+            expect_status(&mut machine, exit_status::KERNEL_PANIC)
+        },
+    },
+];
+
+fn system_tests(filter: Option<&str>, tally: &mut Tally) -> Result<(), String> {
+    let qemu = qemu::ensure_installed()?;
+    let output = build::build_all()?;
+    let selected: Vec<_> = SYSTEM_TESTS.iter().filter(|test| filter.is_none_or(|f| test.name.contains(f))).collect();
+    println!("system tests: {} in QEMU ({})", selected.len(), qemu.display());
+    for test in selected {
+        let started = Instant::now();
+        let result = (test.run)(&qemu, &output.kernel_image);
+        let seconds = started.elapsed().as_secs_f32();
+        let transcript = take_last_transcript();
+        match &result {
+            Ok(()) => println!("  ok    {:<32} {:>5.1} s  {}", test.name, seconds, test.about),
+            Err(message) => {
+                println!("  FAIL  {:<32} {:>5.1} s  {}\n        {message}", test.name, seconds, test.about);
+                println!("        last console output:");
+                let lines: Vec<&str> = transcript.lines().collect();
+                for line in &lines[lines.len().saturating_sub(40)..] {
+                    println!("        | {line}");
+                }
+            }
+        }
+        tally.record(test.name, result);
+    }
+    Ok(())
+}
+
+/// Runs everything; `filter` keeps only the system tests whose name contains it (lints and
+/// host tests then are skipped).
+pub fn run_all(filter: Option<&str>) -> Result<(), String> {
+    let mut tally = Tally::default();
+    if filter.is_none() {
+        println!("== lints");
+        for (name, result) in lint()? {
+            tally.record(&name, result);
+        }
+        println!("== host tests");
+        let (passed, failed, names) = host_tests()?;
+        println!("host tests: {passed} passed, {failed} failed");
+        tally.passed += passed;
+        tally.failed += failed;
+        tally.failures.extend(names.into_iter().map(|name| format!("host test {name}")));
+    }
+    println!("== system tests");
+    if let Err(message) = system_tests(filter, &mut tally) {
+        tally.record("system tests", Err(message));
+    }
+    if !tally.failures.is_empty() {
+        println!("failures:");
+        for failure in &tally.failures {
+            println!("  {failure}");
+        }
+    }
+    println!("{} passed, {} failed", tally.passed, tally.failed);
+    if tally.failed == 0 { Ok(()) } else { Err(format!("{} checks failed", tally.failed)) }
+}
+

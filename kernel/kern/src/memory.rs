@@ -1,0 +1,238 @@
+//! Physical memory through the direct map: page-table frames, the kernel page table, and
+//! checked access to user memory.
+//!
+//! Every physical address the kernel touches is in RAM the device tree reported (or a device
+//! register block), and is reached at `PHYS_MAP_BASE + address`. User memory is never
+//! touched through user virtual addresses: a user pointer is translated through the user's
+//! own page table first, and only pages mapped with the user bit and the needed permission
+//! are accessed (through the direct map). `sstatus.SUM` stays clear, so a kernel bug that
+//! dereferences a user address faults instead of silently reading user memory.
+
+use kernel_abi::Error;
+use kernel_core::board::{BoardInfo, Region};
+use kernel_core::frames::FrameAllocator;
+use kernel_core::layout::{KERNEL_IMAGE_BASE, PAGE_SIZE, PHYS_MAP_BASE, USER_END, align_down, align_up};
+use kernel_core::paging::{self, Entry, Flags, MapError, PageSize, PhysicalMemory};
+
+/// The kernel's view of a physical address.
+pub const fn direct_map(physical_address: usize) -> usize {
+    PHYS_MAP_BASE + physical_address
+}
+
+/// Fills the frame at `physical_address` with zeros.
+pub fn zero_frame(physical_address: usize) {
+    debug_assert_eq!(physical_address % PAGE_SIZE, 0);
+    // SAFETY: the frame came from the frame allocator, so it is RAM inside the direct map,
+    // page aligned, and owned by the caller (nothing else refers to it yet).
+    unsafe { core::ptr::write_bytes(direct_map(physical_address) as *mut u8, 0, PAGE_SIZE) }
+}
+
+/// Page tables in RAM, edited through the direct map; new tables come from `frames`.
+pub struct DirectMap<'a> {
+    /// Where new table frames come from; `None` for read-only walks.
+    pub frames: Option<&'a mut FrameAllocator>,
+}
+
+impl PhysicalMemory for DirectMap<'_> {
+    fn read_entry(&self, table: usize, index: usize) -> Entry {
+        assert!(index < paging::ENTRIES && table % PAGE_SIZE == 0);
+        // SAFETY: `table` is a page-table frame: either a root the kernel allocated or an
+        // address read from a valid non-leaf entry the kernel wrote; both are RAM in the
+        // direct map, and the index is inside the 4 KiB table.
+        Entry(unsafe { core::ptr::read_volatile((direct_map(table) as *const u64).add(index)) })
+    }
+
+    fn write_entry(&mut self, table: usize, index: usize, entry: Entry) {
+        assert!(index < paging::ENTRIES && table % PAGE_SIZE == 0);
+        // SAFETY: as in read_entry; the kernel is the only writer of page tables.
+        unsafe { core::ptr::write_volatile((direct_map(table) as *mut u64).add(index), entry.0) }
+    }
+
+    fn allocate_table(&mut self) -> Option<usize> {
+        let frame = self.frames.as_mut()?.allocate()?;
+        zero_frame(frame);
+        Some(frame)
+    }
+}
+
+unsafe extern "C" {
+    static __kernel_start: u8;
+    static __text_end: u8;
+    static __rodata_end: u8;
+    static __kernel_end: u8;
+}
+
+/// Where the kernel image lies, in link and load addresses.
+#[derive(Clone, Copy, Debug)]
+pub struct KernelImage {
+    /// Physical address of the first byte.
+    pub load_address: usize,
+    /// Bytes from the first byte to the end of BSS.
+    pub size: usize,
+    text_end: usize,
+    rodata_end: usize,
+}
+
+impl KernelImage {
+    /// Reads the section boundaries from the linker script symbols.
+    pub fn locate(load_address: usize) -> Self {
+        let start = core::ptr::addr_of!(__kernel_start) as usize;
+        let end = core::ptr::addr_of!(__kernel_end) as usize;
+        Self {
+            load_address,
+            size: end - start,
+            text_end: core::ptr::addr_of!(__text_end) as usize,
+            rodata_end: core::ptr::addr_of!(__rodata_end) as usize,
+        }
+    }
+
+    /// The physical range of the image.
+    pub fn region(&self) -> Region {
+        Region { start: self.load_address, size: self.size }
+    }
+
+    fn physical(&self, virtual_address: usize) -> usize {
+        virtual_address - KERNEL_IMAGE_BASE + self.load_address
+    }
+}
+
+/// Maps `[start, end)` of physical memory at `direct_map(start)` with the largest pages the
+/// alignment allows.
+fn map_direct(memory: &mut DirectMap<'_>, root: usize, region: Region, flags: Flags) -> Result<(), MapError> {
+    let mut address = align_down(region.start, PAGE_SIZE);
+    let end = align_up(region.end(), PAGE_SIZE).ok_or(MapError::Misaligned)?;
+    while address < end {
+        let size = [PageSize::Huge, PageSize::Large, PageSize::Small]
+            .into_iter()
+            .find(|size| address % size.bytes() == 0 && address + size.bytes() <= end)
+            .unwrap_or(PageSize::Small);
+        match paging::map(memory, root, direct_map(address), address, size, flags) {
+            // Two device regions may share a page; the first mapping serves both.
+            Ok(()) | Err(MapError::AlreadyMapped) | Err(MapError::LargerPageInTheWay) => {}
+            Err(error) => return Err(error),
+        }
+        address += size.bytes();
+    }
+    Ok(())
+}
+
+/// Builds the kernel page table: the image with per-section permissions, the direct map of
+/// RAM, and the device register blocks the kernel or its boot report uses. No user bit
+/// anywhere. Returns the root's physical address.
+pub fn build_kernel_page_table(
+    frames: &mut FrameAllocator,
+    image: &KernelImage,
+    board: &BoardInfo<'_>,
+) -> Result<usize, MapError> {
+    let root = frames.allocate().ok_or(MapError::OutOfMemory)?;
+    zero_frame(root);
+    let mut memory = DirectMap { frames: Some(frames) };
+    let global = Flags::GLOBAL;
+    let mut address = KERNEL_IMAGE_BASE;
+    let image_end = KERNEL_IMAGE_BASE + align_up(image.size, PAGE_SIZE).ok_or(MapError::Misaligned)?;
+    while address < image_end {
+        let flags = if address < image.text_end {
+            Flags::READ | Flags::EXECUTE
+        } else if address < image.rodata_end {
+            Flags::READ
+        } else {
+            Flags::READ | Flags::WRITE
+        };
+        paging::map(&mut memory, root, address, image.physical(address), PageSize::Small, flags | global)?;
+        address += PAGE_SIZE;
+    }
+    let read_write = Flags::READ | Flags::WRITE | global;
+    for bank in &board.memory {
+        map_direct(&mut memory, root, *bank, read_write)?;
+    }
+    let devices = board
+        .uart
+        .map(|uart| uart.registers)
+        .into_iter()
+        .chain(board.exit_device)
+        .chain(board.plic.map(|plic| plic.registers));
+    for device in devices {
+        map_direct(&mut memory, root, device, read_write)?;
+    }
+    Ok(root)
+}
+
+/// Makes a new address space root sharing the kernel half of `kernel_root`.
+pub fn new_address_space(frames: &mut FrameAllocator, kernel_root: usize) -> Option<usize> {
+    let root = frames.allocate()?;
+    zero_frame(root);
+    let mut memory = DirectMap { frames: None };
+    for index in paging::ENTRIES / 2..paging::ENTRIES {
+        let entry = memory.read_entry(kernel_root, index);
+        memory.write_entry(root, index, entry);
+    }
+    Some(root)
+}
+
+/// Copies `bytes` into the frame at `physical_address`, starting `offset` bytes in.
+pub fn copy_into_frame(physical_address: usize, offset: usize, bytes: &[u8]) {
+    assert!(offset <= PAGE_SIZE && bytes.len() <= PAGE_SIZE - offset);
+    // SAFETY: the frame is RAM in the direct map owned by the caller (being loaded), and the
+    // assertion keeps the copy inside it; source and destination cannot overlap because the
+    // source is the kernel image's boot archive, which the frame allocator never hands out.
+    unsafe {
+        core::ptr::copy_nonoverlapping(bytes.as_ptr(), (direct_map(physical_address) + offset) as *mut u8, bytes.len())
+    }
+}
+
+/// A range of user virtual memory named by a syscall argument: an allegation until each page
+/// is checked against the caller's page table.
+#[derive(Clone, Copy, Debug)]
+pub struct UserSlice {
+    address: usize,
+    length: usize,
+}
+
+impl UserSlice {
+    /// Checks that `[address, address + length)` lies in user space.
+    pub fn new(address: usize, length: usize) -> Result<Self, Error> {
+        let end = address.checked_add(length).ok_or(Error::InvalidUserPointer)?;
+        if end > USER_END {
+            return Err(Error::InvalidUserPointer);
+        }
+        Ok(Self { address, length })
+    }
+
+    /// Calls `consume` with the slice's bytes, a page-sized piece at a time, after checking
+    /// every page is mapped user-readable in `root`. Nothing is consumed unless every page
+    /// checks out, so a bad pointer has no partial effect.
+    pub fn read_in_pieces(&self, root: usize, mut consume: impl FnMut(&[u8])) -> Result<(), Error> {
+        let memory = DirectMap { frames: None };
+        self.pieces(&memory, root, Flags::USER | Flags::READ, |_| {})?;
+        self.pieces(&memory, root, Flags::USER | Flags::READ, |(physical, length)| {
+            // SAFETY: `pieces` checked this range is inside one page mapped user-readable in
+            // `root`, hence RAM in the direct map; the kernel runs alone, so the bytes do not
+            // change while the slice lives (single hart, user threads stopped).
+            let bytes = unsafe { core::slice::from_raw_parts(direct_map(physical) as *const u8, length) };
+            consume(bytes);
+        })
+    }
+
+    /// Walks the slice page by page, checking `needed` flags, passing `(physical, length)`.
+    fn pieces(
+        &self,
+        memory: &DirectMap<'_>,
+        root: usize,
+        needed: Flags,
+        mut each: impl FnMut((usize, usize)),
+    ) -> Result<(), Error> {
+        let mut address = self.address;
+        let end = self.address + self.length;
+        while address < end {
+            let translation = paging::translate(memory, root, address).ok_or(Error::InvalidUserPointer)?;
+            if !translation.flags.contains(needed) {
+                return Err(Error::InvalidUserPointer);
+            }
+            let page_end = align_down(address, translation.size.bytes()) + translation.size.bytes();
+            let length = page_end.min(end) - address;
+            each((translation.physical_address, length));
+            address += length;
+        }
+        Ok(())
+    }
+}

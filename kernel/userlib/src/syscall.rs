@@ -1,0 +1,92 @@
+//! Safe wrappers for the system calls of `kernel_abi::Syscall`.
+//!
+//! Each wrapper passes arguments as the ABI says (number in `a7`, arguments in `a0`..`a5`,
+//! error in `a0`, value in `a1`) and turns the result into a `Result`.
+
+use core::arch::asm;
+use kernel_abi::{Error, Syscall};
+
+/// Issues system call `number` with `arguments`; returns `(a0, a1)`.
+///
+/// # Safety
+///
+/// The call must not let the kernel write to memory the caller's Rust code considers owned
+/// elsewhere. Every call defined so far only reads user memory, but later calls (receive
+/// buffers) write it, so raw access stays unsafe.
+#[inline(always)]
+pub unsafe fn raw(number: usize, arguments: [usize; 6]) -> (usize, usize) {
+    let error: usize;
+    let value: usize;
+    // SAFETY: ecall traps into the kernel, which preserves every register except a0 and a1
+    // (the ABI's register convention) and touches memory only as the caller allowed.
+    unsafe {
+        asm!(
+            "ecall",
+            inlateout("a0") arguments[0] => error,
+            inlateout("a1") arguments[1] => value,
+            in("a2") arguments[2],
+            in("a3") arguments[3],
+            in("a4") arguments[4],
+            in("a5") arguments[5],
+            in("a7") number,
+            options(nostack),
+        );
+    }
+    (error, value)
+}
+
+fn result(error: usize, value: usize) -> Result<usize, Error> {
+    match error {
+        0 => Ok(value),
+        // An unknown code means a newer kernel; report it as the nearest meaning.
+        code => Err(Error::try_from(code).unwrap_or(Error::InvalidArgument)),
+    }
+}
+
+/// Writes `bytes` to the kernel debug console. Returns the number of bytes written.
+pub fn debug_write(bytes: &[u8]) -> Result<usize, Error> {
+    debug_write_address(bytes.as_ptr() as usize, bytes.len())
+}
+
+/// `debug_write` with a raw address: the kernel checks it. Safe because the kernel only
+/// reads the named memory; used by tests that hand the kernel bad pointers.
+pub fn debug_write_address(address: usize, length: usize) -> Result<usize, Error> {
+    // SAFETY: DebugWrite only reads user memory; it never writes any.
+    let (error, value) = unsafe { raw(Syscall::DebugWrite as usize, [address, length, 0, 0, 0, 0]) };
+    result(error, value)
+}
+
+/// Ends the program with `status`.
+pub fn exit(status: usize) -> ! {
+    // SAFETY: Exit touches no user memory and does not return.
+    unsafe { raw(Syscall::Exit as usize, [status, 0, 0, 0, 0, 0]) };
+    unreachable!("the kernel returned from exit")
+}
+
+/// Gives the processor to the next ready thread of the same priority.
+pub fn yield_now() {
+    // SAFETY: Yield touches no user memory.
+    unsafe { raw(Syscall::Yield as usize, [0; 6]) };
+}
+
+/// Issues a syscall number the ABI does not define, with `arguments`, and returns the
+/// kernel's answer. Refuses (with `Err(None)`) numbers that are defined, since their
+/// arguments could name memory. Used by tests of the kernel's error paths.
+pub fn undefined(number: usize, arguments: [usize; 6]) -> Result<Result<usize, Error>, ()> {
+    if Syscall::try_from(number).is_ok() {
+        return Err(());
+    }
+    // SAFETY: the kernel rejects an undefined number before looking at any argument.
+    let (error, value) = unsafe { raw(number, arguments) };
+    Ok(result(error, value))
+}
+
+/// Instructions this hart has retired (exact under QEMU `-icount`; the kernel lets user
+/// mode read the counter).
+#[inline(always)]
+pub fn instructions_retired() -> u64 {
+    let count: u64;
+    // SAFETY: reading instret has no side effects; the kernel enabled it in scounteren.
+    unsafe { asm!("rdinstret {}", out(reg) count, options(nomem, nostack)) };
+    count
+}
