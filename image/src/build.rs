@@ -12,7 +12,8 @@ pub const KERNEL_TARGET: &str = "riscv64imac-unknown-none-elf";
 const USER_PACKAGES: &[&str] = &["root", "hello", "test-isolation"];
 /// Programs packed into the boot archive, in archive order. The kernel starts `root`
 /// unless the kernel command line says `lattice.boot=...`.
-pub const BOOT_PROGRAMS: &[&str] = &["root", "hello", "crash", "crash-kernel-read", "crash-illegal", "spin", "survivor"];
+pub const BOOT_PROGRAMS: &[&str] =
+    &["root", "hello", "crash", "crash-kernel-read", "crash-illegal", "spin", "survivor"];
 
 /// What a build produced.
 pub struct BuildOutput {
@@ -72,7 +73,9 @@ pub fn build_all() -> Result<BuildOutput, String> {
 
     println!("[2/3] building the kernel ({KERNEL_TARGET})");
     let mut command = cargo();
-    command.args(["build", "--release", "--target", KERNEL_TARGET, "-p", "kernel"]).env("LATTICE_BOOT_ARCHIVE", &archive);
+    command
+        .args(["build", "--release", "--target", KERNEL_TARGET, "-p", "kernel"])
+        .env("LATTICE_BOOT_ARCHIVE", &archive);
     run_checked(&mut command, "building the kernel")?;
 
     println!("[3/3] writing the flat kernel image");
@@ -81,7 +84,12 @@ pub fn build_all() -> Result<BuildOutput, String> {
     let image = crate::flat::flatten(&elf)?;
     let kernel_image = out_dir.join("kernel.bin");
     write_if_changed(&kernel_image, &image.bytes)?;
-    println!("      {} ({} KiB, loads at {:#x})", kernel_image.display(), image.bytes.len() / 1024, image.load_address);
+    println!(
+        "      {} ({} KiB, loads at {:#x})",
+        kernel_image.display(),
+        image.bytes.len() / 1024,
+        image.load_address
+    );
 
     Ok(BuildOutput { kernel_image, archive, programs: BOOT_PROGRAMS.iter().map(|s| s.to_string()).collect() })
 }

@@ -21,14 +21,17 @@ pub fn flatten(elf: &[u8]) -> Result<FlatImage, String> {
         if header.p_type(endian) != PT_LOAD || header.p_filesz(endian) == 0 {
             continue;
         }
-        let data = header.data(endian, elf).map_err(|_| "kernel ELF: segment outside the file".to_string())?;
+        let data =
+            header.data(endian, elf).map_err(|_| "kernel ELF: segment outside the file".to_string())?;
         segments.push((header.p_paddr(endian), data));
     }
     segments.sort_by_key(|(address, _)| *address);
-    let load_address = segments.first().map(|(address, _)| *address).ok_or("kernel ELF has no loadable bytes")?;
+    let load_address =
+        segments.first().map(|(address, _)| *address).ok_or("kernel ELF has no loadable bytes")?;
     let mut bytes = Vec::new();
     for (address, data) in segments {
-        let offset = usize::try_from(address - load_address).map_err(|_| "kernel ELF: segment too far away")?;
+        let offset =
+            usize::try_from(address - load_address).map_err(|_| "kernel ELF: segment too far away")?;
         if offset < bytes.len() {
             return Err(format!("kernel ELF: segments overlap at {address:#x}"));
         }
@@ -53,7 +56,7 @@ mod tests {
         out.extend_from_slice(&64u64.to_le_bytes());
         out.extend_from_slice(&0u64.to_le_bytes());
         out.extend_from_slice(&0u32.to_le_bytes());
-        for value in [64u16, 56, segments.len() as u16, 64, 0, 0] {
+        for value in [64u16, 56, u16::try_from(segments.len()).unwrap(), 64, 0, 0] {
             out.extend_from_slice(&value.to_le_bytes());
         }
         let mut offset = header_size as u64;

@@ -64,21 +64,27 @@ fn run(args: &[String]) -> Result<(), String> {
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
-            "--boot" => boot = Some(rest.next().ok_or("--boot needs a comma-separated program list")?.clone()),
+            "--boot" => {
+                boot = Some(rest.next().ok_or("--boot needs a comma-separated program list")?.clone())
+            }
             "--" => extra.extend(rest.by_ref().cloned()),
             other => return Err(format!("unknown option `{other}` for run\n\n{USAGE}")),
         }
     }
     let qemu = qemu::ensure_installed()?;
     let output = build::build_all()?;
-    let mut command = qemu::Boot::new(&output.kernel_image).bootargs(boot.map(|list| format!("lattice.boot={list}"))).command(&qemu, qemu::Console::Interactive);
+    let mut command = qemu::Boot::new(&output.kernel_image)
+        .bootargs(boot.map(|list| format!("lattice.boot={list}")))
+        .command(&qemu, qemu::Console::Interactive);
     command.args(&extra);
     println!("booting: {}", qemu::describe(&command));
     println!("(quit QEMU with Ctrl-A then X)");
     let status = command.status().map_err(|error| format!("cannot start QEMU: {error}"))?;
     match status.code() {
         Some(0) => Ok(()),
-        Some(code) => Err(format!("the machine powered off with status {code} ({})", qemu::explain_status(code))),
+        Some(code) => {
+            Err(format!("the machine powered off with status {code} ({})", qemu::explain_status(code)))
+        }
         None => Err("QEMU was killed".into()),
     }
 }

@@ -37,7 +37,8 @@ pub struct Machine {
 impl Machine {
     /// Starts `command` (whose stdin and stdout must be piped).
     pub fn start(mut command: Command) -> Result<Self, String> {
-        let mut child = command.spawn().map_err(|error| format!("cannot start {:?}: {error}", command.get_program()))?;
+        let mut child =
+            command.spawn().map_err(|error| format!("cannot start {:?}: {error}", command.get_program()))?;
         let stdin = child.stdin.take();
         let shared = Arc::new(Shared::default());
         let mut readers = Vec::new();
@@ -93,7 +94,8 @@ impl Machine {
             if now >= deadline {
                 return Err(format!("timed out after {timeout:?} waiting for {needle:?}"));
             }
-            transcript = self.shared.changed.wait_timeout(transcript, deadline - now).expect("transcript lock").0;
+            transcript =
+                self.shared.changed.wait_timeout(transcript, deadline - now).expect("transcript lock").0;
         }
     }
 
@@ -111,7 +113,11 @@ impl Machine {
     #[cfg_attr(not(test), allow(dead_code))]
     pub fn type_line(&mut self, line: &str) -> Result<(), String> {
         let stdin = self.stdin.as_mut().ok_or("the console input is closed")?;
-        stdin.write_all(line.as_bytes()).and_then(|()| stdin.write_all(b"\r")).and_then(|()| stdin.flush()).map_err(|error| format!("typing {line:?}: {error}"))
+        stdin
+            .write_all(line.as_bytes())
+            .and_then(|()| stdin.write_all(b"\r"))
+            .and_then(|()| stdin.flush())
+            .map_err(|error| format!("typing {line:?}: {error}"))
     }
 
     /// Waits for the machine to stop and returns its exit status.
@@ -124,7 +130,8 @@ impl Machine {
                 if now >= deadline {
                     return Err(format!("the machine did not stop within {timeout:?}"));
                 }
-                transcript = self.shared.changed.wait_timeout(transcript, deadline - now).expect("transcript lock").0;
+                transcript =
+                    self.shared.changed.wait_timeout(transcript, deadline - now).expect("transcript lock").0;
             }
         }
         // Output is closed, so the process is exiting; wait() returns promptly.

@@ -39,9 +39,12 @@ impl Tally {
     }
 }
 
+/// The outcome of one named check.
+type CheckResult = (String, Result<(), String>);
+
 /// Runs clippy with the workspace lints on host and target crates (warnings are errors).
 /// Returns one result per run.
-pub fn lint() -> Result<Vec<(String, Result<(), String>)>, String> {
+pub fn lint() -> Result<Vec<CheckResult>, String> {
     let mut results = Vec::new();
     let mut host = cargo();
     host.args(["clippy", "--quiet", "--all-targets"]);
@@ -60,10 +63,22 @@ pub fn lint() -> Result<Vec<(String, Result<(), String>)>, String> {
     results.push(("lint.user".to_string(), build::run_checked(&mut user, "clippy (user programs)")));
 
     let mut kernel = cargo();
-    kernel.args(["clippy", "--quiet", "--release", "--target", KERNEL_TARGET, "-p", "kernel", "--", "-D", "warnings"]);
+    kernel.args([
+        "clippy",
+        "--quiet",
+        "--release",
+        "--target",
+        KERNEL_TARGET,
+        "-p",
+        "kernel",
+        "--",
+        "-D",
+        "warnings",
+    ]);
     results.push(("lint.kernel".to_string(), build::run_checked(&mut kernel, "clippy (kernel)")));
 
-    let failed: Vec<_> = results.iter().filter(|(_, result)| result.is_err()).map(|(name, _)| name.clone()).collect();
+    let failed: Vec<_> =
+        results.iter().filter(|(_, result)| result.is_err()).map(|(name, _)| name.clone()).collect();
     if failed.is_empty() {
         println!("lints: clean");
     } else {
@@ -176,7 +191,7 @@ const SYSTEM_TESTS: &[SystemTest] = &[
             let mut machine = boot(qemu, kernel, |boot| boot)?;
             machine.expect("[kernel] loaded root as thread 0", STEP)?;
             machine.expect("root: hello from user mode", STEP)?;
-            machine.expect("root: pi is about 3.141", STEP)?;
+            machine.expect("root: pi is about 3.142", STEP)?;
             machine.expect("[kernel] root (thread 0) exited with status 0", STEP)?;
             machine.expect("[kernel] root task exited; powering off", STEP)?;
             expect_status(&mut machine, exit_status::SUCCESS)
@@ -186,7 +201,8 @@ const SYSTEM_TESTS: &[SystemTest] = &[
         name: "fault.contained",
         about: "three faulting programs are reported and stopped; the kernel and another program go on",
         run: |qemu, kernel| {
-            let mut machine = boot(qemu, kernel, boot_list("survivor,crash,crash-kernel-read,crash-illegal"))?;
+            let mut machine =
+                boot(qemu, kernel, boot_list("survivor,crash,crash-kernel-read,crash-illegal"))?;
             machine.expect("survivor: yielding", STEP)?;
             machine.expect("[kernel] fault: crash (thread 1): store page fault at 0x0, pc 0x", STEP)?;
             machine.expect("; program stopped", STEP)?;
@@ -194,7 +210,10 @@ const SYSTEM_TESTS: &[SystemTest] = &[
                 "[kernel] fault: crash-kernel-read (thread 2): load page fault at 0xffffffff80200000, pc 0x",
                 STEP,
             )?;
-            machine.expect("[kernel] fault: crash-illegal (thread 3): illegal instruction (instruction 0x", STEP)?;
+            machine.expect(
+                "[kernel] fault: crash-illegal (thread 3): illegal instruction (instruction 0x",
+                STEP,
+            )?;
             machine.expect("survivor: running again", STEP)?;
             machine.expect("survivor: done, 0 checks failed", STEP)?;
             machine.refute("kernel panic")?;
@@ -263,7 +282,10 @@ const SYSTEM_TESTS: &[SystemTest] = &[
         about: "a boot program missing from the archive is a clear boot failure",
         run: |qemu, kernel| {
             let mut machine = boot(qemu, kernel, boot_list("hello,nosuch"))?;
-            machine.expect("[kernel] boot program `nosuch` is not in the boot archive; it holds: root hello", STEP)?;
+            machine.expect(
+                "[kernel] boot program `nosuch` is not in the boot archive; it holds: root hello",
+                STEP,
+            )?;
             machine.expect("[kernel] boot failed: missing boot program `nosuch`", STEP)?;
             machine.refute("hello, world")?;
             expect_status(&mut machine, exit_status::BOOT_FAILURE)
@@ -273,7 +295,8 @@ const SYSTEM_TESTS: &[SystemTest] = &[
         name: "panic.reports_location",
         about: "a kernel panic prints its cause and location and fails the machine",
         run: |qemu, kernel| {
-            let mut machine = boot(qemu, kernel, |boot| boot.bootargs(Some("lattice.selftest=panic".into())))?;
+            let mut machine =
+                boot(qemu, kernel, |boot| boot.bootargs(Some("lattice.selftest=panic".into())))?;
             machine.expect("[kernel] kernel panic at kernel/kern/src/main.rs:", STEP)?;
             machine.expect(": deliberate panic requested by lattice.selftest=panic", STEP)?;
             expect_status(&mut machine, exit_status::KERNEL_PANIC)
@@ -284,7 +307,8 @@ const SYSTEM_TESTS: &[SystemTest] = &[
 fn system_tests(filter: Option<&str>, tally: &mut Tally) -> Result<(), String> {
     let qemu = qemu::ensure_installed()?;
     let output = build::build_all()?;
-    let selected: Vec<_> = SYSTEM_TESTS.iter().filter(|test| filter.is_none_or(|f| test.name.contains(f))).collect();
+    let selected: Vec<_> =
+        SYSTEM_TESTS.iter().filter(|test| filter.is_none_or(|f| test.name.contains(f))).collect();
     println!("system tests: {} in QEMU ({})", selected.len(), qemu.display());
     for test in selected {
         let started = Instant::now();
@@ -336,4 +360,3 @@ pub fn run_all(filter: Option<&str>) -> Result<(), String> {
     println!("{} passed, {} failed", tally.passed, tally.failed);
     if tally.failed == 0 { Ok(()) } else { Err(format!("{} checks failed", tally.failed)) }
 }
-

@@ -273,8 +273,8 @@ mod tests {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
-            let at = (state as usize) % buf.len();
-            buf[at] = (state >> 32) as u8;
+            let at = usize::try_from(state % buf.len() as u64).unwrap();
+            buf[at] = state.to_le_bytes()[4];
             if let Ok(archive) = BootArchive::parse(&buf) {
                 for entry in archive.entries() {
                     assert!(entry.data.len() <= buf.len());

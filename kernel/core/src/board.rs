@@ -146,9 +146,8 @@ fn check_structure(dtb: &[u8]) -> Result<(), BoardError> {
     let reservations_offset = be32(dtb, 16).ok_or(malformed)?;
     let strings_size = be32(dtb, 32).ok_or(malformed)?;
     let struct_size = be32(dtb, 36).ok_or(malformed)?;
-    let structure = dtb
-        .get(struct_offset..struct_offset.checked_add(struct_size).ok_or(malformed)?)
-        .ok_or(malformed)?;
+    let structure =
+        dtb.get(struct_offset..struct_offset.checked_add(struct_size).ok_or(malformed)?).ok_or(malformed)?;
     let strings = dtb
         .get(strings_offset..strings_offset.checked_add(strings_size).ok_or(malformed)?)
         .ok_or(malformed)?;
@@ -225,9 +224,10 @@ impl<'a> BoardInfo<'a> {
         let model = fdt.root().map(|root| root.model()).unwrap_or("unknown");
 
         let mut memory = ArrayVec::new();
-        for node in fdt.all_nodes().filter(|n| {
-            n.property("device_type").and_then(|p| p.as_str()) == Some("memory") && enabled(*n)
-        }) {
+        for node in fdt
+            .all_nodes()
+            .filter(|n| n.property("device_type").and_then(|p| p.as_str()) == Some("memory") && enabled(*n))
+        {
             for reg in node.reg() {
                 let Some(size) = reg.size.filter(|&s| s > 0) else { continue };
                 memory
@@ -260,8 +260,7 @@ impl<'a> BoardInfo<'a> {
         let mut harts_ignored = 0;
         let mut timebase_hz = None;
         for cpu in fdt.cpus() {
-            let node_enabled =
-                cpu.property("status").and_then(|p| p.as_str()).is_none_or(|s| s == "okay");
+            let node_enabled = cpu.property("status").and_then(|p| p.as_str()).is_none_or(|s| s == "okay");
             if !node_enabled {
                 continue;
             }
@@ -400,15 +399,12 @@ mod tests {
     #[test]
     fn mutated_trees_never_panic() {
         let mut blob = VIRT_256M.to_vec();
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut random = crate::testing::Xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..3000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
             // Leave the header alone so that most mutations reach the structure parser.
-            let at = 40 + (state as usize) % (blob.len() - 40);
+            let at = 40 + random.below(blob.len() - 40);
             let saved = blob[at];
-            blob[at] = (state >> 40) as u8;
+            blob[at] = random.byte();
             let _ = BoardInfo::parse(&blob);
             blob[at] = saved;
         }

@@ -246,7 +246,7 @@ mod tests {
         out.extend_from_slice(&0u32.to_le_bytes()); // flags
         out.extend_from_slice(&64u16.to_le_bytes()); // ehsize
         out.extend_from_slice(&56u16.to_le_bytes()); // phentsize
-        out.extend_from_slice(&(segments.len() as u16).to_le_bytes());
+        out.extend_from_slice(&u16::try_from(segments.len()).unwrap().to_le_bytes());
         out.extend_from_slice(&64u16.to_le_bytes()); // shentsize
         out.extend_from_slice(&0u16.to_le_bytes()); // shnum
         out.extend_from_slice(&0u16.to_le_bytes()); // shstrndx
@@ -269,7 +269,12 @@ mod tests {
     const RWX: u32 = 7;
 
     fn good() -> Vec<u8> {
-        elf(243, 2, 0x1_1000, &[(1, RX, 0x1000, 0x1_1000, 0x800, 0x800), (1, RW, 0x2000, 0x1_2000, 0x100, 0x4000)])
+        elf(
+            243,
+            2,
+            0x1_1000,
+            &[(1, RX, 0x1000, 0x1_1000, 0x800, 0x800), (1, RW, 0x2000, 0x1_2000, 0x100, 0x4000)],
+        )
     }
 
     #[test]
@@ -291,9 +296,18 @@ mod tests {
             (elf(62, 2, 0x1_1000, &[(1, RX, 0x1000, 0x1_1000, 8, 8)]), ElfError::WrongMachine),
             (elf(243, 3, 0x1_1000, &[(1, RX, 0x1000, 0x1_1000, 8, 8)]), ElfError::NotExecutable),
             (elf(243, 2, 0x1_1000, &[(4, RX, 0x1000, 0x1_1000, 8, 8)]), ElfError::NoSegments),
-            (elf(243, 2, 0x1_1000, &[(1, RX, 0x2f00, 0x1_1000, 0x200, 0x200)]), ElfError::SegmentOutsideFile { index: 0 }),
-            (elf(243, 2, 0x1_1000, &[(1, RX, 0x1000, 0x1_1000, 0x200, 0x100)]), ElfError::SegmentOutsideFile { index: 0 }),
-            (elf(243, 2, 0x100, &[(1, RX, 0x1000, 0x0, 0x200, 0x200)]), ElfError::SegmentOutsideUserSpace { index: 0 }),
+            (
+                elf(243, 2, 0x1_1000, &[(1, RX, 0x2f00, 0x1_1000, 0x200, 0x200)]),
+                ElfError::SegmentOutsideFile { index: 0 },
+            ),
+            (
+                elf(243, 2, 0x1_1000, &[(1, RX, 0x1000, 0x1_1000, 0x200, 0x100)]),
+                ElfError::SegmentOutsideFile { index: 0 },
+            ),
+            (
+                elf(243, 2, 0x100, &[(1, RX, 0x1000, 0x0, 0x200, 0x200)]),
+                ElfError::SegmentOutsideUserSpace { index: 0 },
+            ),
             (
                 elf(243, 2, 0x3f_ffff_f000, &[(1, RX, 0x1000, 0x3f_ffff_f000, 0x200, 0x2000)]),
                 ElfError::SegmentOutsideUserSpace { index: 0 },
@@ -306,13 +320,24 @@ mod tests {
                 elf(243, 2, 0x1_1000, &[(1, RX, 0x1000, 0x1_1000, 8, u64::MAX)]),
                 ElfError::SegmentOutsideUserSpace { index: 0 },
             ),
-            (elf(243, 2, 0x1_1000, &[(1, RWX, 0x1000, 0x1_1000, 8, 8)]), ElfError::WritableAndExecutable { index: 0 }),
             (
-                elf(243, 2, 0x1_1000, &[(1, RX, 0x1000, 0x1_1000, 0x800, 0x1000), (1, RW, 0x2000, 0x1_1800, 8, 8)]),
+                elf(243, 2, 0x1_1000, &[(1, RWX, 0x1000, 0x1_1000, 8, 8)]),
+                ElfError::WritableAndExecutable { index: 0 },
+            ),
+            (
+                elf(
+                    243,
+                    2,
+                    0x1_1000,
+                    &[(1, RX, 0x1000, 0x1_1000, 0x800, 0x1000), (1, RW, 0x2000, 0x1_1800, 8, 8)],
+                ),
                 ElfError::Overlapping,
             ),
             (elf(243, 2, 0x5_0000, &[(1, RX, 0x1000, 0x1_1000, 8, 8)]), ElfError::EntryNotExecutable),
-            (elf(243, 2, 0x1_2000, &[(1, RX, 0x1000, 0x1_1000, 8, 8), (1, RW, 0x1000, 0x1_2000, 8, 8)]), ElfError::EntryNotExecutable),
+            (
+                elf(243, 2, 0x1_2000, &[(1, RX, 0x1000, 0x1_1000, 8, 8), (1, RW, 0x1000, 0x1_2000, 8, 8)]),
+                ElfError::EntryNotExecutable,
+            ),
         ];
         for (index, (file, expected)) in cases.iter().enumerate() {
             assert_eq!(plan(file).as_ref().map(|_| ()), Err(expected), "case {index}");
@@ -325,14 +350,11 @@ mod tests {
         for cut in 0..0x200 {
             assert!(plan(&file[..cut]).is_err(), "cut at {cut} accepted");
         }
-        let mut state = 0x1234_5678_9abc_def1u64;
+        let mut random = crate::testing::Xorshift(0x1234_5678_9abc_def1);
         let mut mutated = file.clone();
         for _ in 0..20_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let at = (state as usize) % 0x100;
-            mutated[at] = (state >> 48) as u8;
+            let at = random.below(0x100);
+            mutated[at] = random.byte();
             if let Ok(plan) = plan(&mutated) {
                 for segment in &plan.segments {
                     assert!(segment.end() <= USER_END && segment.virtual_address >= USER_START);

@@ -152,17 +152,14 @@ mod tests {
     fn reservations_are_carved_out_page_granular() {
         let memory = [region(0x8000_0000, 16 * MIB)];
         let reserved = [
-            region(0x8000_0000, 0x4_0000),        // firmware
-            region(0x8020_0000, 0x1_2345),        // kernel image, not page sized
-            region(0x80ff_f800, 0x100),           // dtb, straddles nothing but is unaligned
+            region(0x8000_0000, 0x4_0000), // firmware
+            region(0x8020_0000, 0x1_2345), // kernel image, not page sized
+            region(0x80ff_f800, 0x100),    // dtb, straddles nothing but is unaligned
         ];
         let frames = FrameAllocator::new(&memory, &reserved).unwrap();
         assert_eq!(
             frames.free_ranges(),
-            &[
-                region(0x8004_0000, 0x8020_0000 - 0x8004_0000),
-                region(0x8021_3000, 0x80ff_f000 - 0x8021_3000),
-            ]
+            &[region(0x8004_0000, 0x8020_0000 - 0x8004_0000), region(0x8021_3000, 0x80ff_f000 - 0x8021_3000),]
         );
         assert_eq!(frames.free_bytes(), 16 * MIB - 0x4_0000 - 0x1_3000 - 0x1000);
     }

@@ -40,6 +40,12 @@ pub const fn align_up(value: usize, align: usize) -> Option<usize> {
     }
 }
 
+// The layout's invariants, checked at compile time.
+const _: () = assert!(USER_STACK_TOP <= USER_END, "the stack lies in user space");
+const _: () = assert!(USER_STACK_TOP - USER_STACK_SIZE - PAGE_SIZE > USER_START, "room for the guard page");
+const _: () = assert!(KERNEL_IMAGE_BASE > PHYS_MAP_BASE + PHYS_MAP_SIZE, "image above the direct map");
+const _: () = assert!(PHYS_MAP_BASE.is_multiple_of(1 << 30), "the direct map uses 1 GiB pages");
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,13 +56,5 @@ mod tests {
         assert_eq!(align_up(0x1001, PAGE_SIZE), Some(0x2000));
         assert_eq!(align_up(0x1000, PAGE_SIZE), Some(0x1000));
         assert_eq!(align_up(usize::MAX, PAGE_SIZE), None);
-    }
-
-    #[test]
-    fn layout_is_consistent() {
-        assert!(USER_STACK_TOP <= USER_END);
-        assert!(USER_STACK_TOP - USER_STACK_SIZE - PAGE_SIZE > USER_START);
-        assert!(KERNEL_IMAGE_BASE > PHYS_MAP_BASE + PHYS_MAP_SIZE);
-        assert_eq!(PHYS_MAP_BASE % (1 << 30), 0);
     }
 }

@@ -12,3 +12,30 @@ pub mod frames;
 pub mod layout;
 pub mod paging;
 pub mod runqueue;
+
+/// Helpers shared by the host tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// A deterministic xorshift64 generator for mutation tests: the same cases every run.
+    pub struct Xorshift(pub u64);
+
+    impl Xorshift {
+        /// The next value.
+        pub fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        /// A value below `bound`.
+        pub fn below(&mut self, bound: usize) -> usize {
+            usize::try_from(self.next() % bound as u64).expect("below a usize bound")
+        }
+
+        /// A byte.
+        pub fn byte(&mut self) -> u8 {
+            self.next().to_le_bytes()[0]
+        }
+    }
+}

@@ -219,7 +219,7 @@ pub fn map<M: PhysicalMemory>(
     if !is_canonical(virtual_address) {
         return Err(MapError::NotCanonical);
     }
-    if virtual_address % size.bytes() != 0 || physical_address % size.bytes() != 0 {
+    if !virtual_address.is_multiple_of(size.bytes()) || !physical_address.is_multiple_of(size.bytes()) {
         return Err(MapError::Misaligned);
     }
     if !flags.is_leaf() || (flags.contains(Flags::WRITE) && !flags.contains(Flags::READ)) {
@@ -246,7 +246,7 @@ pub fn unmap<M: PhysicalMemory>(
     if !is_canonical(virtual_address) {
         return Err(MapError::NotCanonical);
     }
-    if virtual_address % size.bytes() != 0 {
+    if !virtual_address.is_multiple_of(size.bytes()) {
         return Err(MapError::Misaligned);
     }
     let table = walk_to(memory, root, virtual_address, size, false)?;
@@ -275,7 +275,7 @@ pub fn translate<M: PhysicalMemory>(memory: &M, root: usize, virtual_address: us
         }
         if entry.flags().is_leaf() {
             let offset = virtual_address & (size.bytes() - 1);
-            if entry.address() % size.bytes() != 0 {
+            if !entry.address().is_multiple_of(size.bytes()) {
                 return None; // a misaligned superpage faults in hardware too
             }
             return Some(Translation {
@@ -304,7 +304,8 @@ mod tests {
 
     impl FakeMemory {
         fn new(frames: usize) -> (Self, usize) {
-            let mut memory = Self { tables: HashMap::new(), next_frame: 0x8000_0000, frames_left: frames + 1 };
+            let mut memory =
+                Self { tables: HashMap::new(), next_frame: 0x8000_0000, frames_left: frames + 1 };
             let root = memory.allocate_table().unwrap();
             (memory, root)
         }
@@ -403,8 +404,14 @@ mod tests {
     #[test]
     fn bad_arguments_are_errors() {
         let (mut memory, root) = FakeMemory::new(10);
-        assert_eq!(map(&mut memory, root, 0x1001, 0x9000_0000, PageSize::Small, RW), Err(MapError::Misaligned));
-        assert_eq!(map(&mut memory, root, 0x1000, 0x9000_0800, PageSize::Small, RW), Err(MapError::Misaligned));
+        assert_eq!(
+            map(&mut memory, root, 0x1001, 0x9000_0000, PageSize::Small, RW),
+            Err(MapError::Misaligned)
+        );
+        assert_eq!(
+            map(&mut memory, root, 0x1000, 0x9000_0800, PageSize::Small, RW),
+            Err(MapError::Misaligned)
+        );
         assert_eq!(
             map(&mut memory, root, 0x1000, 0x9000_1000, PageSize::Large, RW),
             Err(MapError::Misaligned)
@@ -413,8 +420,14 @@ mod tests {
             map(&mut memory, root, 0x40_0000_0000, 0x9000_0000, PageSize::Small, RW),
             Err(MapError::NotCanonical)
         );
-        assert_eq!(map(&mut memory, root, 0x1000, 0x9000_0000, PageSize::Small, Flags::USER), Err(MapError::BadFlags));
-        assert_eq!(map(&mut memory, root, 0x1000, 0x9000_0000, PageSize::Small, Flags::WRITE), Err(MapError::BadFlags));
+        assert_eq!(
+            map(&mut memory, root, 0x1000, 0x9000_0000, PageSize::Small, Flags::USER),
+            Err(MapError::BadFlags)
+        );
+        assert_eq!(
+            map(&mut memory, root, 0x1000, 0x9000_0000, PageSize::Small, Flags::WRITE),
+            Err(MapError::BadFlags)
+        );
     }
 
     #[test]

@@ -55,7 +55,11 @@ impl From<MapError> for LoadError {
 }
 
 /// Loads `file` into a new address space that shares the kernel half of `kernel_root`.
-pub fn load(frames: &mut FrameAllocator, kernel_root: usize, file: &[u8]) -> Result<LoadedProgram, LoadError> {
+pub fn load(
+    frames: &mut FrameAllocator,
+    kernel_root: usize,
+    file: &[u8],
+) -> Result<LoadedProgram, LoadError> {
     let plan: LoadPlan = elf::plan(file).map_err(LoadError::Elf)?;
     let before = frames.allocated_pages();
     let root = memory::new_address_space(frames, kernel_root).ok_or(LoadError::OutOfMemory)?;
@@ -81,7 +85,11 @@ pub fn load(frames: &mut FrameAllocator, kernel_root: usize, file: &[u8]) -> Res
             let copy_end = (page + PAGE_SIZE).min(segment.virtual_address + data.len());
             if copy_start < copy_end {
                 let from = copy_start - segment.virtual_address;
-                memory::copy_into_frame(frame, copy_start - page, &data[from..from + (copy_end - copy_start)]);
+                memory::copy_into_frame(
+                    frame,
+                    copy_start - page,
+                    &data[from..from + (copy_end - copy_start)],
+                );
             }
         }
     }
@@ -101,7 +109,12 @@ pub fn load(frames: &mut FrameAllocator, kernel_root: usize, file: &[u8]) -> Res
 /// The frame backing user page `page`, mapping a fresh zeroed one if there is none yet. Two
 /// segments may share a page at their boundary; the page then gets both segments'
 /// permissions, unless that would make it writable and executable.
-fn page_frame(frames: &mut FrameAllocator, root: usize, page: usize, flags: Flags) -> Result<usize, LoadError> {
+fn page_frame(
+    frames: &mut FrameAllocator,
+    root: usize,
+    page: usize,
+    flags: Flags,
+) -> Result<usize, LoadError> {
     let mut tables = DirectMap { frames: Some(frames) };
     if let Some(existing) = paging::translate(&tables, root, page) {
         let merged = existing.flags | flags;

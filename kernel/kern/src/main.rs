@@ -67,13 +67,7 @@ impl Kernel {
         let thread = self.scheduler.thread(index);
         let value = csr::read_stval();
         let mut report = console::Console;
-        let _ = write!(
-            report,
-            "[kernel] fault: {} (thread {}): {} ",
-            thread.name(),
-            index,
-            kind.describe()
-        );
+        let _ = write!(report, "[kernel] fault: {} (thread {}): {} ", thread.name(), index, kind.describe());
         if kind.has_address() {
             let _ = write!(report, "at {value:#x}");
         } else {
@@ -120,7 +114,9 @@ extern "C" fn trap_from_user(_frame: *mut trap::TrapFrame) -> *mut trap::TrapFra
 /// The device tree blob at `physical_address`, seen through the boot direct map.
 fn device_tree(physical_address: usize) -> &'static [u8] {
     assert!(
-        physical_address != 0 && physical_address % 8 == 0 && physical_address < kernel_core::layout::PHYS_MAP_SIZE,
+        physical_address != 0
+            && physical_address.is_multiple_of(8)
+            && physical_address < kernel_core::layout::PHYS_MAP_SIZE,
         "no usable device tree pointer from the firmware (a1 = {physical_address:#x})"
     );
     let header = memory::direct_map(physical_address) as *const u32;
@@ -128,7 +124,7 @@ fn device_tree(physical_address: usize) -> &'static [u8] {
     // protocol); the boot page table maps the first 128 GiB of physical memory, which the
     // assertion checked. The header's second word is the blob's total size.
     let total_size = u32::from_be(unsafe { header.add(1).read_volatile() }) as usize;
-    assert!(total_size >= 40 && total_size < 16 << 20, "device tree size {total_size} is implausible");
+    assert!((40..16 << 20).contains(&total_size), "device tree size {total_size} is implausible");
     // SAFETY: as above for the whole blob; the firmware does not change it after boot, and
     // the kernel reserves its frames so nothing else is ever placed there.
     unsafe { core::slice::from_raw_parts(header.cast::<u8>(), total_size) }
@@ -152,7 +148,13 @@ fn print_region(label: &str, region: Region, note: &str) {
     }
 }
 
-fn print_banner(board: &BoardInfo<'_>, hart_id: usize, image: &memory::KernelImage, dtb: Region, frames: &FrameAllocator) {
+fn print_banner(
+    board: &BoardInfo<'_>,
+    hart_id: usize,
+    image: &memory::KernelImage,
+    dtb: Region,
+    frames: &FrameAllocator,
+) {
     kprintln!();
     kprintln!("Lattice kernel {VERSION} (riscv64, Sv39) on {}", board.model);
     kprint!("  harts:");
@@ -237,7 +239,8 @@ extern "C" fn kernel_main(hart_id: usize, dtb_physical: usize, load_address: usi
         panic!("deliberate panic requested by lattice.selftest=panic");
     }
 
-    let archive = BootArchive::parse(&BOOT_ARCHIVE.0).unwrap_or_else(|error| boot_failure(format_args!("{error}")));
+    let archive =
+        BootArchive::parse(&BOOT_ARCHIVE.0).unwrap_or_else(|error| boot_failure(format_args!("{error}")));
     let boot_list = board.bootarg("lattice.boot").unwrap_or("root");
     let mut scheduler = Scheduler::new(board.timebase_hz);
     let mut root_thread = None;

@@ -35,7 +35,7 @@ pub struct DirectMap<'a> {
 
 impl PhysicalMemory for DirectMap<'_> {
     fn read_entry(&self, table: usize, index: usize) -> Entry {
-        assert!(index < paging::ENTRIES && table % PAGE_SIZE == 0);
+        assert!(index < paging::ENTRIES && table.is_multiple_of(PAGE_SIZE));
         // SAFETY: `table` is a page-table frame: either a root the kernel allocated or an
         // address read from a valid non-leaf entry the kernel wrote; both are RAM in the
         // direct map, and the index is inside the 4 KiB table.
@@ -43,7 +43,7 @@ impl PhysicalMemory for DirectMap<'_> {
     }
 
     fn write_entry(&mut self, table: usize, index: usize, entry: Entry) {
-        assert!(index < paging::ENTRIES && table % PAGE_SIZE == 0);
+        assert!(index < paging::ENTRIES && table.is_multiple_of(PAGE_SIZE));
         // SAFETY: as in read_entry; the kernel is the only writer of page tables.
         unsafe { core::ptr::write_volatile((direct_map(table) as *mut u64).add(index), entry.0) }
     }
@@ -104,7 +104,7 @@ fn map_direct(memory: &mut DirectMap<'_>, root: usize, region: Region, flags: Fl
     while address < end {
         let size = [PageSize::Huge, PageSize::Large, PageSize::Small]
             .into_iter()
-            .find(|size| address % size.bytes() == 0 && address + size.bytes() <= end)
+            .find(|size| address.is_multiple_of(size.bytes()) && address + size.bytes() <= end)
             .unwrap_or(PageSize::Small);
         match paging::map(memory, root, direct_map(address), address, size, flags) {
             // Two device regions may share a page; the first mapping serves both.
@@ -176,7 +176,11 @@ pub fn copy_into_frame(physical_address: usize, offset: usize, bytes: &[u8]) {
     // assertion keeps the copy inside it; source and destination cannot overlap because the
     // source is the kernel image's boot archive, which the frame allocator never hands out.
     unsafe {
-        core::ptr::copy_nonoverlapping(bytes.as_ptr(), (direct_map(physical_address) + offset) as *mut u8, bytes.len())
+        core::ptr::copy_nonoverlapping(
+            bytes.as_ptr(),
+            (direct_map(physical_address) + offset) as *mut u8,
+            bytes.len(),
+        )
     }
 }
 

@@ -5,8 +5,8 @@
 
 use kernel_abi::{Error, Syscall};
 
-use crate::memory::UserSlice;
 use crate::Kernel;
+use crate::memory::UserSlice;
 
 /// Longest `debug_write`, in bytes; longer writes are refused, not truncated.
 pub const DEBUG_WRITE_MAX: usize = 64 * 1024;

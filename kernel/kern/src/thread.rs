@@ -90,7 +90,13 @@ impl Scheduler {
 
     /// Creates a ready thread running `name` at `entry` with stack `stack_pointer` in
     /// `address_space`.
-    pub fn spawn(&mut self, name: &str, address_space: usize, entry: usize, stack_pointer: usize) -> Result<usize, NoFreeThread> {
+    pub fn spawn(
+        &mut self,
+        name: &str,
+        address_space: usize,
+        entry: usize,
+        stack_pointer: usize,
+    ) -> Result<usize, NoFreeThread> {
         let index = self.threads.iter().position(|t| t.state == ThreadState::Free).ok_or(NoFreeThread)?;
         let thread = &mut self.threads[index];
         *thread = Thread::EMPTY;

@@ -17,7 +17,9 @@ pub fn store_to_null() -> ! {
 pub fn load_from_kernel() -> ! {
     // SAFETY: the kernel half of every address space is mapped without the user bit, so the
     // load faults; no value is ever produced.
-    unsafe { asm!("ld t0, 0({address})", address = in(reg) 0xffff_ffff_8020_0000usize, out("t0") _, options(nostack)) };
+    unsafe {
+        asm!("ld t0, 0({address})", address = in(reg) 0xffff_ffff_8020_0000usize, out("t0") _, options(nostack))
+    };
     unreachable!("user mode read kernel memory")
 }
 

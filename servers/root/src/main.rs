@@ -20,9 +20,8 @@ fn main() -> i32 {
         let x = (f64::from(step) + 0.5) / 1000.0;
         area += 4.0 / (1.0 + x * x) / 1000.0;
     }
-    let pi_milli = (area * 1000.0) as i64;
     let elapsed = userlib::syscall::instructions_retired() - start;
-    println!("root: pi is about {}.{:03}; that took {} instructions", pi_milli / 1000, pi_milli % 1000, elapsed);
+    println!("root: pi is about {area:.3}; that took {elapsed} instructions");
     println!("root: nothing more to start yet; exiting");
     0
 }
