@@ -144,7 +144,8 @@ impl Policy {
         let Some(program) = client.program else {
             return Decision::Deny(DenyReason::UndeclaredProgram);
         };
-        let Some((grant_id, grant)) = self.grant_id(program, service).and_then(|id| Some((id, self.grant(id)?)))
+        let Some((grant_id, grant)) =
+            self.grant_id(program, service).and_then(|id| Some((id, self.grant(id)?)))
         else {
             return Decision::Deny(DenyReason::NoGrant { program, service });
         };
@@ -174,7 +175,13 @@ impl Policy {
 
     /// [`Policy::decide`] by program path and service name: for tools and tests. The
     /// security server resolves both once and calls `decide`.
-    pub fn decide_named(&self, program: &str, label: Label, service: &str, requested: Rights) -> Decision<'_> {
+    pub fn decide_named(
+        &self,
+        program: &str,
+        label: Label,
+        service: &str,
+        requested: Rights,
+    ) -> Decision<'_> {
         let Some(service) = self.service_id(service) else {
             return Decision::Deny(DenyReason::UnknownService);
         };
@@ -225,13 +232,12 @@ impl fmt::Display for Explanation<'_> {
         match self.reason {
             DenyReason::UnknownService => f.write_str("no such service in the policy"),
             DenyReason::NothingRequested => f.write_str("no rights requested"),
-            DenyReason::UndeclaredProgram => f.write_str("the program is not declared in the policy, so it has no grants"),
-            DenyReason::NoGrant { program, service } => write!(
-                f,
-                "no grant of {} to {}",
-                policy.service_name(service),
-                policy.program_path(program)
-            ),
+            DenyReason::UndeclaredProgram => {
+                f.write_str("the program is not declared in the policy, so it has no grants")
+            }
+            DenyReason::NoGrant { program, service } => {
+                write!(f, "no grant of {} to {}", policy.service_name(service), policy.program_path(program))
+            }
             DenyReason::RightsNotGranted { grant, missing } => {
                 let scope = policy.grant(grant).map(|grant| &grant.scope);
                 write!(f, "{} gives {}, not {missing}", policy.describe_grant(grant), DisplayScope(scope))

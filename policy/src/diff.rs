@@ -19,7 +19,7 @@ use crate::decide::{Decision, DenyReason};
 use crate::label::Label;
 use crate::policy::{GrantId, LabelError, Policy};
 use crate::rights::Rights;
-use crate::scope::{Scope, ScopeItem};
+use crate::scope::{Scope, ScopeItem, ServiceKind};
 
 /// A live connection: who, to what, with which rights.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,7 +110,12 @@ impl Verdict {
 
 /// The client's label in `new`: the program's fixed label there, else `label` (from
 /// `old`) carried over by name.
-pub fn label_in_new_policy(old: &Policy, new: &Policy, program: &str, label: Label) -> Result<Label, LabelError> {
+pub fn label_in_new_policy(
+    old: &Policy,
+    new: &Policy,
+    program: &str,
+    label: Label,
+) -> Result<Label, LabelError> {
     let fixed = new.program_id(program).and_then(|id| new.program(id)).and_then(|program| program.label);
     match fixed {
         Some(label) => Ok(label),
@@ -121,7 +126,8 @@ pub fn label_in_new_policy(old: &Policy, new: &Policy, program: &str, label: Lab
 /// Re-decides one live connection under `new`.
 pub fn redecide(old: &Policy, new: &Policy, connection: &Connection) -> Verdict {
     let verdict = |new_label, outcome| Verdict { connection: connection.clone(), new_label, outcome };
-    let before = old.decide_named(&connection.program, connection.label, &connection.service, connection.rights);
+    let before =
+        old.decide_named(&connection.program, connection.label, &connection.service, connection.rights);
     let from = match before {
         Decision::Allow(allowed) => allowed.scope(),
         Decision::Deny(reason) => return verdict(None, Outcome::NotLive(reason)),
@@ -147,7 +153,7 @@ pub fn redecide(old: &Policy, new: &Policy, connection: &Connection) -> Verdict 
             let to = allowed.scope();
             let lost = from.uncovered(&to);
             if lost.is_empty() {
-                let widened = !from.covers(&allowed.grant().scope);
+                let widened = !from.covers(&allowed.grant().scope.restricted_to(connection.rights));
                 Outcome::Kept { scope: from, grant: allowed.grant_id(), widened }
             } else {
                 Outcome::Narrowed { from, to, lost, grant: allowed.grant_id() }
@@ -219,11 +225,21 @@ impl fmt::Display for VerdictReason<'_> {
                 }
                 Ok(())
             }
+            Outcome::Revoked(Revocation::Denied(DenyReason::UndeclaredProgram)) => write!(
+                f,
+                "{} is not declared in the new policy, so it has no grants",
+                self.verdict.connection.program
+            ),
+            Outcome::Revoked(Revocation::Denied(DenyReason::UnknownService)) => {
+                write!(f, "service `{}` does not exist in the new policy", self.verdict.connection.service)
+            }
             Outcome::Revoked(Revocation::Denied(reason)) => write!(f, "{}", self.new.explain(reason)),
             Outcome::Revoked(Revocation::LabelGone(error)) => {
                 write!(f, "the client's label has no equivalent in the new policy: {error}")
             }
-            Outcome::NotLive(reason) => write!(f, "the old policy denies it too: {}", self.old.explain(reason)),
+            Outcome::NotLive(reason) => {
+                write!(f, "the old policy denies it too: {}", self.old.explain(reason))
+            }
         }
     }
 }
@@ -250,8 +266,7 @@ pub const MAX_CONNECTIONS: usize = 100_000;
 
 /// Parses a connection list: one connection per line, `ID PROGRAM LABEL SERVICE RIGHTS`,
 /// separated by spaces or tabs; `#` starts a comment. `LABEL` is written in `old`'s names
-/// (`secret{keys}`), or `-` for the program's fixed label in `old` (or the lowest label if
-/// it has none). `RIGHTS` is a comma-separated list with no spaces. Ids must be unique.
+/// (`secret{keys}`), or `-` for the program's [`assumed_label`] in `old`. `RIGHTS` is a comma-separated list with no spaces. Ids must be unique.
 ///
 /// ```text
 /// # id  program     label        service  rights
@@ -285,7 +300,7 @@ pub fn parse_connections(text: &str, old: &Policy) -> Result<Vec<Connection>, Co
             return Err(error(alloc::format!("program `{program}` is not an absolute path")));
         }
         let label = if label == "-" {
-            fixed_or_bottom(old, program)
+            assumed_label(old, program)
         } else {
             old.parse_label(label).map_err(|e| error(e.to_string()))?
         };
@@ -295,17 +310,25 @@ pub fn parse_connections(text: &str, old: &Policy) -> Result<Vec<Connection>, Co
     Ok(connections)
 }
 
-fn fixed_or_bottom(policy: &Policy, program: &str) -> Label {
-    policy
-        .program_id(program)
-        .and_then(|id| policy.program(id))
-        .and_then(|program| program.label)
-        .unwrap_or(Label::BOTTOM)
+/// The label a process of `program` most likely has under `policy`, for connection lists
+/// that do not say: the program's fixed label; else the label it gets when spawned by the
+/// first program with a fixed label that may spawn it (a proc grant); else the label it
+/// gets when spawned by the root task (which runs at the lowest label).
+pub fn assumed_label(policy: &Policy, program: &str) -> Label {
+    if let Some(label) = policy.program_id(program).and_then(|id| policy.program(id)).and_then(|p| p.label) {
+        return label;
+    }
+    let spawner = policy.grants().iter().find_map(|grant| {
+        let service = policy.service(grant.service)?;
+        let parent = policy.program(grant.program)?.label?;
+        (service.kind == ServiceKind::Proc && grant.scope.allows_spawn(program)).then_some(parent)
+    });
+    policy.label_for(program, spawner.unwrap_or(Label::BOTTOM)).label
 }
 
 /// A plausible set of live connections under `policy`: one per grant, by the grant's
-/// program with its fixed label (or the lowest label), asking for every right the grant
-/// gives. Used when a dry run is given no connection list.
+/// program with its [`assumed_label`], asking for every right the grant gives. Used when
+/// a dry run is given no connection list.
 pub fn sample_connections(policy: &Policy) -> Vec<Connection> {
     policy
         .grants()
@@ -317,7 +340,7 @@ pub fn sample_connections(policy: &Policy) -> Vec<Connection> {
             Some(Connection {
                 id,
                 program: program.path.as_str().into(),
-                label: program.label.unwrap_or(Label::BOTTOM),
+                label: assumed_label(policy, program.path.as_str()),
                 service: service.name.clone(),
                 rights: grant.scope.rights(),
             })

@@ -1,11 +1,43 @@
-//! The Lattice policy language (work in progress: see issue 5).
+//! The Lattice policy language: rhai policy scripts compiled to decision tables.
+//!
+//! Two layers (DESIGN.md §5):
+//! - the **model** ([`Policy`], [`Label`], [`Rights`], [`Scope`], [`Policy::decide`],
+//!   [`diff`]): the compiled policy as plain data, its postcard encoding and content hash,
+//!   and the decision, which is table lookups; no script runs here. `no_std` + `alloc`,
+//!   always built.
+//! - the **compiler** ([`compile`], feature `compiler`): runs a rhai script once, under
+//!   limits, and checks what it declared; every error has a line and column. Also
+//!   `no_std` + `alloc`, so the security server compiles policies itself.
+//!
+//! The feature `host` (the default) adds [`host`]: the checker summary and the dry-run
+//! report printed by `cargo xtask policy`.
 #![no_std]
 #![forbid(unsafe_code)]
-extern crate alloc;
 
-/// Probe.
+extern crate alloc;
+#[cfg(feature = "host")]
+extern crate std;
+
 #[cfg(feature = "compiler")]
-pub fn probe() -> i64 {
-    let engine = rhai::Engine::new();
-    engine.eval::<i64>("1 + 2").unwrap_or(0)
-}
+pub mod compiler;
+pub mod decide;
+pub mod diff;
+#[cfg(feature = "host")]
+pub mod host;
+pub mod label;
+pub mod policy;
+pub mod rights;
+pub mod scope;
+
+#[cfg(feature = "compiler")]
+pub use compiler::{CompileErrors, Compiled, Diagnostic, DiagnosticKind, Limits, compile, compile_with};
+pub use decide::{Allowed, Client, Decision, DenyReason};
+pub use label::{Categories, Label, Level};
+pub use policy::{
+    Declassification, DeclassificationId, FORMAT_VERSION, Grant, GrantId, LabelError, LabelSource, Labelling,
+    LoadError, ParentRule, Policy, Program, ProgramId, Service, ServiceId, SourcePos, Tables,
+};
+pub use rights::Rights;
+pub use scope::{
+    Destination, FsPath, Ipv4Net, PortRange, ProgramPattern, Scope, ScopeError, ScopeItem, ServiceKind,
+};

@@ -60,7 +60,9 @@ macro_rules! id_type {
                 self.0 as usize
             }
 
-            fn from_index(index: usize) -> Option<Self> {
+            /// The id of entry `index`; `None` past the id range. An id names nothing by
+            /// itself: every lookup checks it against its policy's tables.
+            pub fn from_index(index: usize) -> Option<Self> {
                 u16::try_from(index).ok().map($name)
             }
         }
@@ -255,9 +257,8 @@ impl Policy {
         } else {
             (1u64 << categories) - 1
         });
-        let label_ok = |label: &Label| {
-            label.level().index() < levels && label.categories().is_subset_of(category_mask)
-        };
+        let label_ok =
+            |label: &Label| label.level().index() < levels && label.categories().is_subset_of(category_mask);
 
         let programs = tables.programs.len();
         let services = tables.services.len();
@@ -297,7 +298,8 @@ impl Policy {
         let cells = programs.checked_mul(services).ok_or(Invalid("too many entries"))?;
         let mut grant_table = alloc::vec![NO_GRANT; cells];
         for (index, grant) in tables.grants.iter_mut().enumerate() {
-            let service = tables.services.get(grant.service.index()).ok_or(Invalid("grant service out of range"))?;
+            let service =
+                tables.services.get(grant.service.index()).ok_or(Invalid("grant service out of range"))?;
             if grant.program.index() >= programs {
                 return Err(Invalid("grant program out of range"));
             }

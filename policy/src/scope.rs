@@ -62,10 +62,7 @@ impl ServiceKind {
     /// The rights a service of this kind understands.
     pub const fn rights(self) -> Rights {
         match self {
-            ServiceKind::Fs => Rights::READ
-                .union(Rights::WRITE)
-                .union(Rights::CREATE)
-                .union(Rights::DELETE),
+            ServiceKind::Fs => Rights::READ.union(Rights::WRITE).union(Rights::CREATE).union(Rights::DELETE),
             ServiceKind::Net => Rights::LISTEN.union(Rights::CONNECT).union(Rights::UDP),
             ServiceKind::Console => Rights::READ.union(Rights::WRITE),
             ServiceKind::Proc => Rights::SPAWN,
@@ -120,10 +117,9 @@ impl fmt::Display for ScopeError {
             ScopeError::BadPorts(text) => {
                 write!(f, "bad ports `{text}` (expected a port 1-65535, a range like 8000-8080, or *)")
             }
-            ScopeError::BadAddress(text) => write!(
-                f,
-                "bad address `{text}` (expected an IPv4 address, a network like 10.0.0.0/8, or *)"
-            ),
+            ScopeError::BadAddress(text) => {
+                write!(f, "bad address `{text}` (expected an IPv4 address, a network like 10.0.0.0/8, or *)")
+            }
             ScopeError::BadDestination(text) => {
                 write!(f, "bad destination `{text}` (expected ADDRESS:PORTS, like 10.0.2.2:80 or *:443)")
             }
@@ -364,7 +360,8 @@ impl Ipv4Net {
 impl TryFrom<([u8; 4], u8)> for Ipv4Net {
     type Error = ScopeError;
     fn try_from((address, prefix): ([u8; 4], u8)) -> Result<Self, ScopeError> {
-        Ipv4Net::new(address, prefix).ok_or_else(|| ScopeError::BadAddress(alloc::format!("{address:?}/{prefix}")))
+        Ipv4Net::new(address, prefix)
+            .ok_or_else(|| ScopeError::BadAddress(alloc::format!("{address:?}/{prefix}")))
     }
 }
 
@@ -780,7 +777,10 @@ impl Scope {
             subtrees: self
                 .subtrees
                 .iter()
-                .map(|subtree| Subtree { path: subtree.path.clone(), rights: subtree.rights.intersection(rights) })
+                .map(|subtree| Subtree {
+                    path: subtree.path.clone(),
+                    rights: subtree.rights.intersection(rights),
+                })
                 .filter(|subtree| !subtree.rights.is_empty())
                 .collect(),
             listen: if keep(Rights::LISTEN) { self.listen.clone() } else { Vec::new() },
@@ -871,9 +871,7 @@ impl Scope {
             }
         };
         let memory_fits = self.memory <= MAX_MEMORY && (self.kind == ServiceKind::Donor || self.memory == 0);
-        fits && memory_fits
-            && self.kind.rights().contains(self.rights)
-            && self.clone().normalized() == *self
+        fits && memory_fits && self.kind.rights().contains(self.rights) && self.clone().normalized() == *self
     }
 
     fn structure_is_only(&self, fs: bool, net: bool, proc: bool) -> bool {
@@ -974,28 +972,50 @@ impl fmt::Display for MergeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MergeError::KindMismatch(a, b) => write!(f, "a {a} scope and a {b} scope do not merge"),
-            MergeError::MemoryConflict(a, b) => write!(
-                f,
-                "two different memory quotas ({} and {})",
-                format_memory(*a),
-                format_memory(*b)
-            ),
+            MergeError::MemoryConflict(a, b) => {
+                write!(f, "two different memory quotas ({} and {})", format_memory(*a), format_memory(*b))
+            }
         }
     }
 }
 
-/// Entries separated by `; `, or `nothing`.
+/// Entries separated by `; `, or `nothing`; consecutive ports, destinations and programs
+/// of one kind share their heading (`tcp listen 80, 443`).
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let items = self.items();
         if items.is_empty() {
             return f.write_str("nothing");
         }
+        let mut previous: Option<&'static str> = None;
         for (index, item) in items.iter().enumerate() {
-            if index > 0 {
-                f.write_str("; ")?;
+            let heading = match item {
+                ScopeItem::Listen(_) => Some("tcp listen"),
+                ScopeItem::Connect(_) => Some("tcp connect"),
+                ScopeItem::Udp(_) => Some("udp"),
+                ScopeItem::Spawn(_) => Some("spawn"),
+                _ => None,
+            };
+            match (heading, previous) {
+                (Some(now), Some(before)) if now == before => {
+                    f.write_str(", ")?;
+                    match item {
+                        ScopeItem::Listen(ports) => write!(f, "{ports}")?,
+                        ScopeItem::Connect(destination) | ScopeItem::Udp(destination) => {
+                            write!(f, "{destination}")?
+                        }
+                        ScopeItem::Spawn(pattern) => write!(f, "{pattern}")?,
+                        other => write!(f, "{other}")?,
+                    }
+                }
+                _ => {
+                    if index > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
             }
-            write!(f, "{item}")?;
+            previous = heading;
         }
         Ok(())
     }
@@ -1134,7 +1154,10 @@ mod tests {
     fn merge_refuses_other_kinds_and_conflicting_quotas() {
         let mut memory = Scope::memory(4 << 20).expect("valid");
         assert_eq!(memory.merge(&Scope::memory(4 << 20).expect("valid")), Ok(()));
-        assert!(matches!(memory.merge(&Scope::memory(1 << 20).expect("valid")), Err(MergeError::MemoryConflict(..))));
+        assert!(matches!(
+            memory.merge(&Scope::memory(1 << 20).expect("valid")),
+            Err(MergeError::MemoryConflict(..))
+        ));
         assert!(matches!(memory.merge(&fs("/", "read")), Err(MergeError::KindMismatch(..))));
         assert!(Scope::plain(ServiceKind::Console, Rights::LISTEN).is_err());
         assert!(Scope::plain(ServiceKind::Fs, Rights::READ).is_err());
