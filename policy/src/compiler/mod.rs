@@ -28,12 +28,12 @@ pub struct Limits {
     pub max_expr_depth: usize,
     /// Nesting depth of expressions inside functions.
     pub max_function_expr_depth: usize,
-    /// Bytes in one string.
+    /// Bytes in one string, and in all the strings of one array together.
     pub max_string_size: usize,
-    /// Elements in one array.
+    /// Elements in one array (nested arrays count their elements too).
     pub max_array_size: usize,
-    /// Entries in one object map.
-    pub max_map_size: usize,
+    /// Variables alive at once.
+    pub max_variables: usize,
     /// Functions a script may define.
     pub max_functions: usize,
     /// Bytes of script source.
@@ -49,18 +49,20 @@ pub struct Limits {
 impl Limits {
     /// The limits policies are compiled with, on the host and in the system. They are far
     /// above what a policy of a thousand programs needs, and low enough that a hostile
-    /// script stops within a fraction of a second and a few megabytes.
+    /// script stops within a fraction of a second (release build) and some tens of
+    /// megabytes: every value is at most 16 KiB of text and 4096 elements, at most 256
+    /// variables live at once, and at most 50 000 declarations are recorded.
     pub const DEFAULT: Limits = Limits {
         max_operations: 500_000,
         max_call_levels: 16,
         max_expr_depth: 32,
         max_function_expr_depth: 16,
-        max_string_size: 4096,
-        max_array_size: 10_000,
-        max_map_size: 1000,
+        max_string_size: 16 * 1024,
+        max_array_size: 4096,
+        max_variables: 256,
         max_functions: 256,
         max_source_size: 256 * 1024,
-        max_declarations: 100_000,
+        max_declarations: 50_000,
         max_errors: 50,
         max_output_lines: 100,
     };
@@ -249,22 +251,34 @@ pub(crate) fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = 
     }
 }
 
-/// Levenshtein distance, on characters; names are short (checked before calling).
+/// Edit distance counting a swap of two neighbouring characters as one edit (optimal
+/// string alignment), on characters; names are short (at most 256 characters are compared).
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().take(256).collect();
     let b: Vec<char> = b.chars().take(256).collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().take(256).enumerate() {
-        let mut current = Vec::with_capacity(b.len() + 1);
-        current.push(i + 1);
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = previous.get(j).copied().unwrap_or(usize::MAX / 2) + usize::from(ca != *cb);
-            let delete = previous.get(j + 1).copied().unwrap_or(usize::MAX / 2) + 1;
-            let insert = current.get(j).copied().unwrap_or(usize::MAX / 2) + 1;
-            current.push(substitute.min(delete).min(insert));
+    let width = b.len() + 1;
+    // rows[i * width + j]: distance between a[..i] and b[..j].
+    let mut rows = alloc::vec![0usize; (a.len() + 1) * width];
+    let at = |i: usize, j: usize| i * width + j;
+    for i in 0..=a.len() {
+        for j in 0..=b.len() {
+            let value = if i == 0 || j == 0 {
+                i.max(j)
+            } else {
+                let get = |i, j| rows.get(at(i, j)).copied().unwrap_or(usize::MAX / 2);
+                let differ = usize::from(a.get(i - 1) != b.get(j - 1));
+                let mut best = (get(i - 1, j) + 1).min(get(i, j - 1) + 1).min(get(i - 1, j - 1) + differ);
+                if i > 1 && j > 1 && a.get(i - 1) == b.get(j - 2) && a.get(i - 2) == b.get(j - 1) {
+                    best = best.min(get(i - 2, j - 2) + 1);
+                }
+                best
+            };
+            if let Some(cell) = rows.get_mut(at(i, j)) {
+                *cell = value;
+            }
         }
-        previous = current;
     }
-    previous.last().copied().unwrap_or(0)
+    rows.last().copied().unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -278,5 +292,7 @@ mod tests {
         assert_eq!(suggest("zzz", ["public", "secret"]), None);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("grnat", "grant"), 1);
+        assert_eq!(suggest("grnat", ["grant", "program"]), Some("grant"));
     }
 }

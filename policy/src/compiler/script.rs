@@ -633,7 +633,7 @@ fn engine(limits: &Limits, state: &State) -> Engine {
         .set_max_expr_depths(limits.max_expr_depth, limits.max_function_expr_depth)
         .set_max_string_size(limits.max_string_size)
         .set_max_array_size(limits.max_array_size)
-        .set_max_map_size(limits.max_map_size)
+        .set_max_variables(limits.max_variables)
         .set_max_functions(limits.max_functions)
         .set_strict_variables(true);
     engine.disable_symbol("eval");
@@ -738,10 +738,9 @@ fn script_error(error: &EvalAltResult, limits: &Limits) -> Diagnostic {
         EvalAltResult::ErrorDataTooLarge(what, _) => (
             DiagnosticKind::Limit,
             alloc::format!(
-                "{what} too large (limits: strings {} bytes, arrays {} elements, maps {} entries)",
+                "{what} too large (limits: {} bytes of text and {} elements per value)",
                 limits.max_string_size,
-                limits.max_array_size,
-                limits.max_map_size
+                limits.max_array_size
             ),
         ),
         EvalAltResult::ErrorTooManyVariables(_) | EvalAltResult::ErrorTooManyModules(_) => {
@@ -749,16 +748,17 @@ fn script_error(error: &EvalAltResult, limits: &Limits) -> Diagnostic {
         }
         EvalAltResult::ErrorParsing(error, _) => (DiagnosticKind::Syntax, error.to_string()),
         EvalAltResult::ErrorFunctionNotFound(signature, _) => {
-            let name = signature.split(" (").next().unwrap_or(signature);
-            let name = name.trim();
-            let hint = did_you_mean(name, FUNCTIONS);
-            (
-                DiagnosticKind::Script,
+            let signature = signature.replace("&str | ImmutableString | String", "string");
+            let name = signature.split(" (").next().unwrap_or(&signature).trim();
+            let message = if FUNCTIONS.contains(&name) {
                 alloc::format!(
-                    "no function {}{hint}; check the name and the argument types",
-                    clip(signature)
-                ),
-            )
+                    "wrong argument types in {} (see policy/README.md for this function)",
+                    clip_to(&signature, 200)
+                )
+            } else {
+                alloc::format!("no function {}{}", clip_to(&signature, 200), did_you_mean(name, FUNCTIONS))
+            };
+            (DiagnosticKind::Script, message)
         }
         _ => (DiagnosticKind::Script, without_position(inner)),
     };
