@@ -11,9 +11,14 @@
 extern crate alloc;
 
 pub mod bootarchive;
+pub mod bootinfo;
+pub mod invocation;
+pub mod ipc_buffer;
+pub mod object;
 pub mod syscall;
 
-pub use syscall::{Error, FaultKind, Syscall};
+pub use object::{ObjectType, Rights};
+pub use syscall::{Error, FaultKind, MessageInfo, Syscall};
 
 /// Exit statuses the machine reports when the kernel powers it off (through the SiFive
 /// test device on QEMU, where they become QEMU's exit code). The image builder's test

@@ -7,6 +7,7 @@
 #![no_std]
 
 pub mod board;
+pub mod capability;
 pub mod elf;
 pub mod frames;
 pub mod layout;

@@ -164,6 +164,8 @@ pub enum MapError {
     OutOfMemory,
     /// The flags have no R, W or X bit, or W without R.
     BadFlags,
+    /// An intermediate table is missing and the caller asked not to create one.
+    MissingTable,
 }
 
 /// A completed walk.
@@ -192,7 +194,7 @@ fn walk_to<M: PhysicalMemory>(
         let entry = memory.read_entry(table, slot);
         table = if !entry.is_valid() {
             if !create {
-                return Err(MapError::NotMapped);
+                return Err(MapError::MissingTable);
             }
             let next = memory.allocate_table().ok_or(MapError::OutOfMemory)?;
             memory.write_entry(table, slot, Entry::new(next, Flags::VALID));
@@ -207,7 +209,7 @@ fn walk_to<M: PhysicalMemory>(
 }
 
 /// Maps the page of `size` at `virtual_address` to `physical_address` with `flags`
-/// (VALID, ACCESSED and DIRTY are added).
+/// (VALID, ACCESSED and DIRTY are added), creating intermediate tables as needed.
 pub fn map<M: PhysicalMemory>(
     memory: &mut M,
     root: usize,
@@ -215,6 +217,82 @@ pub fn map<M: PhysicalMemory>(
     physical_address: usize,
     size: PageSize,
     flags: Flags,
+) -> Result<(), MapError> {
+    map_leaf(memory, root, virtual_address, physical_address, size, flags, true)
+}
+
+/// Like [`map`], but every intermediate table must already be installed
+/// ([`MapError::MissingTable`] otherwise): user level supplies page tables as objects.
+pub fn map_existing<M: PhysicalMemory>(
+    memory: &mut M,
+    root: usize,
+    virtual_address: usize,
+    physical_address: usize,
+    size: PageSize,
+    flags: Flags,
+) -> Result<(), MapError> {
+    map_leaf(memory, root, virtual_address, physical_address, size, flags, false)
+}
+
+/// Installs the (zeroed) table at `table` as the next missing level below `root` on the
+/// way to `virtual_address`. Returns the virtual address the table's coverage starts at
+/// and the level of the entries it holds.
+pub fn install_table<M: PhysicalMemory>(
+    memory: &mut M,
+    root: usize,
+    virtual_address: usize,
+    table: usize,
+) -> Result<(usize, usize), MapError> {
+    if !is_canonical(virtual_address) {
+        return Err(MapError::NotCanonical);
+    }
+    let mut current = root;
+    for level in [2, 1] {
+        let slot = index(virtual_address, level);
+        let entry = memory.read_entry(current, slot);
+        if !entry.is_valid() {
+            memory.write_entry(current, slot, Entry::new(table, Flags::VALID));
+            let coverage = 1usize << (PAGE_SHIFT + 9 * level);
+            return Ok((virtual_address & !(coverage - 1), level - 1));
+        }
+        if entry.flags().is_leaf() {
+            return Err(MapError::LargerPageInTheWay);
+        }
+        current = entry.address();
+    }
+    Err(MapError::AlreadyMapped)
+}
+
+/// Removes the entry that points at `table` on the way to `virtual_address`, if it is still
+/// there (a table that was already replaced is left alone).
+pub fn remove_table<M: PhysicalMemory>(memory: &mut M, root: usize, virtual_address: usize, table: usize) -> bool {
+    if !is_canonical(virtual_address) {
+        return false;
+    }
+    let mut current = root;
+    for level in [2, 1] {
+        let slot = index(virtual_address, level);
+        let entry = memory.read_entry(current, slot);
+        if !entry.is_valid() || entry.flags().is_leaf() {
+            return false;
+        }
+        if entry.address() == table {
+            memory.write_entry(current, slot, Entry(0));
+            return true;
+        }
+        current = entry.address();
+    }
+    false
+}
+
+fn map_leaf<M: PhysicalMemory>(
+    memory: &mut M,
+    root: usize,
+    virtual_address: usize,
+    physical_address: usize,
+    size: PageSize,
+    flags: Flags,
+    create: bool,
 ) -> Result<(), MapError> {
     if !is_canonical(virtual_address) {
         return Err(MapError::NotCanonical);
@@ -225,7 +303,7 @@ pub fn map<M: PhysicalMemory>(
     if !flags.is_leaf() || (flags.contains(Flags::WRITE) && !flags.contains(Flags::READ)) {
         return Err(MapError::BadFlags);
     }
-    let table = walk_to(memory, root, virtual_address, size, true)?;
+    let table = walk_to(memory, root, virtual_address, size, create)?;
     let slot = index(virtual_address, size.level());
     if memory.read_entry(table, slot).is_valid() {
         return Err(MapError::AlreadyMapped);
@@ -249,7 +327,10 @@ pub fn unmap<M: PhysicalMemory>(
     if !virtual_address.is_multiple_of(size.bytes()) {
         return Err(MapError::Misaligned);
     }
-    let table = walk_to(memory, root, virtual_address, size, false)?;
+    let table = walk_to(memory, root, virtual_address, size, false).map_err(|error| match error {
+        MapError::MissingTable => MapError::NotMapped,
+        other => other,
+    })?;
     let slot = index(virtual_address, size.level());
     let entry = memory.read_entry(table, slot);
     if !entry.is_valid() {
@@ -428,6 +509,35 @@ mod tests {
             map(&mut memory, root, 0x1000, 0x9000_0000, PageSize::Small, Flags::WRITE),
             Err(MapError::BadFlags)
         );
+    }
+
+    #[test]
+    fn user_supplied_tables_install_level_by_level() {
+        let (mut memory, root) = FakeMemory::new(10);
+        let va = 0x12_3456_7000;
+        assert_eq!(
+            map_existing(&mut memory, root, va, 0x9000_0000, PageSize::Small, RW),
+            Err(MapError::MissingTable)
+        );
+        let middle = memory.allocate_table().unwrap();
+        assert_eq!(install_table(&mut memory, root, va, middle), Ok((va & !((1 << 30) - 1), 1)));
+        assert_eq!(
+            map_existing(&mut memory, root, va, 0x9000_0000, PageSize::Small, RW),
+            Err(MapError::MissingTable)
+        );
+        map_existing(&mut memory, root, va & !((2 << 20) - 1), 0x9020_0000, PageSize::Large, RW).unwrap();
+        let leaf_table = memory.allocate_table().unwrap();
+        assert_eq!(install_table(&mut memory, root, va, leaf_table), Err(MapError::LargerPageInTheWay));
+        unmap(&mut memory, root, va & !((2 << 20) - 1), PageSize::Large).unwrap();
+        assert_eq!(install_table(&mut memory, root, va, leaf_table), Ok((va & !((2 << 20) - 1), 0)));
+        map_existing(&mut memory, root, va, 0x9000_0000, PageSize::Small, RW).unwrap();
+        assert_eq!(translate(&memory, root, va + 8).unwrap().physical_address, 0x9000_0008);
+        let spare = memory.allocate_table().unwrap();
+        assert_eq!(install_table(&mut memory, root, va, spare), Err(MapError::AlreadyMapped));
+        assert!(!remove_table(&mut memory, root, va, spare));
+        assert!(remove_table(&mut memory, root, va, leaf_table));
+        assert_eq!(translate(&memory, root, va), None);
+        assert!(remove_table(&mut memory, root, va, middle));
     }
 
     #[test]

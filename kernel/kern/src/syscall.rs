@@ -28,6 +28,7 @@ fn decode(number: usize, arguments: [usize; 6]) -> Result<Call, Error> {
         }
         Syscall::Exit => Ok(Call::Exit(arguments[0])),
         Syscall::Yield => Ok(Call::Yield),
+        _ => Err(Error::InvalidSyscall),
     }
 }
 
