@@ -516,7 +516,7 @@ pub fn parse_memory(text: &str) -> Result<u64, ScopeError> {
 /// Writes `bytes` the way [`parse_memory`] reads it back, in the largest exact unit.
 pub fn format_memory(bytes: u64) -> String {
     for (shift, unit) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
-        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
             return alloc::format!("{}{unit}", bytes >> shift);
         }
     }
