@@ -190,10 +190,10 @@ const SYSTEM_TESTS: &[SystemTest] = &[
         about: "the root task runs in user mode, uses the FPU, and its exit powers off with its status",
         run: |qemu, kernel| {
             let mut machine = boot(qemu, kernel, |boot| boot)?;
-            machine.expect("[kernel] loaded root as thread 0", STEP)?;
+            machine.expect("[kernel] loaded root (root task)", STEP)?;
             machine.expect("root: hello from user mode", STEP)?;
             machine.expect("root: pi is about 3.142", STEP)?;
-            machine.expect("[kernel] root (thread 0) exited with status 0", STEP)?;
+            machine.expect("[kernel] root exited with status 0", STEP)?;
             machine.expect("[kernel] root task exited; powering off", STEP)?;
             expect_status(&mut machine, exit_status::SUCCESS)
         },
@@ -205,14 +205,14 @@ const SYSTEM_TESTS: &[SystemTest] = &[
             let mut machine =
                 boot(qemu, kernel, boot_list("survivor,crash,crash-kernel-read,crash-illegal"))?;
             machine.expect("survivor: yielding", STEP)?;
-            machine.expect("[kernel] fault: crash (thread 1): store page fault at 0x0, pc 0x", STEP)?;
-            machine.expect("; program stopped", STEP)?;
+            machine.expect("[kernel] fault: crash: store page fault at 0x0, pc 0x", STEP)?;
+            machine.expect("; thread stopped", STEP)?;
             machine.expect(
-                "[kernel] fault: crash-kernel-read (thread 2): load page fault at 0xffffffff80200000, pc 0x",
+                "[kernel] fault: crash-kernel-read: load page fault at 0xffffffff80200000, pc 0x",
                 STEP,
             )?;
             machine.expect(
-                "[kernel] fault: crash-illegal (thread 3): illegal instruction (instruction 0x",
+                "[kernel] fault: crash-illegal: illegal instruction (instruction 0x",
                 STEP,
             )?;
             machine.expect("survivor: running again", STEP)?;
@@ -263,7 +263,7 @@ const SYSTEM_TESTS: &[SystemTest] = &[
         about: "a faulting root task is reported and the machine powers off with status 3",
         run: |qemu, kernel| {
             let mut machine = boot(qemu, kernel, boot_list("crash"))?;
-            machine.expect("[kernel] fault: crash (thread 0): store page fault at 0x0", STEP)?;
+            machine.expect("[kernel] fault: crash: store page fault at 0x0", STEP)?;
             machine.expect("[kernel] the root task is gone; powering off", STEP)?;
             expect_status(&mut machine, exit_status::ROOT_TASK_FAULTED)
         },
@@ -274,7 +274,7 @@ const SYSTEM_TESTS: &[SystemTest] = &[
         run: |qemu, kernel| {
             let mut machine = boot(qemu, kernel, boot_list("hello"))?;
             machine.expect("hello, world", STEP)?;
-            machine.expect("[kernel] hello (thread 0) exited with status 0", STEP)?;
+            machine.expect("[kernel] hello exited with status 0", STEP)?;
             expect_status(&mut machine, exit_status::SUCCESS)
         },
     },

@@ -136,6 +136,29 @@ impl FrameAllocator {
     }
 }
 
+/// Splits `region` into naturally aligned power-of-two blocks no larger than
+/// `2^max_bits` and no smaller than `2^min_bits` (smaller leftovers are skipped), in address
+/// order: the shapes Untyped capabilities can have. Yields `(start, size_bits)`.
+pub fn aligned_blocks(region: Region, min_bits: u32, max_bits: u32) -> impl Iterator<Item = (usize, u32)> {
+    let mut start = region.start;
+    let end = region.end();
+    core::iter::from_fn(move || {
+        loop {
+            if start >= end {
+                return None;
+            }
+            let remaining = end - start;
+            let alignment_bits = if start == 0 { usize::BITS - 1 } else { start.trailing_zeros() };
+            let size_bits = alignment_bits.min(remaining.ilog2()).min(max_bits);
+            let block = start;
+            start += 1 << size_bits;
+            if size_bits >= min_bits {
+                return Some((block, size_bits));
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -204,6 +227,24 @@ mod tests {
     fn a_reservation_covering_everything_leaves_nothing() {
         let frames = FrameAllocator::new(&[region(0x1000, 0x4000)], &[region(0, usize::MAX)]).unwrap();
         assert_eq!(frames.free_bytes(), 0);
+    }
+
+    #[test]
+    fn aligned_blocks_cover_the_region_exactly() {
+        let region = region(0x8021_3000, 0x8fe0_0000 - 0x8021_3000);
+        let blocks: std::vec::Vec<_> = aligned_blocks(region, 12, 30).collect();
+        let mut next = region.start;
+        for &(start, bits) in &blocks {
+            assert_eq!(start, next, "blocks are contiguous");
+            assert_eq!(start % (1 << bits), 0, "block at {start:#x} is aligned to its size");
+            next = start + (1 << bits);
+        }
+        assert_eq!(next, region.end());
+        assert!(blocks.len() < 40, "{} blocks", blocks.len());
+        let capped: std::vec::Vec<_> = aligned_blocks(self::region(0, 4 << 30), 12, 30).collect();
+        assert_eq!(capped, [(0, 30), (1 << 30, 30), (2 << 30, 30), (3 << 30, 30)]);
+        let small: std::vec::Vec<_> = aligned_blocks(self::region(0x1008, 0x2000), 12, 30).collect();
+        assert_eq!(small, [(0x2000, 12)], "pieces below the minimum are skipped");
     }
 
     #[test]

@@ -14,14 +14,10 @@ use crate::memory::{self, DirectMap};
 /// A loaded program, ready to run.
 #[derive(Clone, Copy, Debug)]
 pub struct LoadedProgram {
-    /// Root page table of its address space.
-    pub address_space: usize,
     /// First instruction.
     pub entry: usize,
     /// Initial stack pointer.
     pub stack_pointer: usize,
-    /// Frames used (tables, code, data, stack).
-    pub frames_used: usize,
 }
 
 /// Why a program could not be loaded.
@@ -54,15 +50,10 @@ impl From<MapError> for LoadError {
     }
 }
 
-/// Loads `file` into a new address space that shares the kernel half of `kernel_root`.
-pub fn load(
-    frames: &mut FrameAllocator,
-    kernel_root: usize,
-    file: &[u8],
-) -> Result<LoadedProgram, LoadError> {
+/// Loads `file` into the empty address space rooted at `root`, with boot frames for its
+/// pages and page tables (they belong to the program for good: it cannot unmap them).
+pub fn load(frames: &mut FrameAllocator, root: usize, file: &[u8]) -> Result<LoadedProgram, LoadError> {
     let plan: LoadPlan = elf::plan(file).map_err(LoadError::Elf)?;
-    let before = frames.allocated_pages();
-    let root = memory::new_address_space(frames, kernel_root).ok_or(LoadError::OutOfMemory)?;
 
     for segment in &plan.segments {
         let mut flags = Flags::USER;
@@ -99,17 +90,15 @@ pub fn load(
     }
 
     Ok(LoadedProgram {
-        address_space: root,
         entry: plan.entry,
         stack_pointer: USER_STACK_TOP,
-        frames_used: frames.allocated_pages() - before,
     })
 }
 
 /// The frame backing user page `page`, mapping a fresh zeroed one if there is none yet. Two
 /// segments may share a page at their boundary; the page then gets both segments'
 /// permissions, unless that would make it writable and executable.
-fn page_frame(
+pub fn page_frame(
     frames: &mut FrameAllocator,
     root: usize,
     page: usize,

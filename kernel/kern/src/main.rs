@@ -1,36 +1,45 @@
 //! The Lattice microkernel.
 //!
 //! Boot: `arch::riscv64::entry` turns paging on and calls [`kernel_main`], which reads the
-//! device tree, reports the machine, builds the kernel page table, loads the boot programs
-//! from the boot archive and enters the first of them, the root task. From then on the
-//! kernel runs only on traps: [`trap_from_user`] handles one and returns the thread to
-//! resume.
+//! device tree, reports the machine, builds the kernel page table, makes the boot programs
+//! from the boot archive (the first is the root task), hands every remaining frame to the
+//! root task as Untyped capabilities, and enters it. From then on the kernel runs only on
+//! traps: [`trap_from_user`] handles one and returns the thread to resume.
 //!
 //! Invariants: the kernel runs on one hart with interrupts disabled and is never preempted;
-//! it allocates memory only during boot; a user program can make it return an error or
-//! stop that program, never panic.
+//! it allocates memory only during boot (every later object is retyped from Untyped memory
+//! that user level holds); a user program can make it return an error or stop that program,
+//! never panic.
 #![no_std]
 #![no_main]
 
 mod arch;
+mod boot;
 mod cell;
 mod console;
+mod ipc;
 mod loader;
 mod memory;
+mod object;
 mod power;
+mod scheduler;
 mod syscall;
-mod thread;
 
 use core::fmt::Write as _;
 
 use kernel_abi::bootarchive::BootArchive;
+use kernel_abi::syscall::FAULT_MESSAGE_WORDS;
 use kernel_abi::{FaultKind, exit_status};
 use kernel_core::board::{BoardInfo, Region};
+use kernel_core::capability::Capability;
 use kernel_core::frames::FrameAllocator;
 
 use arch::riscv64::{csr, trap};
 use cell::KernelCell;
-use thread::{Scheduler, ThreadState};
+use object::ObjectRef;
+use object::thread::{self, FAULT_ENDPOINT_SLOT, Pending, Thread};
+use object::vspace::AsidTable;
+use scheduler::Scheduler;
 
 /// The kernel's version, printed in the banner.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -40,42 +49,70 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 struct Aligned<T: ?Sized>(T);
 static BOOT_ARCHIVE: &Aligned<[u8]> = &Aligned(*include_bytes!(env!("LATTICE_BOOT_ARCHIVE_PATH")));
 
-/// All kernel state after boot.
+/// All kernel state that is not in kernel objects.
 pub struct Kernel {
-    /// Threads and the run queue.
+    /// Ready queues and the running thread.
     pub scheduler: Scheduler,
-    /// The thread whose exit or fault ends the system.
+    /// Address-space ids.
+    pub asids: AsidTable,
+    /// Dead CNodes and threads waiting to have their slots emptied.
+    pub zombies: usize,
+    /// The kernel page table, whose upper half every address space shares.
+    pub kernel_root: usize,
+    /// The root task's thread: its exit or fault ends the system.
     root_thread: usize,
 }
 
-static KERNEL: KernelCell<Option<Kernel>> = KernelCell::new(None);
+static KERNEL: KernelCell<Kernel> = KernelCell::new(Kernel {
+    scheduler: Scheduler::new(10_000_000),
+    asids: AsidTable::new(),
+    zombies: 0,
+    kernel_root: 0,
+    root_thread: 0,
+});
 
 impl Kernel {
-    /// Ends thread `index` with `status`. The root task's exit powers the machine off.
-    pub fn exit_thread(&mut self, index: usize, status: usize) {
-        let thread = self.scheduler.thread(index);
-        kprintln!("[kernel] {} (thread {}) exited with status {}", thread.name(), index, status);
-        self.scheduler.stop(index, ThreadState::Exited(status));
-        if index == self.root_thread {
-            kprintln!("[kernel] root task exited; powering off");
-            power::shutdown(u16::try_from(status).unwrap_or(u16::MAX));
-        }
+    /// Ends `thread` with `status`: an exit message to its fault endpoint if it has one,
+    /// otherwise a report; the root task's exit powers the machine off.
+    pub fn exit_thread(&mut self, thread: ObjectRef<Thread>, status: usize) {
+        self.stop_thread(thread, [FaultKind::Exited as usize, thread.get().frame.pc, 0, 0, status]);
     }
 
-    /// Reports a fault of thread `index` and stops it.
-    fn fault_thread(&mut self, index: usize, kind: FaultKind, cause: usize) {
-        let thread = self.scheduler.thread(index);
-        let value = csr::read_stval();
-        let mut report = console::Console;
-        let _ = write!(report, "[kernel] fault: {} (thread {}): {} ", thread.name(), index, kind.describe());
-        if kind.has_address() {
-            let _ = write!(report, "at {value:#x}");
-        } else {
-            let _ = write!(report, "(instruction {value:#x})");
+    /// Reports a fault of `thread` and stops it.
+    fn fault_thread(&mut self, thread: ObjectRef<Thread>, kind: FaultKind, cause: usize) {
+        let pc = thread.get().frame.pc;
+        self.stop_thread(thread, [kind as usize, pc, csr::read_stval(), cause, 0]);
+    }
+
+    /// Stops `thread` with the fault (or exit) message `words`: delivered to its fault
+    /// endpoint, or reported on the console when it has none.
+    fn stop_thread(&mut self, thread: ObjectRef<Thread>, words: [usize; FAULT_MESSAGE_WORDS]) {
+        if let Capability::Endpoint { object, badge, .. } = thread.get().capability(FAULT_ENDPOINT_SLOT) {
+            thread::stop(self, thread);
+            thread.get().pending = Pending::Fault { badge, words };
+            object::endpoint::send_fault(self, ObjectRef::new(object), thread);
+            return;
         }
-        kprintln!(", pc {:#x}, scause {}; program stopped", thread.frame.pc, cause);
-        self.scheduler.stop(index, ThreadState::Faulted);
-        if index == self.root_thread {
+        let tcb = thread.get();
+        let kind = FaultKind::from_word(words[0]).unwrap_or(FaultKind::IllegalInstruction);
+        if kind == FaultKind::Exited {
+            kprintln!("[kernel] {} exited with status {}", tcb.name(), words[4]);
+        } else {
+            let mut report = console::Console;
+            let _ = write!(report, "[kernel] fault: {}: {} ", tcb.name(), kind.describe());
+            if kind.has_address() {
+                let _ = write!(report, "at {:#x}", words[2]);
+            } else {
+                let _ = write!(report, "(instruction {:#x})", words[2]);
+            }
+            kprintln!(", pc {:#x}, scause {}; thread stopped", words[1], words[3]);
+        }
+        thread::stop(self, thread);
+        if thread.address() == self.root_thread {
+            if kind == FaultKind::Exited {
+                kprintln!("[kernel] root task exited; powering off");
+                power::shutdown(u16::try_from(words[4]).unwrap_or(u16::MAX));
+            }
             kprintln!("[kernel] the root task is gone; powering off");
             power::shutdown(exit_status::ROOT_TASK_FAULTED);
         }
@@ -108,7 +145,7 @@ impl Kernel {
 /// Called by the trap vector for every trap from user mode, with the current thread's saved
 /// registers in `frame`. Returns the frame to resume.
 extern "C" fn trap_from_user(_frame: *mut trap::TrapFrame) -> *mut trap::TrapFrame {
-    KERNEL.with(|kernel| kernel.as_mut().expect("trap before the kernel finished booting").handle_trap())
+    KERNEL.with(Kernel::handle_trap)
 }
 
 /// The device tree blob at `physical_address`, seen through the boot direct map.
@@ -219,6 +256,7 @@ extern "C" fn kernel_main(hart_id: usize, dtb_physical: usize, load_address: usi
     power::init(board.exit_device);
     let image = memory::KernelImage::locate(load_address);
     let dtb_region = Region { start: dtb_physical, size: dtb.len() };
+
     let mut reserved = board.reserved.clone();
     for region in [image.region(), dtb_region] {
         if reserved.try_push(region).is_err() {
@@ -242,48 +280,67 @@ extern "C" fn kernel_main(hart_id: usize, dtb_physical: usize, load_address: usi
     let archive =
         BootArchive::parse(&BOOT_ARCHIVE.0).unwrap_or_else(|error| boot_failure(format_args!("{error}")));
     let boot_list = board.bootarg("lattice.boot").unwrap_or("root");
-    let mut scheduler = Scheduler::new(board.timebase_hz);
-    let mut root_thread = None;
-    for name in boot_list.split(',').filter(|name| !name.is_empty()) {
-        let Some(entry) = archive.find(name) else {
+    let frame = KERNEL.with(|kernel| {
+        kernel.kernel_root = kernel_root;
+        kernel.scheduler = Scheduler::new(board.timebase_hz);
+        start_boot_programs(kernel, frames, &board, &archive, boot_list);
+        kernel.scheduler.arm_timer();
+        csr::enable_interrupts(csr::SIE_TIMER);
+        kernel.scheduler.switch_to_next()
+    });
+    // SAFETY: the frame lives in the root task's thread object, which never moves;
+    // switch_to_next put the thread's address space in satp.
+    unsafe { trap::enter_user(frame) }
+}
+
+fn find_program<'a>(archive: &BootArchive<'a>, name: &str) -> &'a [u8] {
+    match archive.find(name) {
+        Some(entry) => entry.data,
+        None => {
             kprint!("[kernel] boot program `{name}` is not in the boot archive; it holds:");
             for entry in archive.entries() {
                 kprint!(" {}", entry.name);
             }
             kprintln!();
             boot_failure(format_args!("missing boot program `{name}`"));
-        };
-        let program = loader::load(&mut frames, kernel_root, entry.data)
-            .unwrap_or_else(|error| boot_failure(format_args!("cannot load `{name}`: {error}")));
-        let index = scheduler
-            .spawn(name, program.address_space, program.entry, program.stack_pointer)
-            .unwrap_or_else(|_| boot_failure(format_args!("too many boot programs")));
-        kprintln!(
-            "[kernel] loaded {name} as thread {index}: entry {:#x}, {} KiB",
-            program.entry,
-            program.frames_used * 4
-        );
-        root_thread.get_or_insert(index);
+        }
     }
-    let Some(root_thread) = root_thread else {
-        boot_failure(format_args!("lattice.boot names no program"));
-    };
-    kprintln!(
-        "[kernel] {} KiB used at boot, {} MiB free; starting {}",
-        frames.allocated_pages() * 4,
-        frames.free_bytes() >> 20,
-        scheduler.thread(root_thread).name()
-    );
+}
 
-    scheduler.arm_timer();
-    csr::enable_interrupts(csr::SIE_TIMER);
-    let frame = KERNEL.with(|slot| {
-        let kernel = slot.insert(Kernel { scheduler, root_thread });
-        kernel.scheduler.switch_to_next()
-    });
-    // SAFETY: the frame lives in the scheduler's thread table inside the static KERNEL,
-    // so it never moves; switch_to_next put the thread's address space in satp.
-    unsafe { trap::enter_user(frame) }
+/// Makes the boot programs named in `boot_list` (the first is the root task), then hands
+/// the remaining memory to the root task. Takes the frame allocator: after this the kernel
+/// allocates nothing.
+fn start_boot_programs(
+    kernel: &mut Kernel,
+    mut frames: FrameAllocator,
+    board: &BoardInfo<'_>,
+    archive: &BootArchive<'_>,
+    boot_list: &str,
+) {
+    let mut names = boot_list.split(',').filter(|name| !name.is_empty());
+    let Some(root_name) = names.next() else { boot_failure(format_args!("lattice.boot names no program")) };
+    let others: [Option<&str>; 15] = core::array::from_fn(|_| names.next());
+    if names.next().is_some() {
+        boot_failure(format_args!("lattice.boot names more than 16 programs"));
+    }
+    let root_elf = find_program(archive, root_name);
+    for name in others.iter().flatten() {
+        find_program(archive, name);
+    }
+    let root = boot::make_root_task(kernel, &mut frames, root_name, root_elf)
+        .unwrap_or_else(|error| boot_failure(format_args!("cannot load `{root_name}`: {error}")));
+    kernel.root_thread = root.thread.address();
+    kprintln!("[kernel] loaded {root_name} (root task): entry {:#x}, {} KiB", root.entry, root.kib);
+    for name in others.iter().flatten() {
+        let elf = find_program(archive, name);
+        let (_, entry, kib) = boot::make_boot_program(kernel, &mut frames, name, elf)
+            .unwrap_or_else(|error| boot_failure(format_args!("cannot load `{name}`: {error}")));
+        kprintln!("[kernel] loaded {name}: entry {entry:#x}, {kib} KiB");
+    }
+    let used = frames.allocated_pages() * 4;
+    let free = frames.free_bytes() >> 20;
+    let untyped = boot::hand_out_memory(kernel, &root, frames, board);
+    kprintln!("[kernel] {used} KiB used at boot; {free} MiB free as {untyped} untyped capabilities; starting {root_name}");
 }
 
 #[panic_handler]

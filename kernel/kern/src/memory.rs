@@ -157,18 +157,6 @@ pub fn build_kernel_page_table(
     Ok(root)
 }
 
-/// Makes a new address space root sharing the kernel half of `kernel_root`.
-pub fn new_address_space(frames: &mut FrameAllocator, kernel_root: usize) -> Option<usize> {
-    let root = frames.allocate()?;
-    zero_frame(root);
-    let mut memory = DirectMap { frames: None };
-    for index in paging::ENTRIES / 2..paging::ENTRIES {
-        let entry = memory.read_entry(kernel_root, index);
-        memory.write_entry(root, index, entry);
-    }
-    Some(root)
-}
-
 /// Copies `bytes` into the frame at `physical_address`, starting `offset` bytes in.
 pub fn copy_into_frame(physical_address: usize, offset: usize, bytes: &[u8]) {
     assert!(offset <= PAGE_SIZE && bytes.len() <= PAGE_SIZE - offset);
@@ -239,4 +227,11 @@ impl UserSlice {
         }
         Ok(())
     }
+}
+
+/// Fills `[physical_address, physical_address + size)` with zeros.
+pub fn zero_range(physical_address: usize, size: usize) {
+    // SAFETY: callers pass memory retyped from an Untyped capability (RAM in the direct map,
+    // no longer holding any object, since retype only hands out memory no live object uses).
+    unsafe { core::ptr::write_bytes(direct_map(physical_address) as *mut u8, 0, size) }
 }

@@ -1,66 +1,206 @@
 //! The syscall entry: decode the registers into a typed call, check it, perform it.
 //!
 //! Decoding never changes state; an invalid call returns an error code in `a0` and the
-//! thread continues.
+//! thread continues. A `call` on a kernel object's capability is an invocation of the object
+//! (label = operation, message words = arguments; the reply words come back in `a2`..).
 
-use kernel_abi::{Error, Syscall};
+use kernel_abi::syscall::REGISTER_MESSAGE_WORDS;
+use kernel_abi::{Error, MessageInfo, Rights, Syscall};
+use kernel_core::capability::{Capability, SlotId};
 
 use crate::Kernel;
+use crate::ipc;
 use crate::memory::UserSlice;
+use crate::object::endpoint::{self, SendOptions};
+use crate::object::thread::{self, ADDRESS_SPACE_SLOT, Thread};
+use crate::object::{ObjectRef, cnode, notification, reply, untyped, vspace};
 
 /// Longest `debug_write`, in bytes; longer writes are refused, not truncated.
 pub const DEBUG_WRITE_MAX: usize = 64 * 1024;
+/// Most argument words an invocation reads (registers plus IPC buffer).
+const MAX_INVOCATION_WORDS: usize = 8;
 
-/// What the thread asked for, with arguments checked for form (not yet for access).
-enum Call {
-    DebugWrite(UserSlice),
-    Exit(usize),
-    Yield,
-}
-
-fn decode(number: usize, arguments: [usize; 6]) -> Result<Call, Error> {
-    match Syscall::try_from(number)? {
-        Syscall::DebugWrite => {
-            if arguments[1] > DEBUG_WRITE_MAX {
-                return Err(Error::InvalidArgument);
-            }
-            Ok(Call::DebugWrite(UserSlice::new(arguments[0], arguments[1])?))
+/// Handles an `ecall` from `caller`.
+pub fn handle(kernel: &mut Kernel, caller: ObjectRef<Thread>) {
+    let frame = &mut caller.get().frame;
+    frame.pc += 4; // resume after the ecall
+    let number = frame.a(7);
+    let result = match Syscall::try_from(number) {
+        Ok(Syscall::DebugWrite) => debug_write(caller).map(|written| {
+            caller.get().frame.set_a(1, written);
+        }),
+        Ok(Syscall::Exit) => {
+            let status = caller.get().frame.a(0);
+            kernel.exit_thread(caller, status);
+            Ok(())
         }
-        Syscall::Exit => Ok(Call::Exit(arguments[0])),
-        Syscall::Yield => Ok(Call::Yield),
-        _ => Err(Error::InvalidSyscall),
-    }
-}
-
-/// Handles an `ecall` from thread `index`.
-pub fn handle(kernel: &mut Kernel, index: usize) {
-    let thread = kernel.scheduler.thread_mut(index);
-    thread.frame.pc += 4; // resume after the ecall
-    let number = thread.frame.a(7);
-    let arguments = core::array::from_fn(|n| thread.frame.a(n));
-    let address_space = thread.address_space;
-
-    let result = decode(number, arguments).and_then(|call| match call {
-        Call::DebugWrite(slice) => {
-            slice.read_in_pieces(address_space, crate::console::write_bytes)?;
-            Ok(arguments[1])
-        }
-        Call::Exit(status) => {
-            kernel.exit_thread(index, status);
-            Ok(0)
-        }
-        Call::Yield => {
+        Ok(Syscall::Yield) => {
             kernel.scheduler.requeue_current();
-            Ok(0)
+            Ok(())
         }
-    });
+        Ok(Syscall::Call) => call(kernel, caller),
+        Ok(Syscall::Send) => send(kernel, caller, true),
+        Ok(Syscall::NonBlockingSend) => send(kernel, caller, false),
+        Ok(Syscall::Recv) => receive(kernel, caller, true),
+        Ok(Syscall::NonBlockingRecv) => receive(kernel, caller, false),
+        Ok(Syscall::ReplyRecv) => {
+            let reply_cptr = caller.get().frame.a(6);
+            match lookup(caller, reply_cptr) {
+                Ok((_, Capability::Reply { object })) => {
+                    // Nobody to answer is fine here: a server's first reply_recv has no caller.
+                    let _ = reply::reply(kernel, ObjectRef::new(object), caller);
+                    receive(kernel, caller, true)
+                }
+                Ok(_) => Err(Error::IllegalOperation),
+                Err(error) => Err(error),
+            }
+        }
+        Err(error) => Err(error),
+    };
+    // Success is 0 in a0. A caller that blocked gets a0 again when it is woken (0, or
+    // `Cancelled`); a message delivered into its registers also sets a0 to 0.
+    let code = match result {
+        Ok(()) => 0,
+        Err(error) => error as usize,
+    };
+    caller.get().frame.set_a(0, code);
+}
 
-    let frame = &mut kernel.scheduler.thread_mut(index).frame;
-    match result {
-        Ok(value) => {
-            frame.set_a(0, 0);
-            frame.set_a(1, value);
-        }
-        Err(error) => frame.set_a(0, error as usize),
+fn debug_write(caller: ObjectRef<Thread>) -> Result<usize, Error> {
+    let frame = &caller.get().frame;
+    let (address, length) = (frame.a(0), frame.a(1));
+    if length > DEBUG_WRITE_MAX {
+        return Err(Error::InvalidArgument);
     }
+    let slice = UserSlice::new(address, length)?;
+    let Capability::AddressSpace { root, .. } = caller.get().capability(ADDRESS_SPACE_SLOT) else {
+        return Err(Error::InvalidUserPointer);
+    };
+    slice.read_in_pieces(root, crate::console::write_bytes)?;
+    Ok(length)
+}
+
+/// The slot and capability at `cptr` in `thread`'s CSpace; empty slots are an error.
+fn lookup(thread: ObjectRef<Thread>, cptr: usize) -> Result<(SlotId, Capability), Error> {
+    let slot = ipc::resolve(thread, cptr)?;
+    let capability = cnode::load(slot);
+    if capability.is_null() { Err(Error::InvalidCapability) } else { Ok((slot, capability)) }
+}
+
+fn send(kernel: &mut Kernel, caller: ObjectRef<Thread>, blocking: bool) -> Result<(), Error> {
+    let (_, capability) = lookup(caller, caller.get().frame.a(0))?;
+    match capability {
+        Capability::Endpoint { object, rights, badge } => {
+            if !rights.contains(Rights::WRITE) {
+                return Err(Error::InsufficientRights);
+            }
+            let options = SendOptions { badge, can_grant: rights.contains(Rights::GRANT), is_call: false, blocking };
+            endpoint::send(kernel, ObjectRef::new(object), caller, options)
+        }
+        Capability::Notification { object, rights, badge } => {
+            if !rights.contains(Rights::WRITE) {
+                return Err(Error::InsufficientRights);
+            }
+            notification::signal(kernel, ObjectRef::new(object), badge);
+            Ok(())
+        }
+        Capability::Reply { object } => reply::reply(kernel, ObjectRef::new(object), caller),
+        _ => Err(Error::IllegalOperation),
+    }
+}
+
+fn receive(kernel: &mut Kernel, caller: ObjectRef<Thread>, blocking: bool) -> Result<(), Error> {
+    let (_, capability) = lookup(caller, caller.get().frame.a(0))?;
+    match capability {
+        Capability::Endpoint { object, rights, .. } => {
+            if !rights.contains(Rights::READ) {
+                return Err(Error::InsufficientRights);
+            }
+            let reply_cptr = caller.get().frame.a(6);
+            let reply_object = if reply_cptr == 0 {
+                0
+            } else {
+                match lookup(caller, reply_cptr)? {
+                    (_, Capability::Reply { object }) => object,
+                    _ => return Err(Error::IllegalOperation),
+                }
+            };
+            endpoint::receive(kernel, ObjectRef::new(object), caller, reply_object, blocking)
+        }
+        Capability::Notification { object, rights, .. } => {
+            if !rights.contains(Rights::READ) {
+                return Err(Error::InsufficientRights);
+            }
+            notification::wait(kernel, ObjectRef::new(object), caller, blocking);
+            Ok(())
+        }
+        _ => Err(Error::IllegalOperation),
+    }
+}
+
+fn call(kernel: &mut Kernel, caller: ObjectRef<Thread>) -> Result<(), Error> {
+    let (slot, capability) = lookup(caller, caller.get().frame.a(0))?;
+    if let Capability::Endpoint { object, rights, badge } = capability {
+        if !rights.contains(Rights::WRITE) {
+            return Err(Error::InsufficientRights);
+        }
+        let options = SendOptions { badge, can_grant: rights.contains(Rights::GRANT), is_call: true, blocking: true };
+        return endpoint::send(kernel, ObjectRef::new(object), caller, options);
+    }
+    // An invocation of a kernel object: gather the argument words.
+    let info = MessageInfo(caller.get().frame.a(1));
+    let mut words = [0usize; MAX_INVOCATION_WORDS];
+    let length = info.length().min(MAX_INVOCATION_WORDS);
+    for (index, word) in words.iter_mut().enumerate().take(length) {
+        *word = if index < REGISTER_MESSAGE_WORDS {
+            caller.get().frame.a(2 + index)
+        } else {
+            match thread::ipc_buffer(caller) {
+                Some(buffer) => buffer.message[index],
+                None => return Err(Error::InvalidArgument),
+            }
+        };
+    }
+    let words = &words[..length];
+    let resolve = |cptr: usize| ipc::resolve(caller, cptr);
+    let mut results = [0usize; 6];
+    let count = match capability {
+        Capability::Untyped { .. } => {
+            let retype = untyped::decode(slot, info.label(), words, resolve)?;
+            untyped::invoke(kernel, retype).map(|_| 0)?
+        }
+        Capability::CNode { .. } => {
+            let invocation = cnode::decode(&capability, info.label(), words, resolve)?;
+            results[0] = cnode::invoke(kernel, invocation)?;
+            1
+        }
+        Capability::Thread { object } => {
+            let invocation = thread::decode(caller, ObjectRef::new(object), info.label(), words, resolve)?;
+            thread::invoke(kernel, ObjectRef::new(object), invocation, &mut results)?
+        }
+        Capability::Frame { .. } | Capability::PageTable { .. } => {
+            let invocation = vspace::decode(kernel, slot, info.label(), words, resolve)?;
+            match vspace::invoke(kernel, invocation)? {
+                Some(value) => {
+                    results[0] = value;
+                    1
+                }
+                None => 0,
+            }
+        }
+        _ => return Err(Error::IllegalOperation),
+    };
+    // The invoker is still running (invocations never block): return the results.
+    let frame = &mut caller.get().frame;
+    frame.set_a(0, 0);
+    frame.set_a(1, MessageInfo::new(0, count, 0).0);
+    for (index, value) in results.iter().take(count.min(REGISTER_MESSAGE_WORDS)).enumerate() {
+        frame.set_a(2 + index, *value);
+    }
+    if count > REGISTER_MESSAGE_WORDS
+        && let Some(buffer) = thread::ipc_buffer(caller)
+    {
+        buffer.message[REGISTER_MESSAGE_WORDS..count].copy_from_slice(&results[REGISTER_MESSAGE_WORDS..count]);
+    }
+    Ok(())
 }

@@ -108,3 +108,22 @@ pub fn wait_for_interrupt() {
     // SAFETY: wfi has no architectural effect other than waiting.
     unsafe { asm!("wfi", options(nomem, nostack)) };
 }
+
+/// Flushes every TLB entry of address space `asid`.
+#[inline(always)]
+pub fn flush_address_space(asid: u16) {
+    // SAFETY: sfence.vma only drops cached translations; the next access walks the tables.
+    unsafe { asm!("sfence.vma zero, {}", in(reg) usize::from(asid), options(nostack)) };
+}
+
+/// Switches to the address space `satp` (with its ASID). Translations of other ASIDs stay
+/// cached; they are flushed when an ASID is freed or a mapping removed.
+///
+/// # Safety
+///
+/// The new table must map the kernel exactly as the current one does.
+#[inline(always)]
+pub unsafe fn switch_address_space(satp: usize) {
+    // SAFETY: the caller guarantees the kernel half is identical in both tables.
+    unsafe { asm!("csrw satp, {}", in(reg) satp, options(nostack)) };
+}

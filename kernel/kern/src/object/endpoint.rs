@@ -1,0 +1,188 @@
+//! Endpoint: a rendezvous for synchronous messages.
+//!
+//! Invariant: the queue holds only senders (state `Sending`) or only receivers
+//! (`Receiving`), never both, and is empty exactly when the state is `Idle`.
+
+use kernel_abi::Error;
+
+use super::thread::{self, Pending, Queue, State, Thread};
+use super::{Header, ObjectRef, notification, reply};
+use crate::Kernel;
+use crate::ipc;
+
+/// Who waits in the queue.
+#[repr(usize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Waiting {
+    /// Nobody.
+    #[default]
+    Idle = 0,
+    /// Senders.
+    Senders = 1,
+    /// Receivers.
+    Receivers = 2,
+}
+
+/// An endpoint.
+#[repr(C)]
+pub struct Endpoint {
+    /// Reference count.
+    pub header: Header,
+    /// The waiting threads.
+    pub queue: Queue,
+    /// What they wait to do.
+    pub waiting: Waiting,
+}
+
+const _: () = assert!(core::mem::size_of::<Endpoint>() <= 1 << kernel_abi::object::SMALL_OBJECT_SIZE_BITS);
+
+/// Makes an idle endpoint in zeroed memory.
+pub fn initialise(object: usize) {
+    let endpoint = ObjectRef::<Endpoint>::new(object).get();
+    endpoint.waiting = Waiting::Idle;
+}
+
+fn dequeue(endpoint: ObjectRef<Endpoint>) -> Option<ObjectRef<Thread>> {
+    let ep = endpoint.get();
+    let thread = ep.queue.pop_front()?;
+    if ep.queue.is_empty() {
+        ep.waiting = Waiting::Idle;
+    }
+    Some(thread)
+}
+
+/// Removes `thread` from the endpoint's queue.
+pub fn remove_waiter(endpoint: ObjectRef<Endpoint>, thread: ObjectRef<Thread>) {
+    let ep = endpoint.get();
+    ep.queue.remove(thread);
+    if ep.queue.is_empty() {
+        ep.waiting = Waiting::Idle;
+    }
+}
+
+/// What a send asks for.
+#[derive(Clone, Copy)]
+pub struct SendOptions {
+    /// Badge of the capability sent through.
+    pub badge: usize,
+    /// The capability had the grant right.
+    pub can_grant: bool,
+    /// Wait for a reply (`call`).
+    pub is_call: bool,
+    /// Wait for a receiver if none is there.
+    pub blocking: bool,
+}
+
+/// `sender` sends on `endpoint`. If a receiver waits, the message moves now; otherwise the
+/// sender waits (or `WouldBlock` if it may not). A call leaves the sender waiting for the
+/// reply, bound to the receiver's reply object.
+pub fn send(
+    kernel: &mut Kernel,
+    endpoint: ObjectRef<Endpoint>,
+    sender: ObjectRef<Thread>,
+    options: SendOptions,
+) -> Result<(), Error> {
+    if endpoint.get().waiting == Waiting::Receivers
+        && let Some(receiver) = dequeue(endpoint)
+    {
+        let State::BlockedOnReceive { reply: reply_object, .. } = receiver.get().state else {
+            return Err(Error::Cancelled);
+        };
+        ipc::transfer(kernel, sender, receiver, options.badge, options.can_grant);
+        kernel.scheduler.make_ready(receiver);
+        if options.is_call {
+            match ObjectRef::<reply::Reply>::from_link(reply_object) {
+                Some(reply_object) => reply::bind(kernel, reply_object, sender),
+                // The receiver gave no reply object: nobody can ever answer.
+                None => return Err(Error::Cancelled),
+            }
+        }
+        return Ok(());
+    }
+    if !options.blocking {
+        return Err(Error::WouldBlock);
+    }
+    let tcb = sender.get();
+    tcb.pending = Pending::Message { badge: options.badge, can_grant: options.can_grant, is_call: options.is_call };
+    block_sender(kernel, endpoint, sender);
+    Ok(())
+}
+
+/// Queues `sender` (whose `pending` is set) on `endpoint`.
+pub fn block_sender(kernel: &mut Kernel, endpoint: ObjectRef<Endpoint>, sender: ObjectRef<Thread>) {
+    kernel.scheduler.block(sender, State::BlockedOnSend { endpoint: endpoint.address() });
+    let ep = endpoint.get();
+    ep.queue.push_back(sender);
+    ep.waiting = Waiting::Senders;
+}
+
+/// `receiver` receives on `endpoint`, with `reply_object` (0: none) to bind a caller to.
+/// A pending signal on its bound notification is delivered first.
+pub fn receive(
+    kernel: &mut Kernel,
+    endpoint: ObjectRef<Endpoint>,
+    receiver: ObjectRef<Thread>,
+    reply_object: usize,
+    blocking: bool,
+) -> Result<(), Error> {
+    if notification::take_bound_signal(receiver) {
+        return Ok(());
+    }
+    if endpoint.get().waiting == Waiting::Senders
+        && let Some(sender) = dequeue(endpoint)
+    {
+        let pending = sender.get().pending;
+        let (badge, can_grant, is_call, is_fault) = match pending {
+            Pending::Message { badge, can_grant, is_call } => (badge, can_grant, is_call, false),
+            Pending::Fault { badge, .. } => (badge, false, false, true),
+            Pending::None => (0, false, false, false),
+        };
+        ipc::transfer(kernel, sender, receiver, badge, can_grant);
+        if is_fault {
+            // The faulting thread stays stopped; its handler restarts or destroys it.
+            sender.get().state = State::Inactive;
+            sender.get().pending = Pending::None;
+        } else if is_call {
+            sender.get().state = State::Inactive;
+            match ObjectRef::<reply::Reply>::from_link(reply_object) {
+                Some(reply_object) => reply::bind(kernel, reply_object, sender),
+                None => thread::wake(kernel, sender, Error::Cancelled as usize),
+            }
+        } else {
+            thread::wake(kernel, sender, 0);
+        }
+        return Ok(());
+    }
+    if !blocking {
+        return Err(Error::WouldBlock);
+    }
+    kernel.scheduler.block(receiver, State::BlockedOnReceive { endpoint: endpoint.address(), reply: reply_object });
+    let ep = endpoint.get();
+    ep.queue.push_back(receiver);
+    ep.waiting = Waiting::Receivers;
+    Ok(())
+}
+
+/// The last capability is gone: every waiting thread is woken with `Cancelled`.
+pub fn destroy(kernel: &mut Kernel, endpoint: ObjectRef<Endpoint>) {
+    while let Some(thread) = dequeue(endpoint) {
+        thread.get().state = State::Inactive;
+        thread::wake(kernel, thread, Error::Cancelled as usize);
+    }
+}
+
+/// Delivers the fault message pending in `thread` (already stopped) through `endpoint`: to
+/// a waiting receiver now, or queued until one comes. The thread stays stopped either way.
+pub fn send_fault(kernel: &mut Kernel, endpoint: ObjectRef<Endpoint>, thread: ObjectRef<Thread>) {
+    let Pending::Fault { badge, .. } = thread.get().pending else { return };
+    if endpoint.get().waiting == Waiting::Receivers
+        && let Some(receiver) = dequeue(endpoint)
+    {
+        ipc::transfer(kernel, thread, receiver, badge, false);
+        kernel.scheduler.make_ready(receiver);
+        thread.get().pending = Pending::None;
+        thread.get().state = State::Inactive;
+        return;
+    }
+    block_sender(kernel, endpoint, thread);
+}

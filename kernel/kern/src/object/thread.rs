@@ -1,0 +1,485 @@
+//! Thread: registers, scheduling state, and the capabilities that define its world.
+//!
+//! A thread holds five capability slots of its own (CSpace root, address space, IPC buffer
+//! frame, fault endpoint, scheduling context); they take part in the derivation tree like
+//! any slot, so revoking a capability removes the thread's copy too. A thread is in at most
+//! one queue at a time (run queue, endpoint, notification), linked through `queue_next` and
+//! `queue_previous`.
+
+use kernel_abi::invocation::ThreadOp;
+use kernel_abi::ipc_buffer::{IPC_BUFFER_SIZE, IpcBuffer};
+use kernel_abi::{Error, Rights};
+use kernel_core::capability::{self, Capability, SLOT_SIZE, Slot, SlotId};
+
+use super::cnode::{self, KernelSlots};
+use super::{Header, ObjectRef, endpoint, notification, reply};
+use crate::Kernel;
+use crate::arch::riscv64::fpu::FpState;
+use crate::arch::riscv64::trap::TrapFrame;
+use crate::memory::direct_map;
+
+/// Slot of the CSpace root CNode.
+pub const CSPACE_SLOT: usize = 0;
+/// Slot of the address space.
+pub const ADDRESS_SPACE_SLOT: usize = 1;
+/// Slot of the IPC buffer frame.
+pub const IPC_BUFFER_SLOT: usize = 2;
+/// Slot of the fault endpoint.
+pub const FAULT_ENDPOINT_SLOT: usize = 3;
+/// Slot of the scheduling context.
+pub const SCHED_CONTEXT_SLOT: usize = 4;
+const SLOT_COUNT: usize = SCHED_CONTEXT_SLOT + 1;
+
+/// Longest thread name kept for reports.
+pub const NAME_LEN: usize = 32;
+/// Highest priority.
+pub const MAX_PRIORITY: usize = 255;
+
+/// Where a thread is in its life. All zero bytes is `Inactive`.
+#[repr(C, u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum State {
+    /// Not runnable: new, suspended, stopped by a fault, or exited.
+    #[default]
+    Inactive = 0,
+    /// In the run queue.
+    Ready,
+    /// On the processor.
+    Running,
+    /// Waiting in an endpoint's queue to send (or to deliver a fault).
+    BlockedOnSend {
+        /// The endpoint.
+        endpoint: usize,
+    },
+    /// Waiting in an endpoint's queue to receive.
+    BlockedOnReceive {
+        /// The endpoint.
+        endpoint: usize,
+        /// The reply object a caller will be bound to (0: none).
+        reply: usize,
+    },
+    /// Waiting for a reply after a call.
+    BlockedOnReply {
+        /// The reply object it waits on.
+        reply: usize,
+    },
+    /// Waiting for a notification.
+    BlockedOnNotification {
+        /// The notification.
+        notification: usize,
+    },
+}
+
+/// What a thread blocked on send is sending.
+#[repr(C, u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Pending {
+    /// Nothing.
+    #[default]
+    None = 0,
+    /// The message in its registers and IPC buffer.
+    Message {
+        /// Badge of the capability it sends through.
+        badge: usize,
+        /// Whether that capability had the grant right.
+        can_grant: bool,
+        /// Whether it waits for a reply.
+        is_call: bool,
+    },
+    /// A fault (or exit) message the kernel sends on its behalf.
+    Fault {
+        /// Badge of the fault endpoint capability.
+        badge: usize,
+        /// The message words (see `kernel_abi::syscall::FAULT_MESSAGE_WORDS`).
+        words: [usize; kernel_abi::syscall::FAULT_MESSAGE_WORDS],
+    },
+}
+
+/// A thread control block.
+#[repr(C)]
+pub struct Thread {
+    /// Reference count (must stay first: the zombie list reads it at offset 0).
+    pub header: Header,
+    _reserved: [usize; 5],
+    /// The thread's own capability slots (64-byte aligned at offset 64).
+    pub slots: [Slot; SLOT_COUNT],
+    /// Saved user registers (the trap vector saves into it while the thread runs).
+    pub frame: TrapFrame,
+    /// Saved floating-point registers.
+    pub fp: FpState,
+    /// Scheduling state.
+    pub state: State,
+    /// What it is sending, while blocked on send.
+    pub pending: Pending,
+    /// 0 (lowest) ..= 255.
+    pub priority: usize,
+    /// Next thread in the queue it is in.
+    pub queue_next: usize,
+    /// Previous thread in the queue it is in.
+    pub queue_previous: usize,
+    /// User address of its IPC buffer (0: none).
+    pub ipc_buffer: usize,
+    /// The notification bound to it (0: none).
+    pub bound_notification: usize,
+    /// Name for reports.
+    pub name: [u8; NAME_LEN],
+}
+
+const _: () = assert!(core::mem::size_of::<Thread>() <= 1 << kernel_abi::object::THREAD_SIZE_BITS);
+const _: () = assert!(core::mem::offset_of!(Thread, slots) == 64, "thread slots are slot-aligned");
+
+/// Makes a thread in the zeroed memory at `object`: inactive, priority 0, no capabilities.
+pub fn initialise(object: usize) {
+    let thread = ObjectRef::<Thread>::new(object).get();
+    thread.state = State::Inactive;
+    thread.name[..6].copy_from_slice(b"thread");
+}
+
+/// The id of the thread's slot `index`.
+pub fn slot_id(thread: ObjectRef<Thread>, index: usize) -> SlotId {
+    thread.address() + core::mem::offset_of!(Thread, slots) + index * SLOT_SIZE
+}
+
+impl Thread {
+    /// The thread's name.
+    pub fn name(&self) -> &str {
+        let length = self.name.iter().position(|&b| b == 0).unwrap_or(NAME_LEN);
+        core::str::from_utf8(&self.name[..length]).unwrap_or("?")
+    }
+
+    /// Sets the name (truncated to [`NAME_LEN`] bytes).
+    pub fn set_name(&mut self, name: &str) {
+        self.name = [0; NAME_LEN];
+        let length = name.len().min(NAME_LEN);
+        self.name[..length].copy_from_slice(&name.as_bytes()[..length]);
+    }
+
+    /// The capability in its slot `index`.
+    pub fn capability(&self, index: usize) -> Capability {
+        self.slots[index].capability
+    }
+
+    /// Whether it can be scheduled (it has a CSpace and an address space).
+    pub fn is_configured(&self) -> bool {
+        matches!(self.capability(CSPACE_SLOT), Capability::CNode { .. })
+            && matches!(self.capability(ADDRESS_SPACE_SLOT), Capability::AddressSpace { .. })
+    }
+}
+
+/// The thread's IPC buffer, if it has one.
+pub fn ipc_buffer(thread: ObjectRef<Thread>) -> Option<&'static mut IpcBuffer> {
+    let tcb = thread.get();
+    let Capability::Frame { frame, large, .. } = tcb.capability(IPC_BUFFER_SLOT) else { return None };
+    let size = if large { 2 << 20 } else { 4096 };
+    let offset = tcb.ipc_buffer & (size - 1);
+    // Configure checked alignment and that the buffer fits in the frame.
+    // SAFETY: the frame capability in the thread's own slot keeps the frame alive (deleting
+    // it empties the slot, and this returns None); `offset + IPC_BUFFER_SIZE <= size` and
+    // 8-byte alignment were checked when the buffer was configured. User code may write the
+    // page concurrently only when it runs, and the kernel runs alone.
+    Some(unsafe { &mut *(direct_map(frame + offset) as *mut IpcBuffer) })
+}
+
+/// A FIFO of threads, linked through the threads themselves.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Queue {
+    /// First thread (0: empty).
+    pub head: usize,
+    /// Last thread (0: empty).
+    pub tail: usize,
+}
+
+impl Queue {
+    /// Whether no thread is queued.
+    pub const fn is_empty(&self) -> bool {
+        self.head == 0
+    }
+
+    /// Appends `thread`.
+    pub fn push_back(&mut self, thread: ObjectRef<Thread>) {
+        let tcb = thread.get();
+        tcb.queue_next = 0;
+        tcb.queue_previous = self.tail;
+        match ObjectRef::<Thread>::from_link(self.tail) {
+            Some(tail) => tail.get().queue_next = thread.address(),
+            None => self.head = thread.address(),
+        }
+        self.tail = thread.address();
+    }
+
+    /// Prepends `thread`.
+    pub fn push_front(&mut self, thread: ObjectRef<Thread>) {
+        let tcb = thread.get();
+        tcb.queue_previous = 0;
+        tcb.queue_next = self.head;
+        match ObjectRef::<Thread>::from_link(self.head) {
+            Some(head) => head.get().queue_previous = thread.address(),
+            None => self.tail = thread.address(),
+        }
+        self.head = thread.address();
+    }
+
+    /// Takes the first thread.
+    pub fn pop_front(&mut self) -> Option<ObjectRef<Thread>> {
+        let head = ObjectRef::<Thread>::from_link(self.head)?;
+        self.remove(head);
+        Some(head)
+    }
+
+    /// Unlinks `thread`, which must be in this queue.
+    pub fn remove(&mut self, thread: ObjectRef<Thread>) {
+        let tcb = thread.get();
+        let (next, previous) = (tcb.queue_next, tcb.queue_previous);
+        match ObjectRef::<Thread>::from_link(previous) {
+            Some(previous) => previous.get().queue_next = next,
+            None => self.head = next,
+        }
+        match ObjectRef::<Thread>::from_link(next) {
+            Some(next) => next.get().queue_previous = previous,
+            None => self.tail = previous,
+        }
+        tcb.queue_next = 0;
+        tcb.queue_previous = 0;
+    }
+}
+
+/// Takes `thread` out of whatever it waits in and makes it inactive. Safe on any state.
+pub fn stop(kernel: &mut Kernel, thread: ObjectRef<Thread>) {
+    cancel_wait(kernel, thread);
+    if thread.get().state == State::Ready {
+        kernel.scheduler.remove(thread);
+    }
+    thread.get().state = State::Inactive;
+    thread.get().pending = Pending::None;
+}
+
+/// Removes `thread` from the endpoint, notification or reply it waits on (its state is left
+/// for the caller to set).
+pub fn cancel_wait(kernel: &mut Kernel, thread: ObjectRef<Thread>) {
+    let _ = kernel;
+    match thread.get().state {
+        State::BlockedOnSend { endpoint } | State::BlockedOnReceive { endpoint, .. } => {
+            endpoint::remove_waiter(ObjectRef::new(endpoint), thread);
+        }
+        State::BlockedOnReply { reply } => reply::detach_caller(ObjectRef::new(reply)),
+        State::BlockedOnNotification { notification } => {
+            notification::remove_waiter(ObjectRef::new(notification), thread);
+        }
+        State::Inactive | State::Ready | State::Running => {}
+    }
+}
+
+/// Makes `thread` runnable with `a0 = error` (0 for success), as the end of a blocking call.
+pub fn wake(kernel: &mut Kernel, thread: ObjectRef<Thread>, error: usize) {
+    thread.get().frame.set_a(0, error);
+    thread.get().pending = Pending::None;
+    kernel.scheduler.make_ready(thread);
+}
+
+/// Empties the slots of a dead thread (called while draining zombies).
+pub fn empty_slots(kernel: &mut Kernel, thread: ObjectRef<Thread>) {
+    if let Some(notification) = ObjectRef::<notification::Notification>::from_link(thread.get().bound_notification) {
+        notification.get().bound_thread = 0;
+        thread.get().bound_notification = 0;
+    }
+    for index in 0..SLOT_COUNT {
+        let slot = slot_id(thread, index);
+        if !cnode::load(slot).is_null() {
+            let capability = capability::remove(&mut KernelSlots, slot);
+            super::release(kernel, capability);
+        }
+    }
+}
+
+/// Replaces the capability in the thread's slot `index` with a copy of `source` (or just
+/// empties it when `source` is 0).
+fn set_slot(kernel: &mut Kernel, thread: ObjectRef<Thread>, index: usize, source: SlotId) {
+    let slot = slot_id(thread, index);
+    cnode::delete(kernel, slot);
+    if source != 0 {
+        let original = cnode::load(source);
+        if let Some(copy) = original.derive(Rights::ALL, None) {
+            cnode::insert(kernel, source, slot, copy);
+        }
+    }
+}
+
+/// A decoded thread invocation.
+pub enum Invocation {
+    /// Set CSpace, address space, IPC buffer and fault endpoint.
+    Configure { cspace: SlotId, address_space: SlotId, buffer_address: usize, buffer_frame: SlotId, fault: SlotId },
+    /// Set pc, sp, a0..a3.
+    WriteRegisters([usize; 6]),
+    /// Return pc, sp, a0..a3.
+    ReadRegisters,
+    /// Make runnable.
+    Resume,
+    /// Make inactive.
+    Suspend,
+    /// Change priority.
+    SetPriority(usize),
+    /// Bind the notification in the slot.
+    BindNotification(SlotId),
+    /// Unbind the bound notification.
+    UnbindNotification,
+}
+
+/// Checks a `call` on a thread capability.
+pub fn decode(
+    caller: ObjectRef<Thread>,
+    target: ObjectRef<Thread>,
+    label: usize,
+    words: &[usize],
+    resolve: impl Fn(usize) -> Result<SlotId, Error>,
+) -> Result<Invocation, Error> {
+    let word = |index: usize| words.get(index).copied().ok_or(Error::InvalidArgument);
+    let optional = |cptr: usize| if cptr == 0 { Ok(0) } else { resolve(cptr) };
+    let of_type = |slot: SlotId, ok: fn(&Capability) -> bool| {
+        let capability = cnode::load(slot);
+        if capability.is_null() {
+            Err(Error::InvalidCapability)
+        } else if ok(&capability) {
+            Ok(slot)
+        } else {
+            Err(Error::IllegalOperation)
+        }
+    };
+    Ok(match label {
+        l if l == ThreadOp::Configure as usize => {
+            let cspace = of_type(resolve(word(0)?)?, |c| matches!(c, Capability::CNode { .. }))?;
+            let address_space = of_type(resolve(word(1)?)?, |c| matches!(c, Capability::AddressSpace { .. }))?;
+            let buffer_address = word(2)?;
+            let buffer_frame = optional(word(3)?)?;
+            if buffer_frame != 0 {
+                let Capability::Frame { large, rights, .. } = cnode::load(of_type(buffer_frame, |c| {
+                    matches!(c, Capability::Frame { .. })
+                })?) else {
+                    return Err(Error::IllegalOperation);
+                };
+                let size = if large { 2 << 20 } else { 4096 };
+                if !buffer_address.is_multiple_of(8) || (buffer_address & (size - 1)) + IPC_BUFFER_SIZE > size {
+                    return Err(Error::AlignmentError);
+                }
+                if !rights.contains(Rights::READ | Rights::WRITE) {
+                    return Err(Error::InsufficientRights);
+                }
+            }
+            let fault = optional(word(4)?)?;
+            if fault != 0 {
+                of_type(fault, |c| matches!(c, Capability::Endpoint { rights, .. } if rights.contains(Rights::WRITE)))?;
+            }
+            Invocation::Configure { cspace, address_space, buffer_address, buffer_frame, fault }
+        }
+        l if l == ThreadOp::WriteRegisters as usize => {
+            Invocation::WriteRegisters([word(0)?, word(1)?, word(2)?, word(3)?, word(4)?, word(5)?])
+        }
+        l if l == ThreadOp::ReadRegisters as usize => Invocation::ReadRegisters,
+        l if l == ThreadOp::Resume as usize => {
+            if !target.get().is_configured() {
+                return Err(Error::BadThreadState);
+            }
+            Invocation::Resume
+        }
+        l if l == ThreadOp::Suspend as usize => Invocation::Suspend,
+        l if l == ThreadOp::SetPriority as usize => {
+            let priority = word(0)?;
+            if priority > MAX_PRIORITY || priority > caller.get().priority {
+                return Err(Error::RangeError);
+            }
+            Invocation::SetPriority(priority)
+        }
+        l if l == ThreadOp::BindNotification as usize => {
+            let slot = of_type(resolve(word(0)?)?, |c| {
+                matches!(c, Capability::Notification { rights, .. } if rights.contains(Rights::READ))
+            })?;
+            let Capability::Notification { object, .. } = cnode::load(slot) else { return Err(Error::IllegalOperation) };
+            if target.get().bound_notification != 0
+                || ObjectRef::<notification::Notification>::new(object).get().bound_thread != 0
+            {
+                return Err(Error::IllegalOperation);
+            }
+            Invocation::BindNotification(slot)
+        }
+        l if l == ThreadOp::UnbindNotification as usize => {
+            if target.get().bound_notification == 0 {
+                return Err(Error::IllegalOperation);
+            }
+            Invocation::UnbindNotification
+        }
+        _ => return Err(Error::IllegalOperation),
+    })
+}
+
+/// Performs a thread invocation; returns values in `results`, and their count.
+pub fn invoke(
+    kernel: &mut Kernel,
+    target: ObjectRef<Thread>,
+    invocation: Invocation,
+    results: &mut [usize; 6],
+) -> Result<usize, Error> {
+    match invocation {
+        Invocation::Configure { cspace, address_space, buffer_address, buffer_frame, fault } => {
+            set_slot(kernel, target, CSPACE_SLOT, cspace);
+            set_slot(kernel, target, ADDRESS_SPACE_SLOT, address_space);
+            set_slot(kernel, target, IPC_BUFFER_SLOT, buffer_frame);
+            target.get().ipc_buffer = if buffer_frame != 0 { buffer_address } else { 0 };
+            set_slot(kernel, target, FAULT_ENDPOINT_SLOT, fault);
+            if target.get().state != State::Inactive && !target.get().is_configured() {
+                stop(kernel, target);
+            }
+            Ok(0)
+        }
+        Invocation::WriteRegisters([pc, sp, a0, a1, a2, a3]) => {
+            let frame = &mut target.get().frame;
+            frame.pc = pc;
+            frame.registers[TrapFrame::SP] = sp;
+            for (index, value) in [a0, a1, a2, a3].into_iter().enumerate() {
+                frame.set_a(index, value);
+            }
+            Ok(0)
+        }
+        Invocation::ReadRegisters => {
+            let frame = &target.get().frame;
+            *results = [frame.pc, frame.registers[TrapFrame::SP], frame.a(0), frame.a(1), frame.a(2), frame.a(3)];
+            Ok(6)
+        }
+        Invocation::Resume => {
+            if target.get().state == State::Inactive {
+                target.get().pending = Pending::None;
+                kernel.scheduler.make_ready(target);
+            }
+            Ok(0)
+        }
+        Invocation::Suspend => {
+            stop(kernel, target);
+            Ok(0)
+        }
+        Invocation::SetPriority(priority) => {
+            let was_ready = target.get().state == State::Ready;
+            if was_ready {
+                kernel.scheduler.remove(target);
+            }
+            target.get().priority = priority;
+            if was_ready {
+                kernel.scheduler.make_ready(target);
+            }
+            Ok(0)
+        }
+        Invocation::BindNotification(slot) => {
+            let Capability::Notification { object, .. } = cnode::load(slot) else { return Err(Error::IllegalOperation) };
+            ObjectRef::<notification::Notification>::new(object).get().bound_thread = target.address();
+            target.get().bound_notification = object;
+            Ok(0)
+        }
+        Invocation::UnbindNotification => {
+            if let Some(notification) =
+                ObjectRef::<notification::Notification>::from_link(target.get().bound_notification)
+            {
+                notification.get().bound_thread = 0;
+            }
+            target.get().bound_notification = 0;
+            Ok(0)
+        }
+    }
+}
