@@ -630,3 +630,225 @@ pub enum LabelSource {
     /// No rule: the parent's label.
     Inherited,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decide::{Client, Decision, DenyReason};
+    use crate::rights::Rights;
+    use alloc::string::ToString;
+
+    fn low() -> Label {
+        Label::new(Level::new(0), Categories::EMPTY)
+    }
+
+    fn high() -> Label {
+        Label::new(Level::new(1), Categories::EMPTY)
+    }
+
+    fn id<T>(make: fn(usize) -> Option<T>, index: usize) -> T {
+        make(index).expect("small index")
+    }
+
+    /// Two programs (`/bin/client` at low, `/bin/server` at high), an ordinary `ipc`
+    /// service and a trusted `fs` service, both served by `/bin/server`, and a grant of
+    /// each to the client.
+    fn tables() -> Tables {
+        let path = |text| FsPath::parse(text).expect("valid path");
+        let origin = SourcePos { line: 1, column: 1 };
+        Tables {
+            levels: ["low", "high"].map(String::from).to_vec(),
+            categories: ["a"].map(String::from).to_vec(),
+            programs: alloc::vec![
+                Program { path: path("/bin/client"), label: Some(low()), origin },
+                Program { path: path("/bin/server"), label: Some(high()), origin },
+            ],
+            services: alloc::vec![
+                Service {
+                    name: "files".into(),
+                    kind: ServiceKind::Fs,
+                    server: id(ProgramId::from_index, 1),
+                    trusted: true,
+                    origin
+                },
+                Service {
+                    name: "svc".into(),
+                    kind: ServiceKind::Ipc,
+                    server: id(ProgramId::from_index, 1),
+                    trusted: false,
+                    origin
+                },
+            ],
+            parent_rules: Vec::new(),
+            grants: alloc::vec![
+                Grant {
+                    program: id(ProgramId::from_index, 0),
+                    service: id(ServiceId::from_index, 0),
+                    scope: Scope::fs(path("/data"), Rights::READ).expect("valid scope"),
+                    declassification: None,
+                    origin: SourcePos { line: 7, column: 3 },
+                },
+                Grant {
+                    program: id(ProgramId::from_index, 0),
+                    service: id(ServiceId::from_index, 1),
+                    scope: Scope::plain(ServiceKind::Ipc, Rights::CALL).expect("valid scope"),
+                    declassification: None,
+                    origin,
+                },
+            ],
+            declassifications: Vec::new(),
+        }
+    }
+
+    fn client(label: Label) -> Client {
+        Client { program: ProgramId::from_index(0), label }
+    }
+
+    #[test]
+    fn valid_tables_build_and_look_up() {
+        let policy = Policy::from_tables(tables()).expect("valid tables");
+        assert_eq!(policy.program_id("/bin/server"), ProgramId::from_index(1));
+        assert_eq!(policy.program_id("/bin/nope"), None);
+        assert_eq!(policy.service_id("svc"), ServiceId::from_index(1));
+        let (client_id, svc) = (id(ProgramId::from_index, 0), id(ServiceId::from_index, 1));
+        assert_eq!(policy.grant_id(client_id, svc), GrantId::from_index(1));
+        assert_eq!(policy.grant_id(id(ProgramId::from_index, 1), svc), None);
+        assert_eq!(policy.grant_id(id(ProgramId::from_index, 900), svc), None);
+        assert_eq!(policy.server_label(svc), Some(high()));
+        assert_eq!(
+            policy.parse_label("high{a}").map(|l| policy.label_text(l).to_string()),
+            Ok("high{a}".into())
+        );
+        assert!(matches!(policy.parse_label("high{b}"), Err(LabelError::UnknownCategory(_))));
+        assert!(matches!(policy.parse_label("{a}"), Err(LabelError::Syntax(_))));
+    }
+
+    #[test]
+    fn broken_tables_are_refused() {
+        type Break = fn(&mut Tables);
+        let cases: [(Break, &str); 9] = [
+            (|t| t.levels.clear(), "no levels"),
+            (|t| t.levels.push("low".into()), "level or category names"),
+            (|t| t.programs.swap(0, 1), "programs not sorted"),
+            (
+                |t| t.programs[0].label = Some(Label::new(Level::new(5), Categories::EMPTY)),
+                "program label out of range",
+            ),
+            (|t| t.programs[1].label = None, "ordinary service whose server"),
+            (|t| t.grants[1].program = ProgramId(9), "grant program out of range"),
+            (|t| t.grants[0].scope = Scope::tcp_listen(crate::PortRange::ANY), "wrong kind"),
+            (|t| t.grants.swap(0, 1), "grants not sorted"),
+            (
+                |t| {
+                    t.declassifications.push(Declassification {
+                        name: "x".into(),
+                        program: ProgramId(1),
+                        service: ServiceId(1),
+                        origin: SourcePos::default(),
+                    })
+                },
+                "declassification without a grant",
+            ),
+        ];
+        for (index, (corrupt, expected)) in cases.iter().enumerate() {
+            let mut broken = tables();
+            corrupt(&mut broken);
+            match Policy::from_tables(broken) {
+                Err(LoadError::Invalid(why)) => assert!(why.contains(expected), "case {index}: {why}"),
+                other => panic!("case {index}: expected `{expected}`, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn decide_follows_the_rule_in_order() {
+        let policy = Policy::from_tables(tables()).expect("valid tables");
+        let (files, svc) = (id(ServiceId::from_index, 0), id(ServiceId::from_index, 1));
+        // Trusted service: any label, rights must be granted.
+        let allowed = policy.decide(client(high()), files, Rights::READ);
+        assert_eq!(allowed.allowed().map(|a| a.scope().to_string()), Some("fs /data read".into()));
+        assert!(matches!(
+            policy.decide(client(low()), files, Rights::READ.union(Rights::WRITE)),
+            Decision::Deny(DenyReason::RightsNotGranted { missing: Rights::WRITE, .. })
+        ));
+        // Ordinary service: labels must be equal.
+        assert!(matches!(
+            policy.decide(client(low()), svc, Rights::CALL),
+            Decision::Deny(DenyReason::FlowDenied { .. })
+        ));
+        assert!(policy.decide(client(high()), svc, Rights::CALL).is_allowed());
+        // The other reasons.
+        assert_eq!(
+            policy.decide(client(low()), id(ServiceId::from_index, 2), Rights::CALL).denied(),
+            Some(&DenyReason::UnknownService)
+        );
+        assert_eq!(
+            policy.decide(client(low()), svc, Rights::NONE).denied(),
+            Some(&DenyReason::NothingRequested)
+        );
+        let stranger = Client { program: None, label: high() };
+        assert_eq!(policy.decide(stranger, svc, Rights::CALL).denied(), Some(&DenyReason::UndeclaredProgram));
+        let server = Client { program: ProgramId::from_index(1), label: high() };
+        assert!(matches!(
+            policy.decide(server, svc, Rights::CALL),
+            Decision::Deny(DenyReason::NoGrant { .. })
+        ));
+        let explained = policy.explain(&DenyReason::RightsNotGranted {
+            grant: id(GrantId::from_index, 0),
+            missing: Rights::WRITE,
+        });
+        assert_eq!(
+            explained.to_string(),
+            "the grant of files to /bin/client at 7:3 gives fs /data read, not write"
+        );
+    }
+
+    #[test]
+    fn a_declassification_lets_its_grant_past_the_flow_check() {
+        let mut with = tables();
+        with.declassifications.push(Declassification {
+            name: "exception".into(),
+            program: ProgramId(0),
+            service: ServiceId(1),
+            origin: SourcePos::default(),
+        });
+        let policy = Policy::from_tables(with).expect("valid tables");
+        let decision = policy.decide(client(low()), id(ServiceId::from_index, 1), Rights::CALL);
+        let allowed = decision.allowed().expect("declassified");
+        assert_eq!(allowed.declassification().map(|d| d.name.as_str()), Some("exception"));
+        assert_eq!(policy.declassification_id(allowed), DeclassificationId::from_index(0));
+    }
+
+    #[test]
+    fn encoding_checks_version_and_hash() {
+        let policy = Policy::from_tables(tables()).expect("valid tables");
+        let bytes = policy.to_bytes();
+        assert_eq!(Policy::from_bytes(&bytes), Ok(policy.clone()));
+        let mut other_version = bytes.clone();
+        other_version[0] = 2;
+        assert_eq!(Policy::from_bytes(&other_version), Err(LoadError::UnsupportedVersion(2)));
+        let mut other_hash = bytes.clone();
+        other_hash[1] ^= 0xff;
+        assert_eq!(Policy::from_bytes(&other_hash), Err(LoadError::HashMismatch));
+        assert_eq!(Policy::from_bytes(&bytes[..bytes.len() - 1]), Err(LoadError::Decode));
+        assert_eq!(policy.content_hash_hex().len(), 64);
+    }
+
+    #[test]
+    fn labels_translate_between_policies_by_name() {
+        let old = Policy::from_tables(tables()).expect("valid tables");
+        let mut renamed = tables();
+        renamed.levels = ["bottom", "low", "high"].map(String::from).to_vec();
+        let new = Policy::from_tables(renamed).expect("valid tables");
+        let high_a = old.parse_label("high{a}").expect("valid");
+        assert_eq!(
+            new.translate_label(&old, high_a).map(|l| new.label_text(l).to_string()),
+            Ok("high{a}".into())
+        );
+        let mut fewer = tables();
+        fewer.levels = ["low"].map(String::from).to_vec();
+        fewer.programs[1].label = Some(low());
+        let new = Policy::from_tables(fewer).expect("valid tables");
+        assert_eq!(new.translate_label(&old, high_a), Err(LabelError::UnknownLevel("high".into())));
+    }
+}
