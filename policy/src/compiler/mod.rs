@@ -1,8 +1,8 @@
 //! The compiler: runs a policy script once, under limits, and checks what it declared.
 //!
 //! Compiling is three steps: parse (syntax errors), run (the script calls the functions in
-//! [`script`] which only record declarations, each with its line and column), then check
-//! and build the tables ([`build`]). Every problem found is reported, sorted by position;
+//! `script.rs` which only record declarations, each with its line and column), then check
+//! and build the tables (`build.rs`). Every problem found is reported, sorted by position;
 //! a script with any error produces no policy. Nothing the script does can escape the
 //! limits in [`Limits`]: operations, call depth, expression depth, string, array and map
 //! sizes, and the number of declarations. There is no `import` (rhai is built without
