@@ -15,7 +15,7 @@ use crate::systest::{Machine, take_last_transcript};
 /// Host crates: tested with `cargo test`, linted for the host.
 const HOST_PACKAGES: &[&str] = &["kernel-abi", "kernel-core", "policy", "image"];
 /// User-level crates, linted for the RISC-V user target.
-const USER_PACKAGES: &[&str] = &["userlib", "root", "hello", "test-isolation"];
+const USER_PACKAGES: &[&str] = &["userlib", "root", "hello", "test-isolation", "test-kernel"];
 
 /// How long a boot may take to reach a line (QEMU under TCG on a loaded 2-core machine).
 const STEP: Duration = Duration::from_secs(60);
@@ -153,6 +153,20 @@ fn boot_list(programs: &str) -> impl FnOnce(Boot) -> Boot {
 }
 
 const SYSTEM_TESTS: &[SystemTest] = &[
+    SystemTest {
+        name: "kernel.suite",
+        about: "the kernel test suite (test-kernel as root task) passes every test",
+        run: |qemu, kernel| {
+            let mut machine = boot(qemu, kernel, boot_list("test-kernel"))?;
+            let summary = machine.expect("kernel tests: ", STEP)?;
+            let failures: Vec<&str> = summary.lines().filter(|line| line.contains("FAILED")).collect();
+            let verdict = machine.expect(" failed", STEP)?;
+            if !failures.is_empty() || !verdict.ends_with(" 0 failed") {
+                return Err(format!("kernel tests failed: {}{verdict}", failures.join("; ")));
+            }
+            expect_status(&mut machine, exit_status::SUCCESS)
+        },
+    },
     SystemTest {
         name: "boot.banner",
         about: "the kernel prints its version, the memory map and the devices of QEMU virt",

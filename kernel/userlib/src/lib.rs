@@ -11,10 +11,30 @@
 #![no_std]
 
 pub mod fault;
+pub mod ipc;
+pub mod object;
 pub mod print;
 pub mod syscall;
+pub mod thread;
 
-pub use kernel_abi::Error;
+pub use kernel_abi::bootinfo::BootInfo;
+pub use kernel_abi::{Error, ObjectType, Rights};
+
+/// The root task's boot info page (mapped read-only by the kernel), after registering the
+/// root task's IPC buffer. `None` if this program is not the root task.
+pub fn boot_info() -> Option<&'static BootInfo> {
+    let address = kernel_abi::bootinfo::BOOT_INFO_ADDRESS;
+    // Only the root task has the page; other programs get a fault on the read below, so
+    // they must not call this. The magic word guards against a stale mapping.
+    // SAFETY: the kernel maps the boot info page read-only at BOOT_INFO_ADDRESS in the root
+    // task, page aligned and holding a BootInfo, before the root task's first instruction.
+    let info = unsafe { &*(address as *const BootInfo) };
+    if info.magic != kernel_abi::bootinfo::BOOT_INFO_MAGIC {
+        return None;
+    }
+    ipc::set_ipc_buffer(kernel_abi::bootinfo::ROOT_IPC_BUFFER_ADDRESS);
+    Some(info)
+}
 
 /// The exit status of a program that panicked.
 pub const PANIC_EXIT_STATUS: usize = 101;

@@ -6,6 +6,38 @@
 use core::arch::asm;
 use kernel_abi::{Error, Syscall};
 
+/// The registers of an IPC-family syscall: `a0`..`a6`.
+pub type Registers = [usize; 7];
+
+/// Issues system call `number` with `a0`..`a6` = `registers`; returns `a0`..`a6` as the
+/// kernel left them.
+///
+/// # Safety
+///
+/// As for [`raw`]: the call may make the kernel write to the caller's memory as the ABI
+/// says (the IPC buffer, a received capability's slot).
+#[inline(always)]
+pub unsafe fn raw_registers(number: usize, registers: Registers) -> Registers {
+    let [mut a0, mut a1, mut a2, mut a3, mut a4, mut a5, mut a6] = registers;
+    // SAFETY: ecall traps into the kernel, which follows the register convention: it reads
+    // a0..a7 and may rewrite a0..a6; everything else is preserved.
+    unsafe {
+        asm!(
+            "ecall",
+            inlateout("a0") a0,
+            inlateout("a1") a1,
+            inlateout("a2") a2,
+            inlateout("a3") a3,
+            inlateout("a4") a4,
+            inlateout("a5") a5,
+            inlateout("a6") a6,
+            in("a7") number,
+            options(nostack),
+        );
+    }
+    [a0, a1, a2, a3, a4, a5, a6]
+}
+
 /// Issues system call `number` with `arguments`; returns `(a0, a1)`.
 ///
 /// # Safety
@@ -35,7 +67,7 @@ pub unsafe fn raw(number: usize, arguments: [usize; 6]) -> (usize, usize) {
     (error, value)
 }
 
-fn result(error: usize, value: usize) -> Result<usize, Error> {
+pub(crate) fn result(error: usize, value: usize) -> Result<usize, Error> {
     match error {
         0 => Ok(value),
         // An unknown code means a newer kernel; report it as the nearest meaning.

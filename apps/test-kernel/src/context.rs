@@ -1,0 +1,185 @@
+//! What tests share: the boot info, a slot allocator, memory to retype, and helpers that
+//! make objects and threads.
+
+use kernel_abi::bootinfo::{BootInfo, slot};
+use kernel_abi::{Error, ObjectType, Rights};
+use userlib::ipc::Cptr;
+use userlib::object;
+use userlib::thread::{self, Spawn};
+
+/// Why a test failed: the line of the failed check, and what it checked.
+#[derive(Debug)]
+pub struct Failure {
+    /// Source line of the check.
+    pub line: u32,
+    /// The check.
+    pub what: &'static str,
+}
+
+/// A test's outcome.
+pub type Outcome = Result<(), Failure>;
+
+/// One test.
+pub struct Test {
+    /// A stable id, like `CNODE0003`.
+    pub id: &'static str,
+    /// One sentence saying what must hold.
+    pub about: &'static str,
+    /// The test.
+    pub run: fn(&mut Context) -> Outcome,
+}
+
+/// Fails the test unless `condition` holds.
+#[macro_export]
+macro_rules! check {
+    ($condition:expr) => {
+        if !$condition {
+            return Err($crate::context::Failure { line: line!(), what: stringify!($condition) });
+        }
+    };
+}
+
+/// Fails the test unless the two values are equal (printing both).
+#[macro_export]
+macro_rules! check_eq {
+    ($got:expr, $expected:expr) => {{
+        let got = $got;
+        let expected = $expected;
+        if got != expected {
+            userlib::println!("    got {:?}, expected {:?}", got, expected);
+            return Err($crate::context::Failure { line: line!(), what: stringify!($got == $expected) });
+        }
+    }};
+}
+
+/// Unwraps a `Result`, failing the test on `Err` (printing it).
+#[macro_export]
+macro_rules! ok {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(error) => {
+                userlib::println!("    unexpected error {:?}", error);
+                return Err($crate::context::Failure { line: line!(), what: stringify!($result) });
+            }
+        }
+    };
+}
+
+/// The root CNode.
+pub const CNODE: Cptr = slot::CNODE;
+/// The root address space.
+pub const ADDRESS_SPACE: Cptr = slot::ADDRESS_SPACE;
+
+/// Shared state of the test run.
+pub struct Context {
+    /// The boot info page.
+    pub info: &'static BootInfo,
+    next_slot: usize,
+    /// The largest RAM untyped: tests retype from it; it is revoked after every test.
+    pub pool: Cptr,
+    /// log2 bytes of the pool.
+    pub pool_bits: usize,
+    first_test_slot: usize,
+    next_page: usize,
+    stacks_in_use: [usize; thread::STACKS],
+    stack_count: usize,
+}
+
+/// Where tests may map pages without installing page tables: the 2 MiB region the kernel
+/// set up around the boot info page, past the boot info and IPC buffer.
+pub const SCRATCH_PAGES: usize = kernel_abi::bootinfo::BOOT_INFO_ADDRESS + 0x2000;
+
+impl Context {
+    /// Finds the pool and the free slots.
+    pub fn new(info: &'static BootInfo) -> Self {
+        let mut pool = 0;
+        let mut pool_bits = 0;
+        for index in 0..info.untyped_count {
+            let untyped = info.untyped[index];
+            if untyped.is_device == 0 && untyped.size_bits > pool_bits {
+                pool = slot::FIRST_UNTYPED + index;
+                pool_bits = untyped.size_bits;
+            }
+        }
+        Self {
+            info,
+            next_slot: info.first_free_slot,
+            pool,
+            pool_bits,
+            first_test_slot: info.first_free_slot,
+            next_page: SCRATCH_PAGES,
+            stacks_in_use: [0; thread::STACKS],
+            stack_count: 0,
+        }
+    }
+
+    /// Runs `test`, then deletes everything it made: revoking the pool destroys every
+    /// object retyped from it, wherever its capabilities went.
+    pub fn run(&mut self, test: &Test) -> Outcome {
+        let outcome = (test.run)(self);
+        let _ = object::revoke(CNODE, self.pool);
+        for index in self.first_test_slot..self.next_slot {
+            let _ = object::delete(CNODE, index);
+        }
+        self.next_slot = self.first_test_slot;
+        self.next_page = SCRATCH_PAGES;
+        // The threads were retyped from the pool, so they are gone: their stacks are free.
+        for stack in &self.stacks_in_use[..self.stack_count] {
+            thread::release_stack(*stack);
+        }
+        self.stack_count = 0;
+        outcome
+    }
+
+    /// An empty slot of the root CNode.
+    pub fn slot(&mut self) -> Cptr {
+        let slot = self.next_slot;
+        self.next_slot += 1;
+        slot
+    }
+
+    /// A fresh object of `object_type` from the pool.
+    pub fn make(&mut self, object_type: ObjectType, size_bits: usize) -> Result<Cptr, Error> {
+        let slot = self.slot();
+        object::retype(self.pool, object_type, size_bits, CNODE, slot, 1)?;
+        Ok(slot)
+    }
+
+    /// A scratch page address (mapped by the caller), distinct for each call in a test.
+    pub fn scratch_page(&mut self) -> usize {
+        let page = self.next_page;
+        self.next_page += 0x1000;
+        page
+    }
+
+    /// A frame mapped read-write at a scratch address: (frame cap, address).
+    pub fn mapped_frame(&mut self) -> Result<(Cptr, usize), Error> {
+        let frame = self.make(ObjectType::Frame, 0)?;
+        let address = self.scratch_page();
+        object::map_frame(frame, ADDRESS_SPACE, address, Rights::READ | Rights::WRITE)?;
+        Ok((frame, address))
+    }
+
+    /// Starts a thread in this address space and CSpace running `entry(argument)` at
+    /// `priority`, with its own IPC buffer and `fault_endpoint` (0: none). Returns the
+    /// thread capability. Its stack returns to the pool when the test ends (the thread is
+    /// destroyed with the pool).
+    pub fn spawn(&mut self, entry: thread::Entry, argument: usize, priority: usize, fault_endpoint: Cptr) -> Result<Cptr, Error> {
+        let thread_cap = self.make(ObjectType::Thread, 0)?;
+        let (frame, address) = self.mapped_frame()?;
+        let stack = thread::claim_stack().ok_or(Error::NotEnoughMemory)?;
+        let spawn = Spawn {
+            thread: thread_cap,
+            cspace: CNODE,
+            address_space: ADDRESS_SPACE,
+            ipc_buffer: (frame, address),
+            fault_endpoint,
+            priority,
+        };
+        let started = thread::start(&spawn, entry, argument, stack);
+        self.stacks_in_use[self.stack_count] = stack;
+        self.stack_count += 1;
+        started.map(|()| thread_cap)
+    }
+}

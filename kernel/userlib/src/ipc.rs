@@ -1,0 +1,182 @@
+//! Messages: endpoints, replies and notifications, and kernel object invocations.
+//!
+//! A [`Message`] is a label plus up to [`MAX_MESSAGE_WORDS`] words; the first four travel in
+//! registers, the rest in the thread's IPC buffer, which the program registers once with
+//! [`set_ipc_buffer`] (the root task's is set up by the kernel and registered by
+//! [`crate::boot_info`]).
+
+use kernel_abi::ipc_buffer::IpcBuffer;
+use kernel_abi::syscall::{MAX_MESSAGE_WORDS, REGISTER_MESSAGE_WORDS};
+use kernel_abi::{Error, MessageInfo, Syscall};
+
+use crate::syscall::{Registers, raw_registers};
+
+/// A capability address: an index into the thread's CNode. 0 is never a capability.
+pub type Cptr = usize;
+
+/// Tells the runtime where this thread's IPC buffer is mapped (the address given to
+/// `Thread::configure`; 0 for none). It is kept in the thread pointer register `tp`, so
+/// every thread has its own.
+pub fn set_ipc_buffer(address: usize) {
+    // SAFETY: Lattice programs do not use thread-local storage, so `tp` is free for the
+    // runtime; writing it affects only this thread.
+    unsafe { core::arch::asm!("mv tp, {}", in(reg) address, options(nomem, nostack)) };
+}
+
+/// This thread's IPC buffer, if one was registered.
+pub fn ipc_buffer() -> Option<&'static mut IpcBuffer> {
+    let address: usize;
+    // SAFETY: reading tp has no side effects.
+    unsafe { core::arch::asm!("mv {}, tp", out(reg) address, options(nomem, nostack)) };
+    if address == 0 {
+        return None;
+    }
+    // SAFETY: `set_ipc_buffer` was given the address of this thread's IPC buffer, a page the
+    // kernel checked is mapped writable and large enough; only this thread uses it, and the
+    // returned reference is used for one copy at a time.
+    Some(unsafe { &mut *(address as *mut IpcBuffer) })
+}
+
+/// A message: a label and words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// What the message means (an operation number, a fault label, ...).
+    pub label: usize,
+    /// Number of valid words.
+    pub length: usize,
+    /// Capabilities carried (sending: how many of the IPC buffer's `send_caps` to send;
+    /// receiving: how many arrived).
+    pub caps: usize,
+    /// The words.
+    pub words: [usize; MAX_MESSAGE_WORDS],
+}
+
+impl Message {
+    /// A message with `label` and `words` (at most [`MAX_MESSAGE_WORDS`]; more are dropped).
+    pub fn new(label: usize, words: &[usize]) -> Self {
+        let length = words.len().min(MAX_MESSAGE_WORDS);
+        let mut message = Self { label, length, caps: 0, words: [0; MAX_MESSAGE_WORDS] };
+        message.words[..length].copy_from_slice(&words[..length]);
+        message
+    }
+
+    /// The valid words.
+    pub fn words(&self) -> &[usize] {
+        &self.words[..self.length]
+    }
+
+    /// Word `index`, or 0 past the end.
+    pub fn word(&self, index: usize) -> usize {
+        if index < self.length { self.words[index] } else { 0 }
+    }
+
+    fn info(&self) -> MessageInfo {
+        MessageInfo::new(self.label, self.length, self.caps)
+    }
+
+    /// Puts the message into registers (returned) and the IPC buffer.
+    fn load(&self, a0: usize, a6: usize) -> Registers {
+        if self.length > REGISTER_MESSAGE_WORDS
+            && let Some(buffer) = ipc_buffer()
+        {
+            buffer.message[REGISTER_MESSAGE_WORDS..self.length]
+                .copy_from_slice(&self.words[REGISTER_MESSAGE_WORDS..self.length]);
+        }
+        [a0, self.info().0, self.words[0], self.words[1], self.words[2], self.words[3], a6]
+    }
+
+    /// Reads a received message out of registers and the IPC buffer.
+    fn store(registers: &Registers) -> Self {
+        let info = MessageInfo(registers[1]);
+        let mut message = Self { label: info.label(), length: info.length(), caps: info.caps(), words: [0; MAX_MESSAGE_WORDS] };
+        message.words[..REGISTER_MESSAGE_WORDS].copy_from_slice(&registers[2..6]);
+        if message.length > REGISTER_MESSAGE_WORDS {
+            match ipc_buffer() {
+                Some(buffer) => message.words[REGISTER_MESSAGE_WORDS..message.length]
+                    .copy_from_slice(&buffer.message[REGISTER_MESSAGE_WORDS..message.length]),
+                None => message.length = REGISTER_MESSAGE_WORDS,
+            }
+        }
+        message
+    }
+}
+
+fn check(registers: &Registers) -> Result<(), Error> {
+    match registers[0] {
+        0 => Ok(()),
+        code => Err(Error::try_from(code).unwrap_or(Error::InvalidArgument)),
+    }
+}
+
+fn syscall(number: Syscall, registers: Registers) -> Registers {
+    // SAFETY: every IPC-family call writes only the caller's registers, its IPC buffer, and
+    // (for a capability it agreed to receive) a slot it named; none is Rust-owned memory
+    // the caller could hold a reference into across this call, since the IPC buffer is
+    // only reached through `ipc_buffer()` by this thread.
+    unsafe { raw_registers(number as usize, registers) }
+}
+
+/// Calls `cap` (an endpoint) with `message` and waits for the reply. Returns the reply.
+pub fn call(cap: Cptr, message: &Message) -> Result<Message, Error> {
+    let registers = syscall(Syscall::Call, message.load(cap, 0));
+    check(&registers)?;
+    Ok(Message::store(&registers))
+}
+
+/// Sends `message` on `cap` (endpoint: waits for a receiver; notification: signals; reply:
+/// answers the caller).
+pub fn send(cap: Cptr, message: &Message) -> Result<(), Error> {
+    check(&syscall(Syscall::Send, message.load(cap, 0)))
+}
+
+/// Sends only if a receiver is waiting (`WouldBlock` otherwise).
+pub fn try_send(cap: Cptr, message: &Message) -> Result<(), Error> {
+    check(&syscall(Syscall::NonBlockingSend, message.load(cap, 0)))
+}
+
+/// Waits for a message on endpoint `cap`; a call received binds its caller to `reply`
+/// (0: none). Returns the message and the sender's badge.
+pub fn receive(cap: Cptr, reply: Cptr) -> Result<(Message, usize), Error> {
+    let registers = syscall(Syscall::Recv, [cap, 0, 0, 0, 0, 0, reply]);
+    check(&registers)?;
+    Ok((Message::store(&registers), registers[6]))
+}
+
+/// Receives only if a sender is waiting (`WouldBlock` otherwise).
+pub fn try_receive(cap: Cptr, reply: Cptr) -> Result<(Message, usize), Error> {
+    let registers = syscall(Syscall::NonBlockingRecv, [cap, 0, 0, 0, 0, 0, reply]);
+    check(&registers)?;
+    Ok((Message::store(&registers), registers[6]))
+}
+
+/// Answers the caller bound to `reply` with `message`, then waits on `cap` as [`receive`].
+pub fn reply_receive(cap: Cptr, message: &Message, reply: Cptr) -> Result<(Message, usize), Error> {
+    let registers = syscall(Syscall::ReplyRecv, message.load(cap, reply));
+    check(&registers)?;
+    Ok((Message::store(&registers), registers[6]))
+}
+
+/// Signals notification `cap` (ORs its badge into the word).
+pub fn signal(cap: Cptr) -> Result<(), Error> {
+    check(&syscall(Syscall::Send, [cap, 0, 0, 0, 0, 0, 0]))
+}
+
+/// Waits on notification `cap`; returns its word (the OR of the badges signalled).
+pub fn wait(cap: Cptr) -> Result<usize, Error> {
+    let registers = syscall(Syscall::Recv, [cap, 0, 0, 0, 0, 0, 0]);
+    check(&registers)?;
+    Ok(registers[6])
+}
+
+/// Takes notification `cap`'s word without waiting (0 if nothing was signalled).
+pub fn poll(cap: Cptr) -> Result<usize, Error> {
+    let registers = syscall(Syscall::NonBlockingRecv, [cap, 0, 0, 0, 0, 0, 0]);
+    check(&registers)?;
+    Ok(registers[6])
+}
+
+/// Invokes the kernel object `cap` with operation `label` and argument `words`; returns the
+/// result words.
+pub fn invoke(cap: Cptr, label: usize, words: &[usize]) -> Result<Message, Error> {
+    call(cap, &Message::new(label, words))
+}
