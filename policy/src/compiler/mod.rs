@@ -4,8 +4,8 @@
 //! `script.rs` which only record declarations, each with its line and column), then check
 //! and build the tables (`build.rs`). Every problem found is reported, sorted by position;
 //! a script with any error produces no policy. Nothing the script does can escape the
-//! limits in [`Limits`]: operations, call depth, expression depth, string, array and map
-//! sizes, and the number of declarations. There is no `import` (rhai is built without
+//! limits in [`Limits`]: operations, call depth, expression depth, string and array sizes,
+//! live variables, and the number of declarations. There is no `import` (rhai is built without
 //! modules), no `eval`, no clock and no file or network access.
 
 mod build;
