@@ -15,6 +15,7 @@ mod policy_cmd;
 mod qemu;
 mod systest;
 mod tests;
+mod tests_kernel;
 
 use std::process::ExitCode;
 

@@ -176,7 +176,8 @@ mod tests {
     #[test]
     fn expects_in_order_types_input_and_takes_the_exit_status() {
         // A serial console's Enter is a carriage return; read exactly "ada\r".
-        let mut machine = shell("echo 'login:'; name=$(head -c 4 | tr -d '\\r'); echo \"hello $name\"; echo done; exit 7");
+        let mut machine =
+            shell("echo 'login:'; name=$(head -c 4 | tr -d '\\r'); echo \"hello $name\"; echo done; exit 7");
         machine.expect("login:", Duration::from_secs(10)).unwrap();
         machine.type_line("ada").unwrap();
         let text = machine.expect("hello ada", Duration::from_secs(10)).unwrap();

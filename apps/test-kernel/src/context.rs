@@ -117,7 +117,13 @@ impl Context {
     /// Runs `test`, then deletes everything it made: revoking the pool destroys every
     /// object retyped from it, wherever its capabilities went.
     pub fn run(&mut self, test: &Test) -> Outcome {
-        let outcome = (test.run)(self);
+        let mut outcome = (test.run)(self);
+        // Whatever the test did, the kernel's invariants must hold after it, and after the
+        // clean-up destroys everything it made.
+        if let Err(invariant) = userlib::syscall::debug_check() {
+            userlib::println!("    kernel invariant {invariant:?} broken after the test");
+            outcome = outcome.and(Err(Failure { line: line!(), what: "kernel invariants after the test" }));
+        }
         let _ = object::revoke(CNODE, self.pool);
         for index in self.first_test_slot..self.next_slot {
             let _ = object::delete(CNODE, index);
@@ -129,6 +135,10 @@ impl Context {
             thread::release_stack(*stack);
         }
         self.stack_count = 0;
+        if let Err(invariant) = userlib::syscall::debug_check() {
+            userlib::println!("    kernel invariant {invariant:?} broken after clean-up");
+            outcome = outcome.and(Err(Failure { line: line!(), what: "kernel invariants after clean-up" }));
+        }
         outcome
     }
 
@@ -165,7 +175,13 @@ impl Context {
     /// `priority`, with its own IPC buffer and `fault_endpoint` (0: none). Returns the
     /// thread capability. Its stack returns to the pool when the test ends (the thread is
     /// destroyed with the pool).
-    pub fn spawn(&mut self, entry: thread::Entry, argument: usize, priority: usize, fault_endpoint: Cptr) -> Result<Cptr, Error> {
+    pub fn spawn(
+        &mut self,
+        entry: thread::Entry,
+        argument: usize,
+        priority: usize,
+        fault_endpoint: Cptr,
+    ) -> Result<Cptr, Error> {
         let thread_cap = self.make(ObjectType::Thread, 0)?;
         let (frame, address) = self.mapped_frame()?;
         let stack = thread::claim_stack().ok_or(Error::NotEnoughMemory)?;

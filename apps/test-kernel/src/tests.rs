@@ -9,16 +9,56 @@ use crate::{check, check_eq, ok};
 
 /// Every test, in the order they run.
 pub const ALL: &[Test] = &[
-    Test { id: "UNTYPED0001", about: "every object type can be retyped from RAM untyped", run: untyped_every_type },
-    Test { id: "UNTYPED0002", about: "an unknown object type is an invalid argument", run: untyped_unknown_type },
-    Test { id: "UNTYPED0003", about: "retyping into an occupied slot needs the slot emptied first", run: untyped_occupied },
-    Test { id: "UNTYPED0004", about: "a small untyped runs out with NotEnoughMemory, and revoke makes it whole again", run: untyped_exhaust_and_revoke },
-    Test { id: "CNODE0001", about: "a minted endpoint delivers its badge; re-badging is refused", run: cnode_mint_badge },
-    Test { id: "CNODE0002", about: "revoke deletes children and grandchildren, wherever they are", run: cnode_revoke_descendants },
-    Test { id: "IPC0001", about: "send and receive between two threads move four words and the badge", run: ipc_send_receive },
-    Test { id: "IPC0002", about: "a call is answered through the reply object with reply_recv", run: ipc_call_reply },
-    Test { id: "NTFN0001", about: "signals OR their badges; poll takes the word and clears it", run: notification_or_and_poll },
-    Test { id: "THREAD0001", about: "a thread's fault is delivered to its fault endpoint", run: thread_fault_delivered },
+    Test {
+        id: "UNTYPED0001",
+        about: "every object type can be retyped from RAM untyped",
+        run: untyped_every_type,
+    },
+    Test {
+        id: "UNTYPED0002",
+        about: "an unknown object type is an invalid argument",
+        run: untyped_unknown_type,
+    },
+    Test {
+        id: "UNTYPED0003",
+        about: "retyping into an occupied slot needs the slot emptied first",
+        run: untyped_occupied,
+    },
+    Test {
+        id: "UNTYPED0004",
+        about: "a small untyped runs out with NotEnoughMemory, and revoke makes it whole again",
+        run: untyped_exhaust_and_revoke,
+    },
+    Test {
+        id: "CNODE0001",
+        about: "a minted endpoint delivers its badge; re-badging is refused",
+        run: cnode_mint_badge,
+    },
+    Test {
+        id: "CNODE0002",
+        about: "revoke deletes children and grandchildren, wherever they are",
+        run: cnode_revoke_descendants,
+    },
+    Test {
+        id: "IPC0001",
+        about: "send and receive between two threads move four words and the badge",
+        run: ipc_send_receive,
+    },
+    Test {
+        id: "IPC0002",
+        about: "a call is answered through the reply object with reply_recv",
+        run: ipc_call_reply,
+    },
+    Test {
+        id: "NTFN0001",
+        about: "signals OR their badges; poll takes the word and clears it",
+        run: notification_or_and_poll,
+    },
+    Test {
+        id: "THREAD0001",
+        about: "a thread's fault is delivered to its fault endpoint",
+        run: thread_fault_delivered,
+    },
 ];
 
 fn untyped_every_type(context: &mut Context) -> Outcome {
@@ -50,7 +90,10 @@ fn untyped_unknown_type(context: &mut Context) -> Outcome {
 
 fn untyped_occupied(context: &mut Context) -> Outcome {
     let endpoint = ok!(context.make(ObjectType::Endpoint, 0));
-    check_eq!(object::retype(context.pool, ObjectType::Endpoint, 0, CNODE, endpoint, 1), Err(Error::DeleteFirst));
+    check_eq!(
+        object::retype(context.pool, ObjectType::Endpoint, 0, CNODE, endpoint, 1),
+        Err(Error::DeleteFirst)
+    );
     Ok(())
 }
 

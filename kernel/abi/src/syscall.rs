@@ -39,6 +39,24 @@ pub enum Syscall {
     NonBlockingRecv = 7,
     /// `reply_recv(cap, info, mrs, reply)`: reply through `reply`, then receive on `cap`.
     ReplyRecv = 8,
+    /// `debug_check()`: the kernel checks its invariants over everything reachable from the
+    /// caller's CSpace (derivation tree, queues, Untyped watermarks). Returns the number of
+    /// slots checked, or `InvalidArgument` with `a1` = the [`Invariant`] that failed.
+    DebugCheck = 9,
+}
+
+/// Invariants `debug_check` verifies; `a1` names the one that failed.
+#[repr(usize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invariant {
+    /// Derivation tree links are consistent (parents, siblings, no cycles, empty slots unlinked).
+    DerivationTree = 1,
+    /// A thread's state matches the queue it is in (run queue, endpoint, notification, reply).
+    Queues = 2,
+    /// An Untyped's used bytes lie within it and cover every object made from it.
+    UntypedWatermark = 3,
+    /// Reference counts equal the number of capabilities found.
+    ReferenceCounts = 4,
 }
 
 impl TryFrom<usize> for Syscall {
@@ -55,6 +73,7 @@ impl TryFrom<usize> for Syscall {
             6 => Self::Recv,
             7 => Self::NonBlockingRecv,
             8 => Self::ReplyRecv,
+            9 => Self::DebugCheck,
             _ => return Err(Error::InvalidSyscall),
         })
     }
@@ -293,10 +312,10 @@ mod tests {
 
     #[test]
     fn syscall_numbers_round_trip() {
-        for number in 0..9 {
+        for number in 0..10 {
             assert_eq!(Syscall::try_from(number).map(|call| call as usize), Ok(number));
         }
-        assert_eq!(Syscall::try_from(9), Err(Error::InvalidSyscall));
+        assert_eq!(Syscall::try_from(10), Err(Error::InvalidSyscall));
         assert_eq!(Syscall::try_from(usize::MAX), Err(Error::InvalidSyscall));
     }
 

@@ -70,11 +70,13 @@ fn make_program(
     let before = frames.allocated_pages();
     let cnode_bytes = 1usize << (usize::from(radix) + kernel_abi::object::SLOT_SIZE_BITS);
     let cnode_pages = cnode_bytes.div_ceil(PAGE_SIZE);
-    let cnode_object = frames.allocate_contiguous(cnode_pages, cnode_bytes.max(PAGE_SIZE)).ok_or(BootError::OutOfMemory)?;
+    let cnode_object =
+        frames.allocate_contiguous(cnode_pages, cnode_bytes.max(PAGE_SIZE)).ok_or(BootError::OutOfMemory)?;
     zero_range(cnode_object, cnode_pages * PAGE_SIZE);
     let cnode = untyped::make_object(kernel, ObjectType::CNode, cnode_object, usize::from(radix), false);
     let thread_object = frame(frames)?;
-    let Capability::Thread { .. } = untyped::make_object(kernel, ObjectType::Thread, thread_object, 0, false) else {
+    let Capability::Thread { .. } = untyped::make_object(kernel, ObjectType::Thread, thread_object, 0, false)
+    else {
         return Err(BootError::OutOfMemory);
     };
     let thread = ObjectRef::<Thread>::new(thread_object);
@@ -131,10 +133,19 @@ pub fn make_root_task(
         (info_page, bootinfo::BOOT_INFO_ADDRESS, Flags::USER | Flags::READ),
     ] {
         let mut tables = crate::memory::DirectMap { frames: Some(frames) };
-        kernel_core::paging::map(&mut tables, program.root, address, page, kernel_core::paging::PageSize::Small, flags)
-            .map_err(|_| BootError::OutOfMemory)?;
+        kernel_core::paging::map(
+            &mut tables,
+            program.root,
+            address,
+            page,
+            kernel_core::paging::PageSize::Small,
+            flags,
+        )
+        .map_err(|_| BootError::OutOfMemory)?;
     }
-    let Capability::AddressSpace { asid, .. } = program.address_space else { return Err(BootError::OutOfMemory) };
+    let Capability::AddressSpace { asid, .. } = program.address_space else {
+        return Err(BootError::OutOfMemory);
+    };
     let frame_capability = |frame: usize, address: usize, rights: Rights| Capability::Frame {
         frame,
         mapped_address: address,
@@ -156,9 +167,11 @@ pub fn make_root_task(
         cnode::insert(kernel, 0, in_root(index), capability);
     }
     // The thread's own slots hold copies, children of the root CNode's capabilities.
-    for (thread_slot, source) in
-        [(CSPACE_SLOT, slot::CNODE), (ADDRESS_SPACE_SLOT, slot::ADDRESS_SPACE), (IPC_BUFFER_SLOT, slot::IPC_BUFFER)]
-    {
+    for (thread_slot, source) in [
+        (CSPACE_SLOT, slot::CNODE),
+        (ADDRESS_SPACE_SLOT, slot::ADDRESS_SPACE),
+        (IPC_BUFFER_SLOT, slot::IPC_BUFFER),
+    ] {
         let original = cnode::load(in_root(source));
         if let Some(copy) = original.derive(Rights::ALL, None) {
             cnode::insert(kernel, in_root(source), thread::slot_id(program.thread, thread_slot), copy);
@@ -168,7 +181,13 @@ pub fn make_root_task(
     tcb.ipc_buffer = bootinfo::ROOT_IPC_BUFFER_ADDRESS;
     tcb.frame.set_a(0, bootinfo::BOOT_INFO_ADDRESS);
     kernel.scheduler.make_ready(program.thread);
-    Ok(RootTask { thread: program.thread, cnode: program.cnode, info_page, entry: program.entry, kib: program.kib })
+    Ok(RootTask {
+        thread: program.thread,
+        cnode: program.cnode,
+        info_page,
+        entry: program.entry,
+        kib: program.kib,
+    })
 }
 
 /// The root task between its creation and the memory hand-out.
@@ -186,7 +205,12 @@ pub struct RootTask {
 /// Gives every free frame, and every device register block, to the root task as Untyped
 /// capabilities, and writes the boot info page. Consumes the frame allocator: the kernel
 /// allocates nothing after this. Returns the number of Untyped capabilities.
-pub fn hand_out_memory(kernel: &mut Kernel, root: &RootTask, frames: FrameAllocator, board: &BoardInfo<'_>) -> usize {
+pub fn hand_out_memory(
+    kernel: &mut Kernel,
+    root: &RootTask,
+    frames: FrameAllocator,
+    board: &BoardInfo<'_>,
+) -> usize {
     // SAFETY: the boot info frame was allocated and zeroed for the root task above; it is
     // RAM in the direct map, page aligned, and BootInfo fits in a page.
     let info = unsafe { &mut *(direct_map(root.info_page) as *mut BootInfo) };
@@ -208,7 +232,9 @@ pub fn hand_out_memory(kernel: &mut Kernel, root: &RootTask, frames: FrameAlloca
         let region = page_align(region);
         for (start, bits) in aligned_blocks(region, min_bits, max_bits) {
             if count == MAX_UNTYPED {
-                crate::kprintln!("[kernel] more than {MAX_UNTYPED} untyped regions; the rest is not handed out");
+                crate::kprintln!(
+                    "[kernel] more than {MAX_UNTYPED} untyped regions; the rest is not handed out"
+                );
                 break 'regions;
             }
             let index = slot::FIRST_UNTYPED + count;

@@ -8,14 +8,14 @@
 //! the sender's capability, so revoking the sender's capability reaches it.
 
 use kernel_abi::MessageInfo;
-use kernel_abi::syscall::{MAX_MESSAGE_WORDS, REGISTER_MESSAGE_WORDS};
 use kernel_abi::Rights;
+use kernel_abi::syscall::{MAX_MESSAGE_WORDS, REGISTER_MESSAGE_WORDS};
 use kernel_core::capability::Capability;
 
 use crate::Kernel;
+use crate::object::ObjectRef;
 use crate::object::cnode;
 use crate::object::thread::{self, CSPACE_SLOT, Pending, Thread};
-use crate::object::ObjectRef;
 
 /// What the receiver's registers say after a delivery.
 fn deliver_registers(receiver: ObjectRef<Thread>, info: MessageInfo, badge: usize) {
@@ -26,7 +26,13 @@ fn deliver_registers(receiver: ObjectRef<Thread>, info: MessageInfo, badge: usiz
 }
 
 /// Delivers the message `sender` is sending (or has pending) to `receiver`.
-pub fn transfer(kernel: &mut Kernel, sender: ObjectRef<Thread>, receiver: ObjectRef<Thread>, badge: usize, can_grant: bool) {
+pub fn transfer(
+    kernel: &mut Kernel,
+    sender: ObjectRef<Thread>,
+    receiver: ObjectRef<Thread>,
+    badge: usize,
+    can_grant: bool,
+) {
     if let Pending::Fault { words, .. } = sender.get().pending {
         deliver_fault(receiver, badge, &words);
         return;
@@ -40,7 +46,8 @@ pub fn transfer(kernel: &mut Kernel, sender: ObjectRef<Thread>, receiver: Object
     if length > REGISTER_MESSAGE_WORDS {
         match (thread::ipc_buffer(sender), thread::ipc_buffer(receiver)) {
             (Some(from), Some(to)) => {
-                to.message[REGISTER_MESSAGE_WORDS..length].copy_from_slice(&from.message[REGISTER_MESSAGE_WORDS..length]);
+                to.message[REGISTER_MESSAGE_WORDS..length]
+                    .copy_from_slice(&from.message[REGISTER_MESSAGE_WORDS..length]);
             }
             _ => length = REGISTER_MESSAGE_WORDS,
         }
@@ -53,7 +60,11 @@ pub fn transfer(kernel: &mut Kernel, sender: ObjectRef<Thread>, receiver: Object
 }
 
 /// Writes a kernel-made fault message into `receiver`.
-pub fn deliver_fault(receiver: ObjectRef<Thread>, badge: usize, words: &[usize; kernel_abi::syscall::FAULT_MESSAGE_WORDS]) {
+pub fn deliver_fault(
+    receiver: ObjectRef<Thread>,
+    badge: usize,
+    words: &[usize; kernel_abi::syscall::FAULT_MESSAGE_WORDS],
+) {
     for (index, word) in words.iter().take(REGISTER_MESSAGE_WORDS).enumerate() {
         receiver.get().frame.set_a(2 + index, *word);
     }
@@ -69,7 +80,9 @@ pub fn deliver_fault(receiver: ObjectRef<Thread>, badge: usize, words: &[usize; 
 /// Copies the first capability the sender names into the receiver's receive slot. Returns
 /// the number transferred (0 or 1).
 fn transfer_capability(kernel: &mut Kernel, sender: ObjectRef<Thread>, receiver: ObjectRef<Thread>) -> usize {
-    let (Some(out), Some(into)) = (thread::ipc_buffer(sender), thread::ipc_buffer(receiver)) else { return 0 };
+    let (Some(out), Some(into)) = (thread::ipc_buffer(sender), thread::ipc_buffer(receiver)) else {
+        return 0;
+    };
     let (cptr, receive_cnode, receive_index) = (out.send_caps[0], into.receive_cnode, into.receive_index);
     if receive_index == 0 {
         return 0;

@@ -89,10 +89,7 @@ pub fn load(frames: &mut FrameAllocator, root: usize, file: &[u8]) -> Result<Loa
         page_frame(frames, root, page, Flags::USER | Flags::READ | Flags::WRITE)?;
     }
 
-    Ok(LoadedProgram {
-        entry: plan.entry,
-        stack_pointer: USER_STACK_TOP,
-    })
+    Ok(LoadedProgram { entry: plan.entry, stack_pointer: USER_STACK_TOP })
 }
 
 /// The frame backing user page `page`, mapping a fresh zeroed one if there is none yet. Two

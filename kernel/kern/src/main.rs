@@ -17,6 +17,7 @@ mod arch;
 mod boot;
 mod cell;
 mod console;
+mod invariants;
 mod ipc;
 mod loader;
 mod memory;
@@ -340,7 +341,9 @@ fn start_boot_programs(
     let used = frames.allocated_pages() * 4;
     let free = frames.free_bytes() >> 20;
     let untyped = boot::hand_out_memory(kernel, &root, frames, board);
-    kprintln!("[kernel] {used} KiB used at boot; {free} MiB free as {untyped} untyped capabilities; starting {root_name}");
+    kprintln!(
+        "[kernel] {used} KiB used at boot; {free} MiB free as {untyped} untyped capabilities; starting {root_name}"
+    );
 }
 
 #[panic_handler]

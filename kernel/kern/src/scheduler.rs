@@ -108,6 +108,21 @@ impl Scheduler {
         Some(thread)
     }
 
+    /// Whether `thread` is in the ready queue of its priority (for invariant checks).
+    pub fn is_queued(&self, thread: ObjectRef<Thread>) -> bool {
+        let priority = Self::priority_of(thread);
+        let mut node = self.queues[priority].head;
+        let mut steps = 0;
+        while node != 0 && steps < 4096 {
+            if node == thread.address() {
+                return self.bitmap[priority / 64] & (1 << (priority % 64)) != 0;
+            }
+            node = ObjectRef::<Thread>::new(node).get().queue_next;
+            steps += 1;
+        }
+        false
+    }
+
     /// Programs the next timer tick.
     pub fn arm_timer(&self) {
         let now = csr::read_time() as u64;

@@ -43,6 +43,14 @@ pub fn handle(kernel: &mut Kernel, caller: ObjectRef<Thread>) {
         Ok(Syscall::NonBlockingSend) => send(kernel, caller, false),
         Ok(Syscall::Recv) => receive(kernel, caller, true),
         Ok(Syscall::NonBlockingRecv) => receive(kernel, caller, false),
+        Ok(Syscall::DebugCheck) => crate::invariants::check(kernel, caller)
+            .map(|slots| {
+                caller.get().frame.set_a(1, slots);
+            })
+            .map_err(|invariant| {
+                caller.get().frame.set_a(1, invariant as usize);
+                Error::InvalidArgument
+            }),
         Ok(Syscall::ReplyRecv) => {
             let reply_cptr = caller.get().frame.a(6);
             match lookup(caller, reply_cptr) {
@@ -94,7 +102,8 @@ fn send(kernel: &mut Kernel, caller: ObjectRef<Thread>, blocking: bool) -> Resul
             if !rights.contains(Rights::WRITE) {
                 return Err(Error::InsufficientRights);
             }
-            let options = SendOptions { badge, can_grant: rights.contains(Rights::GRANT), is_call: false, blocking };
+            let options =
+                SendOptions { badge, can_grant: rights.contains(Rights::GRANT), is_call: false, blocking };
             endpoint::send(kernel, ObjectRef::new(object), caller, options)
         }
         Capability::Notification { object, rights, badge } => {
@@ -144,7 +153,8 @@ fn call(kernel: &mut Kernel, caller: ObjectRef<Thread>) -> Result<(), Error> {
         if !rights.contains(Rights::WRITE) {
             return Err(Error::InsufficientRights);
         }
-        let options = SendOptions { badge, can_grant: rights.contains(Rights::GRANT), is_call: true, blocking: true };
+        let options =
+            SendOptions { badge, can_grant: rights.contains(Rights::GRANT), is_call: true, blocking: true };
         return endpoint::send(kernel, ObjectRef::new(object), caller, options);
     }
     // An invocation of a kernel object: gather the argument words.
@@ -200,7 +210,8 @@ fn call(kernel: &mut Kernel, caller: ObjectRef<Thread>) -> Result<(), Error> {
     if count > REGISTER_MESSAGE_WORDS
         && let Some(buffer) = thread::ipc_buffer(caller)
     {
-        buffer.message[REGISTER_MESSAGE_WORDS..count].copy_from_slice(&results[REGISTER_MESSAGE_WORDS..count]);
+        buffer.message[REGISTER_MESSAGE_WORDS..count]
+            .copy_from_slice(&results[REGISTER_MESSAGE_WORDS..count]);
     }
     Ok(())
 }

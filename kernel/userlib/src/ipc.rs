@@ -88,7 +88,12 @@ impl Message {
     /// Reads a received message out of registers and the IPC buffer.
     fn store(registers: &Registers) -> Self {
         let info = MessageInfo(registers[1]);
-        let mut message = Self { label: info.label(), length: info.length(), caps: info.caps(), words: [0; MAX_MESSAGE_WORDS] };
+        let mut message = Self {
+            label: info.label(),
+            length: info.length(),
+            caps: info.caps(),
+            words: [0; MAX_MESSAGE_WORDS],
+        };
         message.words[..REGISTER_MESSAGE_WORDS].copy_from_slice(&registers[2..6]);
         if message.length > REGISTER_MESSAGE_WORDS {
             match ipc_buffer() {

@@ -15,12 +15,19 @@ pub fn retype(
     index: usize,
     count: usize,
 ) -> Result<(), Error> {
-    invoke(untyped, UntypedOp::Retype as usize, &[object_type as usize, size_bits, cnode, index, count]).map(|_| ())
+    invoke(untyped, UntypedOp::Retype as usize, &[object_type as usize, size_bits, cnode, index, count])
+        .map(|_| ())
 }
 
 /// Copies the capability at `source_index` of `source_cnode` into `index` of `cnode`, with
 /// at most `rights`.
-pub fn copy(cnode: Cptr, index: usize, source_cnode: Cptr, source_index: usize, rights: Rights) -> Result<(), Error> {
+pub fn copy(
+    cnode: Cptr,
+    index: usize,
+    source_cnode: Cptr,
+    source_index: usize,
+    rights: Rights,
+) -> Result<(), Error> {
     invoke(cnode, CNodeOp::Copy as usize, &[index, source_cnode, source_index, rights.0 as usize]).map(|_| ())
 }
 
@@ -33,11 +40,17 @@ pub fn mint(
     rights: Rights,
     badge: usize,
 ) -> Result<(), Error> {
-    invoke(cnode, CNodeOp::Mint as usize, &[index, source_cnode, source_index, rights.0 as usize, badge]).map(|_| ())
+    invoke(cnode, CNodeOp::Mint as usize, &[index, source_cnode, source_index, rights.0 as usize, badge])
+        .map(|_| ())
 }
 
 /// Moves a capability between slots.
-pub fn move_capability(cnode: Cptr, index: usize, source_cnode: Cptr, source_index: usize) -> Result<(), Error> {
+pub fn move_capability(
+    cnode: Cptr,
+    index: usize,
+    source_cnode: Cptr,
+    source_index: usize,
+) -> Result<(), Error> {
     invoke(cnode, CNodeOp::Move as usize, &[index, source_cnode, source_index]).map(|_| ())
 }
 
@@ -60,8 +73,12 @@ pub fn configure_thread(
     ipc_buffer_frame: Cptr,
     fault_endpoint: Cptr,
 ) -> Result<(), Error> {
-    invoke(thread, ThreadOp::Configure as usize, &[cspace, address_space, ipc_buffer, ipc_buffer_frame, fault_endpoint])
-        .map(|_| ())
+    invoke(
+        thread,
+        ThreadOp::Configure as usize,
+        &[cspace, address_space, ipc_buffer, ipc_buffer_frame, fault_endpoint],
+    )
+    .map(|_| ())
 }
 
 /// Sets a thread's pc, sp and a0..a3.

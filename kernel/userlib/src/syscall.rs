@@ -122,3 +122,20 @@ pub fn instructions_retired() -> u64 {
     unsafe { asm!("rdinstret {}", out(reg) count, options(nomem, nostack)) };
     count
 }
+
+/// Asks the kernel to check its invariants over everything reachable from this thread's
+/// CSpace. Returns the number of slots checked, or the invariant that failed.
+pub fn debug_check() -> Result<usize, kernel_abi::syscall::Invariant> {
+    use kernel_abi::syscall::Invariant;
+    // SAFETY: DebugCheck only reads kernel state.
+    let (error, value) = unsafe { raw(Syscall::DebugCheck as usize, [0; 6]) };
+    if error == 0 {
+        return Ok(value);
+    }
+    Err(match value {
+        2 => Invariant::Queues,
+        3 => Invariant::UntypedWatermark,
+        4 => Invariant::ReferenceCounts,
+        _ => Invariant::DerivationTree,
+    })
+}

@@ -71,10 +71,22 @@ pub struct Spawn {
 /// Configures `spawn.thread` to run `entry(argument)` on `stack_top`, and resumes it.
 pub fn start(spawn: &Spawn, entry: Entry, argument: usize, stack_top: usize) -> Result<(), Error> {
     let (frame, address) = spawn.ipc_buffer;
-    object::configure_thread(spawn.thread, spawn.cspace, spawn.address_space, address, frame, spawn.fault_endpoint)?;
+    object::configure_thread(
+        spawn.thread,
+        spawn.cspace,
+        spawn.address_space,
+        address,
+        frame,
+        spawn.fault_endpoint,
+    )?;
     object::set_priority(spawn.thread, spawn.priority)?;
     let pc = trampoline as *const () as usize;
     let entry = entry as usize;
-    object::write_registers(spawn.thread, pc, stack_top, [entry, argument, if frame == 0 { 0 } else { address }, 0])?;
+    object::write_registers(
+        spawn.thread,
+        pc,
+        stack_top,
+        [entry, argument, if frame == 0 { 0 } else { address }, 0],
+    )?;
     object::resume(spawn.thread)
 }

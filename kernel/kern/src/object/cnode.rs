@@ -96,7 +96,11 @@ pub fn revoke(kernel: &mut Kernel, slot: SlotId) -> usize {
     drain_zombies(kernel);
     if let Capability::Untyped { base, size_bits, is_device, .. } = load(slot) {
         // Every object made from it is gone: its memory can be retyped from the start.
-        capability::update(&mut KernelSlots, slot, Capability::Untyped { base, size_bits, is_device, used: 0 });
+        capability::update(
+            &mut KernelSlots,
+            slot,
+            Capability::Untyped { base, size_bits, is_device, used: 0 },
+        );
     }
     deleted
 }

@@ -103,7 +103,8 @@ pub fn send(
         return Err(Error::WouldBlock);
     }
     let tcb = sender.get();
-    tcb.pending = Pending::Message { badge: options.badge, can_grant: options.can_grant, is_call: options.is_call };
+    tcb.pending =
+        Pending::Message { badge: options.badge, can_grant: options.can_grant, is_call: options.is_call };
     block_sender(kernel, endpoint, sender);
     Ok(())
 }
@@ -156,7 +157,9 @@ pub fn receive(
     if !blocking {
         return Err(Error::WouldBlock);
     }
-    kernel.scheduler.block(receiver, State::BlockedOnReceive { endpoint: endpoint.address(), reply: reply_object });
+    kernel
+        .scheduler
+        .block(receiver, State::BlockedOnReceive { endpoint: endpoint.address(), reply: reply_object });
     let ep = endpoint.get();
     ep.queue.push_back(receiver);
     ep.waiting = Waiting::Receivers;

@@ -104,7 +104,9 @@ fn header_of(capability: &Capability) -> Option<&'static mut Header> {
     match *capability {
         Capability::CNode { object, .. } => Some(ObjectRef::<Header>::new(object).get()),
         Capability::Thread { object } => Some(&mut ObjectRef::<thread::Thread>::new(object).get().header),
-        Capability::Endpoint { object, .. } => Some(&mut ObjectRef::<endpoint::Endpoint>::new(object).get().header),
+        Capability::Endpoint { object, .. } => {
+            Some(&mut ObjectRef::<endpoint::Endpoint>::new(object).get().header)
+        }
         Capability::Notification { object, .. } => {
             Some(&mut ObjectRef::<notification::Notification>::new(object).get().header)
         }
@@ -126,7 +128,9 @@ pub fn retain(kernel: &mut Kernel, capability: &Capability) {
 /// it was the last reference (or queues it for destruction; see [`drain_zombies`]).
 pub fn release(kernel: &mut Kernel, capability: Capability) {
     match capability {
-        Capability::Frame { .. } | Capability::PageTable { .. } => vspace::unmap_capability(kernel, &capability),
+        Capability::Frame { .. } | Capability::PageTable { .. } => {
+            vspace::unmap_capability(kernel, &capability)
+        }
         Capability::AddressSpace { asid, .. } => kernel.asids.release(asid),
         Capability::IrqHandler { .. } => {}
         _ => {}

@@ -24,7 +24,8 @@ pub struct Notification {
     pub bound_thread: usize,
 }
 
-const _: () = assert!(core::mem::size_of::<Notification>() <= 1 << kernel_abi::object::SMALL_OBJECT_SIZE_BITS);
+const _: () =
+    assert!(core::mem::size_of::<Notification>() <= 1 << kernel_abi::object::SMALL_OBJECT_SIZE_BITS);
 
 /// Makes an empty notification in zeroed memory.
 pub fn initialise(object: usize) {
@@ -66,7 +67,12 @@ pub fn signal(kernel: &mut Kernel, notification: ObjectRef<Notification>, badge:
 
 /// `thread` waits on `notification`: takes the word if non-zero, else blocks (or, when not
 /// blocking, returns a zero word).
-pub fn wait(kernel: &mut Kernel, notification: ObjectRef<Notification>, thread: ObjectRef<Thread>, blocking: bool) {
+pub fn wait(
+    kernel: &mut Kernel,
+    notification: ObjectRef<Notification>,
+    thread: ObjectRef<Thread>,
+    blocking: bool,
+) {
     let n = notification.get();
     if n.word != 0 || !blocking {
         let word = n.word;

@@ -279,7 +279,9 @@ pub fn wake(kernel: &mut Kernel, thread: ObjectRef<Thread>, error: usize) {
 
 /// Empties the slots of a dead thread (called while draining zombies).
 pub fn empty_slots(kernel: &mut Kernel, thread: ObjectRef<Thread>) {
-    if let Some(notification) = ObjectRef::<notification::Notification>::from_link(thread.get().bound_notification) {
+    if let Some(notification) =
+        ObjectRef::<notification::Notification>::from_link(thread.get().bound_notification)
+    {
         notification.get().bound_thread = 0;
         thread.get().bound_notification = 0;
     }
@@ -308,7 +310,13 @@ fn set_slot(kernel: &mut Kernel, thread: ObjectRef<Thread>, index: usize, source
 /// A decoded thread invocation.
 pub enum Invocation {
     /// Set CSpace, address space, IPC buffer and fault endpoint.
-    Configure { cspace: SlotId, address_space: SlotId, buffer_address: usize, buffer_frame: SlotId, fault: SlotId },
+    Configure {
+        cspace: SlotId,
+        address_space: SlotId,
+        buffer_address: usize,
+        buffer_frame: SlotId,
+        fault: SlotId,
+    },
     /// Set pc, sp, a0..a3.
     WriteRegisters([usize; 6]),
     /// Return pc, sp, a0..a3.
@@ -348,17 +356,19 @@ pub fn decode(
     Ok(match label {
         l if l == ThreadOp::Configure as usize => {
             let cspace = of_type(resolve(word(0)?)?, |c| matches!(c, Capability::CNode { .. }))?;
-            let address_space = of_type(resolve(word(1)?)?, |c| matches!(c, Capability::AddressSpace { .. }))?;
+            let address_space =
+                of_type(resolve(word(1)?)?, |c| matches!(c, Capability::AddressSpace { .. }))?;
             let buffer_address = word(2)?;
             let buffer_frame = optional(word(3)?)?;
             if buffer_frame != 0 {
-                let Capability::Frame { large, rights, .. } = cnode::load(of_type(buffer_frame, |c| {
-                    matches!(c, Capability::Frame { .. })
-                })?) else {
+                let Capability::Frame { large, rights, .. } =
+                    cnode::load(of_type(buffer_frame, |c| matches!(c, Capability::Frame { .. }))?)
+                else {
                     return Err(Error::IllegalOperation);
                 };
                 let size = if large { 2 << 20 } else { 4096 };
-                if !buffer_address.is_multiple_of(8) || (buffer_address & (size - 1)) + IPC_BUFFER_SIZE > size {
+                if !buffer_address.is_multiple_of(8) || (buffer_address & (size - 1)) + IPC_BUFFER_SIZE > size
+                {
                     return Err(Error::AlignmentError);
                 }
                 if !rights.contains(Rights::READ | Rights::WRITE) {
@@ -367,7 +377,10 @@ pub fn decode(
             }
             let fault = optional(word(4)?)?;
             if fault != 0 {
-                of_type(fault, |c| matches!(c, Capability::Endpoint { rights, .. } if rights.contains(Rights::WRITE)))?;
+                of_type(
+                    fault,
+                    |c| matches!(c, Capability::Endpoint { rights, .. } if rights.contains(Rights::WRITE)),
+                )?;
             }
             Invocation::Configure { cspace, address_space, buffer_address, buffer_frame, fault }
         }
@@ -390,10 +403,13 @@ pub fn decode(
             Invocation::SetPriority(priority)
         }
         l if l == ThreadOp::BindNotification as usize => {
-            let slot = of_type(resolve(word(0)?)?, |c| {
-                matches!(c, Capability::Notification { rights, .. } if rights.contains(Rights::READ))
-            })?;
-            let Capability::Notification { object, .. } = cnode::load(slot) else { return Err(Error::IllegalOperation) };
+            let slot = of_type(
+                resolve(word(0)?)?,
+                |c| matches!(c, Capability::Notification { rights, .. } if rights.contains(Rights::READ)),
+            )?;
+            let Capability::Notification { object, .. } = cnode::load(slot) else {
+                return Err(Error::IllegalOperation);
+            };
             if target.get().bound_notification != 0
                 || ObjectRef::<notification::Notification>::new(object).get().bound_thread != 0
             {
@@ -441,7 +457,8 @@ pub fn invoke(
         }
         Invocation::ReadRegisters => {
             let frame = &target.get().frame;
-            *results = [frame.pc, frame.registers[TrapFrame::SP], frame.a(0), frame.a(1), frame.a(2), frame.a(3)];
+            *results =
+                [frame.pc, frame.registers[TrapFrame::SP], frame.a(0), frame.a(1), frame.a(2), frame.a(3)];
             Ok(6)
         }
         Invocation::Resume => {
@@ -467,7 +484,9 @@ pub fn invoke(
             Ok(0)
         }
         Invocation::BindNotification(slot) => {
-            let Capability::Notification { object, .. } = cnode::load(slot) else { return Err(Error::IllegalOperation) };
+            let Capability::Notification { object, .. } = cnode::load(slot) else {
+                return Err(Error::IllegalOperation);
+            };
             ObjectRef::<notification::Notification>::new(object).get().bound_thread = target.address();
             target.get().bound_notification = object;
             Ok(0)

@@ -81,7 +81,8 @@ pub fn decode(
 
 /// Makes the objects and their capabilities.
 pub fn invoke(kernel: &mut Kernel, retype: Retype) -> Result<usize, Error> {
-    let Capability::Untyped { base, size_bits: untyped_bits, is_device, .. } = cnode::load(retype.untyped) else {
+    let Capability::Untyped { base, size_bits: untyped_bits, is_device, .. } = cnode::load(retype.untyped)
+    else {
         return Err(Error::IllegalOperation);
     };
     if retype.object_type == ObjectType::AddressSpace && kernel.asids.free_count() < retype.count {

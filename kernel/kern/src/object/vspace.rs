@@ -230,8 +230,11 @@ pub fn invoke(kernel: &mut Kernel, invocation: Invocation) -> Result<Option<usiz
         }
         Invocation::MapTable { slot, asid, address } => {
             let root = kernel.asids.root(asid).ok_or(Error::InvalidCapability)?;
-            let Capability::PageTable { table, .. } = cnode::load(slot) else { return Err(Error::IllegalOperation) };
-            let (start, _level) = paging::install_table(&mut memory, root, address, table).map_err(map_error)?;
+            let Capability::PageTable { table, .. } = cnode::load(slot) else {
+                return Err(Error::IllegalOperation);
+            };
+            let (start, _level) =
+                paging::install_table(&mut memory, root, address, table).map_err(map_error)?;
             csr::flush_address_space(asid);
             capability::update(
                 &mut KernelSlots,
@@ -247,7 +250,9 @@ pub fn invoke(kernel: &mut Kernel, invocation: Invocation) -> Result<Option<usiz
                 Capability::Frame { frame, large, rights, .. } => {
                     Capability::Frame { frame, mapped_address: 0, mapped_asid: 0, large, rights }
                 }
-                Capability::PageTable { table, .. } => Capability::PageTable { table, mapped_address: 0, mapped_asid: 0 },
+                Capability::PageTable { table, .. } => {
+                    Capability::PageTable { table, mapped_address: 0, mapped_asid: 0 }
+                }
                 other => other,
             };
             capability::update(&mut KernelSlots, slot, unmapped);

@@ -1,0 +1,241 @@
+//! `debug_check`: the kernel checks its own invariants over everything reachable from the
+//! caller's CSpace. Used by the syscall fuzzer and the kernel test suite; it only reads.
+//!
+//! Reachable means: the caller's CSpace root CNode, every CNode whose capability is in a
+//! reachable slot, and every thread whose capability is, with the thread's own slots.
+
+use kernel_abi::syscall::Invariant;
+use kernel_core::capability::{self, Capability, SLOT_SIZE, SlotId, SlotStore};
+
+use crate::Kernel;
+use crate::object::cnode::{CNodeHeader, KernelSlots};
+use crate::object::endpoint::{Endpoint, Waiting};
+use crate::object::notification::Notification;
+use crate::object::reply::Reply;
+use crate::object::thread::{self, CSPACE_SLOT, State, Thread};
+use crate::object::{Header, ObjectRef};
+
+const MAX_CNODES: usize = 128;
+const MAX_THREADS: usize = 256;
+const MAX_QUEUE_WALK: usize = 4096;
+
+struct Reachable {
+    cnodes: [usize; MAX_CNODES],
+    cnode_count: usize,
+    threads: [usize; MAX_THREADS],
+    thread_count: usize,
+}
+
+impl Reachable {
+    fn add_cnode(&mut self, object: usize) {
+        if !self.cnodes[..self.cnode_count].contains(&object) && self.cnode_count < MAX_CNODES {
+            self.cnodes[self.cnode_count] = object;
+            self.cnode_count += 1;
+        }
+    }
+
+    fn add_thread(&mut self, object: usize) {
+        if !self.threads[..self.thread_count].contains(&object) && self.thread_count < MAX_THREADS {
+            self.threads[self.thread_count] = object;
+            self.thread_count += 1;
+        }
+    }
+
+    /// Every slot: the CNodes' (from 1) and the threads' own.
+    fn slots(&self) -> impl Iterator<Item = SlotId> + '_ {
+        let cnode_slots = self.cnodes[..self.cnode_count].iter().flat_map(|&object| {
+            let count = ObjectRef::<CNodeHeader>::new(object).get().slots;
+            (1..count).map(move |index| object + index * SLOT_SIZE)
+        });
+        let thread_slots = self.threads[..self.thread_count].iter().flat_map(|&object| {
+            (0..=thread::SCHED_CONTEXT_SLOT).map(move |index| thread::slot_id(ObjectRef::new(object), index))
+        });
+        cnode_slots.chain(thread_slots)
+    }
+}
+
+/// Checks every invariant; returns the number of slots looked at.
+pub fn check(kernel: &Kernel, caller: ObjectRef<Thread>) -> Result<usize, Invariant> {
+    let mut reachable =
+        Reachable { cnodes: [0; MAX_CNODES], cnode_count: 0, threads: [0; MAX_THREADS], thread_count: 0 };
+    reachable.add_thread(caller.address());
+    if let Capability::CNode { object, .. } = caller.get().capability(CSPACE_SLOT) {
+        reachable.add_cnode(object);
+    }
+    // Grow the set until nothing new is found.
+    loop {
+        let (cnodes, threads) = (reachable.cnode_count, reachable.thread_count);
+        let mut found_cnodes = [0usize; MAX_CNODES];
+        let mut found_threads = [0usize; MAX_THREADS];
+        let (mut c, mut t) = (0, 0);
+        for slot in reachable.slots() {
+            match KernelSlots.load(slot).capability {
+                Capability::CNode { object, .. } if c < MAX_CNODES => {
+                    found_cnodes[c] = object;
+                    c += 1;
+                }
+                Capability::Thread { object } if t < MAX_THREADS => {
+                    found_threads[t] = object;
+                    t += 1;
+                }
+                _ => {}
+            }
+        }
+        for object in &found_cnodes[..c] {
+            reachable.add_cnode(*object);
+        }
+        for object in &found_threads[..t] {
+            reachable.add_thread(*object);
+        }
+        if reachable.cnode_count == cnodes && reachable.thread_count == threads {
+            break;
+        }
+    }
+
+    let slot_count = reachable.slots().count();
+    capability::check_tree(&KernelSlots, reachable.slots(), slot_count + 1)
+        .map_err(|_| Invariant::DerivationTree)?;
+
+    for slot in reachable.slots() {
+        let capability = KernelSlots.load(slot).capability;
+        check_references(&reachable, &capability)?;
+        match capability {
+            Capability::Untyped { base, size_bits, used, .. } => check_untyped(slot, base, size_bits, used)?,
+            Capability::Endpoint { object, .. } => check_endpoint(ObjectRef::new(object))?,
+            Capability::Notification { object, .. } => check_notification(ObjectRef::new(object))?,
+            _ => {}
+        }
+    }
+    for &object in &reachable.threads[..reachable.thread_count] {
+        check_thread(kernel, ObjectRef::new(object))?;
+    }
+    Ok(slot_count)
+}
+
+/// A counted object's reference count is at least the number of capabilities found.
+fn check_references(reachable: &Reachable, capability: &Capability) -> Result<(), Invariant> {
+    let object = match *capability {
+        Capability::CNode { object, .. }
+        | Capability::Thread { object }
+        | Capability::Endpoint { object, .. }
+        | Capability::Notification { object, .. }
+        | Capability::Reply { object } => object,
+        _ => return Ok(()),
+    };
+    let references = ObjectRef::<Header>::new(object).get().references;
+    let found = reachable
+        .slots()
+        .filter(|&slot| {
+            matches!(KernelSlots.load(slot).capability,
+                Capability::CNode { object: o, .. } | Capability::Thread { object: o } | Capability::Endpoint { object: o, .. }
+                | Capability::Notification { object: o, .. } | Capability::Reply { object: o } if o == object)
+        })
+        .count();
+    if references < found { Err(Invariant::ReferenceCounts) } else { Ok(()) }
+}
+
+fn check_untyped(slot: SlotId, base: usize, size_bits: u8, used: usize) -> Result<(), Invariant> {
+    let size = 1usize << size_bits;
+    if used > size {
+        return Err(Invariant::UntypedWatermark);
+    }
+    let has_children = capability::has_children(&KernelSlots, slot);
+    let mut child = KernelSlots.load(slot).links.first_child;
+    let mut steps = 0;
+    while child != 0 && steps < MAX_QUEUE_WALK {
+        let address = match KernelSlots.load(child).capability {
+            Capability::Untyped { base, .. } => base,
+            Capability::CNode { object, .. }
+            | Capability::Thread { object }
+            | Capability::Endpoint { object, .. }
+            | Capability::Notification { object, .. }
+            | Capability::Reply { object }
+            | Capability::SchedContext { object } => object,
+            Capability::AddressSpace { root, .. } => root,
+            Capability::PageTable { table, .. } => table,
+            Capability::Frame { frame, .. } => frame,
+            _ => base,
+        };
+        // Children made by retype lie below the watermark (when there are children, the
+        // watermark is what the next retype starts from).
+        if has_children && (address < base || address >= base + used.max(1)) {
+            return Err(Invariant::UntypedWatermark);
+        }
+        child = KernelSlots.load(child).links.next_sibling;
+        steps += 1;
+    }
+    Ok(())
+}
+
+/// Whether `thread` is in the queue starting at `head`, with consistent back links.
+fn queue_contains(head: usize, thread: usize) -> Result<bool, Invariant> {
+    let mut previous = 0;
+    let mut node = head;
+    let mut steps = 0;
+    while node != 0 {
+        let tcb = ObjectRef::<Thread>::new(node).get();
+        if tcb.queue_previous != previous {
+            return Err(Invariant::Queues);
+        }
+        if node == thread {
+            return Ok(true);
+        }
+        previous = node;
+        node = tcb.queue_next;
+        steps += 1;
+        if steps > MAX_QUEUE_WALK {
+            return Err(Invariant::Queues);
+        }
+    }
+    Ok(false)
+}
+
+fn check_endpoint(endpoint: ObjectRef<Endpoint>) -> Result<(), Invariant> {
+    let ep = endpoint.get();
+    if ep.queue.is_empty() != (ep.waiting == Waiting::Idle) {
+        return Err(Invariant::Queues);
+    }
+    let mut node = ep.queue.head;
+    let mut steps = 0;
+    while node != 0 {
+        let state = ObjectRef::<Thread>::new(node).get().state;
+        let consistent = match (ep.waiting, state) {
+            (Waiting::Senders, State::BlockedOnSend { endpoint: e }) => e == endpoint.address(),
+            (Waiting::Receivers, State::BlockedOnReceive { endpoint: e, .. }) => e == endpoint.address(),
+            _ => false,
+        };
+        if !consistent {
+            return Err(Invariant::Queues);
+        }
+        node = ObjectRef::<Thread>::new(node).get().queue_next;
+        steps += 1;
+        if steps > MAX_QUEUE_WALK {
+            return Err(Invariant::Queues);
+        }
+    }
+    Ok(())
+}
+
+fn check_notification(notification: ObjectRef<Notification>) -> Result<(), Invariant> {
+    let n = notification.get();
+    if !n.queue.is_empty() && n.word != 0 {
+        return Err(Invariant::Queues);
+    }
+    Ok(())
+}
+
+fn check_thread(kernel: &Kernel, thread: ObjectRef<Thread>) -> Result<(), Invariant> {
+    let ok = match thread.get().state {
+        State::Ready => kernel.scheduler.is_queued(thread),
+        State::BlockedOnSend { endpoint } | State::BlockedOnReceive { endpoint, .. } => {
+            queue_contains(ObjectRef::<Endpoint>::new(endpoint).get().queue.head, thread.address())?
+        }
+        State::BlockedOnNotification { notification } => {
+            queue_contains(ObjectRef::<Notification>::new(notification).get().queue.head, thread.address())?
+        }
+        State::BlockedOnReply { reply } => ObjectRef::<Reply>::new(reply).get().caller == thread.address(),
+        State::Running => kernel.scheduler.current() == Some(thread),
+        State::Inactive => !kernel.scheduler.is_queued(thread),
+    };
+    if ok { Ok(()) } else { Err(Invariant::Queues) }
+}
