@@ -7,6 +7,7 @@
 //! cargo xtask clippy                lints only
 //! cargo xtask policy check FILE     check a policy script
 //! cargo xtask policy diff OLD NEW [CONNECTIONS]
+//! cargo xtask policy sample OLD
 //! ```
 
 mod build;
@@ -30,7 +31,8 @@ commands:
                                  only system tests whose name contains it
   clippy                         lints only (clippy with the workspace lints, -D warnings)
   policy check FILE              check a policy script and summarise it
-  policy diff OLD NEW [CONNS]    what replacing policy OLD with NEW does to live connections";
+  policy diff OLD NEW [CONNS]    what replacing policy OLD with NEW does to live connections
+  policy sample OLD              the connection list `diff` assumes when CONNS is omitted";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
