@@ -183,6 +183,32 @@ impl Context {
         fault_endpoint: Cptr,
     ) -> Result<Cptr, Error> {
         let thread_cap = self.make(ObjectType::Thread, 0)?;
+        self.start(thread_cap, entry, argument, priority, fault_endpoint)
+    }
+
+    /// Like [`Self::spawn`], but the thread runs on scheduling context `sched_context` (or,
+    /// when it is 0, passively: only on its callers' time).
+    pub fn spawn_with(
+        &mut self,
+        entry: thread::Entry,
+        argument: usize,
+        priority: usize,
+        fault_endpoint: Cptr,
+        sched_context: Cptr,
+    ) -> Result<Cptr, Error> {
+        let thread_cap = self.make(ObjectType::Thread, 0)?;
+        object::set_sched_context(thread_cap, sched_context)?;
+        self.start(thread_cap, entry, argument, priority, fault_endpoint)
+    }
+
+    fn start(
+        &mut self,
+        thread_cap: Cptr,
+        entry: thread::Entry,
+        argument: usize,
+        priority: usize,
+        fault_endpoint: Cptr,
+    ) -> Result<Cptr, Error> {
         let (frame, address) = self.mapped_frame()?;
         let stack = thread::claim_stack().ok_or(Error::NotEnoughMemory)?;
         let spawn = Spawn {

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod context;
+mod sched;
 mod tests;
 
 use userlib::println;
@@ -20,7 +21,7 @@ fn main() -> i32 {
     let mut context = context::Context::new(info);
     let mut failed = 0;
     let mut passed = 0;
-    for test in tests::ALL {
+    for test in tests::ALL.iter().chain(sched::ALL) {
         match context.run(test) {
             Ok(()) => {
                 passed += 1;

@@ -235,7 +235,8 @@ fn check_thread(kernel: &Kernel, thread: ObjectRef<Thread>) -> Result<(), Invari
         }
         State::BlockedOnReply { reply } => ObjectRef::<Reply>::new(reply).get().caller == thread.address(),
         State::Running => kernel.scheduler.current() == Some(thread),
-        State::Inactive => !kernel.scheduler.is_queued(thread),
+        State::Throttled => kernel.scheduler.is_throttled(thread),
+        State::Inactive => !kernel.scheduler.is_queued(thread) && !kernel.scheduler.is_throttled(thread),
     };
     if ok { Ok(()) } else { Err(Invariant::Queues) }
 }

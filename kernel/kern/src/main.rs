@@ -128,8 +128,9 @@ impl Kernel {
         if is_interrupt {
             match code {
                 5 => {
-                    self.scheduler.arm_timer();
-                    self.scheduler.requeue_current();
+                    let now = csr::read_time() as u64;
+                    self.scheduler.account(now);
+                    self.scheduler.timer_interrupt(now);
                 }
                 other => kprintln!("[kernel] unexpected interrupt {other} ignored"),
             }
@@ -285,7 +286,7 @@ extern "C" fn kernel_main(hart_id: usize, dtb_physical: usize, load_address: usi
         kernel.kernel_root = kernel_root;
         kernel.scheduler = Scheduler::new(board.timebase_hz);
         start_boot_programs(kernel, frames, &board, &archive, boot_list);
-        kernel.scheduler.arm_timer();
+        kernel.scheduler.start();
         csr::enable_interrupts(csr::SIE_TIMER);
         kernel.scheduler.switch_to_next()
     });

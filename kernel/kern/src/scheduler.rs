@@ -1,18 +1,20 @@
 //! The scheduler: 256 fixed priorities, round robin within a priority, preemption by the
-//! timer tick and by higher-priority threads becoming ready.
+//! timer tick and by higher-priority threads becoming ready, and budgets enforced through
+//! scheduling contexts.
 //!
-//! Invariants: a thread is in the ready queue of its priority iff its state is `Ready`;
-//! bit `p` of `bitmap` is set iff queue `p` is non-empty; `current` is the thread whose
-//! registers and FP state are loaded (0 when idle).
+//! Invariants: a thread is in the ready queue of its priority iff its state is `Ready`, and
+//! in the throttled queue iff its state is `Throttled`; bit `p` of `bitmap` is set iff queue
+//! `p` is non-empty; `current` is the thread whose registers and FP state are loaded (0
+//! when idle); time up to `last_charge` has been charged to the budget it belongs to.
 
 use crate::arch::riscv64::fpu;
 use crate::arch::riscv64::trap::TrapFrame;
 use crate::arch::riscv64::{csr, sbi};
 use crate::object::ObjectRef;
-use crate::object::thread::{ADDRESS_SPACE_SLOT, Queue, State, Thread};
+use crate::object::thread::{self, ADDRESS_SPACE_SLOT, Budget, Queue, State, Thread};
 use kernel_core::capability::Capability;
 
-/// Timer ticks per second; each is a scheduling decision.
+/// Timer ticks per second; each is a round-robin decision.
 pub const TICKS_PER_SECOND: u64 = 100;
 const PRIORITIES: usize = 256;
 
@@ -20,12 +22,22 @@ const PRIORITIES: usize = 256;
 pub struct Scheduler {
     queues: [Queue; PRIORITIES],
     bitmap: [u64; PRIORITIES / 64],
+    /// Threads whose budget is spent, until their next period.
+    throttled: Queue,
     /// The thread on the processor (0: none).
     current: usize,
     /// The thread whose FP registers are loaded (0: none).
     fp_owner: usize,
-    /// `time` ticks between timer interrupts.
+    /// `time` units between round-robin ticks.
     tick_interval: u64,
+    /// When the next round-robin tick is due.
+    next_tick: u64,
+    /// The deadline the timer is programmed for.
+    timer_deadline: u64,
+    /// Time up to which the running thread has been charged.
+    last_charge: u64,
+    /// `time` units per second.
+    timebase_hz: u64,
 }
 
 impl Scheduler {
@@ -35,10 +47,20 @@ impl Scheduler {
         Self {
             queues: [Queue { head: 0, tail: 0 }; PRIORITIES],
             bitmap: [0; PRIORITIES / 64],
+            throttled: Queue { head: 0, tail: 0 },
             current: 0,
             fp_owner: 0,
             tick_interval: if interval == 0 { 1 } else { interval },
+            next_tick: 0,
+            timer_deadline: u64::MAX,
+            last_charge: 0,
+            timebase_hz,
         }
+    }
+
+    /// `time` units per second.
+    pub fn timebase_hz(&self) -> u64 {
+        self.timebase_hz
     }
 
     /// The running thread.
@@ -50,20 +72,30 @@ impl Scheduler {
         thread.get().priority.min(PRIORITIES - 1)
     }
 
+    fn enqueue(&mut self, thread: ObjectRef<Thread>, at_front: bool) {
+        let priority = Self::priority_of(thread);
+        thread.get().state = State::Ready;
+        if at_front {
+            self.queues[priority].push_front(thread);
+        } else {
+            self.queues[priority].push_back(thread);
+        }
+        self.bitmap[priority / 64] |= 1 << (priority % 64);
+    }
+
     /// Puts `thread` at the back of its priority's queue, state `Ready`.
     pub fn make_ready(&mut self, thread: ObjectRef<Thread>) {
-        let priority = Self::priority_of(thread);
-        if thread.get().state == State::Ready {
-            return;
+        match thread.get().state {
+            State::Ready => return,
+            State::Throttled => self.throttled.remove(thread),
+            _ => {}
         }
-        thread.get().state = State::Ready;
         if thread.address() == self.current {
             // The running thread stays on the processor; it is queued when switched out.
             thread.get().state = State::Running;
             return;
         }
-        self.queues[priority].push_back(thread);
-        self.bitmap[priority / 64] |= 1 << (priority % 64);
+        self.enqueue(thread, false);
     }
 
     /// Removes a `Ready` thread from its queue (its state is left for the caller).
@@ -75,10 +107,25 @@ impl Scheduler {
         }
     }
 
+    /// Removes a `Throttled` thread from the throttled queue.
+    pub fn remove_throttled(&mut self, thread: ObjectRef<Thread>) {
+        self.throttled.remove(thread);
+    }
+
+    /// A throttled thread whose context changed gets another look.
+    pub fn release_if_throttled(&mut self, thread: ObjectRef<Thread>) {
+        if thread.get().state == State::Throttled {
+            self.throttled.remove(thread);
+            self.enqueue(thread, false);
+        }
+    }
+
     /// Gives `thread` the blocked `state`, taking it off the run queue if needed.
     pub fn block(&mut self, thread: ObjectRef<Thread>, state: State) {
-        if thread.get().state == State::Ready {
-            self.remove(thread);
+        match thread.get().state {
+            State::Ready => self.remove(thread),
+            State::Throttled => self.throttled.remove(thread),
+            _ => {}
         }
         thread.get().state = state;
     }
@@ -86,26 +133,8 @@ impl Scheduler {
     /// Moves the running thread to the back of its queue (timer tick, `yield`).
     pub fn requeue_current(&mut self) {
         if let Some(current) = self.current().filter(|t| t.get().state == State::Running) {
-            let priority = Self::priority_of(current);
-            current.get().state = State::Ready;
-            self.queues[priority].push_back(current);
-            self.bitmap[priority / 64] |= 1 << (priority % 64);
+            self.enqueue(current, false);
         }
-    }
-
-    fn highest_ready(&self) -> Option<usize> {
-        (0..self.bitmap.len()).rev().find_map(|word| {
-            let bits = self.bitmap[word];
-            (bits != 0).then(|| word * 64 + 63 - bits.leading_zeros() as usize)
-        })
-    }
-
-    fn take(&mut self, priority: usize) -> Option<ObjectRef<Thread>> {
-        let thread = self.queues[priority].pop_front()?;
-        if self.queues[priority].is_empty() {
-            self.bitmap[priority / 64] &= !(1 << (priority % 64));
-        }
-        Some(thread)
     }
 
     /// Whether `thread` is in the ready queue of its priority (for invariant checks).
@@ -123,48 +152,175 @@ impl Scheduler {
         false
     }
 
-    /// Programs the next timer tick.
-    pub fn arm_timer(&self) {
-        let now = csr::read_time() as u64;
-        sbi::set_timer(now.wrapping_add(self.tick_interval));
+    /// Whether `thread` is in the throttled queue (for invariant checks).
+    pub fn is_throttled(&self, thread: ObjectRef<Thread>) -> bool {
+        let mut node = self.throttled.head;
+        let mut steps = 0;
+        while node != 0 && steps < 4096 {
+            if node == thread.address() {
+                return true;
+            }
+            node = ObjectRef::<Thread>::new(node).get().queue_next;
+            steps += 1;
+        }
+        false
     }
 
-    /// Chooses the thread to run: the current one unless it stopped or a higher priority is
-    /// ready. Loads its address space and FP state and returns its trap frame. Waits for
-    /// interrupts while nothing is runnable (with `on_idle_tick` called per timer tick).
-    pub fn switch_to_next(&mut self) -> *mut TrapFrame {
-        let current = self.current().filter(|t| t.get().state == State::Running);
-        let next = match (current, self.highest_ready()) {
-            (Some(running), Some(best)) if best > Self::priority_of(running) => {
-                let priority = Self::priority_of(running);
-                running.get().state = State::Ready;
-                self.queues[priority].push_front(running);
-                self.bitmap[priority / 64] |= 1 << (priority % 64);
-                self.take(best)
+    fn highest_ready(&self) -> Option<usize> {
+        (0..self.bitmap.len()).rev().find_map(|word| {
+            let bits = self.bitmap[word];
+            (bits != 0).then(|| word * 64 + 63 - bits.leading_zeros() as usize)
+        })
+    }
+
+    fn take(&mut self, priority: usize) -> Option<ObjectRef<Thread>> {
+        let thread = self.queues[priority].pop_front()?;
+        if self.queues[priority].is_empty() {
+            self.bitmap[priority / 64] &= !(1 << (priority % 64));
+        }
+        Some(thread)
+    }
+
+    /// Starts the tick.
+    pub fn start(&mut self) {
+        let now = csr::read_time() as u64;
+        self.next_tick = now + self.tick_interval;
+        self.last_charge = now;
+        self.program_timer(self.next_tick);
+    }
+
+    fn program_timer(&mut self, deadline: u64) {
+        if deadline != self.timer_deadline {
+            self.timer_deadline = deadline;
+            sbi::set_timer(deadline);
+        }
+    }
+
+    /// Charges the time since the last charge to whatever budget the running thread uses.
+    pub fn account(&mut self, now: u64) {
+        let used = now.saturating_sub(self.last_charge);
+        self.last_charge = now;
+        if let Some(current) = self.current()
+            && let Budget::Context(context) = thread::budget(current)
+        {
+            let context = context.get();
+            context.refill(now);
+            context.charge(used);
+        }
+    }
+
+    /// Whether `thread` may run now (it has budget, or needs none).
+    fn may_run(thread: ObjectRef<Thread>, now: u64) -> bool {
+        match thread::budget(thread) {
+            Budget::Unlimited => true,
+            Budget::Context(context) => context.get().has_budget(now),
+            Budget::Missing => false,
+        }
+    }
+
+    fn throttle(&mut self, thread: ObjectRef<Thread>) {
+        thread.get().state = State::Throttled;
+        self.throttled.push_back(thread);
+    }
+
+    /// The timer fired: a round-robin tick if it is due, and throttled threads whose period
+    /// began get their budget back.
+    pub fn timer_interrupt(&mut self, now: u64) {
+        self.timer_deadline = u64::MAX;
+        if now >= self.next_tick {
+            self.next_tick = now + self.tick_interval;
+            self.requeue_current();
+        }
+        self.release_refilled(now);
+    }
+
+    fn release_refilled(&mut self, now: u64) {
+        let mut node = self.throttled.head;
+        while let Some(thread) = ObjectRef::<Thread>::from_link(node) {
+            node = thread.get().queue_next;
+            if Self::may_run(thread, now) {
+                self.throttled.remove(thread);
+                self.enqueue(thread, false);
             }
-            (Some(running), _) => Some(running),
-            (None, Some(best)) => self.take(best),
-            (None, None) => None,
-        };
-        let next = match next {
-            Some(thread) => thread,
-            None => self.idle_until_ready(),
+        }
+    }
+
+    /// The earliest time a throttled thread gets budget back.
+    fn earliest_refill(&self) -> u64 {
+        let mut earliest = u64::MAX;
+        let mut node = self.throttled.head;
+        while let Some(thread) = ObjectRef::<Thread>::from_link(node) {
+            if let Budget::Context(context) = thread::budget(thread) {
+                earliest = earliest.min(context.get().refill_at);
+            }
+            node = thread.get().queue_next;
+        }
+        earliest
+    }
+
+    /// Chooses the thread to run: the current one unless it stopped, ran out of budget, or
+    /// a higher priority is ready. Loads its address space and FP state, programs the timer
+    /// for the next tick or the end of its budget, and returns its trap frame. Waits for
+    /// interrupts while nothing is runnable.
+    pub fn switch_to_next(&mut self) -> *mut TrapFrame {
+        let now = csr::read_time() as u64;
+        self.account(now);
+        let mut current = self.current().filter(|t| t.get().state == State::Running);
+        if let Some(running) = current
+            && !Self::may_run(running, now)
+        {
+            self.throttle(running);
+            current = None;
+        }
+        let next = loop {
+            let candidate = match (current.take(), self.highest_ready()) {
+                (Some(running), Some(best)) if best > Self::priority_of(running) => {
+                    self.enqueue(running, true);
+                    self.take(best)
+                }
+                (Some(running), _) => Some(running),
+                (None, Some(best)) => self.take(best),
+                (None, None) => None,
+            };
+            match candidate {
+                Some(thread) if Self::may_run(thread, now) => break thread,
+                Some(thread) => self.throttle(thread),
+                None => break self.idle_until_ready(),
+            }
         };
         self.load(next);
         next.get().state = State::Running;
+        let now = csr::read_time() as u64;
+        let mut deadline = self.next_tick.min(self.earliest_refill());
+        if let Budget::Context(context) = thread::budget(next) {
+            deadline = deadline.min(now + context.get().remaining);
+        }
+        self.last_charge = now;
+        self.program_timer(deadline);
         &mut next.get().frame
     }
 
     fn idle_until_ready(&mut self) -> ObjectRef<Thread> {
+        self.current = 0;
         loop {
-            if let Some(best) = self.highest_ready()
-                && let Some(thread) = self.take(best)
-            {
-                return thread;
+            let now = csr::read_time() as u64;
+            self.release_refilled(now);
+            while let Some(best) = self.highest_ready() {
+                let Some(thread) = self.take(best) else { break };
+                if Self::may_run(thread, now) {
+                    return thread;
+                }
+                self.throttle(thread);
             }
+            self.program_timer(self.next_tick.min(self.earliest_refill()));
             csr::wait_for_interrupt();
             if csr::read_sip() & csr::SIP_TIMER != 0 {
-                self.arm_timer();
+                let now = csr::read_time() as u64;
+                self.timer_interrupt(now);
+                self.last_charge = now;
+                if self.timer_deadline == u64::MAX {
+                    self.program_timer(self.next_tick.min(self.earliest_refill()));
+                }
             }
         }
     }

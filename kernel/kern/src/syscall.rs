@@ -13,7 +13,7 @@ use crate::ipc;
 use crate::memory::UserSlice;
 use crate::object::endpoint::{self, SendOptions};
 use crate::object::thread::{self, ADDRESS_SPACE_SLOT, Thread};
-use crate::object::{ObjectRef, cnode, notification, reply, untyped, vspace};
+use crate::object::{ObjectRef, cnode, notification, reply, sched_context, untyped, vspace};
 
 /// Longest `debug_write`, in bytes; longer writes are refused, not truncated.
 pub const DEBUG_WRITE_MAX: usize = 64 * 1024;
@@ -187,6 +187,13 @@ fn call(kernel: &mut Kernel, caller: ObjectRef<Thread>) -> Result<(), Error> {
         Capability::Thread { object } => {
             let invocation = thread::decode(caller, ObjectRef::new(object), info.label(), words, resolve)?;
             thread::invoke(kernel, ObjectRef::new(object), invocation, &mut results)?
+        }
+        Capability::SchedControl => {
+            let configure =
+                sched_context::decode(info.label(), words, kernel.scheduler.timebase_hz(), resolve)?;
+            let now = crate::arch::riscv64::csr::read_time() as u64;
+            sched_context::configure(kernel, configure, now);
+            0
         }
         Capability::Frame { .. } | Capability::PageTable { .. } => {
             let invocation = vspace::decode(kernel, slot, info.label(), words, resolve)?;

@@ -142,3 +142,25 @@ pub fn map_page_table(table: Cptr, address_space: Cptr, address: usize) -> Resul
 pub fn unmap_page_table(table: Cptr) -> Result<(), Error> {
     invoke(table, PageTableOp::Unmap as usize, &[]).map(|_| ())
 }
+
+/// Binds the scheduling context `context` to `thread` as its own budget, or makes the
+/// thread passive (it then runs only on its callers' time) when `context` is 0.
+pub fn set_sched_context(thread: Cptr, context: Cptr) -> Result<(), Error> {
+    invoke(thread, ThreadOp::SetSchedContext as usize, &[context]).map(|_| ())
+}
+
+/// Gives `context` a budget of `budget_us` microseconds in every `period_us`, through the
+/// scheduling control capability.
+pub fn configure_sched_context(
+    control: Cptr,
+    context: Cptr,
+    budget_us: usize,
+    period_us: usize,
+) -> Result<(), Error> {
+    invoke(
+        control,
+        kernel_abi::invocation::SchedControlOp::Configure as usize,
+        &[context, budget_us, period_us],
+    )
+    .map(|_| ())
+}

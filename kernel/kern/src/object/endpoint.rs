@@ -92,7 +92,7 @@ pub fn send(
         kernel.scheduler.make_ready(receiver);
         if options.is_call {
             match ObjectRef::<reply::Reply>::from_link(reply_object) {
-                Some(reply_object) => reply::bind(kernel, reply_object, sender),
+                Some(reply_object) => reply::bind(kernel, reply_object, sender, receiver),
                 // The receiver gave no reply object: nobody can ever answer.
                 None => return Err(Error::Cancelled),
             }
@@ -146,7 +146,7 @@ pub fn receive(
         } else if is_call {
             sender.get().state = State::Inactive;
             match ObjectRef::<reply::Reply>::from_link(reply_object) {
-                Some(reply_object) => reply::bind(kernel, reply_object, sender),
+                Some(reply_object) => reply::bind(kernel, reply_object, sender, receiver),
                 None => thread::wake(kernel, sender, Error::Cancelled as usize),
             }
         } else {

@@ -22,6 +22,7 @@ pub mod cnode;
 pub mod endpoint;
 pub mod notification;
 pub mod reply;
+pub mod sched_context;
 pub mod thread;
 pub mod untyped;
 pub mod vspace;
@@ -111,6 +112,9 @@ fn header_of(capability: &Capability) -> Option<&'static mut Header> {
             Some(&mut ObjectRef::<notification::Notification>::new(object).get().header)
         }
         Capability::Reply { object } => Some(&mut ObjectRef::<reply::Reply>::new(object).get().header),
+        Capability::SchedContext { object } => {
+            Some(&mut ObjectRef::<sched_context::SchedContext>::new(object).get().header)
+        }
         _ => None,
     }
 }
@@ -144,6 +148,7 @@ pub fn release(kernel: &mut Kernel, capability: Capability) {
         Capability::Endpoint { object, .. } => endpoint::destroy(kernel, ObjectRef::new(object)),
         Capability::Notification { object, .. } => notification::destroy(kernel, ObjectRef::new(object)),
         Capability::Reply { object } => reply::destroy(kernel, ObjectRef::new(object)),
+        Capability::SchedContext { object } => sched_context::destroy(kernel, ObjectRef::new(object)),
         Capability::CNode { object, .. } => {
             let header = ObjectRef::<Header>::new(object).get();
             header.zombie_kind = ZOMBIE_CNODE;

@@ -18,6 +18,8 @@ pub struct Reply {
     pub header: Header,
     /// The thread waiting for the reply (0: none).
     pub caller: usize,
+    /// The passive thread serving the call on the caller's time (0: none).
+    pub server: usize,
 }
 
 /// Makes an unbound reply object in zeroed memory.
@@ -25,9 +27,20 @@ pub fn initialise(object: usize) {
     ObjectRef::<Reply>::new(object).get().caller = 0;
 }
 
-/// Makes `caller` wait on `reply` for its answer. A caller still bound from before (the
-/// server never answered it) is woken with `Cancelled`.
-pub fn bind(kernel: &mut Kernel, reply: ObjectRef<Reply>, caller: ObjectRef<Thread>) {
+/// Makes `caller` wait on `reply` for its answer from `server`; a passive server runs on
+/// the caller's time until it answers. A caller still bound from before (the server never
+/// answered it) is woken with `Cancelled`.
+pub fn bind(
+    kernel: &mut Kernel,
+    reply: ObjectRef<Reply>,
+    caller: ObjectRef<Thread>,
+    server: ObjectRef<Thread>,
+) {
+    end_donation(reply);
+    if server.get().scheduling == thread::Scheduling::Passive {
+        reply.get().server = server.address();
+        server.get().donation_reply = reply.address();
+    }
     if let Some(previous) = ObjectRef::<Thread>::from_link(reply.get().caller) {
         previous.get().state = State::Inactive;
         thread::wake(kernel, previous, Error::Cancelled as usize);
@@ -36,15 +49,27 @@ pub fn bind(kernel: &mut Kernel, reply: ObjectRef<Reply>, caller: ObjectRef<Thre
     kernel.scheduler.block(caller, State::BlockedOnReply { reply: reply.address() });
 }
 
-/// Forgets the caller (it is being stopped by other means).
+/// Forgets the caller (it is being stopped by other means); its server's loan ends.
 pub fn detach_caller(reply: ObjectRef<Reply>) {
     reply.get().caller = 0;
+    end_donation(reply);
+}
+
+/// The server serving through `reply` stops running on the caller's time.
+fn end_donation(reply: ObjectRef<Reply>) {
+    if let Some(server) = ObjectRef::<Thread>::from_link(reply.get().server) {
+        if server.get().donation_reply == reply.address() {
+            server.get().donation_reply = 0;
+        }
+        reply.get().server = 0;
+    }
 }
 
 /// `replier` answers the caller bound to `reply` with the message in its registers.
 pub fn reply(kernel: &mut Kernel, reply: ObjectRef<Reply>, replier: ObjectRef<Thread>) -> Result<(), Error> {
     let caller = ObjectRef::<Thread>::from_link(reply.get().caller).ok_or(Error::NoCaller)?;
     reply.get().caller = 0;
+    end_donation(reply);
     ipc::transfer(kernel, replier, caller, 0, true);
     caller.get().state = State::Inactive;
     kernel.scheduler.make_ready(caller);
@@ -53,6 +78,7 @@ pub fn reply(kernel: &mut Kernel, reply: ObjectRef<Reply>, replier: ObjectRef<Th
 
 /// The last capability is gone: a waiting caller is woken with `Cancelled`.
 pub fn destroy(kernel: &mut Kernel, reply: ObjectRef<Reply>) {
+    end_donation(reply);
     if let Some(caller) = ObjectRef::<Thread>::from_link(reply.get().caller) {
         reply.get().caller = 0;
         caller.get().state = State::Inactive;

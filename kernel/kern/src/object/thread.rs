@@ -68,6 +68,32 @@ pub enum State {
         /// The notification.
         notification: usize,
     },
+    /// Runnable, but its scheduling context's budget is spent until the next period.
+    Throttled,
+}
+
+/// How a thread gets processor time.
+#[repr(usize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Scheduling {
+    /// No budget limit (boot programs, and threads never given a scheduling context).
+    #[default]
+    Unlimited = 0,
+    /// Limited by the scheduling context in its own slot (none there: it cannot run).
+    Budgeted = 1,
+    /// No context of its own: runs on its caller's during a call.
+    Passive = 2,
+}
+
+/// Where a thread's time is charged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Budget {
+    /// Nowhere: no limit.
+    Unlimited,
+    /// To this scheduling context.
+    Context(ObjectRef<super::sched_context::SchedContext>),
+    /// It should have a context and has none: it may not run.
+    Missing,
 }
 
 /// What a thread blocked on send is sending.
@@ -121,6 +147,10 @@ pub struct Thread {
     pub ipc_buffer: usize,
     /// The notification bound to it (0: none).
     pub bound_notification: usize,
+    /// How it gets processor time.
+    pub scheduling: Scheduling,
+    /// The reply object of the call it is serving on its caller's time (0: none).
+    pub donation_reply: usize,
     /// Name for reports.
     pub name: [u8; NAME_LEN],
 }
@@ -164,6 +194,30 @@ impl Thread {
         matches!(self.capability(CSPACE_SLOT), Capability::CNode { .. })
             && matches!(self.capability(ADDRESS_SPACE_SLOT), Capability::AddressSpace { .. })
     }
+}
+
+/// Where `thread`'s time is charged: a passive thread serving a call charges its caller
+/// (following chains of nested calls), everyone else themselves.
+pub fn budget(thread: ObjectRef<Thread>) -> Budget {
+    let mut current = thread;
+    for _ in 0..16 {
+        let tcb = current.get();
+        if let Some(reply) = ObjectRef::<reply::Reply>::from_link(tcb.donation_reply)
+            && let Some(caller) = ObjectRef::<Thread>::from_link(reply.get().caller)
+        {
+            current = caller;
+            continue;
+        }
+        return match tcb.scheduling {
+            // A passive thread woken other than by a call runs without a limit (CAVEATS.md).
+            Scheduling::Unlimited | Scheduling::Passive => Budget::Unlimited,
+            Scheduling::Budgeted => match tcb.capability(SCHED_CONTEXT_SLOT) {
+                Capability::SchedContext { object } => Budget::Context(ObjectRef::new(object)),
+                _ => Budget::Missing,
+            },
+        };
+    }
+    Budget::Missing
 }
 
 /// The thread's IPC buffer, if it has one.
@@ -257,7 +311,6 @@ pub fn stop(kernel: &mut Kernel, thread: ObjectRef<Thread>) {
 /// Removes `thread` from the endpoint, notification or reply it waits on (its state is left
 /// for the caller to set).
 pub fn cancel_wait(kernel: &mut Kernel, thread: ObjectRef<Thread>) {
-    let _ = kernel;
     match thread.get().state {
         State::BlockedOnSend { endpoint } | State::BlockedOnReceive { endpoint, .. } => {
             endpoint::remove_waiter(ObjectRef::new(endpoint), thread);
@@ -266,6 +319,7 @@ pub fn cancel_wait(kernel: &mut Kernel, thread: ObjectRef<Thread>) {
         State::BlockedOnNotification { notification } => {
             notification::remove_waiter(ObjectRef::new(notification), thread);
         }
+        State::Throttled => kernel.scheduler.remove_throttled(thread),
         State::Inactive | State::Ready | State::Running => {}
     }
 }
@@ -279,6 +333,10 @@ pub fn wake(kernel: &mut Kernel, thread: ObjectRef<Thread>, error: usize) {
 
 /// Empties the slots of a dead thread (called while draining zombies).
 pub fn empty_slots(kernel: &mut Kernel, thread: ObjectRef<Thread>) {
+    if let Some(reply) = ObjectRef::<reply::Reply>::from_link(thread.get().donation_reply) {
+        reply.get().server = 0;
+        thread.get().donation_reply = 0;
+    }
     if let Some(notification) =
         ObjectRef::<notification::Notification>::from_link(thread.get().bound_notification)
     {
@@ -331,6 +389,8 @@ pub enum Invocation {
     BindNotification(SlotId),
     /// Unbind the bound notification.
     UnbindNotification,
+    /// Bind the scheduling context in the slot (0: become passive).
+    SetSchedContext(SlotId),
 }
 
 /// Checks a `call` on a thread capability.
@@ -417,6 +477,13 @@ pub fn decode(
             }
             Invocation::BindNotification(slot)
         }
+        l if l == ThreadOp::SetSchedContext as usize => {
+            let slot = optional(word(0)?)?;
+            if slot != 0 {
+                of_type(slot, |c| matches!(c, Capability::SchedContext { .. }))?;
+            }
+            Invocation::SetSchedContext(slot)
+        }
         l if l == ThreadOp::UnbindNotification as usize => {
             if target.get().bound_notification == 0 {
                 return Err(Error::IllegalOperation);
@@ -489,6 +556,10 @@ pub fn invoke(
             };
             ObjectRef::<notification::Notification>::new(object).get().bound_thread = target.address();
             target.get().bound_notification = object;
+            Ok(0)
+        }
+        Invocation::SetSchedContext(slot) => {
+            super::sched_context::bind(kernel, target, slot)?;
             Ok(0)
         }
         Invocation::UnbindNotification => {

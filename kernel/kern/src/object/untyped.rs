@@ -11,7 +11,7 @@ use kernel_abi::object::{MIN_UNTYPED_BITS, PAGE_BITS};
 use kernel_abi::{Error, Rights};
 use kernel_core::capability::{self, Capability, SLOT_SIZE, SlotId};
 
-use super::{cnode, endpoint, notification, reply, thread, vspace};
+use super::{cnode, endpoint, notification, reply, sched_context, thread, vspace};
 use crate::Kernel;
 use crate::memory::zero_range;
 
@@ -155,7 +155,10 @@ pub fn make_object(
             reply::initialise(object);
             Capability::Reply { object }
         }
-        ObjectType::SchedContext => Capability::SchedContext { object },
+        ObjectType::SchedContext => {
+            sched_context::initialise(object);
+            Capability::SchedContext { object }
+        }
     }
 }
 
