@@ -15,7 +15,7 @@ use crate::systest::{Machine, take_last_transcript};
 /// Host crates: tested with `cargo test`, linted for the host.
 const HOST_PACKAGES: &[&str] = &["kernel-abi", "kernel-core", "policy", "image"];
 /// User-level crates, linted for the RISC-V user target.
-const USER_PACKAGES: &[&str] = &["userlib", "root", "hello", "test-isolation", "test-kernel"];
+const USER_PACKAGES: &[&str] = &["userlib", "root", "hello", "test-isolation", "test-kernel", "test-irq"];
 
 /// How long a boot may take to reach a line (QEMU under TCG on a loaded 2-core machine).
 pub const STEP: Duration = Duration::from_secs(60);
@@ -258,6 +258,20 @@ const SYSTEM_TESTS: &[SystemTest] = &[
             machine.expect("survivor: running again", STEP)?;
             machine.expect("survivor: ok   floating point across yields", STEP)?;
             machine.expect("survivor: done, 0 checks failed", STEP)?;
+            expect_status(&mut machine, exit_status::SUCCESS)
+        },
+    },
+    SystemTest {
+        name: "irq.uart_receive",
+        about: "typed keys raise UART interrupts that a user-level driver receives through a notification",
+        run: |qemu, kernel| {
+            let mut machine = boot(qemu, kernel, boot_list("test-irq"))?;
+            machine.expect("test-irq: type three keys", STEP)?;
+            for key in ["x", "y", "z"] {
+                machine.type_text(key)?;
+                machine.expect(&format!("test-irq: interrupt (badge 0): got '{key}'"), STEP)?;
+            }
+            machine.expect("test-irq: done", STEP)?;
             expect_status(&mut machine, exit_status::SUCCESS)
         },
     },

@@ -130,7 +130,7 @@ impl Rights {
 
     /// Rights from a syscall word (unknown bits dropped).
     pub const fn from_word(word: usize) -> Self {
-        Self((word & Self::ALL.0 as usize) as u8)
+        Self((word & Self::ALL.0 as usize).to_le_bytes()[0])
     }
 }
 

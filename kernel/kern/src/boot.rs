@@ -10,7 +10,7 @@ use kernel_abi::bootinfo::{self, BOOT_INFO_MAGIC, BootInfo, MAX_UNTYPED, Untyped
 use kernel_abi::object::{MAX_UNTYPED_BITS, MIN_UNTYPED_BITS, PAGE_BITS};
 use kernel_abi::{ObjectType, Rights};
 use kernel_core::board::{BoardInfo, Region};
-use kernel_core::capability::{Capability, SLOT_SIZE};
+use kernel_core::capability::Capability;
 use kernel_core::frames::{FrameAllocator, aligned_blocks};
 use kernel_core::layout::PAGE_SIZE;
 use kernel_core::paging::Flags;
@@ -122,7 +122,8 @@ pub fn make_root_task(
     name: &str,
     elf: &[u8],
 ) -> Result<RootTask, BootError> {
-    let program = make_program(kernel, frames, name, elf, bootinfo::ROOT_CNODE_RADIX as u8)?;
+    let program =
+        make_program(kernel, frames, name, elf, u8::try_from(bootinfo::ROOT_CNODE_RADIX).unwrap_or(12))?;
     let in_root = |index: usize| cnode::slot_id(&program.cnode, index).unwrap_or(0);
 
     let ipc_buffer = frame(frames)?;
@@ -229,7 +230,8 @@ pub fn hand_out_memory(
     let min_bits = u32::try_from(MIN_UNTYPED_BITS.max(PAGE_BITS)).unwrap_or(12);
     let max_bits = u32::try_from(MAX_UNTYPED_BITS).unwrap_or(36);
     'regions: for (region, is_device) in ram.chain(devices) {
-        let region = page_align(region);
+        // RAM shrinks to whole pages; device registers grow to the pages that hold them.
+        let region = if is_device { page_cover(region) } else { page_align(region) };
         for (start, bits) in aligned_blocks(region, min_bits, max_bits) {
             if count == MAX_UNTYPED {
                 crate::kprintln!(
@@ -239,7 +241,8 @@ pub fn hand_out_memory(
             }
             let index = slot::FIRST_UNTYPED + count;
             let Ok(slot) = cnode::slot_id(&root.cnode, index) else { break 'regions };
-            let capability = Capability::Untyped { base: start, size_bits: bits as u8, is_device, used: 0 };
+            let Ok(size_bits) = u8::try_from(bits) else { continue };
+            let capability = Capability::Untyped { base: start, size_bits, is_device, used: 0 };
             cnode::insert(kernel, 0, slot, capability);
             info.untyped[count] = UntypedDescriptor {
                 physical_address: start,
@@ -251,9 +254,13 @@ pub fn hand_out_memory(
     }
     info.untyped_count = count;
     info.first_free_slot = slot::FIRST_UNTYPED + count;
-    debug_assert!(SLOT_SIZE == 64);
-    let _ = root.thread;
     count
+}
+
+fn page_cover(region: Region) -> Region {
+    let start = region.start & !(PAGE_SIZE - 1);
+    let end = region.end().next_multiple_of(PAGE_SIZE);
+    Region { start, size: end - start }
 }
 
 fn page_align(region: Region) -> Region {

@@ -218,7 +218,7 @@ fn check_endpoint(endpoint: ObjectRef<Endpoint>) -> Result<(), Invariant> {
 
 fn check_notification(notification: ObjectRef<Notification>) -> Result<(), Invariant> {
     let n = notification.get();
-    if !n.queue.is_empty() && n.word != 0 {
+    if !n.queue.is_empty() && (n.pending || n.word != 0) {
         return Err(Invariant::Queues);
     }
     Ok(())

@@ -62,6 +62,8 @@ pub struct Kernel {
     pub kernel_root: usize,
     /// The root task's thread: its exit or fault ends the system.
     root_thread: usize,
+    /// The interrupt controller and IRQ handlers.
+    pub interrupts: object::irq::Interrupts,
 }
 
 static KERNEL: KernelCell<Kernel> = KernelCell::new(Kernel {
@@ -70,6 +72,7 @@ static KERNEL: KernelCell<Kernel> = KernelCell::new(Kernel {
     zombies: 0,
     kernel_root: 0,
     root_thread: 0,
+    interrupts: object::irq::Interrupts::new(),
 });
 
 impl Kernel {
@@ -132,6 +135,7 @@ impl Kernel {
                     self.scheduler.account(now);
                     self.scheduler.timer_interrupt(now);
                 }
+                9 => object::irq::handle(self),
                 other => kprintln!("[kernel] unexpected interrupt {other} ignored"),
             }
         } else if code == 8 {
@@ -140,7 +144,26 @@ impl Kernel {
             let kind = FaultKind::from_exception_code(code).unwrap_or(FaultKind::IllegalInstruction);
             self.fault_thread(current, kind, code);
         }
-        self.scheduler.switch_to_next()
+        self.schedule()
+    }
+
+    /// The frame of the next thread to run; while none can run, waits for interrupts (taken
+    /// by polling `sip`: the kernel keeps them disabled) and handles them.
+    fn schedule(&mut self) -> *mut trap::TrapFrame {
+        loop {
+            if let Some(frame) = self.scheduler.switch_to_next() {
+                return frame;
+            }
+            self.scheduler.idle();
+            csr::wait_for_interrupt();
+            let pending = csr::read_sip();
+            if pending & csr::SIP_TIMER != 0 {
+                self.scheduler.timer_interrupt(csr::read_time() as u64);
+            }
+            if pending & csr::SIP_EXTERNAL != 0 {
+                object::irq::handle(self);
+            }
+        }
     }
 }
 
@@ -286,9 +309,12 @@ extern "C" fn kernel_main(hart_id: usize, dtb_physical: usize, load_address: usi
         kernel.kernel_root = kernel_root;
         kernel.scheduler = Scheduler::new(board.timebase_hz);
         start_boot_programs(kernel, frames, &board, &archive, boot_list);
+        if let Some(plic) = &board.plic {
+            kernel.interrupts.init(plic, hart_id);
+        }
         kernel.scheduler.start();
-        csr::enable_interrupts(csr::SIE_TIMER);
-        kernel.scheduler.switch_to_next()
+        csr::enable_interrupts(csr::SIE_TIMER | csr::SIE_EXTERNAL);
+        kernel.schedule()
     });
     // SAFETY: the frame lives in the root task's thread object, which never moves;
     // switch_to_next put the thread's address space in satp.

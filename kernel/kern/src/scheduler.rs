@@ -260,9 +260,9 @@ impl Scheduler {
 
     /// Chooses the thread to run: the current one unless it stopped, ran out of budget, or
     /// a higher priority is ready. Loads its address space and FP state, programs the timer
-    /// for the next tick or the end of its budget, and returns its trap frame. Waits for
-    /// interrupts while nothing is runnable.
-    pub fn switch_to_next(&mut self) -> *mut TrapFrame {
+    /// for the next tick or the end of its budget, and returns its trap frame. `None` when
+    /// nothing is runnable (the caller then waits for an interrupt, see [`Self::idle`]).
+    pub fn switch_to_next(&mut self) -> Option<*mut TrapFrame> {
         let now = csr::read_time() as u64;
         self.account(now);
         let mut current = self.current().filter(|t| t.get().state == State::Running);
@@ -285,7 +285,7 @@ impl Scheduler {
             match candidate {
                 Some(thread) if Self::may_run(thread, now) => break thread,
                 Some(thread) => self.throttle(thread),
-                None => break self.idle_until_ready(),
+                None => return None,
             }
         };
         self.load(next);
@@ -297,32 +297,19 @@ impl Scheduler {
         }
         self.last_charge = now;
         self.program_timer(deadline);
-        &mut next.get().frame
+        Some(&mut next.get().frame)
     }
 
-    fn idle_until_ready(&mut self) -> ObjectRef<Thread> {
-        self.current = 0;
-        loop {
-            let now = csr::read_time() as u64;
-            self.release_refilled(now);
-            while let Some(best) = self.highest_ready() {
-                let Some(thread) = self.take(best) else { break };
-                if Self::may_run(thread, now) {
-                    return thread;
-                }
-                self.throttle(thread);
-            }
-            self.program_timer(self.next_tick.min(self.earliest_refill()));
-            csr::wait_for_interrupt();
-            if csr::read_sip() & csr::SIP_TIMER != 0 {
-                let now = csr::read_time() as u64;
-                self.timer_interrupt(now);
-                self.last_charge = now;
-                if self.timer_deadline == u64::MAX {
-                    self.program_timer(self.next_tick.min(self.earliest_refill()));
-                }
-            }
+    /// Nothing can run: forget the current thread and make sure the timer will wake the
+    /// processor for the next tick or refill.
+    pub fn idle(&mut self) {
+        if let Some(current) = self.current()
+            && current.get().state == State::Running
+        {
+            self.enqueue(current, false);
         }
+        self.current = 0;
+        self.program_timer(self.next_tick.min(self.earliest_refill()));
     }
 
     /// Makes `next` the current thread: its address space in `satp`, its FP registers loaded.

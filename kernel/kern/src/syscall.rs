@@ -13,7 +13,7 @@ use crate::ipc;
 use crate::memory::UserSlice;
 use crate::object::endpoint::{self, SendOptions};
 use crate::object::thread::{self, ADDRESS_SPACE_SLOT, Thread};
-use crate::object::{ObjectRef, cnode, notification, reply, sched_context, untyped, vspace};
+use crate::object::{ObjectRef, cnode, irq, notification, reply, sched_context, untyped, vspace};
 
 /// Longest `debug_write`, in bytes; longer writes are refused, not truncated.
 pub const DEBUG_WRITE_MAX: usize = 64 * 1024;
@@ -187,6 +187,11 @@ fn call(kernel: &mut Kernel, caller: ObjectRef<Thread>) -> Result<(), Error> {
         Capability::Thread { object } => {
             let invocation = thread::decode(caller, ObjectRef::new(object), info.label(), words, resolve)?;
             thread::invoke(kernel, ObjectRef::new(object), invocation, &mut results)?
+        }
+        Capability::IrqControl | Capability::IrqHandler { .. } => {
+            let invocation = irq::decode(kernel, &capability, info.label(), words, resolve)?;
+            irq::invoke(kernel, invocation)?;
+            0
         }
         Capability::SchedControl => {
             let configure =

@@ -164,3 +164,19 @@ pub fn configure_sched_context(
     )
     .map(|_| ())
 }
+
+/// Makes an IRQ handler capability for interrupt `irq` at `index` of `cnode`, through the
+/// IRQ control capability.
+pub fn irq_handler(control: Cptr, irq: usize, cnode: Cptr, index: usize) -> Result<(), Error> {
+    invoke(control, kernel_abi::invocation::IrqControlOp::Get as usize, &[irq, cnode, index]).map(|_| ())
+}
+
+/// Makes interrupts of `handler` signal `notification` (with its badge).
+pub fn irq_set_notification(handler: Cptr, notification: Cptr) -> Result<(), Error> {
+    invoke(handler, kernel_abi::invocation::IrqHandlerOp::SetNotification as usize, &[notification]).map(|_| ())
+}
+
+/// Acknowledges the interrupt of `handler`, so that the next one is delivered.
+pub fn irq_acknowledge(handler: Cptr) -> Result<(), Error> {
+    invoke(handler, kernel_abi::invocation::IrqHandlerOp::Acknowledge as usize, &[]).map(|_| ())
+}

@@ -20,6 +20,7 @@
 
 pub mod cnode;
 pub mod endpoint;
+pub mod irq;
 pub mod notification;
 pub mod reply;
 pub mod sched_context;
@@ -125,6 +126,8 @@ pub fn retain(kernel: &mut Kernel, capability: &Capability) {
         header.references += 1;
     } else if let Capability::AddressSpace { asid, .. } = *capability {
         kernel.asids.retain(asid);
+    } else if let Capability::IrqHandler { irq } = *capability {
+        kernel.interrupts.retain(irq);
     }
 }
 
@@ -136,7 +139,7 @@ pub fn release(kernel: &mut Kernel, capability: Capability) {
             vspace::unmap_capability(kernel, &capability)
         }
         Capability::AddressSpace { asid, .. } => kernel.asids.release(asid),
-        Capability::IrqHandler { .. } => {}
+        Capability::IrqHandler { irq } => kernel.interrupts.release(irq),
         _ => {}
     }
     let Some(header) = header_of(&capability) else { return };

@@ -1,8 +1,9 @@
 //! Notification: a word of signal bits.
 //!
-//! A signal ORs the capability's badge into the word and wakes one waiter (or the bound
-//! thread, even while it waits on an endpoint), handing it the word and clearing it.
-//! Invariant: threads wait only while the word is zero.
+//! A signal ORs the capability's badge into the word, marks the notification pending (a
+//! signal through an unbadged capability counts too) and wakes one waiter (or the bound
+//! thread, even while it waits on an endpoint), handing it the word and clearing both.
+//! Invariant: threads wait only while nothing is pending.
 
 use kernel_abi::{Error, MessageInfo};
 
@@ -18,6 +19,8 @@ pub struct Notification {
     pub header: Header,
     /// Pending signal bits.
     pub word: usize,
+    /// Whether a signal arrived since the last wait or poll (even one with badge 0).
+    pub pending: bool,
     /// Threads waiting on it.
     pub queue: Queue,
     /// The thread bound to it (0: none).
@@ -46,6 +49,7 @@ pub fn signal(kernel: &mut Kernel, notification: ObjectRef<Notification>, badge:
     if let Some(waiter) = n.queue.pop_front() {
         let word = n.word | badge;
         n.word = 0;
+        n.pending = false;
         deliver(waiter, word);
         waiter.get().state = State::Inactive;
         kernel.scheduler.make_ready(waiter);
@@ -56,6 +60,7 @@ pub fn signal(kernel: &mut Kernel, notification: ObjectRef<Notification>, badge:
     {
         let word = n.word | badge;
         n.word = 0;
+        n.pending = false;
         endpoint::remove_waiter(ObjectRef::new(endpoint), bound);
         deliver(bound, word);
         bound.get().state = State::Inactive;
@@ -63,6 +68,7 @@ pub fn signal(kernel: &mut Kernel, notification: ObjectRef<Notification>, badge:
         return;
     }
     n.word |= badge;
+    n.pending = true;
 }
 
 /// `thread` waits on `notification`: takes the word if non-zero, else blocks (or, when not
@@ -74,9 +80,10 @@ pub fn wait(
     blocking: bool,
 ) {
     let n = notification.get();
-    if n.word != 0 || !blocking {
+    if n.pending || !blocking {
         let word = n.word;
         n.word = 0;
+        n.pending = false;
         deliver(thread, word);
         return;
     }
@@ -90,11 +97,12 @@ pub fn take_bound_signal(thread: ObjectRef<Thread>) -> bool {
         return false;
     };
     let n = notification.get();
-    if n.word == 0 {
+    if !n.pending {
         return false;
     }
     let word = n.word;
     n.word = 0;
+    n.pending = false;
     deliver(thread, word);
     true
 }
@@ -106,6 +114,7 @@ pub fn remove_waiter(notification: ObjectRef<Notification>, thread: ObjectRef<Th
 
 /// The last capability is gone: waiters are woken with `Cancelled`, the bound thread unbound.
 pub fn destroy(kernel: &mut Kernel, notification: ObjectRef<Notification>) {
+    kernel.interrupts.forget_notification(notification.address());
     while let Some(waiter) = notification.get().queue.pop_front() {
         waiter.get().state = State::Inactive;
         thread::wake(kernel, waiter, Error::Cancelled as usize);

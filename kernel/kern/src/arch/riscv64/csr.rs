@@ -47,6 +47,10 @@ pub fn write_sscratch(value: usize) {
 
 /// Interrupt-enable bit for the supervisor timer.
 pub const SIE_TIMER: usize = 1 << 5;
+/// Interrupt-enable bit for supervisor external interrupts (the PLIC).
+pub const SIE_EXTERNAL: usize = 1 << 9;
+/// Pending bit of supervisor external interrupts in `sip`.
+pub const SIP_EXTERNAL: usize = 1 << 9;
 /// Pending bit of the supervisor timer interrupt in `sip`.
 pub const SIP_TIMER: usize = 1 << 5;
 
