@@ -12,6 +12,8 @@
 
 pub mod fault;
 pub mod ipc;
+pub mod memory;
+pub mod mmio;
 pub mod object;
 pub mod print;
 pub mod syscall;

@@ -113,6 +113,24 @@ pub fn undefined(number: usize, arguments: [usize; 6]) -> Option<Result<usize, E
     Some(result(error, value))
 }
 
+/// Issues system call `number` with `a0`..`a6` = `registers`, whatever they say, and
+/// returns `a0`..`a6` as the kernel left them. For the syscall fuzzer (`apps/test-fuzz`).
+///
+/// Safe to call because of what the kernel may do on behalf of any syscall, valid or not:
+/// it writes the caller's registers `a0`..`a6` (returned here, never memory), the caller's
+/// IPC buffer (through the frame capability in the thread's own slot, which the runtime
+/// reaches only through [`crate::ipc::ipc_buffer`] for one copy at a time, never across
+/// this call), and capability slots (kernel memory). It never writes user memory named by
+/// an argument. Number 1 (`exit`) ends the thread, and an invocation of the thread's own
+/// capability could move its pc or stack; a thread that fuzzes must therefore not hold a
+/// capability to itself (or to anything that shares its address space), and whoever
+/// supervises it treats its exit like a fault.
+pub fn fuzz(number: usize, registers: Registers) -> Registers {
+    // SAFETY: as the doc comment argues: the kernel writes only registers, the IPC buffer
+    // page (not referenced by Rust code across the call) and kernel memory.
+    unsafe { raw_registers(number, registers) }
+}
+
 /// Instructions this hart has retired (exact under QEMU `-icount`; the kernel lets user
 /// mode read the counter).
 #[inline(always)]

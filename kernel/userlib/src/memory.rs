@@ -1,0 +1,65 @@
+//! Word access to pages a program maps at run time (shared memory, test scratch pages).
+//!
+//! Rust code in a Lattice program only refers to the program's own image (code, data, BSS,
+//! including the thread stack pool) and its initial stack; there is no heap. A page mapped
+//! later through a frame capability lies outside both, so no Rust object lives there and a
+//! volatile access to it cannot invalidate anything the compiler assumes. These functions
+//! refuse (return `None`/`false`) addresses inside the image or the initial stack, and
+//! misaligned ones; any other address is accessed as asked. An access to an address that is
+//! not mapped (or not with the needed permission) faults like any other, which is what the
+//! kernel's fault tests want.
+//!
+//! The thread's IPC buffer is such a page too; [`crate::ipc::ipc_buffer`] hands out a
+//! reference to it for one copy at a time, so use these functions on it only between calls.
+
+/// Top of the initial user stack (exclusive); `kernel_core::layout::USER_STACK_TOP`, which
+/// user programs do not link.
+const USER_STACK_TOP: usize = 0x3f_ffff_0000;
+/// Size of the initial user stack (`kernel_core::layout::USER_STACK_SIZE`).
+const USER_STACK_SIZE: usize = 64 * 1024;
+
+unsafe extern "C" {
+    /// The program's ELF header: the first byte of the loaded image (defined by the linker).
+    static __ehdr_start: u8;
+    /// The first byte past the image's BSS (defined by the linker).
+    static _end: u8;
+}
+
+/// Whether `[address, address + 8)` is outside everything Rust code of this program refers
+/// to, and 8-byte aligned.
+fn is_runtime_mapping(address: usize) -> bool {
+    let image_start = core::ptr::addr_of!(__ehdr_start) as usize;
+    let image_end = core::ptr::addr_of!(_end) as usize;
+    let Some(end) = address.checked_add(8) else { return false };
+    let overlaps = |start: usize, stop: usize| address < stop && end > start;
+    address.is_multiple_of(8)
+        && !overlaps(image_start, image_end)
+        && !overlaps(USER_STACK_TOP - USER_STACK_SIZE, USER_STACK_TOP)
+}
+
+/// Reads the word at `address` of a page mapped at run time. `None` if the address is in
+/// this program's image or initial stack, or misaligned. Faults if nothing readable is
+/// mapped there.
+pub fn read_word(address: usize) -> Option<usize> {
+    if !is_runtime_mapping(address) {
+        return None;
+    }
+    // SAFETY: the address is aligned and outside the program image and initial stack, the
+    // only memory Rust code of this program refers to (module doc), so the read aliases no
+    // Rust object; if the page is not mapped readable the hardware faults and the kernel
+    // stops the thread before any value is produced.
+    Some(unsafe { core::ptr::read_volatile(address as *const usize) })
+}
+
+/// Writes `value` to the word at `address` of a page mapped at run time. Returns `false`
+/// (writing nothing) if the address is in this program's image or initial stack, or
+/// misaligned. Faults if nothing writable is mapped there.
+pub fn write_word(address: usize, value: usize) -> bool {
+    if !is_runtime_mapping(address) {
+        return false;
+    }
+    // SAFETY: as in `read_word`: no Rust object lives at the address, so the write cannot
+    // break an assumption of the compiler; an unmapped or read-only page faults instead.
+    unsafe { core::ptr::write_volatile(address as *mut usize, value) };
+    true
+}
