@@ -9,11 +9,21 @@ pub const USER_TARGET: &str = "riscv64gc-unknown-none-elf";
 /// Target triple of the kernel (no FPU instructions, so it never touches user FP state).
 pub const KERNEL_TARGET: &str = "riscv64imac-unknown-none-elf";
 /// Packages that build user programs.
-const USER_PACKAGES: &[&str] = &["root", "hello", "test-isolation", "test-kernel", "test-irq"];
+const USER_PACKAGES: &[&str] = &["root", "hello", "test-isolation", "test-kernel", "test-irq", "bench"];
 /// Programs packed into the boot archive, in archive order. The kernel starts `root`
 /// unless the kernel command line says `lattice.boot=...`.
-pub const BOOT_PROGRAMS: &[&str] =
-    &["root", "hello", "crash", "crash-kernel-read", "crash-illegal", "spin", "survivor", "test-kernel", "test-irq"];
+pub const BOOT_PROGRAMS: &[&str] = &[
+    "root",
+    "hello",
+    "crash",
+    "crash-kernel-read",
+    "crash-illegal",
+    "spin",
+    "survivor",
+    "test-kernel",
+    "test-irq",
+    "bench",
+];
 
 /// What a build produced.
 pub struct BuildOutput {

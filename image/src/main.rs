@@ -5,11 +5,13 @@
 //! cargo xtask run [--boot a,b]      build, then boot QEMU virt into the root task
 //! cargo xtask test [FILTER]         lints, host tests, then system tests in QEMU
 //! cargo xtask clippy                lints only
+//! cargo xtask bench                 benchmarks (instruction counts), target/bench/results.json
 //! cargo xtask policy check FILE     check a policy script
 //! cargo xtask policy diff OLD NEW [CONNECTIONS]
 //! cargo xtask policy sample OLD
 //! ```
 
+mod bench;
 mod build;
 mod flat;
 mod policy_cmd;
@@ -30,6 +32,8 @@ commands:
   test [FILTER]                  lints, host tests, then system tests in QEMU; FILTER keeps
                                  only system tests whose name contains it
   clippy                         lints only (clippy with the workspace lints, -D warnings)
+  bench                          kernel benchmarks under QEMU -icount (exact instruction
+                                 counts); writes target/bench/results.json
   policy check FILE              check a policy script and summarise it
   policy diff OLD NEW [CONNS]    what replacing policy OLD with NEW does to live connections
   policy sample OLD              the connection list `diff` assumes when CONNS is omitted";
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("test") => tests::run_all(args.get(1).map(String::as_str)),
         Some("clippy") => tests::lint().map(|_| ()),
+        Some("bench") => bench::run(),
         Some("policy") => policy_cmd::run(&args[1..]),
         Some("help" | "--help" | "-h") => {
             println!("{USAGE}");

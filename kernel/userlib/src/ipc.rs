@@ -185,3 +185,50 @@ pub fn poll(cap: Cptr) -> Result<usize, Error> {
 pub fn invoke(cap: Cptr, label: usize, words: &[usize]) -> Result<Message, Error> {
     call(cap, &Message::new(label, words))
 }
+
+/// The short form of a message: tag and the four register words, nothing in the IPC
+/// buffer. What fast protocols (and the IPC benchmarks) use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Short {
+    /// Label, length (at most 4) and capability count.
+    pub info: MessageInfo,
+    /// Message registers 0..3.
+    pub words: [usize; REGISTER_MESSAGE_WORDS],
+}
+
+/// [`call`] with a short message.
+#[inline(always)]
+pub fn call_short(cap: Cptr, message: Short) -> Result<Short, Error> {
+    let [w0, w1, w2, w3] = message.words;
+    let registers = syscall(Syscall::Call, [cap, message.info.0, w0, w1, w2, w3, 0]);
+    check(&registers)?;
+    Ok(Short {
+        info: MessageInfo(registers[1]),
+        words: [registers[2], registers[3], registers[4], registers[5]],
+    })
+}
+
+/// [`receive`] returning a short message and the badge.
+#[inline(always)]
+pub fn receive_short(cap: Cptr, reply: Cptr) -> Result<(Short, usize), Error> {
+    let registers = syscall(Syscall::Recv, [cap, 0, 0, 0, 0, 0, reply]);
+    check(&registers)?;
+    let message = Short {
+        info: MessageInfo(registers[1]),
+        words: [registers[2], registers[3], registers[4], registers[5]],
+    };
+    Ok((message, registers[6]))
+}
+
+/// [`reply_receive`] with short messages.
+#[inline(always)]
+pub fn reply_receive_short(cap: Cptr, message: Short, reply: Cptr) -> Result<(Short, usize), Error> {
+    let [w0, w1, w2, w3] = message.words;
+    let registers = syscall(Syscall::ReplyRecv, [cap, message.info.0, w0, w1, w2, w3, reply]);
+    check(&registers)?;
+    let message = Short {
+        info: MessageInfo(registers[1]),
+        words: [registers[2], registers[3], registers[4], registers[5]],
+    };
+    Ok((message, registers[6]))
+}

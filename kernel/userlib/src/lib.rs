@@ -11,6 +11,7 @@
 #![no_std]
 
 pub mod fault;
+pub mod image;
 pub mod ipc;
 pub mod memory;
 pub mod mmio;

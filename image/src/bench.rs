@@ -1,0 +1,122 @@
+//! `cargo xtask bench`: boots the `bench` program as the root task under QEMU with
+//! `-icount shift=0,sleep=off -smp 1`, where the guest's instruction counter counts exactly,
+//! so every figure repeats bit for bit. Runs it twice, checks the runs agree, prints a
+//! table and writes `target/bench/results.json`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::build;
+use crate::qemu::{self, Boot, Console};
+use crate::systest::Machine;
+
+/// What seL4 measures on the same QEMU machine (from the issue), for the table.
+const SEL4_REFERENCE: &[(&str, u64)] = &[("ipc.call.cross_as", 235), ("ipc.replyrecv.cross_as", 274)];
+
+/// One figure.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Figure {
+    /// Stable name, `area.what`.
+    pub name: String,
+    /// Guest instructions.
+    pub instructions: u64,
+}
+
+/// Reads `bench <name> <instructions>` lines.
+pub fn parse(transcript: &str) -> Vec<Figure> {
+    transcript
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.strip_prefix("bench ")?.split_whitespace();
+            let name = words.next()?;
+            let instructions = words.next()?.parse().ok()?;
+            Some(Figure { name: name.to_string(), instructions })
+        })
+        .collect()
+}
+
+/// The JSON document: `{"results": [{"name": ..., "instructions": N}, ...]}`.
+pub fn to_json(figures: &[Figure]) -> String {
+    let mut json = String::from("{\n  \"results\": [\n");
+    for (index, figure) in figures.iter().enumerate() {
+        let comma = if index + 1 < figures.len() { "," } else { "" };
+        let _ = writeln!(
+            json,
+            "    {{\"name\": \"{}\", \"instructions\": {}}}{comma}",
+            figure.name, figure.instructions
+        );
+    }
+    json.push_str("  ]\n}\n");
+    json
+}
+
+fn run_once(qemu: &Path, kernel: &Path) -> Result<Vec<Figure>, String> {
+    let mut command =
+        Boot::new(kernel).bootargs(Some("lattice.boot=bench".into())).command(qemu, Console::Piped);
+    command.args(["-icount", "shift=0,sleep=off"]);
+    let mut machine = Machine::start(command)?;
+    let transcript = machine.expect("bench done", Duration::from_secs(300))?;
+    let status = machine.expect_exit(Duration::from_secs(60))?;
+    if status != 0 {
+        return Err(format!("the bench program ended with status {status}"));
+    }
+    if let Some(line) = transcript.lines().find(|line| line.contains("(varied")) {
+        println!("note: {line}");
+    }
+    Ok(parse(&transcript))
+}
+
+/// Runs the benchmarks.
+pub fn run() -> Result<(), String> {
+    let qemu = qemu::ensure_installed()?;
+    let output = build::build_all()?;
+    println!("running the benchmarks twice under -icount shift=0,sleep=off");
+    let first = run_once(&qemu, &output.kernel_image)?;
+    let second = run_once(&qemu, &output.kernel_image)?;
+    if first.is_empty() {
+        return Err("the bench program reported nothing".into());
+    }
+    println!("{:<40} {:>12}  {}", "benchmark", "instructions", "note");
+    for figure in &first {
+        let note = SEL4_REFERENCE
+            .iter()
+            .find(|(name, _)| *name == figure.name)
+            .map(|(_, sel4)| format!("seL4 on the same machine: {sel4}"))
+            .unwrap_or_default();
+        println!("{:<40} {:>12}  {note}", figure.name, figure.instructions);
+    }
+    let directory = build::workspace_root().join("target").join("bench");
+    std::fs::create_dir_all(&directory)
+        .map_err(|error| format!("create {}: {error}", directory.display()))?;
+    let path = directory.join("results.json");
+    std::fs::write(&path, to_json(&first)).map_err(|error| format!("write {}: {error}", path.display()))?;
+    println!("wrote {}", path.display());
+    if first != second {
+        return Err("the two runs disagree: a figure is not deterministic".into());
+    }
+    println!("both runs gave the same figures");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_figures_and_writes_the_documented_json() {
+        let transcript = "boot\nbench ipc.call.cross_as 916\nbench revoke.1 2300 (varied: [1, 2])\nbench bad\nbench done\n";
+        let figures = parse(transcript);
+        assert_eq!(
+            figures,
+            [
+                Figure { name: "ipc.call.cross_as".into(), instructions: 916 },
+                Figure { name: "revoke.1".into(), instructions: 2300 },
+            ]
+        );
+        let json = to_json(&figures);
+        assert!(json.starts_with("{\n  \"results\": [\n"));
+        assert!(json.contains("{\"name\": \"ipc.call.cross_as\", \"instructions\": 916},"));
+        assert!(json.contains("{\"name\": \"revoke.1\", \"instructions\": 2300}\n"));
+    }
+}
