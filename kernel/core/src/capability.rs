@@ -553,6 +553,7 @@ mod tests {
             Capability::Frame { frame: 0x1000, mapped_address: 0, mapped_asid: 0, large: false, rights: Rights::READ }
         );
         assert_eq!(copy.mapping(), None);
+        assert!(mapped.derive(Rights::ALL, Some(5)).is_some(), "a frame ignores a badge, as in seL4");
     }
 
     #[test]

@@ -140,6 +140,8 @@ impl Kernel {
             }
         } else if code == 8 {
             syscall::handle(self, current);
+        } else if code == 2 && self.scheduler.fpu_trap(current) {
+            // First FP instruction since the thread got the processor: retried now.
         } else {
             let kind = FaultKind::from_exception_code(code).unwrap_or(FaultKind::IllegalInstruction);
             self.fault_thread(current, kind, code);

@@ -137,6 +137,29 @@ impl Scheduler {
         }
     }
 
+    /// The running thread used the FPU while it was off: load its registers, make it the
+    /// owner, and let it retry the instruction. Returns false if the FPU was on (the
+    /// instruction is illegal for another reason).
+    pub fn fpu_trap(&mut self, thread: ObjectRef<Thread>) -> bool {
+        if csr::read_sstatus() & csr::SSTATUS_FS_MASK != 0 {
+            return false;
+        }
+        // The previous owner's state was saved when it left the processor.
+        fpu::load(&thread.get().fp);
+        self.fp_owner = thread.address();
+        true
+    }
+
+    /// The highest priority with a ready thread (`None`: none ready).
+    pub fn highest_ready_priority(&self) -> Option<usize> {
+        self.highest_ready()
+    }
+
+    /// Whether threads are throttled (their refills need timer attention).
+    pub fn has_throttled(&self) -> bool {
+        !self.throttled.is_empty()
+    }
+
     /// Whether `thread` is in the ready queue of its priority (for invariant checks).
     pub fn is_queued(&self, thread: ObjectRef<Thread>) -> bool {
         let priority = Self::priority_of(thread);
@@ -209,8 +232,12 @@ impl Scheduler {
         }
     }
 
-    /// Whether `thread` may run now (it has budget, or needs none).
+    /// Whether `thread` may run now: it still has its CSpace and address space (either can
+    /// be revoked under it), and it has budget or needs none.
     fn may_run(thread: ObjectRef<Thread>, now: u64) -> bool {
+        if !thread.get().is_configured() {
+            return false;
+        }
         match thread::budget(thread) {
             Budget::Unlimited => true,
             Budget::Context(context) => context.get().has_budget(now),
@@ -218,7 +245,13 @@ impl Scheduler {
         }
     }
 
+    /// Takes a thread that may not run off the processor: throttled until its budget
+    /// refills, or stopped for good if it lost its CSpace or address space.
     fn throttle(&mut self, thread: ObjectRef<Thread>) {
+        if !thread.get().is_configured() {
+            thread.get().state = State::Inactive;
+            return;
+        }
         thread.get().state = State::Throttled;
         self.throttled.push_back(thread);
     }
@@ -263,6 +296,17 @@ impl Scheduler {
     /// for the next tick or the end of its budget, and returns its trap frame. `None` when
     /// nothing is runnable (the caller then waits for an interrupt, see [`Self::idle`]).
     pub fn switch_to_next(&mut self) -> Option<*mut TrapFrame> {
+        // The common case: the running thread goes on, needs no budget, and nobody above
+        // it is ready. Nothing to charge, switch or reprogram.
+        if let Some(running) = self.current()
+            && running.get().state == State::Running
+            && running.get().is_configured()
+            && running.get().scheduling == thread::Scheduling::Unlimited
+            && running.get().donation_reply == 0
+            && self.highest_ready().is_none_or(|best| best <= Self::priority_of(running))
+        {
+            return Some(&mut running.get().frame);
+        }
         let now = csr::read_time() as u64;
         self.account(now);
         let mut current = self.current().filter(|t| t.get().state == State::Running);
@@ -313,15 +357,17 @@ impl Scheduler {
     }
 
     /// Makes `next` the current thread: its address space in `satp`, its FP registers loaded.
-    fn load(&mut self, next: ObjectRef<Thread>) {
+    pub fn load(&mut self, next: ObjectRef<Thread>) {
         if self.current != next.address() {
-            if let Some(owner) = ObjectRef::<Thread>::from_link(self.fp_owner)
-                && fpu::is_dirty()
+            // Lazy FP: the registers keep the owner's values; the owner's state is saved
+            // when it leaves the processor dirty, and a thread that is not the owner runs
+            // with the FPU off until its first FP instruction traps (see `fpu_trap`).
+            if fpu::is_dirty()
+                && let Some(owner) = ObjectRef::<Thread>::from_link(self.fp_owner)
             {
                 fpu::save(&mut owner.get().fp);
             }
-            fpu::load(&next.get().fp);
-            self.fp_owner = next.address();
+            csr::set_fpu_state(if self.fp_owner == next.address() { csr::SSTATUS_FS_CLEAN } else { 0 });
             self.current = next.address();
         }
         // The address space can change under a running thread (reconfiguration), so the

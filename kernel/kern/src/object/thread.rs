@@ -543,6 +543,8 @@ pub fn invoke(
             let was_ready = target.get().state == State::Ready;
             if was_ready {
                 kernel.scheduler.remove(target);
+                // Not Ready while out of the queue, or make_ready below would skip it.
+                target.get().state = State::Inactive;
             }
             target.get().priority = priority;
             if was_ready {
