@@ -1,9 +1,11 @@
 //! What tests share: the boot info, a slot allocator, memory to retype, and helpers that
 //! make objects and threads.
 
+use kernel_abi::FaultKind;
 use kernel_abi::bootinfo::{BootInfo, slot};
+use kernel_abi::syscall::FAULT_LABEL;
 use kernel_abi::{Error, ObjectType, Rights};
-use userlib::ipc::Cptr;
+use userlib::ipc::{self, Cptr};
 use userlib::object;
 use userlib::thread::{self, Spawn};
 
@@ -124,6 +126,12 @@ impl Context {
             userlib::println!("    kernel invariant {invariant:?} broken after the test");
             outcome = outcome.and(Err(Failure { line: line!(), what: "kernel invariants after the test" }));
         }
+        // Receiving and sending capabilities is per test.
+        if let Some(buffer) = ipc::ipc_buffer() {
+            buffer.receive_cnode = 0;
+            buffer.receive_index = 0;
+            buffer.send_caps = [0; kernel_abi::syscall::MAX_TRANSFER_CAPS];
+        }
         let _ = object::revoke(CNODE, self.pool);
         for index in self.first_test_slot..self.next_slot {
             let _ = object::delete(CNODE, index);
@@ -147,6 +155,13 @@ impl Context {
         let slot = self.next_slot;
         self.next_slot += 1;
         slot
+    }
+
+    /// `count` consecutive empty slots of the root CNode; returns the first.
+    pub fn slots(&mut self, count: usize) -> Cptr {
+        let first = self.next_slot;
+        self.next_slot += count;
+        first
     }
 
     /// A fresh object of `object_type` from the pool.
@@ -201,8 +216,37 @@ impl Context {
         self.start(thread_cap, entry, argument, priority, fault_endpoint)
     }
 
-    fn start(
+    /// Starts `entry(argument)` at `priority` with a fresh fault endpoint; returns the
+    /// thread and the endpoint, on which [`exit_status`] later collects its result.
+    pub fn spawn_joinable(
         &mut self,
+        entry: thread::Entry,
+        argument: usize,
+        priority: usize,
+    ) -> Result<(Cptr, Cptr), Error> {
+        let fault_endpoint = self.make(ObjectType::Endpoint, 0)?;
+        let thread = self.spawn(entry, argument, priority, fault_endpoint)?;
+        Ok((thread, fault_endpoint))
+    }
+
+    /// Starts the existing thread object `thread_cap` as [`Self::spawn`] starts a new one
+    /// (also used to restart a thread that faulted or exited).
+    pub fn start(
+        &mut self,
+        thread_cap: Cptr,
+        entry: thread::Entry,
+        argument: usize,
+        priority: usize,
+        fault_endpoint: Cptr,
+    ) -> Result<Cptr, Error> {
+        self.start_in(ADDRESS_SPACE, thread_cap, entry, argument, priority, fault_endpoint)
+    }
+
+    /// [`Self::start`] in `address_space` instead of the root task's (the entry point, stack
+    /// and IPC buffer addresses are still the root task's).
+    pub fn start_in(
+        &mut self,
+        address_space: Cptr,
         thread_cap: Cptr,
         entry: thread::Entry,
         argument: usize,
@@ -214,7 +258,7 @@ impl Context {
         let spawn = Spawn {
             thread: thread_cap,
             cspace: CNODE,
-            address_space: ADDRESS_SPACE,
+            address_space,
             ipc_buffer: (frame, address),
             fault_endpoint,
             priority,
@@ -224,4 +268,28 @@ impl Context {
         self.stack_count += 1;
         started.map(|()| thread_cap)
     }
+}
+
+/// Waits on `fault_endpoint` for the message of a thread that ended: its exit status, or,
+/// if it faulted instead, `Err((label, first word))` of the message that came (an error
+/// code and 0 if the receive itself failed).
+pub fn exit_status(fault_endpoint: Cptr) -> Result<usize, (usize, usize)> {
+    match ipc::receive(fault_endpoint, 0) {
+        Ok((message, _)) if message.label == FAULT_LABEL && message.word(0) == FaultKind::Exited as usize => {
+            Ok(message.word(4))
+        }
+        Ok((message, _)) => Err((message.label, message.word(0))),
+        Err(error) => Err((error as usize, 0)),
+    }
+}
+
+/// Packs up to four 16-bit values (capability addresses, small numbers) into one thread
+/// argument; [`unpack`] takes them apart.
+pub const fn pack(values: [usize; 4]) -> usize {
+    values[0] | values[1] << 16 | values[2] << 32 | values[3] << 48
+}
+
+/// Value `index` of an argument made by [`pack`].
+pub const fn unpack(argument: usize, index: usize) -> usize {
+    (argument >> (16 * index)) & 0xffff
 }

@@ -10,7 +10,11 @@ use crate::{check_eq, ok};
 
 /// The scheduling tests, run after the others.
 pub const ALL: &[Test] = &[
-    Test { id: "SCHED0001", about: "a budget must be at least 50 us and at most the period", run: configure_ranges },
+    Test {
+        id: "SCHED0001",
+        about: "a budget must be at least 50 us and at most the period",
+        run: configure_ranges,
+    },
     Test { id: "SCHED0002", about: "a scheduling context binds to one thread at a time", run: bind_once },
     Test {
         id: "SCHED0003",
