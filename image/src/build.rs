@@ -9,7 +9,8 @@ pub const USER_TARGET: &str = "riscv64gc-unknown-none-elf";
 /// Target triple of the kernel (no FPU instructions, so it never touches user FP state).
 pub const KERNEL_TARGET: &str = "riscv64imac-unknown-none-elf";
 /// Packages that build user programs.
-const USER_PACKAGES: &[&str] = &["root", "hello", "test-isolation", "test-kernel", "test-irq", "bench"];
+const USER_PACKAGES: &[&str] =
+    &["root", "hello", "test-isolation", "test-kernel", "test-fuzz", "test-irq", "bench"];
 /// Programs packed into the boot archive, in archive order. The kernel starts `root`
 /// unless the kernel command line says `lattice.boot=...`.
 pub const BOOT_PROGRAMS: &[&str] = &[
@@ -21,6 +22,7 @@ pub const BOOT_PROGRAMS: &[&str] = &[
     "spin",
     "survivor",
     "test-kernel",
+    "test-fuzz",
     "test-irq",
     "bench",
 ];
