@@ -109,6 +109,7 @@ pub fn make_boot_program(
     let program = make_program(kernel, frames, name, elf, SMALL_CNODE_RADIX)?;
     cnode::insert(kernel, 0, thread::slot_id(program.thread, CSPACE_SLOT), program.cnode);
     cnode::insert(kernel, 0, thread::slot_id(program.thread, ADDRESS_SPACE_SLOT), program.address_space);
+    thread::refresh_satp(program.thread);
     kernel.scheduler.make_ready(program.thread);
     Ok((program.thread, program.entry, program.kib))
 }
@@ -178,6 +179,7 @@ pub fn make_root_task(
             cnode::insert(kernel, in_root(source), thread::slot_id(program.thread, thread_slot), copy);
         }
     }
+    thread::refresh_satp(program.thread);
     let tcb = program.thread.get();
     tcb.ipc_buffer = bootinfo::ROOT_IPC_BUFFER_ADDRESS;
     tcb.frame.set_a(0, bootinfo::BOOT_INFO_ADDRESS);

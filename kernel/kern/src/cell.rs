@@ -1,9 +1,12 @@
 //! `KernelCell`: global kernel state without locks.
 //!
 //! The kernel runs on one hart with interrupts disabled and is never preempted, so there is
-//! never more than one flow of control inside it. A lock would only hide bugs; instead the
-//! cell checks at run time that nobody borrows it twice (re-entering the kernel state from
-//! within a borrow, for instance from a panic path, is a bug and panics loudly).
+//! never more than one flow of control inside it. A lock would only hide bugs. The only
+//! borrower is the trap entry from user mode (`trap_from_user`), which cannot be re-entered:
+//! traps taken in kernel mode go to `trap_from_kernel`, which panics without touching kernel
+//! state, and the panic handler touches none either. Debug builds check this at run time
+//! (a second borrow panics loudly); release builds, where the check would sit on every
+//! IPC, rely on that structure.
 
 use core::cell::{Cell, UnsafeCell};
 
@@ -24,12 +27,17 @@ impl<T> KernelCell<T> {
     }
 
     /// Runs `f` with exclusive access to the value.
+    #[inline(always)]
     pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        assert!(!self.borrowed.replace(true), "kernel state borrowed twice (re-entered)");
-        // SAFETY: `borrowed` was false, so no other reference to the value exists; it stays
-        // true until `f` returns, so none can be created meanwhile.
+        if cfg!(debug_assertions) {
+            assert!(!self.borrowed.replace(true), "kernel state borrowed twice (re-entered)");
+        }
+        // SAFETY: no other reference to the value exists: the module comment explains why
+        // the kernel cannot re-enter a borrow, and debug builds check it with `borrowed`.
         let result = f(unsafe { &mut *self.value.get() });
-        self.borrowed.set(false);
+        if cfg!(debug_assertions) {
+            self.borrowed.set(false);
+        }
         result
     }
 }

@@ -17,6 +17,7 @@ mod arch;
 mod boot;
 mod cell;
 mod console;
+mod fastpath;
 mod invariants;
 mod ipc;
 mod loader;
@@ -50,7 +51,9 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 struct Aligned<T: ?Sized>(T);
 static BOOT_ARCHIVE: &Aligned<[u8]> = &Aligned(*include_bytes!(env!("LATTICE_BOOT_ARCHIVE_PATH")));
 
-/// All kernel state that is not in kernel objects.
+/// All kernel state that is not in kernel objects. (`repr(C)`: the scheduler, which the
+/// IPC fastpath uses, comes first.)
+#[repr(C)]
 pub struct Kernel {
     /// Ready queues and the running thread.
     pub scheduler: Scheduler,
@@ -123,6 +126,9 @@ impl Kernel {
     }
 
     /// Handles one trap from the running thread; returns the frame of the thread to resume.
+    /// The general trap handler (kept out of line, so that the fastpath does not pay for
+    /// its stack frame).
+    #[inline(never)]
     fn handle_trap(&mut self) -> *mut trap::TrapFrame {
         let cause = csr::read_scause();
         let is_interrupt = cause >> 63 != 0;
@@ -172,7 +178,7 @@ impl Kernel {
 /// Called by the trap vector for every trap from user mode, with the current thread's saved
 /// registers in `frame`. Returns the frame to resume.
 extern "C" fn trap_from_user(_frame: *mut trap::TrapFrame) -> *mut trap::TrapFrame {
-    KERNEL.with(Kernel::handle_trap)
+    KERNEL.with(|kernel| fastpath::try_fast(kernel).unwrap_or_else(|| kernel.handle_trap()))
 }
 
 /// The device tree blob at `physical_address`, seen through the boot direct map.

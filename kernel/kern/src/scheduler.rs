@@ -18,16 +18,19 @@ use kernel_core::capability::Capability;
 pub const TICKS_PER_SECOND: u64 = 100;
 const PRIORITIES: usize = 256;
 
-/// Ready queues and the running thread.
+/// Ready queues and the running thread. (`repr(C)` with the fields the IPC fastpath
+/// touches first, so they sit at small offsets from the kernel's base address.)
+#[repr(C)]
 pub struct Scheduler {
-    queues: [Queue; PRIORITIES],
-    bitmap: [u64; PRIORITIES / 64],
-    /// Threads whose budget is spent, until their next period.
-    throttled: Queue,
     /// The thread on the processor (0: none).
     current: usize,
     /// The thread whose FP registers are loaded (0: none).
     fp_owner: usize,
+    /// Non-zero iff some bit of `bitmap` is set (one load for the fastpath).
+    any_ready: u64,
+    bitmap: [u64; PRIORITIES / 64],
+    /// Threads whose budget is spent, until their next period.
+    throttled: Queue,
     /// `time` units between round-robin ticks.
     tick_interval: u64,
     /// When the next round-robin tick is due.
@@ -38,6 +41,7 @@ pub struct Scheduler {
     last_charge: u64,
     /// `time` units per second.
     timebase_hz: u64,
+    queues: [Queue; PRIORITIES],
 }
 
 impl Scheduler {
@@ -47,6 +51,7 @@ impl Scheduler {
         Self {
             queues: [Queue { head: 0, tail: 0 }; PRIORITIES],
             bitmap: [0; PRIORITIES / 64],
+            any_ready: 0,
             throttled: Queue { head: 0, tail: 0 },
             current: 0,
             fp_owner: 0,
@@ -81,6 +86,7 @@ impl Scheduler {
             self.queues[priority].push_back(thread);
         }
         self.bitmap[priority / 64] |= 1 << (priority % 64);
+        self.any_ready = self.bitmap.iter().fold(0, |all, word| all | word);
     }
 
     /// Puts `thread` at the back of its priority's queue, state `Ready`.
@@ -104,6 +110,7 @@ impl Scheduler {
         self.queues[priority].remove(thread);
         if self.queues[priority].is_empty() {
             self.bitmap[priority / 64] &= !(1 << (priority % 64));
+            self.any_ready = self.bitmap.iter().fold(0, |all, word| all | word);
         }
     }
 
@@ -151,6 +158,7 @@ impl Scheduler {
     }
 
     /// The highest priority with a ready thread (`None`: none ready).
+    #[inline(always)]
     pub fn highest_ready_priority(&self) -> Option<usize> {
         self.highest_ready()
     }
@@ -189,17 +197,28 @@ impl Scheduler {
         false
     }
 
+    #[inline(always)]
     fn highest_ready(&self) -> Option<usize> {
-        (0..self.bitmap.len()).rev().find_map(|word| {
+        if self.any_ready == 0 {
+            return None;
+        }
+        // Written out (not an iterator) because it sits on the IPC fastpath.
+        let mut word = self.bitmap.len();
+        while word > 0 {
+            word -= 1;
             let bits = self.bitmap[word];
-            (bits != 0).then(|| word * 64 + 63 - bits.leading_zeros() as usize)
-        })
+            if bits != 0 {
+                return Some(word * 64 + 63 - bits.leading_zeros() as usize);
+            }
+        }
+        None
     }
 
     fn take(&mut self, priority: usize) -> Option<ObjectRef<Thread>> {
         let thread = self.queues[priority].pop_front()?;
         if self.queues[priority].is_empty() {
             self.bitmap[priority / 64] &= !(1 << (priority % 64));
+            self.any_ready = self.bitmap.iter().fold(0, |all, word| all | word);
         }
         Some(thread)
     }
@@ -357,26 +376,32 @@ impl Scheduler {
     }
 
     /// Makes `next` the current thread: its address space in `satp`, its FP registers loaded.
+    #[inline(always)]
     pub fn load(&mut self, next: ObjectRef<Thread>) {
         if self.current != next.address() {
             // Lazy FP: the registers keep the owner's values; the owner's state is saved
             // when it leaves the processor dirty, and a thread that is not the owner runs
             // with the FPU off until its first FP instruction traps (see `fpu_trap`).
-            if fpu::is_dirty()
+            let fpu = csr::read_sstatus() & csr::SSTATUS_FS_MASK;
+            if fpu == csr::SSTATUS_FS_DIRTY
                 && let Some(owner) = ObjectRef::<Thread>::from_link(self.fp_owner)
             {
                 fpu::save(&mut owner.get().fp);
             }
-            csr::set_fpu_state(if self.fp_owner == next.address() { csr::SSTATUS_FS_CLEAN } else { 0 });
+            if self.fp_owner == next.address() {
+                csr::set_fpu_state(csr::SSTATUS_FS_CLEAN);
+            } else if fpu != 0 {
+                csr::fpu_off();
+            }
             self.current = next.address();
         }
-        // The address space can change under a running thread (reconfiguration), so the
-        // check is made on every return to user mode; writing satp is cheap.
-        if let Capability::AddressSpace { root, asid } = next.get().capability(ADDRESS_SPACE_SLOT) {
-            let satp = kernel_core::paging::satp(root, asid);
+        // The address space can change under a running thread (reconfiguration), so it is
+        // loaded on every return to user mode; writing satp is cheap. Callers only load a
+        // thread whose address-space slot holds an address space, so the cache is current.
+        if let Capability::AddressSpace { .. } = next.get().capability(ADDRESS_SPACE_SLOT) {
             // SAFETY: every address space's kernel half is copied from the kernel page table
             // when it is made, so the kernel stays mapped across the switch.
-            unsafe { csr::switch_address_space(satp) };
+            unsafe { csr::switch_address_space(next.get().satp) };
         }
     }
 }

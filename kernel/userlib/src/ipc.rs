@@ -106,11 +106,21 @@ impl Message {
     }
 }
 
+#[inline(always)]
 fn check(registers: &Registers) -> Result<(), Error> {
-    match registers[0] {
-        0 => Ok(()),
-        code => Err(Error::try_from(code).unwrap_or(Error::InvalidArgument)),
-    }
+    status(registers[0])
+}
+
+/// `a0` as a result: 0 is success, anything else an error code.
+#[inline(always)]
+fn status(code: usize) -> Result<(), Error> {
+    if code == 0 { Ok(()) } else { Err(decode_error(code)) }
+}
+
+#[inline(never)]
+#[cold]
+fn decode_error(code: usize) -> Error {
+    Error::try_from(code).unwrap_or(Error::InvalidArgument)
 }
 
 fn syscall(number: Syscall, registers: Registers) -> Registers {

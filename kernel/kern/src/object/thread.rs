@@ -149,6 +149,9 @@ pub struct Thread {
     pub bound_notification: usize,
     /// How it gets processor time.
     pub scheduling: Scheduling,
+    /// `satp` for the address space in its slot, kept with the slot by [`refresh_satp`]
+    /// (the slot's type is checked before every use, so a revoked slot is never trusted).
+    pub satp: usize,
     /// The reply object of the call it is serving on its caller's time (0: none).
     pub donation_reply: usize,
     /// Name for reports.
@@ -220,6 +223,16 @@ pub fn budget(thread: ObjectRef<Thread>) -> Budget {
     Budget::Missing
 }
 
+/// Recomputes the cached `satp` from the thread's address-space slot; called whenever
+/// something is put into that slot.
+pub fn refresh_satp(thread: ObjectRef<Thread>) {
+    let tcb = thread.get();
+    tcb.satp = match tcb.capability(ADDRESS_SPACE_SLOT) {
+        Capability::AddressSpace { root, asid } => kernel_core::paging::satp(root, asid),
+        _ => 0,
+    };
+}
+
 /// The thread's IPC buffer, if it has one.
 pub fn ipc_buffer(thread: ObjectRef<Thread>) -> Option<&'static mut IpcBuffer> {
     let tcb = thread.get();
@@ -251,6 +264,7 @@ impl Queue {
     }
 
     /// Appends `thread`.
+    #[inline(always)]
     pub fn push_back(&mut self, thread: ObjectRef<Thread>) {
         let tcb = thread.get();
         tcb.queue_next = 0;
@@ -275,6 +289,7 @@ impl Queue {
     }
 
     /// Takes the first thread.
+    #[inline(always)]
     pub fn pop_front(&mut self) -> Option<ObjectRef<Thread>> {
         let head = ObjectRef::<Thread>::from_link(self.head)?;
         self.remove(head);
@@ -282,6 +297,7 @@ impl Queue {
     }
 
     /// Unlinks `thread`, which must be in this queue.
+    #[inline(always)]
     pub fn remove(&mut self, thread: ObjectRef<Thread>) {
         let tcb = thread.get();
         let (next, previous) = (tcb.queue_next, tcb.queue_previous);
@@ -505,6 +521,7 @@ pub fn invoke(
         Invocation::Configure { cspace, address_space, buffer_address, buffer_frame, fault } => {
             set_slot(kernel, target, CSPACE_SLOT, cspace);
             set_slot(kernel, target, ADDRESS_SPACE_SLOT, address_space);
+            refresh_satp(target);
             set_slot(kernel, target, IPC_BUFFER_SLOT, buffer_frame);
             target.get().ipc_buffer = if buffer_frame != 0 { buffer_address } else { 0 };
             set_slot(kernel, target, FAULT_ENDPOINT_SLOT, fault);

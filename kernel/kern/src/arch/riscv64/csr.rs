@@ -79,6 +79,20 @@ pub const SSTATUS_FS_CLEAN: usize = 0b10 << 13;
 /// `sstatus.FS` = Dirty.
 pub const SSTATUS_FS_DIRTY: usize = 0b11 << 13;
 
+/// Clears `sstatus.SPP`, so that `sret` returns to user mode.
+#[inline(always)]
+pub fn clear_previous_privilege() {
+    // SAFETY: only affects the mode the next sret returns to, which is user mode by design.
+    unsafe { asm!("csrc sstatus, {}", in(reg) 1usize << 8, options(nomem, nostack)) };
+}
+
+/// Turns the FPU off for user mode (`sstatus.FS` = Off): the next FP instruction traps.
+#[inline(always)]
+pub fn fpu_off() {
+    // SAFETY: only makes user FP instructions trap; the kernel uses no FP registers.
+    unsafe { asm!("csrc sstatus, {}", in(reg) SSTATUS_FS_MASK, options(nomem, nostack)) };
+}
+
 /// Sets `sstatus.FS` to `state` (one of the `SSTATUS_FS_*` values).
 #[inline(always)]
 pub fn set_fpu_state(state: usize) {

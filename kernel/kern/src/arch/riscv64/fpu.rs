@@ -1,9 +1,10 @@
 //! Saving and restoring user floating-point registers.
 //!
 //! The kernel is compiled for rv64imac, so it never uses FP registers itself; they always
-//! hold the state of the thread that used them last. A thread's state is saved only when it
-//! is switched out with `sstatus.FS` = Dirty, and restored only when a different thread is
-//! switched in: a thread that traps into the kernel and comes back pays nothing.
+//! hold the state of the thread that used them last (the owner). The owner's state is saved
+//! when it leaves the processor with `sstatus.FS` = Dirty; any other thread runs with the
+//! FPU off, and its first FP instruction traps so that its state is loaded then (see
+//! `Scheduler::load` and `Scheduler::fpu_trap`). Threads that never use FP never pay.
 
 use super::csr;
 use core::arch::global_asm;
@@ -105,11 +106,6 @@ fpu_load_registers:
 unsafe extern "C" {
     fn fpu_save_registers(state: *mut FpState);
     fn fpu_load_registers(state: *const FpState);
-}
-
-/// Whether the running thread has written FP registers since they were last loaded.
-pub fn is_dirty() -> bool {
-    csr::read_sstatus() & csr::SSTATUS_FS_MASK == csr::SSTATUS_FS_DIRTY
 }
 
 /// Saves the FP registers into `state`.

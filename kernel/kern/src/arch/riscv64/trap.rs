@@ -105,11 +105,11 @@ trap_vector:
 
     .globl return_to_user
 return_to_user:
+    /* sstatus.SPP is 0: every trap handled here came from user mode, and enter_user
+       cleared it for the first entry. */
     mv      t6, a0
     ld      t5, 256(t6)
     csrw    sepc, t5
-    li      t5, 0x100               /* sstatus.SPP: return to user mode */
-    csrc    sstatus, t5
     csrw    sscratch, t6
     ld      x1, 8(t6)
     ld      x2, 16(t6)
@@ -178,6 +178,9 @@ pub fn install_trap_vector() {
 /// thread runs, because the trap vector saves into it; it must belong to the address space
 /// currently in `satp`.
 pub unsafe fn enter_user(frame: *mut TrapFrame) -> ! {
+    // sret returns to the mode in sstatus.SPP; make it user mode for the first entry (every
+    // later trap comes from user mode, which leaves SPP at 0).
+    super::csr::clear_previous_privilege();
     // SAFETY: the caller guarantees the frame outlives the user run; return_to_user only
     // loads registers from it and executes sret with SPP cleared, so control continues in
     // user mode and comes back only through trap_vector.

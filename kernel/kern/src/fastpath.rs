@@ -1,0 +1,168 @@
+//! The IPC fastpath: `call` and `reply_recv` of short messages between threads that need
+//! no budget accounting, done in one pass without the general machinery.
+//!
+//! Every condition the general path would check is checked here first; if any does not
+//! hold (a long message, capabilities to transfer, nobody waiting, a budgeted or passive
+//! thread, a higher priority ready elsewhere, a bound notification with something pending),
+//! the fastpath declines and the general path handles the call with identical results. It
+//! changes nothing before it has decided to go ahead.
+
+use kernel_abi::Rights;
+use kernel_core::capability::{Capability, SLOT_SIZE, Slot};
+
+use crate::Kernel;
+use crate::arch::riscv64::trap::TrapFrame;
+use crate::memory::direct_map;
+use crate::object::ObjectRef;
+use crate::object::endpoint::{Endpoint, Waiting};
+use crate::object::notification::Notification;
+use crate::object::reply::Reply;
+use crate::object::thread::{ADDRESS_SPACE_SLOT, CSPACE_SLOT, Scheduling, State, Thread};
+
+/// Info bits that must be clear for the fastpath: length above 4, and capabilities.
+const SLOW_INFO_BITS: usize = 0x1ff & !0x7;
+
+/// The capability at `cptr` in `thread`'s CSpace, if the address is valid.
+#[inline(always)]
+fn lookup(thread: &Thread, cptr: usize) -> Option<Capability> {
+    let Capability::CNode { object, radix } = thread.slots[CSPACE_SLOT].capability else { return None };
+    // `radix` is at most 16 (retype checks it), so the shift is in range.
+    if cptr == 0 || cptr.wrapping_shr(u32::from(radix)) != 0 {
+        return None;
+    }
+    // SAFETY: the CNode capability in the thread's own slot keeps the CNode alive; `cptr`
+    // is below its slot count, so the slot lies inside it; slots hold valid `Slot` values.
+    let slot = unsafe {
+        core::ptr::read(direct_map(object.wrapping_add(cptr.wrapping_mul(SLOT_SIZE))) as *const Slot)
+    };
+    Some(slot.capability)
+}
+
+/// Whether a thread needs no budget accounting and lends none.
+#[inline(always)]
+fn unaccounted(thread: &Thread) -> bool {
+    thread.scheduling == Scheduling::Unlimited && thread.donation_reply == 0
+}
+
+#[inline(always)]
+fn copy_message(from: &TrapFrame, to: &mut TrapFrame, info: usize, badge: usize) {
+    // The fastpath only takes tags with no capabilities and at most four words, so the
+    // tag passes through unchanged.
+    to.set_a(0, 0);
+    to.set_a(1, info);
+    for index in 2..6 {
+        to.set_a(index, from.a(index));
+    }
+    to.set_a(6, badge);
+}
+
+/// Takes the fastpath if this trap is a `call` or `reply_recv` it can handle.
+#[inline(always)]
+pub fn try_fast(kernel: &mut Kernel) -> Option<*mut TrapFrame> {
+    if crate::arch::riscv64::csr::read_scause() != 8 {
+        return None;
+    }
+    let current = kernel.scheduler.current()?;
+    let number = current.get().frame.a(7);
+    if number == kernel_abi::Syscall::Call as usize {
+        call(kernel, current)
+    } else if number == kernel_abi::Syscall::ReplyRecv as usize {
+        reply_receive(kernel, current)
+    } else {
+        None
+    }
+}
+
+/// `call` on an endpoint with a receiver waiting: deliver, bind the reply object, and run
+/// the receiver. Returns its frame, or `None` to take the general path.
+pub fn call(kernel: &mut Kernel, caller: ObjectRef<Thread>) -> Option<*mut TrapFrame> {
+    let client = caller.get();
+    let info = client.frame.a(1);
+    if info & SLOW_INFO_BITS != 0 || !unaccounted(client) {
+        return None;
+    }
+    let Capability::Endpoint { object, rights, badge } = lookup(client, client.frame.a(0))? else {
+        return None;
+    };
+    if !rights.contains(Rights::WRITE) {
+        return None;
+    }
+    let endpoint = ObjectRef::<Endpoint>::new(object);
+    if endpoint.get().waiting != Waiting::Receivers {
+        return None;
+    }
+    let receiver = ObjectRef::<Thread>::new(endpoint.get().queue.head);
+    let server = receiver.get();
+    let State::BlockedOnReceive { reply, .. } = server.state else { return None };
+    if reply == 0
+        || server.scheduling != Scheduling::Unlimited
+        || !matches!(server.slots[ADDRESS_SPACE_SLOT].capability, Capability::AddressSpace { .. })
+        || kernel.scheduler.highest_ready_priority().is_some_and(|best| best > server.priority)
+        || server.priority < client.priority
+    {
+        return None;
+    }
+    let reply = ObjectRef::<Reply>::new(reply);
+    if reply.get().caller != 0 {
+        return None;
+    }
+    // Committed.
+    let ep = endpoint.get();
+    ep.queue.pop_front();
+    if ep.queue.is_empty() {
+        ep.waiting = Waiting::Idle;
+    }
+    client.frame.pc = client.frame.pc.wrapping_add(4);
+    copy_message(&client.frame, &mut receiver.get().frame, info, badge);
+    reply.get().caller = caller.address();
+    client.state = State::BlockedOnReply { reply: reply.address() };
+    kernel.scheduler.load(receiver);
+    receiver.get().state = State::Running;
+    Some(&mut receiver.get().frame)
+}
+
+/// `reply_recv` answering a waiting caller, with nobody waiting to send: deliver the reply,
+/// queue the server as a receiver, and run the caller.
+pub fn reply_receive(kernel: &mut Kernel, server: ObjectRef<Thread>) -> Option<*mut TrapFrame> {
+    let me = server.get();
+    let info = me.frame.a(1);
+    if info & SLOW_INFO_BITS != 0 || !unaccounted(me) {
+        return None;
+    }
+    let Capability::Reply { object: reply } = lookup(me, me.frame.a(6))? else { return None };
+    let Capability::Endpoint { object, rights, .. } = lookup(me, me.frame.a(0))? else { return None };
+    if !rights.contains(Rights::READ) {
+        return None;
+    }
+    let endpoint = ObjectRef::<Endpoint>::new(object);
+    if endpoint.get().waiting == Waiting::Senders {
+        return None;
+    }
+    if let Some(notification) = ObjectRef::<Notification>::from_link(me.bound_notification)
+        && notification.get().pending
+    {
+        return None;
+    }
+    let reply_object = ObjectRef::<Reply>::new(reply);
+    let caller = ObjectRef::<Thread>::from_link(reply_object.get().caller)?;
+    let client = caller.get();
+    if !matches!(client.state, State::BlockedOnReply { reply: waiting } if waiting == reply)
+        || reply_object.get().server != 0
+        || !unaccounted(client)
+        || !matches!(client.slots[ADDRESS_SPACE_SLOT].capability, Capability::AddressSpace { .. })
+        || kernel.scheduler.highest_ready_priority().is_some_and(|best| best > client.priority)
+    {
+        return None;
+    }
+    // Committed.
+    reply_object.get().caller = 0;
+    copy_message(&me.frame, &mut client.frame, info, 0);
+    me.frame.pc = me.frame.pc.wrapping_add(4);
+    me.state = State::BlockedOnReceive { endpoint: object, reply };
+    let ep = endpoint.get();
+    ep.queue.push_back(server);
+    ep.waiting = Waiting::Receivers;
+    kernel.scheduler.load(caller);
+    caller.get().state = State::Running;
+    Some(&mut caller.get().frame)
+}
