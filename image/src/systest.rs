@@ -111,7 +111,10 @@ impl Machine {
     /// Types `text` on the console, without Enter.
     pub fn type_text(&mut self, text: &str) -> Result<(), String> {
         let stdin = self.stdin.as_mut().ok_or("the console input is closed")?;
-        stdin.write_all(text.as_bytes()).and_then(|()| stdin.flush()).map_err(|error| format!("typing {text:?}: {error}"))
+        stdin
+            .write_all(text.as_bytes())
+            .and_then(|()| stdin.flush())
+            .map_err(|error| format!("typing {text:?}: {error}"))
     }
 
     /// Types `line` and Enter on the console. (Exercised by the harness's own tests; the

@@ -22,7 +22,10 @@ impl Registers {
     }
 
     fn checked(&self, offset: usize, width: usize) -> usize {
-        assert!(offset + width <= 4096 && offset.is_multiple_of(width), "register offset {offset:#x} out of the page");
+        assert!(
+            offset + width <= 4096 && offset.is_multiple_of(width),
+            "register offset {offset:#x} out of the page"
+        );
         self.base + offset
     }
 

@@ -173,7 +173,8 @@ pub fn irq_handler(control: Cptr, irq: usize, cnode: Cptr, index: usize) -> Resu
 
 /// Makes interrupts of `handler` signal `notification` (with its badge).
 pub fn irq_set_notification(handler: Cptr, notification: Cptr) -> Result<(), Error> {
-    invoke(handler, kernel_abi::invocation::IrqHandlerOp::SetNotification as usize, &[notification]).map(|_| ())
+    invoke(handler, kernel_abi::invocation::IrqHandlerOp::SetNotification as usize, &[notification])
+        .map(|_| ())
 }
 
 /// Acknowledges the interrupt of `handler`, so that the next one is delivered.
