@@ -77,7 +77,7 @@ pub fn run() -> Result<(), String> {
     if first.is_empty() {
         return Err("the bench program reported nothing".into());
     }
-    println!("{:<40} {:>12}  {}", "benchmark", "instructions", "note");
+    println!("{:<40} {:>12}  note", "benchmark", "instructions");
     for figure in &first {
         let note = SEL4_REFERENCE
             .iter()

@@ -15,7 +15,7 @@ use kernel_abi::{MessageInfo, ObjectType, Rights};
 use userlib::image::Cloner;
 use userlib::ipc::{self, Cptr, Short};
 use userlib::memory::{read_word, write_word};
-use userlib::syscall::instructions_retired;
+use userlib::syscall::instruction_count;
 use userlib::thread::{self, Spawn};
 use userlib::{object, println};
 
@@ -87,7 +87,7 @@ impl Bench {
     }
 }
 
-fn report(name: &str, samples: &[u64]) {
+fn report(name: &str, samples: &[usize]) {
     let steady = &samples[1..];
     let first = steady[0];
     if steady.iter().all(|&sample| sample == first) {
@@ -126,11 +126,11 @@ fn main() -> i32 {
 }
 
 fn null_syscall() {
-    let mut samples = [0u64; ROUNDS];
+    let mut samples = [0usize; ROUNDS];
     for sample in &mut samples {
-        let start = instructions_retired();
+        let start = instruction_count();
         let _ = userlib::syscall::undefined(usize::MAX, [0; 6]);
-        *sample = instructions_retired() - start;
+        *sample = instruction_count() - start;
     }
     report("syscall.null", &samples);
 }
@@ -144,14 +144,14 @@ fn server(arguments: usize) -> usize {
     }
     let Ok(_) = ipc::receive_short(endpoint, reply) else { return 1 };
     loop {
-        let after_receive = instructions_retired();
-        write_word(SHARED, after_receive as usize);
+        let after_receive = instruction_count();
+        write_word(SHARED, after_receive);
         if transfer {
             // Free the slot the capability arrived in for the next round.
             let _ = object::delete(slot::CNODE, transfer_slot());
         }
-        let before_reply = instructions_retired();
-        write_word(SHARED + 8, before_reply as usize);
+        let before_reply = instruction_count();
+        write_word(SHARED + 8, before_reply);
         if ipc::reply_receive_short(endpoint, Short::default(), reply).is_err() {
             return 2;
         }
@@ -196,8 +196,8 @@ fn ipc_round_trip(bench: &mut Bench, shared: Cptr, cross_address_space: bool, tr
         let buffer = bench.mapped_frame();
         bench.start(server, argument, 255, slot::ADDRESS_SPACE, buffer)
     };
-    let mut call = [0u64; ROUNDS];
-    let mut reply_receive = [0u64; ROUNDS];
+    let mut call = [0usize; ROUNDS];
+    let mut reply_receive = [0usize; ROUNDS];
     let message = if transfer {
         if let Some(buffer) = ipc::ipc_buffer() {
             buffer.send_caps[0] = endpoint;
@@ -207,11 +207,11 @@ fn ipc_round_trip(bench: &mut Bench, shared: Cptr, cross_address_space: bool, tr
         Short::default()
     };
     for round in 0..ROUNDS {
-        let start = instructions_retired();
+        let start = instruction_count();
         let _ = ipc::call_short(endpoint, message);
-        let end = instructions_retired();
-        let server_after_receive = read_word(SHARED).unwrap_or(0) as u64;
-        let server_before_reply = read_word(SHARED + 8).unwrap_or(0) as u64;
+        let end = instruction_count();
+        let server_after_receive = read_word(SHARED).unwrap_or(0);
+        let server_before_reply = read_word(SHARED + 8).unwrap_or(0);
         call[round] = server_after_receive.wrapping_sub(start);
         reply_receive[round] = end.wrapping_sub(server_before_reply);
     }
@@ -258,17 +258,17 @@ fn waiter(notification: usize) -> usize {
         if ipc::wait(notification).is_err() {
             return 1;
         }
-        write_word(SHARED, instructions_retired() as usize);
+        write_word(SHARED, instruction_count());
     }
 }
 
 /// The waiter (101) outranks the root task (100 by now), so a signal switches to it at once.
 fn notification_wake(bench: &mut Bench, notification: Cptr, waiter_thread: (Cptr, usize)) {
-    let mut samples = [0u64; ROUNDS];
+    let mut samples = [0usize; ROUNDS];
     for sample in &mut samples {
-        let start = instructions_retired();
+        let start = instruction_count();
         let _ = ipc::signal(notification);
-        let woken = read_word(SHARED).unwrap_or(0) as u64;
+        let woken = read_word(SHARED).unwrap_or(0);
         *sample = woken.wrapping_sub(start);
     }
     bench.stop(waiter_thread);
@@ -292,11 +292,11 @@ fn spinner(argument: usize) -> usize {
     if index == 0 {
         let mut round = 0usize;
         while read_word(first).unwrap_or(0) == 0 {
-            write_word(if round.is_multiple_of(2) { even } else { odd }, instructions_retired() as usize);
+            write_word(if round.is_multiple_of(2) { even } else { odd }, instruction_count());
             round += 1;
         }
     } else {
-        write_word(first, instructions_retired() as usize);
+        write_word(first, instruction_count());
     }
     0
 }
@@ -323,13 +323,13 @@ fn preemption(bench: &mut Bench, notification: Cptr) -> (Cptr, usize) {
     for thread in threads {
         bench.stop(thread);
     }
-    let mut samples = [0u64; SAMPLES];
+    let mut samples = [0usize; SAMPLES];
     for (pair, sample) in samples.iter_mut().enumerate() {
         let [even, odd, first] = pair_words(pair);
-        let first_after = read_word(first).unwrap_or(0) as u64;
+        let first_after = read_word(first).unwrap_or(0);
         let last_before = [read_word(even), read_word(odd)]
             .into_iter()
-            .map(|word| word.unwrap_or(0) as u64)
+            .map(|word| word.unwrap_or(0))
             .filter(|&reading| reading < first_after)
             .max()
             .unwrap_or(0);
@@ -340,7 +340,7 @@ fn preemption(bench: &mut Bench, notification: Cptr) -> (Cptr, usize) {
 }
 
 fn revoke(bench: &mut Bench, descendants: usize) {
-    let mut samples = [0u64; 3];
+    let mut samples = [0usize; 3];
     for sample in &mut samples {
         let endpoint = bench.make(ObjectType::Endpoint);
         let first = bench.next_slot;
@@ -348,9 +348,9 @@ fn revoke(bench: &mut Bench, descendants: usize) {
             let slot = bench.slot();
             object::copy(slot::CNODE, slot, slot::CNODE, endpoint, Rights::ALL).expect("copy");
         }
-        let start = instructions_retired();
+        let start = instruction_count();
         let _ = object::revoke(slot::CNODE, endpoint);
-        *sample = instructions_retired() - start;
+        *sample = instruction_count() - start;
         bench.next_slot = first;
     }
     let mut name = NameBuffer::new();

@@ -112,6 +112,7 @@ pub fn call(kernel: &mut Kernel, caller: ObjectRef<Thread>) -> Option<*mut TrapF
     if ep.queue.is_empty() {
         ep.waiting = Waiting::Idle;
     }
+    reply.get().receiver = 0;
     client.frame.pc = client.frame.pc.wrapping_add(4);
     copy_message(&client.frame, &mut receiver.get().frame, info, badge);
     reply.get().caller = caller.address();
@@ -144,6 +145,9 @@ pub fn reply_receive(kernel: &mut Kernel, server: ObjectRef<Thread>) -> Option<*
         return None;
     }
     let reply_object = ObjectRef::<Reply>::new(reply);
+    if reply_object.get().receiver != 0 {
+        return None;
+    }
     let caller = ObjectRef::<Thread>::from_link(reply_object.get().caller)?;
     let client = caller.get();
     if !matches!(client.state, State::BlockedOnReply { reply: waiting } if waiting == reply)
@@ -156,6 +160,7 @@ pub fn reply_receive(kernel: &mut Kernel, server: ObjectRef<Thread>) -> Option<*
     }
     // Committed.
     reply_object.get().caller = 0;
+    reply_object.get().receiver = server.address();
     copy_message(&me.frame, &mut client.frame, info, 0);
     me.frame.pc = me.frame.pc.wrapping_add(4);
     me.state = State::BlockedOnReceive { endpoint: object, reply };

@@ -296,6 +296,7 @@ extern "C" fn kernel_main(hart_id: usize, dtb_physical: usize, load_address: usi
             panic!("too many reserved regions in the device tree");
         }
     }
+    memory::set_ram(&board.memory);
     let mut frames = FrameAllocator::new(&board.memory, &reserved).expect("memory map too fragmented");
     print_banner(&board, hart_id, &image, dtb_region, &frames);
     let kernel_root = memory::build_kernel_page_table(&mut frames, &image, &board)

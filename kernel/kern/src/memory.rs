@@ -8,6 +8,8 @@
 //! are accessed (through the direct map). `sstatus.SUM` stays clear, so a kernel bug that
 //! dereferences a user address faults instead of silently reading user memory.
 
+use core::sync::atomic::{AtomicUsize, Ordering};
+
 use kernel_abi::Error;
 use kernel_core::board::{BoardInfo, Region};
 use kernel_core::frames::FrameAllocator;
@@ -20,6 +22,28 @@ use kernel_core::paging::{self, Entry, Flags, MapError, PageSize, PhysicalMemory
 #[inline(always)]
 pub const fn direct_map(physical_address: usize) -> usize {
     PHYS_MAP_BASE.wrapping_add(physical_address)
+}
+
+/// RAM banks (start, end), recorded once at boot: user memory the kernel reads or writes
+/// must lie in them. Device frames (registers) are mapped for user level, never touched by
+/// the kernel: reading a register can have side effects, and the kernel does not map them.
+static RAM: [(AtomicUsize, AtomicUsize); 8] = [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; 8];
+
+/// Records the RAM banks (boot only).
+pub fn set_ram(banks: &[Region]) {
+    for (slot, bank) in RAM.iter().zip(banks) {
+        slot.0.store(bank.start, Ordering::Relaxed);
+        slot.1.store(bank.end(), Ordering::Relaxed);
+    }
+}
+
+/// Whether `[start, start + length)` lies inside one RAM bank.
+pub fn is_ram(start: usize, length: usize) -> bool {
+    let Some(end) = start.checked_add(length) else { return false };
+    RAM.iter().any(|(bank_start, bank_end)| {
+        let (bank_start, bank_end) = (bank_start.load(Ordering::Relaxed), bank_end.load(Ordering::Relaxed));
+        bank_start <= start && end <= bank_end && bank_start < bank_end
+    })
 }
 
 /// Fills the frame at `physical_address` with zeros.
@@ -225,6 +249,10 @@ impl UserSlice {
             }
             let page_end = align_down(address, translation.size.bytes()) + translation.size.bytes();
             let length = page_end.min(end) - address;
+            if !is_ram(translation.physical_address, length) {
+                // Device registers: the kernel never reads or writes them for user level.
+                return Err(Error::InvalidUserPointer);
+            }
             each((translation.physical_address, length));
             address += length;
         }

@@ -131,6 +131,15 @@ pub fn fuzz(number: usize, registers: Registers) -> Registers {
     unsafe { raw_registers(number, registers) }
 }
 
+/// [`instructions_retired`] as a machine word (for storing in shared pages).
+#[inline(always)]
+pub fn instruction_count() -> usize {
+    let count: usize;
+    // SAFETY: reading instret has no side effects; the kernel enabled it in scounteren.
+    unsafe { asm!("rdinstret {}", out(reg) count, options(nomem, nostack)) };
+    count
+}
+
 /// Instructions this hart has retired (exact under QEMU `-icount`; the kernel lets user
 /// mode read the counter).
 #[inline(always)]

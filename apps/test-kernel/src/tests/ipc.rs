@@ -100,9 +100,8 @@ pub const ALL: &[Test] = &[
     },
 ];
 
-/// Known bug: deleting a reply object does not cancel the thread blocked in recv with it;
-/// the thread keeps a dangling reference, and a later call binds its caller to the freed
-/// object.
+/// Once a known bug (the receiving thread kept a dangling reference to the deleted reply
+/// object); kept as its own constant because it was reported apart while open.
 pub const REPLY_DELETED_WHILE_RECEIVING: Test = Test {
     id: "IPC0019",
     about: "deleting the reply object a thread receives with cancels that receive",

@@ -20,6 +20,7 @@ pub const GROUPS: &[&[Test]] = &[
     untyped::ALL,
     cnode::ALL,
     ipc::ALL,
+    &[ipc::REPLY_DELETED_WHILE_RECEIVING],
     notification::ALL,
     thread::ALL,
     vspace::ALL,
@@ -29,7 +30,7 @@ pub const GROUPS: &[&[Test]] = &[
 
 /// Tests that reproduce kernel bugs not fixed yet. They run after the others and are
 /// reported, but do not count as failures; when one passes, move it into its group.
-pub const KNOWN_BUGS: &[Test] = &[ipc::REPLY_DELETED_WHILE_RECEIVING];
+pub const KNOWN_BUGS: &[Test] = &[];
 
 /// Sends label 7 with words 1..=4 on the endpoint in the argument (shared by several tests).
 fn send_one(endpoint: usize) -> usize {

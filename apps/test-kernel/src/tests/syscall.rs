@@ -11,6 +11,11 @@ use crate::{check, check_eq, ok};
 /// The syscall tests.
 pub const ALL: &[Test] = &[
     Test {
+        id: "SYSCALL0007",
+        about: "the kernel never touches device registers for a program: debug_write from a device frame and a device-frame IPC buffer are refused",
+        run: device_frames_refused,
+    },
+    Test {
         id: "SYSCALL0001",
         about: "undefined syscall numbers are InvalidSyscall and leave a1..a6 as they were",
         run: undefined_numbers,
@@ -126,5 +131,29 @@ fn debug_check_counts(context: &mut Context) -> Outcome {
     check_eq!(debug_check(), Ok(before + 15));
     ok!(userlib::object::delete(CNODE, small));
     check_eq!(debug_check(), Ok(before));
+    Ok(())
+}
+
+fn device_frames_refused(context: &mut Context) -> Outcome {
+    // A virtio-mmio register page: reading it from the kernel would fault (the kernel does
+    // not map it) or, for other devices, have side effects.
+    let info = context.info;
+    let Some(index) = (0..info.untyped_count).find(|&index| {
+        info.untyped[index].is_device == 1 && info.untyped[index].physical_address == 0x1000_1000
+    }) else {
+        return Err(crate::context::Failure { line: line!(), what: "a virtio-mmio device untyped" });
+    };
+    let device = kernel_abi::bootinfo::slot::FIRST_UNTYPED + index;
+    let frame = context.slot();
+    ok!(userlib::object::retype(device, ObjectType::Frame, 0, CNODE, frame, 1));
+    let address = context.scratch_page();
+    ok!(userlib::object::map_frame(frame, crate::context::ADDRESS_SPACE, address, kernel_abi::Rights::READ));
+    check_eq!(debug_write_address(address, 8), Err(Error::InvalidUserPointer));
+    let thread = ok!(context.make(ObjectType::Thread, 0));
+    check_eq!(
+        userlib::object::configure_thread(thread, CNODE, crate::context::ADDRESS_SPACE, address, frame, 0),
+        Err(Error::IllegalOperation)
+    );
+    ok!(userlib::object::delete(CNODE, frame));
     Ok(())
 }

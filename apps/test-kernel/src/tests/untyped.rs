@@ -288,8 +288,8 @@ fn destination_cnode(context: &mut Context) -> Outcome {
         object::retype(pool, ObjectType::Endpoint, 0, endpoint, target, 1),
         Err(Error::IllegalOperation)
     );
-    // An empty slot names no CNode either (the kernel answers as for a wrong type).
-    check_eq!(object::retype(pool, ObjectType::Endpoint, 0, empty, target, 1), Err(Error::IllegalOperation));
+    // An empty slot names no capability at all.
+    check_eq!(object::retype(pool, ObjectType::Endpoint, 0, empty, target, 1), Err(Error::InvalidCapability));
     // Into a CNode of 16 slots: 15 is the last.
     let small = ok!(context.make(ObjectType::CNode, 4));
     check_eq!(object::retype(pool, ObjectType::Endpoint, 0, small, 16, 1), Err(Error::RangeError));

@@ -59,6 +59,7 @@ pub fn slot_id(capability: &Capability, index: usize) -> Result<SlotId, Error> {
                 Ok(object + index * SLOT_SIZE)
             }
         }
+        Capability::Null => Err(Error::InvalidCapability),
         _ => Err(Error::IllegalOperation),
     }
 }

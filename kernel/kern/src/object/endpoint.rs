@@ -48,6 +48,7 @@ fn dequeue(endpoint: ObjectRef<Endpoint>) -> Option<ObjectRef<Thread>> {
     if ep.queue.is_empty() {
         ep.waiting = Waiting::Idle;
     }
+    release_reply(thread);
     Some(thread)
 }
 
@@ -57,6 +58,18 @@ pub fn remove_waiter(endpoint: ObjectRef<Endpoint>, thread: ObjectRef<Thread>) {
     ep.queue.remove(thread);
     if ep.queue.is_empty() {
         ep.waiting = Waiting::Idle;
+    }
+    release_reply(thread);
+}
+
+/// A receiver leaving the queue no longer holds its reply object.
+#[inline(always)]
+pub fn release_reply(thread: ObjectRef<Thread>) {
+    if let State::BlockedOnReceive { reply, .. } = thread.get().state
+        && let Some(reply) = ObjectRef::<reply::Reply>::from_link(reply)
+        && reply.get().receiver == thread.address()
+    {
+        reply.get().receiver = 0;
     }
 }
 
@@ -156,6 +169,13 @@ pub fn receive(
     }
     if !blocking {
         return Err(Error::WouldBlock);
+    }
+    if let Some(reply) = ObjectRef::<reply::Reply>::from_link(reply_object) {
+        if reply.get().receiver != 0 {
+            // Another thread is receiving with it: a caller could be bound only once.
+            return Err(Error::IllegalOperation);
+        }
+        reply.get().receiver = receiver.address();
     }
     kernel
         .scheduler

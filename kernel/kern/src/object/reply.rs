@@ -20,6 +20,9 @@ pub struct Reply {
     pub caller: usize,
     /// The passive thread serving the call on the caller's time (0: none).
     pub server: usize,
+    /// The thread blocked in `recv` with this reply object (0: none): a call it receives
+    /// will be bound here.
+    pub receiver: usize,
 }
 
 /// Makes an unbound reply object in zeroed memory.
@@ -79,6 +82,12 @@ pub fn reply(kernel: &mut Kernel, reply: ObjectRef<Reply>, replier: ObjectRef<Th
 /// The last capability is gone: a waiting caller is woken with `Cancelled`.
 pub fn destroy(kernel: &mut Kernel, reply: ObjectRef<Reply>) {
     end_donation(reply);
+    // A thread waiting to receive with it can no longer be given a caller.
+    if let Some(receiver) = ObjectRef::<Thread>::from_link(reply.get().receiver) {
+        thread::cancel_wait(kernel, receiver);
+        receiver.get().state = State::Inactive;
+        thread::wake(kernel, receiver, Error::Cancelled as usize);
+    }
     if let Some(caller) = ObjectRef::<Thread>::from_link(reply.get().caller) {
         reply.get().caller = 0;
         caller.get().state = State::Inactive;

@@ -437,7 +437,7 @@ pub fn decode(
             let buffer_address = word(2)?;
             let buffer_frame = optional(word(3)?)?;
             if buffer_frame != 0 {
-                let Capability::Frame { large, rights, .. } =
+                let Capability::Frame { frame, large, rights, .. } =
                     cnode::load(of_type(buffer_frame, |c| matches!(c, Capability::Frame { .. }))?)
                 else {
                     return Err(Error::IllegalOperation);
@@ -449,6 +449,10 @@ pub fn decode(
                 }
                 if !rights.contains(Rights::READ | Rights::WRITE) {
                     return Err(Error::InsufficientRights);
+                }
+                if !crate::memory::is_ram(frame, size) {
+                    // A device frame: the kernel would read and write registers.
+                    return Err(Error::IllegalOperation);
                 }
             }
             let fault = optional(word(4)?)?;

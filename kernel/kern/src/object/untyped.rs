@@ -55,6 +55,9 @@ pub fn decode(
         return Err(Error::RangeError);
     }
     let destination = cnode::load(resolve(word(2)?)?);
+    if destination.is_null() {
+        return Err(Error::InvalidCapability);
+    }
     let first_index = word(3)?;
     let mut first_slot = 0;
     for offset in 0..count {
