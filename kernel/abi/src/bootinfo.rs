@@ -31,6 +31,8 @@ pub const ROOT_CNODE_RADIX: usize = 12;
 pub const BOOT_INFO_ADDRESS: usize = 0x3f_fff0_0000;
 /// Where the root task's IPC buffer is mapped.
 pub const ROOT_IPC_BUFFER_ADDRESS: usize = 0x3f_fff0_1000;
+/// Where the boot archive is mapped (read-only) in the root task.
+pub const BOOT_ARCHIVE_ADDRESS: usize = 0x3e_0000_0000;
 /// Most untyped capabilities described.
 pub const MAX_UNTYPED: usize = 64;
 
@@ -60,6 +62,10 @@ pub struct BootInfo {
     pub cnode_slots: usize,
     /// Timer ticks per second of `rdtime`.
     pub timebase_hz: usize,
+    /// The boot archive's bytes start here (page aligned, [`BOOT_ARCHIVE_ADDRESS`]).
+    pub archive_address: usize,
+    /// The boot archive's length in bytes.
+    pub archive_size: usize,
     /// Descriptions of the untyped capabilities, in slot order.
     pub untyped: [UntypedDescriptor; MAX_UNTYPED],
 }

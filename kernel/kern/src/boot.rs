@@ -122,6 +122,7 @@ pub fn make_root_task(
     frames: &mut FrameAllocator,
     name: &str,
     elf: &[u8],
+    archive: &'static [u8],
 ) -> Result<RootTask, BootError> {
     let program =
         make_program(kernel, frames, name, elf, u8::try_from(bootinfo::ROOT_CNODE_RADIX).unwrap_or(12))?;
@@ -142,6 +143,20 @@ pub fn make_root_task(
             page,
             kernel_core::paging::PageSize::Small,
             flags,
+        )
+        .map_err(|_| BootError::OutOfMemory)?;
+    }
+    // The boot archive, read-only: the root task starts the system from it.
+    let archive_start = crate::memory::kernel_physical(archive.as_ptr() as usize);
+    for offset in (0..archive.len()).step_by(PAGE_SIZE) {
+        let mut tables = crate::memory::DirectMap { frames: Some(frames) };
+        kernel_core::paging::map(
+            &mut tables,
+            program.root,
+            bootinfo::BOOT_ARCHIVE_ADDRESS + offset,
+            archive_start + offset,
+            kernel_core::paging::PageSize::Small,
+            Flags::USER | Flags::READ,
         )
         .map_err(|_| BootError::OutOfMemory)?;
     }
@@ -190,6 +205,7 @@ pub fn make_root_task(
         info_page,
         entry: program.entry,
         kib: program.kib,
+        archive_size: archive.len(),
     })
 }
 
@@ -203,6 +219,7 @@ pub struct RootTask {
     pub entry: usize,
     /// Boot memory its objects and code took.
     pub kib: usize,
+    archive_size: usize,
 }
 
 /// Gives every free frame, and every device register block, to the root task as Untyped
@@ -220,6 +237,8 @@ pub fn hand_out_memory(
     info.magic = BOOT_INFO_MAGIC;
     info.cnode_slots = 1 << bootinfo::ROOT_CNODE_RADIX;
     info.timebase_hz = usize::try_from(board.timebase_hz).unwrap_or(usize::MAX);
+    info.archive_address = bootinfo::BOOT_ARCHIVE_ADDRESS;
+    info.archive_size = root.archive_size;
     let mut count = 0;
     let devices = board
         .uart

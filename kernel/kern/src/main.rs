@@ -47,7 +47,9 @@ use scheduler::Scheduler;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The boot archive, packed by `cargo xtask build` (see build.rs).
-#[repr(C, align(8))]
+/// Page aligned (and padded to whole pages), so the kernel can map exactly the archive's
+/// pages into the root task.
+#[repr(C, align(4096))]
 struct Aligned<T: ?Sized>(T);
 static BOOT_ARCHIVE: &Aligned<[u8]> = &Aligned(*include_bytes!(env!("LATTICE_BOOT_ARCHIVE_PATH")));
 
@@ -364,7 +366,7 @@ fn start_boot_programs(
     for name in others.iter().flatten() {
         find_program(archive, name);
     }
-    let root = boot::make_root_task(kernel, &mut frames, root_name, root_elf)
+    let root = boot::make_root_task(kernel, &mut frames, root_name, root_elf, &BOOT_ARCHIVE.0)
         .unwrap_or_else(|error| boot_failure(format_args!("cannot load `{root_name}`: {error}")));
     kernel.root_thread = root.thread.address();
     kprintln!("[kernel] loaded {root_name} (root task): entry {:#x}, {} KiB", root.entry, root.kib);

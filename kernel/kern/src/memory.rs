@@ -89,6 +89,15 @@ unsafe extern "C" {
     static __kernel_end: u8;
 }
 
+/// Physical address of kernel image data at virtual address `virtual_address`, through
+/// the current page table (the kernel image is mapped with 4 KiB pages).
+pub fn kernel_physical(virtual_address: usize) -> usize {
+    let memory = DirectMap { frames: None };
+    let satp = crate::arch::riscv64::csr::read_satp();
+    let root = (satp & ((1 << 44) - 1)) << kernel_core::layout::PAGE_SHIFT;
+    paging::translate(&memory, root, virtual_address).map_or(0, |found| found.physical_address)
+}
+
 /// Where the kernel image lies, in link and load addresses.
 #[derive(Clone, Copy, Debug)]
 pub struct KernelImage {

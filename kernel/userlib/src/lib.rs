@@ -39,6 +39,18 @@ pub fn boot_info() -> Option<&'static BootInfo> {
     Some(info)
 }
 
+/// The boot archive's bytes, mapped read-only by the kernel in the root task (parse them
+/// with `kernel_abi::bootarchive::BootArchive`).
+pub fn boot_archive(info: &BootInfo) -> &'static [u8] {
+    if info.archive_address != kernel_abi::bootinfo::BOOT_ARCHIVE_ADDRESS || info.archive_size == 0 {
+        return &[];
+    }
+    // SAFETY: `info` is the kernel's boot info page (`boot_info` checked its magic), which
+    // says the archive is mapped read-only at BOOT_ARCHIVE_ADDRESS for `archive_size` bytes;
+    // nothing ever writes it.
+    unsafe { core::slice::from_raw_parts(info.archive_address as *const u8, info.archive_size) }
+}
+
 /// The exit status of a program that panicked.
 pub const PANIC_EXIT_STATUS: usize = 101;
 

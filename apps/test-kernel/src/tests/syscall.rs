@@ -11,6 +11,11 @@ use crate::{check, check_eq, ok};
 /// The syscall tests.
 pub const ALL: &[Test] = &[
     Test {
+        id: "SYSCALL0008",
+        about: "the boot info describes the boot archive, mapped read-only, holding this program",
+        run: boot_archive_mapped,
+    },
+    Test {
         id: "SYSCALL0007",
         about: "the kernel never touches device registers for a program: debug_write from a device frame and a device-frame IPC buffer are refused",
         run: device_frames_refused,
@@ -155,5 +160,13 @@ fn device_frames_refused(context: &mut Context) -> Outcome {
         Err(Error::IllegalOperation)
     );
     ok!(userlib::object::delete(CNODE, frame));
+    Ok(())
+}
+
+fn boot_archive_mapped(context: &mut Context) -> Outcome {
+    let bytes = userlib::boot_archive(context.info);
+    check!(!bytes.is_empty());
+    let archive = ok!(kernel_abi::bootarchive::BootArchive::parse(bytes));
+    check!(archive.find("test-kernel").is_some_and(|entry| entry.data.starts_with(b"\x7fELF")));
     Ok(())
 }

@@ -30,6 +30,8 @@ read_csr!(/// Pending interrupts.
     read_sip, "sip");
 read_csr!(/// The real-time counter, at the device tree's timebase frequency.
     read_time, "time");
+read_csr!(/// The current page table (mode, ASID, root).
+    read_satp, "satp");
 
 /// Sets the trap vector base.
 #[inline(always)]
