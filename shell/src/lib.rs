@@ -5,6 +5,7 @@
 extern crate alloc;
 
 pub mod line;
+pub mod parse;
 
 #[cfg(test)]
 mod testing;
