@@ -14,6 +14,7 @@
 mod bench;
 mod build;
 mod flat;
+mod manifest;
 mod policy_cmd;
 mod qemu;
 mod systest;

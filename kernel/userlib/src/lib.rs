@@ -17,6 +17,7 @@ pub mod memory;
 pub mod mmio;
 pub mod object;
 pub mod print;
+pub mod start;
 pub mod syscall;
 pub mod thread;
 
@@ -64,7 +65,8 @@ pub const PANIC_EXIT_STATUS: usize = 101;
 macro_rules! entry {
     ($main:path) => {
         #[unsafe(no_mangle)]
-        extern "C" fn _start() -> ! {
+        extern "C" fn _start(start_info: usize) -> ! {
+            $crate::start::begin(start_info);
             $crate::syscall::exit($main() as usize)
         }
     };

@@ -1,0 +1,213 @@
+//! System manifests (`image/systems/*.toml`): which servers the root task starts, in which
+//! order, with which priority, memory budget, devices and arguments. The image builder
+//! checks a manifest and packs it into the boot archive as the entry `manifest`, in a line
+//! format the root task reads without a parser library:
+//!
+//! ```text
+//! lattice-manifest 1
+//! server <name> <priority> <memory bytes> <devices, comma-separated or -> <args, each prefixed by a space>
+//! ```
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// Devices a server may drive.
+pub const KNOWN_DEVICES: &[&str] = &["uart", "virtio-blk", "virtio-net"];
+/// The root task's priority; servers must be below it.
+pub const ROOT_PRIORITY: u32 = 255;
+/// What the root task and the kernel keep for themselves, in bytes.
+pub const RESERVED_MEMORY: u64 = 16 << 20;
+
+/// A whole manifest.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The machine.
+    pub system: System,
+    /// The servers, in start order.
+    #[serde(default, rename = "server")]
+    pub servers: Vec<Server>,
+}
+
+/// The machine the image is for.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct System {
+    /// Short name.
+    pub name: String,
+    /// Memory size, like `"256M"`.
+    pub memory: String,
+}
+
+/// One server.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// The program (a boot archive entry).
+    pub name: String,
+    /// Thread priority, below the root task's.
+    pub priority: u32,
+    /// Memory budget, like `"2M"`.
+    pub memory: String,
+    /// Devices it drives.
+    #[serde(default)]
+    pub devices: Vec<String>,
+    /// Its arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+/// Parses `"256M"`, `"64K"`, `"1G"` or a plain byte count.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((index, _)) => text.split_at(index),
+        None => (text, ""),
+    };
+    let value: u64 = number.parse().map_err(|_| format!("`{text}` is not a size (like 256M)"))?;
+    let multiplier = match unit {
+        "" => 1,
+        "K" | "KiB" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        other => return Err(format!("unknown size unit `{other}` in `{text}` (use K, M or G)")),
+    };
+    value.checked_mul(multiplier).ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// Reads and checks the manifest at `path` against the programs the image holds.
+pub fn load(path: &Path, programs: &[&str]) -> Result<Manifest, String> {
+    let text = std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?;
+    parse(&text, programs).map_err(|error| format!("{}: {error}", path.display()))
+}
+
+/// Parses and checks manifest `text`.
+pub fn parse(text: &str, programs: &[&str]) -> Result<Manifest, String> {
+    let manifest: Manifest = toml::from_str(text).map_err(|error| error.to_string())?;
+    let machine = parse_size(&manifest.system.memory)?;
+    let mut names = HashSet::new();
+    let mut total = RESERVED_MEMORY;
+    for server in &manifest.servers {
+        if !programs.contains(&server.name.as_str()) {
+            return Err(format!(
+                "server `{}` is not a program in the image (programs: {})",
+                server.name,
+                programs.join(", ")
+            ));
+        }
+        if !names.insert(server.name.as_str()) {
+            return Err(format!("server `{}` is listed twice", server.name));
+        }
+        if server.priority >= ROOT_PRIORITY {
+            return Err(format!(
+                "server `{}`: priority {} is not below the root task's {ROOT_PRIORITY}",
+                server.name, server.priority
+            ));
+        }
+        for device in &server.devices {
+            if !KNOWN_DEVICES.contains(&device.as_str()) {
+                return Err(format!(
+                    "server `{}`: unknown device `{device}` (known: {})",
+                    server.name,
+                    KNOWN_DEVICES.join(", ")
+                ));
+            }
+        }
+        if server.args.iter().any(|arg| arg.is_empty() || arg.contains(char::is_whitespace)) {
+            return Err(format!("server `{}`: arguments must be non-empty words without spaces", server.name));
+        }
+        let budget = parse_size(&server.memory).map_err(|error| format!("server `{}`: {error}", server.name))?;
+        if budget < 64 << 10 {
+            return Err(format!("server `{}`: memory {} is below the 64K minimum", server.name, server.memory));
+        }
+        total = total.saturating_add(budget);
+    }
+    if total > machine {
+        return Err(format!(
+            "the servers' memory ({} MiB, plus {} MiB for the kernel and root task) exceeds the machine's {}",
+            (total - RESERVED_MEMORY) >> 20,
+            RESERVED_MEMORY >> 20,
+            manifest.system.memory
+        ));
+    }
+    Ok(manifest)
+}
+
+/// The line format the root task reads.
+pub fn encode(manifest: &Manifest) -> Vec<u8> {
+    let mut out = String::from("lattice-manifest 1\n");
+    for server in &manifest.servers {
+        let devices = if server.devices.is_empty() { "-".to_string() } else { server.devices.join(",") };
+        let memory = parse_size(&server.memory).unwrap_or(0);
+        out.push_str(&format!("server {} {} {memory} {devices}", server.name, server.priority));
+        for arg in &server.args {
+            out.push(' ');
+            out.push_str(arg);
+        }
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROGRAMS: &[&str] = &["console", "proc", "hello"];
+
+    fn manifest(servers: &str) -> String {
+        format!("[system]\nname = \"virt\"\nmemory = \"256M\"\n{servers}")
+    }
+
+    #[test]
+    fn the_shipped_manifest_is_valid() {
+        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("systems/virt.toml")).unwrap();
+        let parsed = parse(&text, crate::build::BOOT_PROGRAMS).unwrap();
+        assert!(!parsed.servers.is_empty());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("256M"), Ok(256 << 20));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("12Q").is_err());
+        assert!(parse_size("M").is_err());
+        assert!(parse_size("99999999999999G").is_err());
+    }
+
+    #[test]
+    fn encodes_in_order() {
+        let text = manifest(
+            "[[server]]\nname = \"console\"\npriority = 200\nmemory = \"1M\"\ndevices = [\"uart\"]\n\
+             [[server]]\nname = \"hello\"\npriority = 100\nmemory = \"64K\"\nargs = [\"a\", \"b\"]\n",
+        );
+        let parsed = parse(&text, PROGRAMS).unwrap();
+        assert_eq!(
+            String::from_utf8(encode(&parsed)).unwrap(),
+            "lattice-manifest 1\nserver console 200 1048576 uart\nserver hello 100 65536 - a b\n"
+        );
+    }
+
+    #[test]
+    fn clear_errors() {
+        let cases = [
+            ("[[server]]\nname = \"nosuch\"\npriority = 1\nmemory = \"1M\"\n", "not a program in the image"),
+            (
+                "[[server]]\nname = \"proc\"\npriority = 1\nmemory = \"1M\"\n[[server]]\nname = \"proc\"\npriority = 1\nmemory = \"1M\"\n",
+                "listed twice",
+            ),
+            ("[[server]]\nname = \"proc\"\npriority = 255\nmemory = \"1M\"\n", "not below the root task"),
+            ("[[server]]\nname = \"proc\"\npriority = 1\nmemory = \"300M\"\n", "exceeds the machine"),
+            ("[[server]]\nname = \"proc\"\npriority = 1\nmemory = \"1M\"\ndevices = [\"gpu\"]\n", "unknown device"),
+            ("[[server]]\nname = \"proc\"\npriority = 1\nmemory = \"1M\"\ncolour = 3\n", "unknown field"),
+            ("[[server]]\nname = \"proc\"\npriority = 1\nmemory = \"1K\"\n", "below the 64K minimum"),
+        ];
+        for (servers, expected) in cases {
+            let error = parse(&manifest(servers), PROGRAMS).unwrap_err();
+            assert!(error.contains(expected), "{error} should mention {expected}");
+        }
+    }
+}

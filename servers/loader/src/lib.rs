@@ -1,0 +1,262 @@
+//! The process builder: makes a runnable process from an ELF file and memory.
+//!
+//! Used by the root task (to start the boot-time servers) and the process manager (to spawn
+//! programs). Everything a process is made of is retyped from one Untyped the caller names,
+//! so revoking that Untyped takes the whole process back. The layout of every process:
+//!
+//! | what | where |
+//! | --- | --- |
+//! | program segments | their ELF addresses, with their ELF permissions (never W+X) |
+//! | start info page (read-only) | `userlib::start::START_INFO_ADDRESS` |
+//! | IPC buffer | `userlib::start::IPC_BUFFER_ADDRESS` |
+//! | heap | `userlib::start::HEAP_ADDRESS`, `heap_pages` pages |
+//! | stack | below `USER_STACK_TOP`, `stack_pages` pages, a guard page under it |
+//!
+//! The process's CNode gets the capabilities the caller grants at the slots it chooses;
+//! the process's thread holds its CNode, address space, IPC buffer and fault endpoint in its
+//! own slots. The ELF file is validated by `kernel_core::elf::plan` first.
+#![no_std]
+#![forbid(unsafe_code)]
+
+use kernel_abi::{Error, ObjectType, Rights};
+use kernel_core::elf::{self, ElfError, segment_bytes};
+use kernel_core::layout::{PAGE_SIZE, USER_STACK_TOP};
+use userlib::ipc::Cptr;
+use userlib::memory::write_word;
+use userlib::object;
+use userlib::start::{HEAP_ADDRESS, IPC_BUFFER_ADDRESS, START_INFO_ADDRESS, StartInfo};
+
+/// Why a process could not be built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BuildError {
+    /// The file is not a program this system can run.
+    Elf(ElfError),
+    /// A kernel operation failed (most often `NotEnoughMemory`).
+    Kernel(Error),
+    /// The name, arguments and environment do not fit in the start info page.
+    StartInfoTooLarge,
+    /// The caller ran out of free slots.
+    NoSlots,
+}
+
+impl From<Error> for BuildError {
+    fn from(error: Error) -> Self {
+        Self::Kernel(error)
+    }
+}
+
+impl core::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Elf(error) => write!(f, "bad program file: {error}"),
+            Self::Kernel(error) => write!(f, "{error}"),
+            Self::StartInfoTooLarge => write!(f, "arguments and environment do not fit in a page"),
+            Self::NoSlots => write!(f, "no free capability slots"),
+        }
+    }
+}
+
+/// What the builder works with, in the caller's world.
+pub struct Workspace<'a> {
+    /// Memory for everything the process is made of.
+    pub untyped: Cptr,
+    /// The caller's CSpace root CNode (new capabilities are made there first).
+    pub cnode: Cptr,
+    /// Hands out free slot indices of `cnode`.
+    pub next_slot: &'a mut dyn FnMut() -> Option<usize>,
+    /// The caller's address space.
+    pub address_space: Cptr,
+    /// A page-aligned address in the caller's address space with nothing mapped and its
+    /// page tables present, to copy through.
+    pub scratch: usize,
+}
+
+/// A capability the new process starts with.
+#[derive(Clone, Copy, Debug)]
+pub struct Grant {
+    /// The slot in the process's CNode.
+    pub slot: usize,
+    /// The capability, in the caller's CSpace.
+    pub source: Cptr,
+    /// Rights to keep.
+    pub rights: Rights,
+    /// A badge to set (endpoints and notifications), or `None` to copy.
+    pub badge: Option<usize>,
+}
+
+/// What to build.
+pub struct Spec<'a> {
+    /// The program's name (in the start info and kernel fault reports).
+    pub name: &'a str,
+    /// The ELF file.
+    pub elf: &'a [u8],
+    /// Arguments after the name.
+    pub arguments: &'a [&'a str],
+    /// Environment entries.
+    pub environment: &'a [(&'a str, &'a str)],
+    /// Priority of its thread.
+    pub priority: usize,
+    /// log2 slots of its CNode.
+    pub cnode_radix: usize,
+    /// Stack size in pages.
+    pub stack_pages: usize,
+    /// Heap size in pages.
+    pub heap_pages: usize,
+    /// Fault endpoint (in the caller's CSpace; 0: none): faults and exit arrive there.
+    pub fault_endpoint: Cptr,
+    /// Capabilities it starts with.
+    pub grants: &'a [Grant],
+}
+
+/// A built process, ready to start. The capabilities are in the caller's CNode.
+#[derive(Clone, Copy, Debug)]
+pub struct Process {
+    /// Its thread.
+    pub thread: Cptr,
+    /// Its CNode.
+    pub cnode: Cptr,
+    /// Its address space.
+    pub address_space: Cptr,
+    /// Its first instruction.
+    pub entry: usize,
+    /// Pages its image, stack, heap, IPC buffer and start info took.
+    pub pages: usize,
+}
+
+impl Workspace<'_> {
+    fn slot(&mut self) -> Result<usize, BuildError> {
+        (self.next_slot)().ok_or(BuildError::NoSlots)
+    }
+
+    fn make(&mut self, object_type: ObjectType, size_bits: usize) -> Result<Cptr, BuildError> {
+        let slot = self.slot()?;
+        object::retype(self.untyped, object_type, size_bits, self.cnode, slot, 1)?;
+        Ok(slot)
+    }
+
+    /// Maps `frame` at `address` of `address_space`, installing page tables as needed.
+    fn map(&mut self, frame: Cptr, address_space: Cptr, address: usize, rights: Rights) -> Result<(), BuildError> {
+        for _ in 0..3 {
+            match object::map_frame(frame, address_space, address, rights) {
+                Err(Error::MissingPageTable) => {
+                    let table = self.make(ObjectType::PageTable, 0)?;
+                    object::map_page_table(table, address_space, address)?;
+                }
+                other => return other.map_err(BuildError::from),
+            }
+        }
+        Ok(object::map_frame(frame, address_space, address, rights)?)
+    }
+
+    /// A fresh frame holding `words` (the rest zero), mapped at `address` of `target`.
+    fn page_with(
+        &mut self,
+        target: Cptr,
+        address: usize,
+        rights: Rights,
+        words: impl Iterator<Item = usize>,
+    ) -> Result<Cptr, BuildError> {
+        let frame = self.make(ObjectType::Frame, 0)?;
+        let mut written = false;
+        for (index, word) in words.enumerate().take(PAGE_SIZE / 8) {
+            if word == 0 {
+                continue; // frames arrive zeroed
+            }
+            if !written {
+                self.map(frame, self.address_space, self.scratch, Rights::READ | Rights::WRITE)?;
+                written = true;
+            }
+            write_word(self.scratch + index * 8, word);
+        }
+        if written {
+            object::unmap_frame(frame)?;
+        }
+        self.map(frame, target, address, rights)?;
+        Ok(frame)
+    }
+}
+
+/// The words of `bytes` placed at offset `start` in a page (bytes outside are zero).
+fn page_words(bytes: &[u8], start: usize) -> impl Iterator<Item = usize> + '_ {
+    (0..PAGE_SIZE / 8).map(move |index| {
+        let mut word = [0u8; 8];
+        for (byte_index, byte) in word.iter_mut().enumerate() {
+            let offset = index * 8 + byte_index;
+            if offset >= start
+                && let Some(value) = bytes.get(offset - start)
+            {
+                *byte = *value;
+            }
+        }
+        usize::from_le_bytes(word)
+    })
+}
+
+/// Builds the process `spec` describes, with memory from `workspace`.
+pub fn build(workspace: &mut Workspace<'_>, spec: &Spec<'_>) -> Result<Process, BuildError> {
+    let plan = elf::plan(spec.elf).map_err(BuildError::Elf)?;
+    let mut info = StartInfo::new(IPC_BUFFER_ADDRESS, HEAP_ADDRESS, spec.heap_pages * PAGE_SIZE);
+    info.set_strings(spec.name, spec.arguments.iter().copied(), spec.environment.iter().copied())
+        .map_err(|()| BuildError::StartInfoTooLarge)?;
+
+    let cnode = workspace.make(ObjectType::CNode, spec.cnode_radix)?;
+    let address_space = workspace.make(ObjectType::AddressSpace, 0)?;
+    let thread = workspace.make(ObjectType::Thread, 0)?;
+    let mut pages = 0;
+
+    for segment in &plan.segments {
+        let mut rights = Rights::READ;
+        if segment.writable {
+            rights = rights | Rights::WRITE;
+        }
+        if segment.executable {
+            rights = rights | Rights::EXECUTE;
+        }
+        let data = segment_bytes(spec.elf, segment);
+        let first = segment.virtual_address & !(PAGE_SIZE - 1);
+        let end = segment.end().next_multiple_of(PAGE_SIZE);
+        for page in (first..end).step_by(PAGE_SIZE) {
+            // The part of the file bytes that lands in this page.
+            let copy_start = page.max(segment.virtual_address);
+            let copy_end = (page + PAGE_SIZE).min(segment.virtual_address + data.len());
+            let bytes = if copy_start < copy_end {
+                &data[copy_start - segment.virtual_address..copy_end - segment.virtual_address]
+            } else {
+                &[]
+            };
+            workspace.page_with(address_space, page, rights, page_words(bytes, copy_start - page))?;
+            pages += 1;
+        }
+    }
+    for index in 0..spec.stack_pages {
+        let page = USER_STACK_TOP - (index + 1) * PAGE_SIZE;
+        workspace.page_with(address_space, page, Rights::READ | Rights::WRITE, core::iter::empty())?;
+        pages += 1;
+    }
+    for index in 0..spec.heap_pages {
+        let page = HEAP_ADDRESS + index * PAGE_SIZE;
+        workspace.page_with(address_space, page, Rights::READ | Rights::WRITE, core::iter::empty())?;
+        pages += 1;
+    }
+    workspace.page_with(address_space, START_INFO_ADDRESS, Rights::READ, info.words())?;
+    let ipc_buffer =
+        workspace.page_with(address_space, IPC_BUFFER_ADDRESS, Rights::READ | Rights::WRITE, core::iter::empty())?;
+    pages += 2;
+
+    for grant in spec.grants {
+        match grant.badge {
+            Some(badge) => object::mint(cnode, grant.slot, workspace.cnode, grant.source, grant.rights, badge)?,
+            None => object::copy(cnode, grant.slot, workspace.cnode, grant.source, grant.rights)?,
+        }
+    }
+
+    object::configure_thread(thread, cnode, address_space, IPC_BUFFER_ADDRESS, ipc_buffer, spec.fault_endpoint)?;
+    object::set_priority(thread, spec.priority)?;
+    object::write_registers(thread, plan.entry, USER_STACK_TOP, [START_INFO_ADDRESS, 0, 0, 0])?;
+    Ok(Process { thread, cnode, address_space, entry: plan.entry, pages })
+}
+
+/// Starts a built process.
+pub fn start(process: &Process) -> Result<(), BuildError> {
+    Ok(object::resume(process.thread)?)
+}
