@@ -76,10 +76,12 @@ fn background() {
     }
 }
 
+/// A line, the assignments it makes (name, value), and its argv.
+type AssignmentCase = (&'static str, &'static [(&'static str, &'static str)], &'static [&'static str]);
+
 #[test]
 fn assignments() {
-    // (line, assignments, argv)
-    let cases: &[(&str, &[(&str, &str)], &[&str])] = &[
+    let cases: &[AssignmentCase] = &[
         ("A=1", &[("A", "1")], &[]),
         ("A=", &[("A", "")], &[]),
         ("A=1 B='x y' C=\"$HOME\"", &[("A", "1"), ("B", "x y"), ("C", "/home/user")], &[]),
