@@ -78,7 +78,12 @@ pub fn build_all() -> Result<BuildOutput, String> {
     }
     let manifest_path = root.join("image").join("systems").join("virt.toml");
     let manifest = crate::manifest::load(&manifest_path, BOOT_PROGRAMS)?;
-    println!("      manifest {}: {} servers", manifest_path.display(), manifest.servers.len());
+    println!(
+        "      manifest `{}` ({}): {} servers",
+        manifest.system.name,
+        manifest_path.display(),
+        manifest.servers.len()
+    );
     files.push(("manifest", crate::manifest::encode(&manifest)));
     let entries: Vec<(&str, &[u8])> = files.iter().map(|(name, bytes)| (*name, bytes.as_slice())).collect();
     let archive_bytes = kernel_abi::bootarchive::writer::build(&entries)

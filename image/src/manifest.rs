@@ -116,11 +116,18 @@ pub fn parse(text: &str, programs: &[&str]) -> Result<Manifest, String> {
             }
         }
         if server.args.iter().any(|arg| arg.is_empty() || arg.contains(char::is_whitespace)) {
-            return Err(format!("server `{}`: arguments must be non-empty words without spaces", server.name));
+            return Err(format!(
+                "server `{}`: arguments must be non-empty words without spaces",
+                server.name
+            ));
         }
-        let budget = parse_size(&server.memory).map_err(|error| format!("server `{}`: {error}", server.name))?;
+        let budget =
+            parse_size(&server.memory).map_err(|error| format!("server `{}`: {error}", server.name))?;
         if budget < 64 << 10 {
-            return Err(format!("server `{}`: memory {} is below the 64K minimum", server.name, server.memory));
+            return Err(format!(
+                "server `{}`: memory {} is below the 64K minimum",
+                server.name, server.memory
+            ));
         }
         total = total.saturating_add(budget);
     }
@@ -163,7 +170,8 @@ mod tests {
 
     #[test]
     fn the_shipped_manifest_is_valid() {
-        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("systems/virt.toml")).unwrap();
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("systems/virt.toml")).unwrap();
         let parsed = parse(&text, crate::build::BOOT_PROGRAMS).unwrap();
         assert!(!parsed.servers.is_empty());
     }
@@ -201,7 +209,10 @@ mod tests {
             ),
             ("[[server]]\nname = \"proc\"\npriority = 255\nmemory = \"1M\"\n", "not below the root task"),
             ("[[server]]\nname = \"proc\"\npriority = 1\nmemory = \"300M\"\n", "exceeds the machine"),
-            ("[[server]]\nname = \"proc\"\npriority = 1\nmemory = \"1M\"\ndevices = [\"gpu\"]\n", "unknown device"),
+            (
+                "[[server]]\nname = \"proc\"\npriority = 1\nmemory = \"1M\"\ndevices = [\"gpu\"]\n",
+                "unknown device",
+            ),
             ("[[server]]\nname = \"proc\"\npriority = 1\nmemory = \"1M\"\ncolour = 3\n", "unknown field"),
             ("[[server]]\nname = \"proc\"\npriority = 1\nmemory = \"1K\"\n", "below the 64K minimum"),
         ];

@@ -39,6 +39,11 @@ pub fn begin(a0: usize) {
 pub const DATA_SIZE: usize = 4096 - 8 * HEADER_WORDS;
 const HEADER_WORDS: usize = 8;
 
+/// The name, arguments or environment do not fit in the page, contain a NUL byte, or an
+/// environment key is empty or contains `=`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadStrings;
+
 /// The start info page.
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -81,10 +86,10 @@ impl StartInfo {
         }
     }
 
-    fn push(&mut self, text: &str) -> Result<(), ()> {
+    fn push(&mut self, text: &str) -> Result<(), BadStrings> {
         let bytes = text.as_bytes();
         if bytes.contains(&0) || self.data_length + bytes.len() + 1 > DATA_SIZE {
-            return Err(());
+            return Err(BadStrings);
         }
         self.data[self.data_length..self.data_length + bytes.len()].copy_from_slice(bytes);
         self.data_length += bytes.len() + 1;
@@ -98,7 +103,7 @@ impl StartInfo {
         name: &str,
         arguments: impl IntoIterator<Item = &'a str>,
         environment: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<(), ()> {
+    ) -> Result<(), BadStrings> {
         self.data_length = 0;
         self.push(name)?;
         self.argument_count = 0;
@@ -109,7 +114,7 @@ impl StartInfo {
         self.environment_count = 0;
         for (key, value) in environment {
             if key.contains('=') || key.is_empty() {
-                return Err(());
+                return Err(BadStrings);
             }
             let start = self.data_length;
             self.push(key)?;
@@ -117,7 +122,7 @@ impl StartInfo {
             self.data_length -= 1;
             self.data[self.data_length] = b'=';
             self.data_length += 1;
-            self.push(value).inspect_err(|()| self.data_length = start)?;
+            self.push(value).inspect_err(|_| self.data_length = start)?;
             self.environment_count += 1;
         }
         Ok(())

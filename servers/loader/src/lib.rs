@@ -135,7 +135,13 @@ impl Workspace<'_> {
     }
 
     /// Maps `frame` at `address` of `address_space`, installing page tables as needed.
-    fn map(&mut self, frame: Cptr, address_space: Cptr, address: usize, rights: Rights) -> Result<(), BuildError> {
+    fn map(
+        &mut self,
+        frame: Cptr,
+        address_space: Cptr,
+        address: usize,
+        rights: Rights,
+    ) -> Result<(), BuildError> {
         for _ in 0..3 {
             match object::map_frame(frame, address_space, address, rights) {
                 Err(Error::MissingPageTable) => {
@@ -197,7 +203,7 @@ pub fn build(workspace: &mut Workspace<'_>, spec: &Spec<'_>) -> Result<Process, 
     let plan = elf::plan(spec.elf).map_err(BuildError::Elf)?;
     let mut info = StartInfo::new(IPC_BUFFER_ADDRESS, HEAP_ADDRESS, spec.heap_pages * PAGE_SIZE);
     info.set_strings(spec.name, spec.arguments.iter().copied(), spec.environment.iter().copied())
-        .map_err(|()| BuildError::StartInfoTooLarge)?;
+        .map_err(|_| BuildError::StartInfoTooLarge)?;
 
     let cnode = workspace.make(ObjectType::CNode, spec.cnode_radix)?;
     let address_space = workspace.make(ObjectType::AddressSpace, 0)?;
@@ -239,18 +245,31 @@ pub fn build(workspace: &mut Workspace<'_>, spec: &Spec<'_>) -> Result<Process, 
         pages += 1;
     }
     workspace.page_with(address_space, START_INFO_ADDRESS, Rights::READ, info.words())?;
-    let ipc_buffer =
-        workspace.page_with(address_space, IPC_BUFFER_ADDRESS, Rights::READ | Rights::WRITE, core::iter::empty())?;
+    let ipc_buffer = workspace.page_with(
+        address_space,
+        IPC_BUFFER_ADDRESS,
+        Rights::READ | Rights::WRITE,
+        core::iter::empty(),
+    )?;
     pages += 2;
 
     for grant in spec.grants {
         match grant.badge {
-            Some(badge) => object::mint(cnode, grant.slot, workspace.cnode, grant.source, grant.rights, badge)?,
+            Some(badge) => {
+                object::mint(cnode, grant.slot, workspace.cnode, grant.source, grant.rights, badge)?
+            }
             None => object::copy(cnode, grant.slot, workspace.cnode, grant.source, grant.rights)?,
         }
     }
 
-    object::configure_thread(thread, cnode, address_space, IPC_BUFFER_ADDRESS, ipc_buffer, spec.fault_endpoint)?;
+    object::configure_thread(
+        thread,
+        cnode,
+        address_space,
+        IPC_BUFFER_ADDRESS,
+        ipc_buffer,
+        spec.fault_endpoint,
+    )?;
     object::set_priority(thread, spec.priority)?;
     object::write_registers(thread, plan.entry, USER_STACK_TOP, [START_INFO_ADDRESS, 0, 0, 0])?;
     Ok(Process { thread, cnode, address_space, entry: plan.entry, pages })

@@ -80,7 +80,8 @@ fn main() -> i32 {
         println!("root: the boot archive is unreadable");
         return 1;
     };
-    let Some(manifest) = archive.find("manifest").and_then(|entry| core::str::from_utf8(entry.data).ok()) else {
+    let Some(manifest) = archive.find("manifest").and_then(|entry| core::str::from_utf8(entry.data).ok())
+    else {
         println!("root: the boot archive has no manifest");
         return 1;
     };
@@ -112,7 +113,13 @@ fn main() -> i32 {
         }
         match start_server(&archive, &mut slots, pool, faults, started + 1, &server) {
             Ok(kib) => {
-                println!("root: started {} (priority {}, {} KiB of {} KiB budget)", server.name, server.priority, kib, server.memory >> 10);
+                println!(
+                    "root: started {} (priority {}, {} KiB of {} KiB budget)",
+                    server.name,
+                    server.priority,
+                    kib,
+                    server.memory >> 10
+                );
                 names[started] = server.name;
                 started += 1;
             }
@@ -154,9 +161,11 @@ fn start_server(
     // Its own Untyped of the budget (rounded up to a power of two).
     let bits = usize::try_from(server.memory.max(4096).next_power_of_two().trailing_zeros()).unwrap_or(12);
     let untyped = slots.take().ok_or("no free slot")?;
-    object::retype(pool, ObjectType::Untyped, bits, slot::CNODE, untyped, 1).map_err(|_| "not enough memory")?;
+    object::retype(pool, ObjectType::Untyped, bits, slot::CNODE, untyped, 1)
+        .map_err(|_| "not enough memory")?;
     let fault_endpoint = slots.take().ok_or("no free slot")?;
-    object::mint(slot::CNODE, fault_endpoint, slot::CNODE, faults, Rights::WRITE, badge).map_err(|_| "mint")?;
+    object::mint(slot::CNODE, fault_endpoint, slot::CNODE, faults, Rights::WRITE, badge)
+        .map_err(|_| "mint")?;
     let mut take = || slots.take();
     let mut workspace = Workspace {
         untyped,
