@@ -1,7 +1,7 @@
 //! The Lattice shell, as a library: the shell program runs it over the real servers, and the
 //! host tests run it over a fake.
 //!
-//! - [`line`]: the line editor (terminal bytes in; echo, lines and control events out).
+//! - [`line`](mod@line): the line editor (terminal bytes in; echo, lines and control events out).
 //! - [`parse`]: one line to a [`parse::Command`]: words, quotes, `$` expansion,
 //!   assignments, `&`.
 //! - [`shell`]: the interpreter, [`Shell`]: builtins, programs, `$?`, background jobs.
