@@ -10,7 +10,7 @@ pub const USER_TARGET: &str = "riscv64gc-unknown-none-elf";
 pub const KERNEL_TARGET: &str = "riscv64imac-unknown-none-elf";
 /// Packages that build user programs.
 const USER_PACKAGES: &[&str] =
-    &["root", "hello", "test-isolation", "test-kernel", "test-fuzz", "test-irq", "bench"];
+    &["root", "hello", "test-isolation", "test-kernel", "test-fuzz", "test-irq", "bench", "shell"];
 /// Programs packed into the boot archive, in archive order. The kernel starts `root`
 /// unless the kernel command line says `lattice.boot=...`.
 pub const BOOT_PROGRAMS: &[&str] = &[
