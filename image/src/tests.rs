@@ -13,10 +13,35 @@ use crate::qemu::{self, Boot, Console};
 use crate::systest::{Machine, take_last_transcript};
 
 /// Host crates: tested with `cargo test`, linted for the host.
-const HOST_PACKAGES: &[&str] = &["kernel-abi", "kernel-core", "policy", "shell", "image"];
+const HOST_PACKAGES: &[&str] = &[
+    "kernel-abi",
+    "kernel-core",
+    "userlib",
+    "security-api",
+    "proc-api",
+    "console-api",
+    "donor-api",
+    "policy",
+    "shell",
+    "image",
+];
 /// User-level crates, linted for the RISC-V user target.
-const USER_PACKAGES: &[&str] =
-    &["userlib", "root", "hello", "test-isolation", "test-kernel", "test-fuzz", "test-irq", "bench", "shell"];
+const USER_PACKAGES: &[&str] = &[
+    "userlib",
+    "security-api",
+    "proc-api",
+    "console-api",
+    "donor-api",
+    "root",
+    "hello",
+    "test-isolation",
+    "test-kernel",
+    "test-fuzz",
+    "test-irq",
+    "test-runtime",
+    "bench",
+    "shell",
+];
 
 /// How long a boot may take to reach a line (QEMU under TCG on a loaded 2-core machine).
 pub const STEP: Duration = Duration::from_secs(60);

@@ -5,10 +5,14 @@
 //! [`set_ipc_buffer`] (the root task's is set up by the kernel and registered by
 //! [`crate::boot_info`]).
 
+use kernel_abi::MessageInfo;
+#[cfg(target_arch = "riscv64")]
 use kernel_abi::ipc_buffer::IpcBuffer;
 use kernel_abi::syscall::{MAX_MESSAGE_WORDS, REGISTER_MESSAGE_WORDS};
-use kernel_abi::{Error, MessageInfo, Syscall};
+#[cfg(target_arch = "riscv64")]
+use kernel_abi::{Error, Syscall};
 
+#[cfg(target_arch = "riscv64")]
 use crate::syscall::{Registers, raw_registers};
 
 /// A capability address: an index into the thread's CNode. 0 is never a capability.
@@ -17,6 +21,7 @@ pub type Cptr = usize;
 /// Tells the runtime where this thread's IPC buffer is mapped (the address given to
 /// `Thread::configure`; 0 for none). It is kept in the thread pointer register `tp`, so
 /// every thread has its own.
+#[cfg(target_arch = "riscv64")]
 pub fn set_ipc_buffer(address: usize) {
     // SAFETY: Lattice programs do not use thread-local storage, so `tp` is free for the
     // runtime; writing it affects only this thread.
@@ -24,6 +29,7 @@ pub fn set_ipc_buffer(address: usize) {
 }
 
 /// This thread's IPC buffer, if one was registered.
+#[cfg(target_arch = "riscv64")]
 pub fn ipc_buffer() -> Option<&'static mut IpcBuffer> {
     let address: usize;
     // SAFETY: reading tp has no side effects.
@@ -70,11 +76,13 @@ impl Message {
         if index < self.length { self.words[index] } else { 0 }
     }
 
+    #[cfg(target_arch = "riscv64")]
     fn info(&self) -> MessageInfo {
         MessageInfo::new(self.label, self.length, self.caps)
     }
 
     /// Puts the message into registers (returned) and the IPC buffer.
+    #[cfg(target_arch = "riscv64")]
     fn load(&self, a0: usize, a6: usize) -> Registers {
         if self.length > REGISTER_MESSAGE_WORDS
             && let Some(buffer) = ipc_buffer()
@@ -86,6 +94,7 @@ impl Message {
     }
 
     /// Reads a received message out of registers and the IPC buffer.
+    #[cfg(target_arch = "riscv64")]
     fn store(registers: &Registers) -> Self {
         let info = MessageInfo(registers[1]);
         let mut message = Self {
@@ -107,22 +116,26 @@ impl Message {
 }
 
 #[inline(always)]
+#[cfg(target_arch = "riscv64")]
 fn check(registers: &Registers) -> Result<(), Error> {
     status(registers[0])
 }
 
 /// `a0` as a result: 0 is success, anything else an error code.
 #[inline(always)]
+#[cfg(target_arch = "riscv64")]
 fn status(code: usize) -> Result<(), Error> {
     if code == 0 { Ok(()) } else { Err(decode_error(code)) }
 }
 
 #[inline(never)]
 #[cold]
+#[cfg(target_arch = "riscv64")]
 fn decode_error(code: usize) -> Error {
     Error::try_from(code).unwrap_or(Error::InvalidArgument)
 }
 
+#[cfg(target_arch = "riscv64")]
 fn syscall(number: Syscall, registers: Registers) -> Registers {
     // SAFETY: every IPC-family call writes only the caller's registers, its IPC buffer, and
     // (for a capability it agreed to receive) a slot it named; none is Rust-owned memory
@@ -132,6 +145,7 @@ fn syscall(number: Syscall, registers: Registers) -> Registers {
 }
 
 /// Calls `cap` (an endpoint) with `message` and waits for the reply. Returns the reply.
+#[cfg(target_arch = "riscv64")]
 pub fn call(cap: Cptr, message: &Message) -> Result<Message, Error> {
     let registers = syscall(Syscall::Call, message.load(cap, 0));
     check(&registers)?;
@@ -140,17 +154,20 @@ pub fn call(cap: Cptr, message: &Message) -> Result<Message, Error> {
 
 /// Sends `message` on `cap` (endpoint: waits for a receiver; notification: signals; reply:
 /// answers the caller).
+#[cfg(target_arch = "riscv64")]
 pub fn send(cap: Cptr, message: &Message) -> Result<(), Error> {
     check(&syscall(Syscall::Send, message.load(cap, 0)))
 }
 
 /// Sends only if a receiver is waiting (`WouldBlock` otherwise).
+#[cfg(target_arch = "riscv64")]
 pub fn try_send(cap: Cptr, message: &Message) -> Result<(), Error> {
     check(&syscall(Syscall::NonBlockingSend, message.load(cap, 0)))
 }
 
 /// Waits for a message on endpoint `cap`; a call received binds its caller to `reply`
 /// (0: none). Returns the message and the sender's badge.
+#[cfg(target_arch = "riscv64")]
 pub fn receive(cap: Cptr, reply: Cptr) -> Result<(Message, usize), Error> {
     let registers = syscall(Syscall::Recv, [cap, 0, 0, 0, 0, 0, reply]);
     check(&registers)?;
@@ -158,6 +175,7 @@ pub fn receive(cap: Cptr, reply: Cptr) -> Result<(Message, usize), Error> {
 }
 
 /// Receives only if a sender is waiting (`WouldBlock` otherwise).
+#[cfg(target_arch = "riscv64")]
 pub fn try_receive(cap: Cptr, reply: Cptr) -> Result<(Message, usize), Error> {
     let registers = syscall(Syscall::NonBlockingRecv, [cap, 0, 0, 0, 0, 0, reply]);
     check(&registers)?;
@@ -165,6 +183,7 @@ pub fn try_receive(cap: Cptr, reply: Cptr) -> Result<(Message, usize), Error> {
 }
 
 /// Answers the caller bound to `reply` with `message`, then waits on `cap` as [`receive`].
+#[cfg(target_arch = "riscv64")]
 pub fn reply_receive(cap: Cptr, message: &Message, reply: Cptr) -> Result<(Message, usize), Error> {
     let registers = syscall(Syscall::ReplyRecv, message.load(cap, reply));
     check(&registers)?;
@@ -172,11 +191,13 @@ pub fn reply_receive(cap: Cptr, message: &Message, reply: Cptr) -> Result<(Messa
 }
 
 /// Signals notification `cap` (ORs its badge into the word).
+#[cfg(target_arch = "riscv64")]
 pub fn signal(cap: Cptr) -> Result<(), Error> {
     check(&syscall(Syscall::Send, [cap, 0, 0, 0, 0, 0, 0]))
 }
 
 /// Waits on notification `cap`; returns its word (the OR of the badges signalled).
+#[cfg(target_arch = "riscv64")]
 pub fn wait(cap: Cptr) -> Result<usize, Error> {
     let registers = syscall(Syscall::Recv, [cap, 0, 0, 0, 0, 0, 0]);
     check(&registers)?;
@@ -184,6 +205,7 @@ pub fn wait(cap: Cptr) -> Result<usize, Error> {
 }
 
 /// Takes notification `cap`'s word without waiting (0 if nothing was signalled).
+#[cfg(target_arch = "riscv64")]
 pub fn poll(cap: Cptr) -> Result<usize, Error> {
     let registers = syscall(Syscall::NonBlockingRecv, [cap, 0, 0, 0, 0, 0, 0]);
     check(&registers)?;
@@ -192,6 +214,7 @@ pub fn poll(cap: Cptr) -> Result<usize, Error> {
 
 /// Invokes the kernel object `cap` with operation `label` and argument `words`; returns the
 /// result words.
+#[cfg(target_arch = "riscv64")]
 pub fn invoke(cap: Cptr, label: usize, words: &[usize]) -> Result<Message, Error> {
     call(cap, &Message::new(label, words))
 }
@@ -208,6 +231,7 @@ pub struct Short {
 
 /// [`call`] with a short message.
 #[inline(always)]
+#[cfg(target_arch = "riscv64")]
 pub fn call_short(cap: Cptr, message: Short) -> Result<Short, Error> {
     let [w0, w1, w2, w3] = message.words;
     let registers = syscall(Syscall::Call, [cap, message.info.0, w0, w1, w2, w3, 0]);
@@ -220,6 +244,7 @@ pub fn call_short(cap: Cptr, message: Short) -> Result<Short, Error> {
 
 /// [`receive`] returning a short message and the badge.
 #[inline(always)]
+#[cfg(target_arch = "riscv64")]
 pub fn receive_short(cap: Cptr, reply: Cptr) -> Result<(Short, usize), Error> {
     let registers = syscall(Syscall::Recv, [cap, 0, 0, 0, 0, 0, reply]);
     check(&registers)?;
@@ -232,6 +257,7 @@ pub fn receive_short(cap: Cptr, reply: Cptr) -> Result<(Short, usize), Error> {
 
 /// [`reply_receive`] with short messages.
 #[inline(always)]
+#[cfg(target_arch = "riscv64")]
 pub fn reply_receive_short(cap: Cptr, message: Short, reply: Cptr) -> Result<(Short, usize), Error> {
     let [w0, w1, w2, w3] = message.words;
     let registers = syscall(Syscall::ReplyRecv, [cap, message.info.0, w0, w1, w2, w3, reply]);

@@ -5,27 +5,51 @@
 //! - [`syscall`] has one safe wrapper per system call.
 //! - [`print!`] and [`println!`] write to the kernel debug console.
 //! - A panic prints its message and location and exits with status 101.
+//! - [`heap`] is the program's allocator (talc) over a region it maps; programs opt in with
+//!   `extern crate alloc` and [`heap::init`].
+//! - [`rpc`] carries serde requests and responses in IPC messages (postcard), client and
+//!   server side; [`trace`] prints `tracing` events as lines on the console.
 //!
 //! This crate and the kernel are the only places user-level `unsafe` may live: programs,
 //! servers and the shell `forbid(unsafe_code)` and reach the machine through here.
-#![no_std]
+//!
+//! Everything that touches the machine (inline assembly, linker symbols, fixed addresses)
+//! is compiled for RISC-V only; the pure parts (message type, RPC wire format, event
+//! formatting) also build on the host, where `cargo test -p userlib` tests them.
+#![cfg_attr(not(test), no_std)]
 
+extern crate alloc;
+
+#[cfg(target_arch = "riscv64")]
 pub mod fault;
+#[cfg(target_arch = "riscv64")]
+pub mod heap;
+#[cfg(target_arch = "riscv64")]
 pub mod image;
 pub mod ipc;
+#[cfg(target_arch = "riscv64")]
 pub mod memory;
+#[cfg(target_arch = "riscv64")]
 pub mod mmio;
+#[cfg(target_arch = "riscv64")]
 pub mod object;
+#[cfg(target_arch = "riscv64")]
 pub mod print;
+pub mod rpc;
+#[cfg(target_arch = "riscv64")]
 pub mod start;
+#[cfg(target_arch = "riscv64")]
 pub mod syscall;
+#[cfg(target_arch = "riscv64")]
 pub mod thread;
+pub mod trace;
 
 pub use kernel_abi::bootinfo::BootInfo;
 pub use kernel_abi::{Error, ObjectType, Rights};
 
 /// The root task's boot info page (mapped read-only by the kernel), after registering the
 /// root task's IPC buffer. `None` if this program is not the root task.
+#[cfg(target_arch = "riscv64")]
 pub fn boot_info() -> Option<&'static BootInfo> {
     let address = kernel_abi::bootinfo::BOOT_INFO_ADDRESS;
     // Only the root task has the page; other programs get a fault on the read below, so

@@ -1,11 +1,12 @@
 //! Word access to pages a program maps at run time (shared memory, test scratch pages).
 //!
 //! Rust code in a Lattice program only refers to the program's own image (code, data, BSS,
-//! including the thread stack pool) and its initial stack; there is no heap. A page mapped
-//! later through a frame capability lies outside both, so no Rust object lives there and a
-//! volatile access to it cannot invalidate anything the compiler assumes. These functions
-//! refuse (return `None`/`false`) addresses inside the image or the initial stack, and
-//! misaligned ones; any other address is accessed as asked. An access to an address that is
+//! including the thread stack pool), its initial stack and its heap (`crate::heap`, once
+//! set up). A page mapped later through a frame capability lies outside all three, so no
+//! Rust object lives there and a volatile access to it cannot invalidate anything the
+//! compiler assumes. These functions refuse (return `None`/`false`) addresses inside the
+//! image, the initial stack or the heap, and misaligned ones; any other address is accessed
+//! as asked. An access to an address that is
 //! not mapped (or not with the needed permission) faults like any other, which is what the
 //! kernel's fault tests want.
 //!
@@ -25,16 +26,20 @@ unsafe extern "C" {
     static _end: u8;
 }
 
+/// Whether `[start, end)` overlaps the program's image or its initial stack.
+pub(crate) fn overlaps_program(start: usize, end: usize) -> bool {
+    let image_start = core::ptr::addr_of!(__ehdr_start) as usize;
+    let image_end = core::ptr::addr_of!(_end) as usize;
+    let overlaps = |from: usize, to: usize| start < to && end > from;
+    overlaps(image_start, image_end) || overlaps(USER_STACK_TOP - USER_STACK_SIZE, USER_STACK_TOP)
+}
+
 /// Whether `[address, address + 8)` is outside everything Rust code of this program refers
 /// to, and 8-byte aligned.
 fn is_runtime_mapping(address: usize) -> bool {
-    let image_start = core::ptr::addr_of!(__ehdr_start) as usize;
-    let image_end = core::ptr::addr_of!(_end) as usize;
     let Some(end) = address.checked_add(8) else { return false };
-    let overlaps = |start: usize, stop: usize| address < stop && end > start;
-    address.is_multiple_of(8)
-        && !overlaps(image_start, image_end)
-        && !overlaps(USER_STACK_TOP - USER_STACK_SIZE, USER_STACK_TOP)
+    let in_heap = crate::heap::region().is_some_and(|(start, size)| address < start + size && end > start);
+    address.is_multiple_of(8) && !overlaps_program(address, end) && !in_heap
 }
 
 /// Reads the word at `address` of a page mapped at run time. `None` if the address is in

@@ -1,0 +1,87 @@
+//! The client wrapper: one method per request.
+
+use alloc::string::ToString;
+use alloc::vec::Vec;
+
+use userlib::ipc::Cptr;
+use userlib::rpc::{CapabilitySlot, Client, RpcError, Transfer};
+
+use crate::{ConnectionInfo, PolicyLoaded, Request, Response, Security, SecurityError};
+
+/// An answer of the wrong kind: the server does not speak this protocol's version.
+fn unexpected() -> SecurityError {
+    SecurityError::Rpc(RpcError::Malformed)
+}
+
+/// A client of the security server, through the endpoint capability every program is
+/// given at start.
+#[derive(Clone, Copy, Debug)]
+pub struct SecurityClient {
+    client: Client<Security>,
+}
+
+impl SecurityClient {
+    /// A client calling through `endpoint`.
+    pub const fn new(endpoint: Cptr) -> Self {
+        Self { client: Client::new(endpoint) }
+    }
+
+    /// Opens a connection to `service` with `rights`; the session capability arrives in
+    /// `into` (an empty slot). Returns the connection id.
+    pub fn connect(&self, service: &str, rights: u32, into: CapabilitySlot) -> Result<u64, SecurityError> {
+        let request = Request::Connect { service: service.to_string(), rights };
+        let transfer = Transfer { send: None, receive: Some(into) };
+        match self.client.call_with(&request, transfer)? {
+            (Response::Connected { connection }, true) => Ok(connection),
+            (Response::Connected { .. }, false) => Err(SecurityError::MissingCapability),
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// Registers as the server of `service`, handing over `endpoint` (which needs GRANT on
+    /// the security server's capability, and READ/WRITE for what clients do with it).
+    pub fn register(&self, service: &str, endpoint: Cptr) -> Result<(), SecurityError> {
+        let request = Request::Register { service: service.to_string() };
+        let transfer = Transfer { send: Some(endpoint), receive: None };
+        match self.client.call_with(&request, transfer)? {
+            (Response::Registered, _) => Ok(()),
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// Revokes connection `connection`.
+    pub fn revoke(&self, connection: u64) -> Result<(), SecurityError> {
+        match self.client.call(&Request::Revoke { connection })? {
+            Response::Revoked => Ok(()),
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// Every live connection (asking page by page).
+    pub fn list_connections(&self) -> Result<Vec<ConnectionInfo>, SecurityError> {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let Response::Connections { connections, more } =
+                self.client.call(&Request::ListConnections { after })?
+            else {
+                return Err(unexpected());
+            };
+            let last = connections.last().map(|connection| connection.id);
+            all.extend(connections);
+            match last {
+                // A page must move forward, or a confused server would keep us here.
+                Some(id) if more && id > after => after = id,
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// Replaces the policy with `source`.
+    pub fn load_policy(&self, source: &str) -> Result<PolicyLoaded, SecurityError> {
+        match self.client.call(&Request::LoadPolicy { source: source.to_string() })? {
+            Response::PolicyLoaded(loaded) => Ok(loaded),
+            _ => Err(unexpected()),
+        }
+    }
+}

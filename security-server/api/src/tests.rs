@@ -1,0 +1,131 @@
+//! Every request, response and error survives the wire; malformed bytes give the typed
+//! error; the largest page of connections fits one reply.
+
+use alloc::string::ToString;
+use alloc::vec;
+
+use userlib::ipc::Message;
+use userlib::rpc::{self, MAX_PAYLOAD_BYTES, REPLY_LABEL, RpcError};
+
+use super::*;
+
+fn requests() -> Vec<Request> {
+    vec![
+        Request::Connect { service: "fs".to_string(), rights: 3 },
+        Request::Register { service: "net".to_string() },
+        Request::Revoke { connection: u64::MAX },
+        Request::ListConnections { after: 17 },
+        Request::LoadPolicy { source: "level(\"secret\");".to_string() },
+    ]
+}
+
+fn connection(id: u64) -> ConnectionInfo {
+    ConnectionInfo {
+        id,
+        client: "/bin/httpd".to_string(),
+        client_label: "public".to_string(),
+        service: "fs".to_string(),
+        rights: 1,
+        scope: "subtree /www, read-only".to_string(),
+    }
+}
+
+fn responses() -> Vec<Response> {
+    vec![
+        Response::Connected { connection: 7 },
+        Response::Registered,
+        Response::Revoked,
+        Response::Connections { connections: vec![connection(1), connection(2)], more: true },
+        Response::PolicyLoaded(PolicyLoaded { kept: 3, revoked: 2, instructions: 123_456 }),
+    ]
+}
+
+fn errors() -> Vec<SecurityError> {
+    vec![
+        SecurityError::Denied { rule: "no rule allows httpd → net".to_string() },
+        SecurityError::UnknownService,
+        SecurityError::NotPermitted,
+        SecurityError::NoSuchConnection,
+        SecurityError::AlreadyRegistered,
+        SecurityError::MissingCapability,
+        SecurityError::InvalidPolicy { line: 12, message: "unknown level".to_string() },
+        SecurityError::OutOfResources,
+        SecurityError::Rpc(RpcError::TooLarge),
+    ]
+}
+
+#[test]
+fn every_request_round_trips() {
+    for request in requests() {
+        let message = rpc::encode_request::<Security>(&request).unwrap();
+        assert_eq!(message.label, Security::LABEL);
+        assert_eq!(rpc::decode_request::<Security>(&message), Ok(request));
+    }
+}
+
+#[test]
+fn every_answer_round_trips() {
+    let results = responses().into_iter().map(Ok).chain(errors().into_iter().map(Err));
+    for result in results {
+        let message = rpc::encode_reply::<Security>(&result);
+        assert_eq!(rpc::decode_reply::<Security>(&message), result);
+    }
+}
+
+#[test]
+fn every_session_notice_round_trips() {
+    let notices = [
+        SessionNotice::Opened {
+            connection: 9,
+            client: "/bin/httpd".to_string(),
+            label: "public".to_string(),
+            scope: "listen tcp 80".to_string(),
+            donation_bytes: 65536,
+        },
+        SessionNotice::Closed { connection: 9 },
+    ];
+    for notice in notices {
+        let message = rpc::encode_request::<Session>(&notice).unwrap();
+        assert_eq!(rpc::decode_request::<Session>(&message), Ok(notice));
+    }
+    for result in [Ok(SessionAccepted), Err(SessionError::Refused { reason: "full".to_string() })] {
+        assert_eq!(rpc::decode_reply::<Session>(&rpc::encode_reply::<Session>(&result)), result);
+    }
+}
+
+#[test]
+fn malformed_bytes_give_the_typed_error() {
+    // An unknown request variant.
+    let mut message = Message::new(Security::LABEL, &[]);
+    message.length = rpc::pack(&[200], &mut message.words).unwrap();
+    assert_eq!(rpc::decode_request::<Security>(&message), Err(RpcError::Malformed));
+    // A reply cut short.
+    let reply = rpc::encode_reply::<Security>(&Ok(Response::Connected { connection: 1 << 40 }));
+    let cut = Message::new(REPLY_LABEL, &reply.words()[..reply.length - 1]);
+    assert_eq!(rpc::decode_reply::<Security>(&cut), Err(SecurityError::Rpc(RpcError::Malformed)));
+    // A reply that is valid bytes for another type.
+    let other = rpc::encode(REPLY_LABEL, &Ok::<u8, u8>(9)).unwrap();
+    assert_eq!(rpc::decode_reply::<Security>(&other), Err(SecurityError::Rpc(RpcError::Malformed)));
+    // A session notice sent as a security request.
+    let notice = rpc::encode_request::<Session>(&SessionNotice::Closed { connection: 1 }).unwrap();
+    assert_eq!(rpc::decode_request::<Security>(&notice), Err(RpcError::WrongProtocol));
+}
+
+#[test]
+fn labels_are_distinct() {
+    let labels = [Security::LABEL, Session::LABEL, REPLY_LABEL, kernel_abi::syscall::FAULT_LABEL];
+    for (index, label) in labels.iter().enumerate() {
+        assert!(!labels[index + 1..].contains(label));
+    }
+}
+
+#[test]
+fn a_page_of_typical_connections_fits_a_reply() {
+    // Servers trim pages with `reply_fits`; a dozen typical entries must fit in one.
+    let page = Response::Connections { connections: (1..=12).map(connection).collect(), more: true };
+    assert!(rpc::reply_fits::<Security>(&page));
+    let too_many = Response::Connections { connections: (1..=40).map(connection).collect(), more: true };
+    assert!(!rpc::reply_fits::<Security>(&too_many));
+    let policy = Request::LoadPolicy { source: "x".repeat(MAX_PAYLOAD_BYTES - 4) };
+    assert!(rpc::fits(&policy));
+}
