@@ -143,15 +143,18 @@ fn server(arguments: usize) -> usize {
         buffer.receive_index = transfer_slot();
     }
     let Ok(_) = ipc::receive_short(endpoint, reply) else { return 1 };
+    // The reading taken just before a reply is published after the next receive, so that
+    // storing it is not inside the measured stretch (as sel4bench does).
+    let mut before_reply = 0;
     loop {
         let after_receive = instruction_count();
         write_word(SHARED, after_receive);
+        write_word(SHARED + 8, before_reply);
         if transfer {
             // Free the slot the capability arrived in for the next round.
             let _ = object::delete(slot::CNODE, transfer_slot());
         }
-        let before_reply = instruction_count();
-        write_word(SHARED + 8, before_reply);
+        before_reply = instruction_count();
         if ipc::reply_receive_short(endpoint, Short::default(), reply).is_err() {
             return 2;
         }
@@ -206,14 +209,22 @@ fn ipc_round_trip(bench: &mut Bench, shared: Cptr, cross_address_space: bool, tr
     } else {
         Short::default()
     };
-    for round in 0..ROUNDS {
+    // One round more than measured: the server publishes round k's reply reading during
+    // round k + 1.
+    let mut previous_end = 0usize;
+    for round in 0..=ROUNDS {
         let start = instruction_count();
         let _ = ipc::call_short(endpoint, message);
         let end = instruction_count();
         let server_after_receive = read_word(SHARED).unwrap_or(0);
-        let server_before_reply = read_word(SHARED + 8).unwrap_or(0);
-        call[round] = server_after_receive.wrapping_sub(start);
-        reply_receive[round] = end.wrapping_sub(server_before_reply);
+        let previous_before_reply = read_word(SHARED + 8).unwrap_or(0);
+        if round < ROUNDS {
+            call[round] = server_after_receive.wrapping_sub(start);
+        }
+        if round > 0 {
+            reply_receive[round - 1] = previous_end.wrapping_sub(previous_before_reply);
+        }
+        previous_end = end;
     }
     bench.stop(server_thread);
     let place = if cross_address_space { "cross_as" } else { "same_as" };

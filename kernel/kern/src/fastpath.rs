@@ -56,18 +56,24 @@ fn copy_message(from: &TrapFrame, to: &mut TrapFrame, info: usize, badge: usize)
     to.set_a(6, badge);
 }
 
-/// Takes the fastpath if this trap is a `call` or `reply_recv` it can handle.
-#[inline(always)]
+/// Takes the fastpath if this trap is a `call` or `reply_recv` it can handle. Kept out of
+/// line as a leaf function: it then needs no callee-saved registers, so it spills nothing.
+#[inline(never)]
 pub fn try_fast(kernel: &mut Kernel) -> Option<*mut TrapFrame> {
     if crate::arch::riscv64::csr::read_scause() != 8 {
+        return None;
+    }
+    // Dirty FP registers need saving: the general path does that.
+    let fpu_state = crate::arch::riscv64::csr::read_sstatus() & crate::arch::riscv64::csr::SSTATUS_FS_MASK;
+    if fpu_state == crate::arch::riscv64::csr::SSTATUS_FS_DIRTY {
         return None;
     }
     let current = kernel.scheduler.current()?;
     let number = current.get().frame.a(7);
     if number == kernel_abi::Syscall::Call as usize {
-        call(kernel, current)
+        call(kernel, current, fpu_state)
     } else if number == kernel_abi::Syscall::ReplyRecv as usize {
-        reply_receive(kernel, current)
+        reply_receive(kernel, current, fpu_state)
     } else {
         None
     }
@@ -75,7 +81,8 @@ pub fn try_fast(kernel: &mut Kernel) -> Option<*mut TrapFrame> {
 
 /// `call` on an endpoint with a receiver waiting: deliver, bind the reply object, and run
 /// the receiver. Returns its frame, or `None` to take the general path.
-pub fn call(kernel: &mut Kernel, caller: ObjectRef<Thread>) -> Option<*mut TrapFrame> {
+#[inline(always)]
+fn call(kernel: &mut Kernel, caller: ObjectRef<Thread>, fpu_state: usize) -> Option<*mut TrapFrame> {
     let client = caller.get();
     let info = client.frame.a(1);
     if info & SLOW_INFO_BITS != 0 || !unaccounted(client) {
@@ -117,14 +124,15 @@ pub fn call(kernel: &mut Kernel, caller: ObjectRef<Thread>) -> Option<*mut TrapF
     copy_message(&client.frame, &mut receiver.get().frame, info, badge);
     reply.get().caller = caller.address();
     client.state = State::BlockedOnReply { reply: reply.address() };
-    kernel.scheduler.load(receiver);
+    kernel.scheduler.load_clean(receiver, fpu_state);
     receiver.get().state = State::Running;
     Some(&mut receiver.get().frame)
 }
 
 /// `reply_recv` answering a waiting caller, with nobody waiting to send: deliver the reply,
 /// queue the server as a receiver, and run the caller.
-pub fn reply_receive(kernel: &mut Kernel, server: ObjectRef<Thread>) -> Option<*mut TrapFrame> {
+#[inline(always)]
+fn reply_receive(kernel: &mut Kernel, server: ObjectRef<Thread>, fpu_state: usize) -> Option<*mut TrapFrame> {
     let me = server.get();
     let info = me.frame.a(1);
     if info & SLOW_INFO_BITS != 0 || !unaccounted(me) {
@@ -167,7 +175,7 @@ pub fn reply_receive(kernel: &mut Kernel, server: ObjectRef<Thread>) -> Option<*
     let ep = endpoint.get();
     ep.queue.push_back(server);
     ep.waiting = Waiting::Receivers;
-    kernel.scheduler.load(caller);
+    kernel.scheduler.load_clean(caller, fpu_state);
     caller.get().state = State::Running;
     Some(&mut caller.get().frame)
 }

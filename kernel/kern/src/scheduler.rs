@@ -144,6 +144,22 @@ impl Scheduler {
         }
     }
 
+    /// [`Self::load`] for the IPC fastpath, which only runs when the FP registers are not
+    /// dirty (it declines otherwise), so nothing needs saving and no call is made: the
+    /// fastpath stays a leaf function that spills no registers.
+    #[inline(always)]
+    pub fn load_clean(&mut self, next: ObjectRef<Thread>, fpu_state: usize) {
+        if self.fp_owner == next.address() {
+            csr::set_fpu_state(csr::SSTATUS_FS_CLEAN);
+        } else if fpu_state != 0 {
+            csr::fpu_off();
+        }
+        self.current = next.address();
+        // SAFETY: as in `load`: the fastpath checked the slot holds an address space, whose
+        // kernel half is the kernel's.
+        unsafe { csr::switch_address_space(next.get().satp) };
+    }
+
     /// The running thread used the FPU while it was off: load its registers, make it the
     /// owner, and let it retry the instruction. Returns false if the FPU was on (the
     /// instruction is illegal for another reason).
