@@ -9,8 +9,17 @@ pub const USER_TARGET: &str = "riscv64gc-unknown-none-elf";
 /// Target triple of the kernel (no FPU instructions, so it never touches user FP state).
 pub const KERNEL_TARGET: &str = "riscv64imac-unknown-none-elf";
 /// Packages that build user programs.
-const USER_PACKAGES: &[&str] =
-    &["root", "hello", "test-isolation", "test-kernel", "test-fuzz", "test-irq", "bench", "shell"];
+const USER_PACKAGES: &[&str] = &[
+    "root",
+    "hello",
+    "test-isolation",
+    "test-kernel",
+    "test-fuzz",
+    "test-irq",
+    "test-runtime",
+    "bench",
+    "shell",
+];
 /// Programs packed into the boot archive, in archive order. The kernel starts `root`
 /// unless the kernel command line says `lattice.boot=...`.
 pub const BOOT_PROGRAMS: &[&str] = &[
@@ -24,6 +33,7 @@ pub const BOOT_PROGRAMS: &[&str] = &[
     "test-kernel",
     "test-fuzz",
     "test-irq",
+    "test-runtime",
     "bench",
 ];
 
