@@ -4,17 +4,20 @@
 //! format the root task reads without a parser library:
 //!
 //! ```text
-//! lattice-manifest 1
-//! server <name> <priority> <memory bytes> <devices, comma-separated or -> <args, each prefixed by a space>
+//! lattice-manifest 2
+//! server <name> <priority> <memory bytes> <provides|-> <uses,...|-> <device@address:irq,...|-> <args...>
 //! ```
+//!
+//! The root task gives each server the capabilities of `servers/loader`'s `server_slots`:
+//! its own CNode, address space and thread, an Untyped of its budget, the endpoint of the
+//! service it provides, the registers and interrupt of each device it drives, and an
+//! endpoint to each service it uses.
 
 use std::collections::HashSet;
 use std::path::Path;
 
 use serde::Deserialize;
 
-/// Devices a server may drive.
-pub const KNOWN_DEVICES: &[&str] = &["uart", "virtio-blk", "virtio-net"];
 /// The root task's priority; servers must be below it.
 pub const ROOT_PRIORITY: u32 = 255;
 /// What the root task and the kernel keep for themselves, in bytes.
@@ -26,9 +29,24 @@ pub const RESERVED_MEMORY: u64 = 16 << 20;
 pub struct Manifest {
     /// The machine.
     pub system: System,
+    /// The machine's devices that servers may drive.
+    #[serde(default, rename = "device")]
+    pub devices: Vec<Device>,
     /// The servers, in start order.
     #[serde(default, rename = "server")]
     pub servers: Vec<Server>,
+}
+
+/// A device of the board: its registers and interrupt.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Device {
+    /// Name servers refer to it by.
+    pub name: String,
+    /// Physical address of its register page.
+    pub address: u64,
+    /// Its PLIC interrupt.
+    pub irq: u32,
 }
 
 /// The machine the image is for.
@@ -51,6 +69,12 @@ pub struct Server {
     pub priority: u32,
     /// Memory budget, like `"2M"`.
     pub memory: String,
+    /// The service it provides (others reach it by this name), if any.
+    #[serde(default)]
+    pub provides: Option<String>,
+    /// The services it uses.
+    #[serde(default)]
+    pub uses: Vec<String>,
     /// Devices it drives.
     #[serde(default)]
     pub devices: Vec<String>,
@@ -89,6 +113,26 @@ pub fn parse(text: &str, programs: &[&str]) -> Result<Manifest, String> {
     let machine = parse_size(&manifest.system.memory)?;
     let mut names = HashSet::new();
     let mut total = RESERVED_MEMORY;
+    let provided: Vec<&str> =
+        manifest.servers.iter().filter_map(|server| server.provides.as_deref()).collect();
+    let mut device_names = HashSet::new();
+    for device in &manifest.devices {
+        if !device_names.insert(device.name.as_str()) {
+            return Err(format!("device `{}` is listed twice", device.name));
+        }
+        if device.address % 4096 != 0 {
+            return Err(format!(
+                "device `{}`: address {:#x} is not page aligned",
+                device.name, device.address
+            ));
+        }
+    }
+    let mut providers = HashSet::new();
+    for service in &provided {
+        if !providers.insert(*service) {
+            return Err(format!("service `{service}` is provided twice"));
+        }
+    }
     for server in &manifest.servers {
         if !programs.contains(&server.name.as_str()) {
             return Err(format!(
@@ -107,13 +151,22 @@ pub fn parse(text: &str, programs: &[&str]) -> Result<Manifest, String> {
             ));
         }
         for device in &server.devices {
-            if !KNOWN_DEVICES.contains(&device.as_str()) {
+            if !device_names.contains(device.as_str()) {
+                let known: Vec<&str> = manifest.devices.iter().map(|d| d.name.as_str()).collect();
                 return Err(format!(
                     "server `{}`: unknown device `{device}` (known: {})",
                     server.name,
-                    KNOWN_DEVICES.join(", ")
+                    known.join(", ")
                 ));
             }
+        }
+        for service in &server.uses {
+            if !provided.contains(&service.as_str()) {
+                return Err(format!("server `{}` uses `{service}`, which no server provides", server.name));
+            }
+        }
+        if server.devices.len() > 4 || server.uses.len() > 16 {
+            return Err(format!("server `{}`: at most 4 devices and 16 services", server.name));
         }
         if server.args.iter().any(|arg| arg.is_empty() || arg.contains(char::is_whitespace)) {
             return Err(format!(
@@ -144,11 +197,24 @@ pub fn parse(text: &str, programs: &[&str]) -> Result<Manifest, String> {
 
 /// The line format the root task reads.
 pub fn encode(manifest: &Manifest) -> Vec<u8> {
-    let mut out = String::from("lattice-manifest 1\n");
+    let mut out = String::from("lattice-manifest 2\n");
+    let list = |items: Vec<String>| if items.is_empty() { "-".to_string() } else { items.join(",") };
     for server in &manifest.servers {
-        let devices = if server.devices.is_empty() { "-".to_string() } else { server.devices.join(",") };
+        let devices = list(
+            server
+                .devices
+                .iter()
+                .filter_map(|name| manifest.devices.iter().find(|device| &device.name == name))
+                .map(|device| format!("{}@{:#x}:{}", device.name, device.address, device.irq))
+                .collect(),
+        );
         let memory = parse_size(&server.memory).unwrap_or(0);
-        out.push_str(&format!("server {} {} {memory} {devices}", server.name, server.priority));
+        let provides = server.provides.clone().unwrap_or_else(|| "-".to_string());
+        let uses = list(server.uses.clone());
+        out.push_str(&format!(
+            "server {} {} {memory} {provides} {uses} {devices}",
+            server.name, server.priority
+        ));
         for arg in &server.args {
             out.push(' ');
             out.push_str(arg);
@@ -165,7 +231,9 @@ mod tests {
     const PROGRAMS: &[&str] = &["console", "proc", "hello"];
 
     fn manifest(servers: &str) -> String {
-        format!("[system]\nname = \"virt\"\nmemory = \"256M\"\n{servers}")
+        format!(
+            "[system]\nname = \"virt\"\nmemory = \"256M\"\n[[device]]\nname = \"uart\"\naddress = 0x10000000\nirq = 10\n{servers}"
+        )
     }
 
     #[test]
@@ -189,13 +257,13 @@ mod tests {
     #[test]
     fn encodes_in_order() {
         let text = manifest(
-            "[[server]]\nname = \"console\"\npriority = 200\nmemory = \"1M\"\ndevices = [\"uart\"]\n\
-             [[server]]\nname = \"hello\"\npriority = 100\nmemory = \"64K\"\nargs = [\"a\", \"b\"]\n",
+            "[[server]]\nname = \"console\"\npriority = 200\nmemory = \"1M\"\nprovides = \"console\"\ndevices = [\"uart\"]\n\
+             [[server]]\nname = \"hello\"\npriority = 100\nmemory = \"64K\"\nuses = [\"console\"]\nargs = [\"a\", \"b\"]\n",
         );
         let parsed = parse(&text, PROGRAMS).unwrap();
         assert_eq!(
             String::from_utf8(encode(&parsed)).unwrap(),
-            "lattice-manifest 1\nserver console 200 1048576 uart\nserver hello 100 65536 - a b\n"
+            "lattice-manifest 2\nserver console 200 1048576 console - uart@0x10000000:10\nserver hello 100 65536 - console - a b\n"
         );
     }
 
@@ -215,6 +283,14 @@ mod tests {
             ),
             ("[[server]]\nname = \"proc\"\npriority = 1\nmemory = \"1M\"\ncolour = 3\n", "unknown field"),
             ("[[server]]\nname = \"proc\"\npriority = 1\nmemory = \"1K\"\n", "below the 64K minimum"),
+            (
+                "[[server]]\nname = \"proc\"\npriority = 1\nmemory = \"1M\"\nuses = [\"nosuch\"]\n",
+                "which no server provides",
+            ),
+            (
+                "[[server]]\nname = \"proc\"\npriority = 1\nmemory = \"1M\"\nprovides = \"x\"\n[[server]]\nname = \"console\"\npriority = 1\nmemory = \"1M\"\nprovides = \"x\"\n",
+                "provided twice",
+            ),
         ];
         for (servers, expected) in cases {
             let error = parse(&manifest(servers), PROGRAMS).unwrap_err();

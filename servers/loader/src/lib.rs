@@ -26,6 +26,29 @@ use userlib::memory::write_word;
 use userlib::object;
 use userlib::start::{HEAP_ADDRESS, IPC_BUFFER_ADDRESS, START_INFO_ADDRESS, StartInfo};
 
+/// Capability slots of a server started from the system manifest (by the root task). The
+/// root task fills them; the server finds them at start.
+pub mod server_slots {
+    /// Its own CNode (to make objects into, and to name slots in invocations).
+    pub const CNODE: usize = 1;
+    /// Its own address space (to map frames, device registers).
+    pub const ADDRESS_SPACE: usize = 2;
+    /// Its own thread.
+    pub const THREAD: usize = 3;
+    /// An Untyped of its memory budget, to make its objects from.
+    pub const MEMORY: usize = 4;
+    /// The endpoint it serves its service on (all rights), if the manifest says it provides one.
+    pub const SERVICE: usize = 5;
+    /// The device Untyped of its first device (`devices[i]`: `DEVICE_MEMORY + 2 * i`).
+    pub const DEVICE_MEMORY: usize = 8;
+    /// The IRQ handler of its first device (`devices[i]`: `DEVICE_IRQ + 2 * i`).
+    pub const DEVICE_IRQ: usize = 9;
+    /// Endpoints (write and grant, badged) of the services it uses, in manifest order.
+    pub const FIRST_CLIENT: usize = 16;
+    /// The first slot nothing was put in.
+    pub const FIRST_FREE: usize = 32;
+}
+
 /// Why a process could not be built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BuildError {

@@ -21,13 +21,36 @@ const MAX_SERVERS: usize = 16;
 /// whose page tables the kernel made).
 const SCRATCH: usize = kernel_abi::bootinfo::BOOT_INFO_ADDRESS + 0x2000;
 
-/// One line of the manifest: `server <name> <priority> <memory> <devices> <args...>`.
+/// Most services a server uses, and devices it drives (the manifest checker's limits).
+const MAX_USES: usize = 16;
+const MAX_DEVICES: usize = 4;
+
+/// One device a server drives: name, register page, interrupt.
+#[derive(Clone, Copy, Default)]
+struct Device<'a> {
+    name: &'a str,
+    address: usize,
+    irq: usize,
+}
+
+/// One line of the manifest (format 2, written by `image/src/manifest.rs`):
+/// `server <name> <priority> <memory> <provides|-> <uses,..|-> <device@address:irq,..|-> <args..>`.
+#[derive(Clone, Copy, Default)]
 struct ServerLine<'a> {
     name: &'a str,
     priority: usize,
     memory: usize,
+    provides: Option<&'a str>,
+    uses: [&'a str; MAX_USES],
+    use_count: usize,
+    devices: [Device<'a>; MAX_DEVICES],
+    device_count: usize,
     arguments: [&'a str; 8],
     argument_count: usize,
+}
+
+fn list(word: &str) -> impl Iterator<Item = &str> {
+    word.split(',').filter(move |item| !item.is_empty() && word != "-")
 }
 
 fn parse_line(line: &str) -> Option<ServerLine<'_>> {
@@ -35,17 +58,29 @@ fn parse_line(line: &str) -> Option<ServerLine<'_>> {
     if words.next()? != "server" {
         return None;
     }
-    let name = words.next()?;
-    let priority = words.next()?.parse().ok()?;
-    let memory = words.next()?.parse().ok()?;
-    let _devices = words.next()?;
-    let mut arguments = [""; 8];
-    let mut argument_count = 0;
-    for word in words.take(arguments.len()) {
-        arguments[argument_count] = word;
-        argument_count += 1;
+    let mut server = ServerLine {
+        name: words.next()?,
+        priority: words.next()?.parse().ok()?,
+        memory: words.next()?.parse().ok()?,
+        ..ServerLine::default()
+    };
+    server.provides = Some(words.next()?).filter(|word| *word != "-");
+    for service in list(words.next()?) {
+        *server.uses.get_mut(server.use_count)? = service;
+        server.use_count += 1;
     }
-    Some(ServerLine { name, priority, memory, arguments, argument_count })
+    for device in list(words.next()?) {
+        let (name, rest) = device.split_once('@')?;
+        let (address, irq) = rest.split_once(':')?;
+        let address = usize::from_str_radix(address.strip_prefix("0x")?, 16).ok()?;
+        *server.devices.get_mut(server.device_count)? = Device { name, address, irq: irq.parse().ok()? };
+        server.device_count += 1;
+    }
+    for word in words.take(server.arguments.len()) {
+        server.arguments[server.argument_count] = word;
+        server.argument_count += 1;
+    }
+    Some(server)
 }
 
 /// Free slots of the root CNode, from the boot info's first free one.
@@ -85,7 +120,7 @@ fn main() -> i32 {
         println!("root: the boot archive has no manifest");
         return 1;
     };
-    if manifest.lines().next() != Some("lattice-manifest 1") {
+    if manifest.lines().next() != Some("lattice-manifest 2") {
         println!("root: unknown manifest format");
         return 1;
     }
@@ -100,27 +135,49 @@ fn main() -> i32 {
         return 1;
     }
 
-    let mut names = [""; MAX_SERVERS];
-    let mut started = 0;
+    let mut servers = [ServerLine::default(); MAX_SERVERS];
+    let mut count = 0;
     for line in manifest.lines().skip(1) {
         let Some(server) = parse_line(line) else {
             println!("root: bad manifest line `{line}`");
             return 1;
         };
-        if started == MAX_SERVERS {
+        if count == MAX_SERVERS {
             println!("root: more than {MAX_SERVERS} servers; the rest are not started");
             break;
         }
-        match start_server(&archive, &mut slots, pool, faults, started + 1, &server) {
+        servers[count] = server;
+        count += 1;
+    }
+    let servers = &servers[..count];
+    // Every service's endpoint exists before any server starts, so that a server can be
+    // given an endpoint to a service whose server starts after it.
+    let mut services = [("", 0usize); MAX_SERVERS];
+    for (index, server) in servers.iter().enumerate() {
+        if let Some(service) = server.provides {
+            let Some(endpoint) = slots.take() else { return 1 };
+            if object::retype(pool, ObjectType::Endpoint, 0, slot::CNODE, endpoint, 1).is_err() {
+                println!("root: cannot make the endpoint of {service}");
+                return 1;
+            }
+            services[index] = (service, endpoint);
+        }
+    }
+
+    let mut names = [""; MAX_SERVERS];
+    let mut started = 0;
+    let mut world = World { info, archive: &archive, pool, faults, services: &services };
+    for (index, server) in servers.iter().enumerate() {
+        match start_server(&mut world, &mut slots, index + 1, server) {
             Ok(kib) => {
                 println!(
-                    "root: started {} (priority {}, {} KiB of {} KiB budget)",
+                    "root: started {} (priority {}, {} KiB image, {} KiB budget)",
                     server.name,
                     server.priority,
                     kib,
                     server.memory >> 10
                 );
-                names[started] = server.name;
+                names[index] = server.name;
                 started += 1;
             }
             Err(message) => println!("root: cannot start {}: {message}", server.name),
@@ -148,27 +205,41 @@ fn main() -> i32 {
     0
 }
 
-/// Builds and starts one server from its program in the archive; returns the KiB used.
-fn start_server(
-    archive: &BootArchive<'_>,
-    slots: &mut Slots,
+/// What starting servers needs from the root task.
+struct World<'a> {
+    info: &'a BootInfo,
+    archive: &'a BootArchive<'a>,
     pool: usize,
     faults: usize,
+    services: &'a [(&'a str, usize)],
+}
+
+/// A power-of-two Untyped of at least `bytes` from the pool, in a new slot.
+fn carve(world: &World<'_>, slots: &mut Slots, bytes: usize) -> Result<usize, &'static str> {
+    let bits = usize::try_from(bytes.max(4096).next_power_of_two().trailing_zeros()).unwrap_or(12);
+    let untyped = slots.take().ok_or("no free slot")?;
+    object::retype(world.pool, ObjectType::Untyped, bits, slot::CNODE, untyped, 1)
+        .map_err(|_| "not enough memory")?;
+    Ok(untyped)
+}
+
+/// Builds and starts one server from its program in the archive, with the capabilities of
+/// `loader::server_slots`; returns the KiB its image, stack and heap took.
+fn start_server(
+    world: &mut World<'_>,
+    slots: &mut Slots,
     badge: usize,
     server: &ServerLine<'_>,
 ) -> Result<usize, &'static str> {
-    let elf = archive.find(server.name).ok_or("not in the boot archive")?.data;
-    // Its own Untyped of the budget (rounded up to a power of two).
-    let bits = usize::try_from(server.memory.max(4096).next_power_of_two().trailing_zeros()).unwrap_or(12);
-    let untyped = slots.take().ok_or("no free slot")?;
-    object::retype(pool, ObjectType::Untyped, bits, slot::CNODE, untyped, 1)
-        .map_err(|_| "not enough memory")?;
+    use loader::server_slots as at;
+    let elf = world.archive.find(server.name).ok_or("not in the boot archive")?.data;
+    let build = carve(world, slots, 2 << 20)?;
     let fault_endpoint = slots.take().ok_or("no free slot")?;
-    object::mint(slot::CNODE, fault_endpoint, slot::CNODE, faults, Rights::WRITE, badge)
+    object::mint(slot::CNODE, fault_endpoint, slot::CNODE, world.faults, Rights::WRITE, badge)
         .map_err(|_| "mint")?;
     let mut take = || slots.take();
     let mut workspace = Workspace {
-        untyped,
+        untyped: build,
         cnode: slot::CNODE,
         next_slot: &mut take,
         address_space: slot::ADDRESS_SPACE,
@@ -182,7 +253,7 @@ fn start_server(
         priority: server.priority,
         cnode_radix: 8,
         stack_pages: 16,
-        heap_pages: 16,
+        heap_pages: 64,
         fault_endpoint,
         grants: &[],
     };
@@ -192,6 +263,60 @@ fn start_server(
         loader::BuildError::StartInfoTooLarge => "arguments too long",
         loader::BuildError::NoSlots => "no free slots",
     })?;
+    let child = process.cnode;
+    let copy = |index: usize, source: usize| {
+        object::copy(child, index, slot::CNODE, source, Rights::ALL)
+            .map_err(|_| "cannot give it a capability")
+    };
+    copy(at::CNODE, process.cnode)?;
+    copy(at::ADDRESS_SPACE, process.address_space)?;
+    copy(at::THREAD, process.thread)?;
+    // Its budget: an Untyped moved to it (Untyped cannot be copied).
+    let memory = carve(world, slots, server.memory)?;
+    object::move_capability(child, at::MEMORY, slot::CNODE, memory).map_err(|_| "cannot give it memory")?;
+    if let Some(service) = server.provides {
+        let endpoint = world
+            .services
+            .iter()
+            .find(|(name, _)| *name == service)
+            .map(|(_, slot)| *slot)
+            .ok_or("no endpoint")?;
+        copy(at::SERVICE, endpoint)?;
+    }
+    for (index, service) in server.uses[..server.use_count].iter().enumerate() {
+        let endpoint = world
+            .services
+            .iter()
+            .find(|(name, _)| name == service)
+            .map(|(_, slot)| *slot)
+            .ok_or("unknown service")?;
+        object::mint(
+            child,
+            at::FIRST_CLIENT + index,
+            slot::CNODE,
+            endpoint,
+            Rights::WRITE | Rights::GRANT,
+            badge,
+        )
+        .map_err(|_| "cannot give it a service")?;
+    }
+    for (index, device) in server.devices[..server.device_count].iter().enumerate() {
+        let registers = (0..world.info.untyped_count)
+            .find(|&i| {
+                world.info.untyped[i].is_device != 0
+                    && world.info.untyped[i].physical_address == device.address
+            })
+            .map(|i| slot::FIRST_UNTYPED + i)
+            .ok_or("a device it drives has no device memory")?;
+        object::move_capability(child, at::DEVICE_MEMORY + 2 * index, slot::CNODE, registers)
+            .map_err(|_| "its device is already taken")?;
+        let handler = slots.take().ok_or("no free slot")?;
+        object::irq_handler(slot::IRQ_CONTROL, device.irq, slot::CNODE, handler)
+            .map_err(|_| "its interrupt is taken")?;
+        object::move_capability(child, at::DEVICE_IRQ + 2 * index, slot::CNODE, handler)
+            .map_err(|_| "interrupt")?;
+        let _ = device.name;
+    }
     loader::start(&process).map_err(|_| "cannot start its thread")?;
     Ok(process.pages * 4)
 }
