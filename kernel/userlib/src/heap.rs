@@ -1,7 +1,9 @@
 //! The program's heap: the global allocator, `talc` over one region the program maps.
 //!
-//! Programs opt in with `extern crate alloc` and one call to [`init`] (or, in the root task,
-//! which has Untyped memory but nothing mapped, [`init_from_untyped`]). Until then every
+//! Programs opt in with `extern crate alloc`. A program the process builder started gets
+//! its heap before `main` (`start::begin` calls [`init`] with the region of its start info);
+//! others call [`init`] once themselves, and the root task, which has Untyped memory but
+//! nothing mapped, [`init_from_untyped`]. Until then every
 //! allocation fails, and so does one that does not fit: Rust's allocation-error handling
 //! then panics ("memory allocation of N bytes failed"), which prints through the panic
 //! handler and exits with status 101.

@@ -25,13 +25,19 @@ pub fn info() -> Option<&'static StartInfo> {
 }
 
 /// Called by the entry point with the `a0` the program started with: when it is the start
-/// info page, registers the IPC buffer.
+/// info page, registers the IPC buffer and makes the heap region the heap.
 pub fn begin(a0: usize) {
-    if a0 == START_INFO_ADDRESS
-        && let Some(info) = info()
-        && info.ipc_buffer != 0
-    {
+    if a0 != START_INFO_ADDRESS {
+        return;
+    }
+    let Some(info) = info() else { return };
+    if info.ipc_buffer != 0 {
         crate::ipc::set_ipc_buffer(info.ipc_buffer);
+    }
+    if info.heap_size != 0 {
+        // The builder mapped the region read-write for this program alone. If it is refused
+        // the program runs without a heap: its first allocation says so, and panics.
+        let _ = crate::heap::init(info.heap_address, info.heap_size);
     }
 }
 
