@@ -19,6 +19,8 @@ const USER_PACKAGES: &[&str] = &[
     "test-runtime",
     "bench",
     "shell",
+    "proc",
+    "test-proc",
 ];
 /// Programs packed into the boot archive, in archive order. The kernel starts `root`
 /// unless the kernel command line says `lattice.boot=...`.
@@ -35,6 +37,8 @@ pub const BOOT_PROGRAMS: &[&str] = &[
     "test-irq",
     "test-runtime",
     "bench",
+    "proc",
+    "test-proc",
 ];
 
 /// What a build produced.
@@ -67,8 +71,21 @@ pub fn run_checked(command: &mut Command, what: &str) -> Result<(), String> {
 
 /// Builds everything and returns where the results are.
 pub fn build_all() -> Result<BuildOutput, String> {
+    build_system(DEFAULT_SYSTEM)
+}
+
+/// The manifest `cargo xtask run` and most system tests boot.
+pub const DEFAULT_SYSTEM: &str = "virt";
+
+/// Builds everything for the system manifest `image/systems/<system>.toml`. The default
+/// system's image is `target/lattice/kernel.bin`; another's is
+/// `target/lattice/<system>/kernel.bin` (tests boot those).
+pub fn build_system(system: &str) -> Result<BuildOutput, String> {
     let root = workspace_root();
-    let out_dir = root.join("target").join("lattice");
+    let mut out_dir = root.join("target").join("lattice");
+    if system != DEFAULT_SYSTEM {
+        out_dir = out_dir.join(system);
+    }
     std::fs::create_dir_all(&out_dir).map_err(|error| format!("create {}: {error}", out_dir.display()))?;
 
     println!("[1/3] building user programs ({USER_TARGET})");
@@ -86,7 +103,7 @@ pub fn build_all() -> Result<BuildOutput, String> {
         let bytes = std::fs::read(&path).map_err(|error| format!("read {}: {error}", path.display()))?;
         files.push((*name, bytes));
     }
-    let manifest_path = root.join("image").join("systems").join("virt.toml");
+    let manifest_path = root.join("image").join("systems").join(format!("{system}.toml"));
     let manifest = crate::manifest::load(&manifest_path, BOOT_PROGRAMS)?;
     println!(
         "      manifest `{}` ({}): {} servers",

@@ -4,8 +4,8 @@
 //! format the root task reads without a parser library:
 //!
 //! ```text
-//! lattice-manifest 2
-//! server <name> <priority> <memory bytes> <provides|-> <uses,...|-> <device@address:irq,...|-> <args...>
+//! lattice-manifest 3
+//! server <name> <priority> <memory bytes> <provides|-> <uses,...|-> <device@address:irq,...|-> <flags,...|-> <args...>
 //! ```
 //!
 //! The root task gives each server the capabilities of `servers/loader`'s `server_slots`:
@@ -81,6 +81,10 @@ pub struct Server {
     /// Its arguments.
     #[serde(default)]
     pub args: Vec<String>,
+    /// Whether it gets a read-only copy of the boot archive (the process manager loads
+    /// programs from it).
+    #[serde(default)]
+    pub boot_archive: bool,
 }
 
 /// Parses `"256M"`, `"64K"`, `"1G"` or a plain byte count.
@@ -197,7 +201,7 @@ pub fn parse(text: &str, programs: &[&str]) -> Result<Manifest, String> {
 
 /// The line format the root task reads.
 pub fn encode(manifest: &Manifest) -> Vec<u8> {
-    let mut out = String::from("lattice-manifest 2\n");
+    let mut out = String::from("lattice-manifest 3\n");
     let list = |items: Vec<String>| if items.is_empty() { "-".to_string() } else { items.join(",") };
     for server in &manifest.servers {
         let devices = list(
@@ -211,8 +215,9 @@ pub fn encode(manifest: &Manifest) -> Vec<u8> {
         let memory = parse_size(&server.memory).unwrap_or(0);
         let provides = server.provides.clone().unwrap_or_else(|| "-".to_string());
         let uses = list(server.uses.clone());
+        let flags = if server.boot_archive { "archive" } else { "-" };
         out.push_str(&format!(
-            "server {} {} {memory} {provides} {uses} {devices}",
+            "server {} {} {memory} {provides} {uses} {devices} {flags}",
             server.name, server.priority
         ));
         for arg in &server.args {
@@ -263,7 +268,7 @@ mod tests {
         let parsed = parse(&text, PROGRAMS).unwrap();
         assert_eq!(
             String::from_utf8(encode(&parsed)).unwrap(),
-            "lattice-manifest 2\nserver console 200 1048576 console - uart@0x10000000:10\nserver hello 100 65536 - console - a b\n"
+            "lattice-manifest 3\nserver console 200 1048576 console - uart@0x10000000:10 -\nserver hello 100 65536 - console - - a b\n"
         );
     }
 

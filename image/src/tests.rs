@@ -41,6 +41,8 @@ const USER_PACKAGES: &[&str] = &[
     "test-runtime",
     "bench",
     "shell",
+    "proc",
+    "test-proc",
 ];
 
 /// How long a boot may take to reach a line (QEMU under TCG on a loaded 2-core machine).
@@ -300,6 +302,29 @@ const SYSTEM_TESTS: &[SystemTest] = &[
             }
             machine.expect("test-irq: done", STEP)?;
             expect_status(&mut machine, exit_status::SUCCESS)
+        },
+    },
+    SystemTest {
+        name: "proc.spawn_wait_kill",
+        about: "the process manager spawns programs from the boot archive, reports faults and kills, and reclaims memory",
+        run: |qemu, _| {
+            let output = build::build_system("test-proc")?;
+            let mut machine = boot(qemu, &output.kernel_image, |boot| boot)?;
+            machine.expect("root: started proc", STEP)?;
+            for check in [
+                "ok   hello runs with its arguments and exits with 0",
+                "ok   a store to address 0 comes back as a fault status",
+                "ok   an unknown program is NoSuchProgram",
+                "ok   a running program is listed",
+                "ok   a killed program's status is Killed",
+                "ok   a collected status is gone",
+                "ok   40 programs in a row run: memory of ended processes is reclaimed",
+            ] {
+                machine.expect(&format!("test-proc: {check}"), STEP)?;
+            }
+            machine.expect("test-proc: done, 0 checks failed", STEP)?;
+            machine.refute("kernel panic")?;
+            Ok(())
         },
     },
     SystemTest {

@@ -19,8 +19,12 @@ use crate::object::notification::Notification;
 use crate::object::reply::Reply;
 use crate::object::thread::{ADDRESS_SPACE_SLOT, CSPACE_SLOT, Scheduling, State, Thread};
 
-/// Info bits that must be clear for the fastpath: length above 4, and capabilities.
-const SLOW_INFO_BITS: usize = 0x1ff & !0x7;
+/// Whether a message tag needs the general path: more than four words (the rest are in the
+/// IPC buffer) or capabilities to transfer.
+#[inline(always)]
+const fn needs_general_path(info: usize) -> bool {
+    (info & 0x7f) > kernel_abi::syscall::REGISTER_MESSAGE_WORDS || info & (0b11 << 7) != 0
+}
 
 /// The capability at `cptr` in `thread`'s CSpace, if the address is valid.
 #[inline(always)]
@@ -85,7 +89,7 @@ pub fn try_fast(kernel: &mut Kernel) -> Option<*mut TrapFrame> {
 fn call(kernel: &mut Kernel, caller: ObjectRef<Thread>, fpu_state: usize) -> Option<*mut TrapFrame> {
     let client = caller.get();
     let info = client.frame.a(1);
-    if info & SLOW_INFO_BITS != 0 || !unaccounted(client) {
+    if needs_general_path(info) || !unaccounted(client) {
         return None;
     }
     let Capability::Endpoint { object, rights, badge } = lookup(client, client.frame.a(0))? else {
@@ -135,7 +139,7 @@ fn call(kernel: &mut Kernel, caller: ObjectRef<Thread>, fpu_state: usize) -> Opt
 fn reply_receive(kernel: &mut Kernel, server: ObjectRef<Thread>, fpu_state: usize) -> Option<*mut TrapFrame> {
     let me = server.get();
     let info = me.frame.a(1);
-    if info & SLOW_INFO_BITS != 0 || !unaccounted(me) {
+    if needs_general_path(info) || !unaccounted(me) {
         return None;
     }
     let Capability::Reply { object: reply } = lookup(me, me.frame.a(6))? else { return None };

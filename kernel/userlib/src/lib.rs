@@ -76,6 +76,24 @@ pub fn boot_archive(info: &BootInfo) -> &'static [u8] {
     unsafe { core::slice::from_raw_parts(info.archive_address as *const u8, info.archive_size) }
 }
 
+/// The read-only copy of the boot archive the root task maps for servers the manifest marks
+/// `boot_archive = true` (the process manager). Only such a server may call this: elsewhere
+/// nothing is mapped there and the read faults.
+#[cfg(target_arch = "riscv64")]
+pub fn server_boot_archive() -> Option<&'static [u8]> {
+    let address = kernel_abi::bootinfo::BOOT_ARCHIVE_ADDRESS;
+    // The archive's total length is the second 32-bit field of its header.
+    let header = memory::read_word(address + 8)?;
+    let total = (header >> 32) & 0xffff_ffff;
+    if total < 16 {
+        return None;
+    }
+    // SAFETY: the root task mapped a read-only copy of the whole archive (whose header
+    // says `total` bytes) at BOOT_ARCHIVE_ADDRESS in this server before starting it, and
+    // nothing writes it; `BootArchive::parse` checks the contents.
+    Some(unsafe { core::slice::from_raw_parts(address as *const u8, total) })
+}
+
 /// The exit status of a program that panicked.
 pub const PANIC_EXIT_STATUS: usize = 101;
 

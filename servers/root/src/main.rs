@@ -2,7 +2,8 @@
 //! system described by the manifest in the boot archive (`image/systems/*.toml`), in order:
 //! each server gets an Untyped of its memory budget, carved from the free memory, and is
 //! built from its program in the boot archive. Then the root task steps back: it waits on
-//! the servers' fault endpoint and reports their faults and exits.
+//! the servers' fault endpoint and reports their faults and exits, and exits itself (powering
+//! the machine off) once every program, a server that provides no service, has ended.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -34,7 +35,7 @@ struct Device<'a> {
 }
 
 /// One line of the manifest (format 2, written by `image/src/manifest.rs`):
-/// `server <name> <priority> <memory> <provides|-> <uses,..|-> <device@address:irq,..|-> <args..>`.
+/// `server <name> <priority> <memory> <provides|-> <uses,..|-> <device@address:irq,..|-> <flags|-> <args..>`.
 #[derive(Clone, Copy, Default)]
 struct ServerLine<'a> {
     name: &'a str,
@@ -47,6 +48,7 @@ struct ServerLine<'a> {
     device_count: usize,
     arguments: [&'a str; 8],
     argument_count: usize,
+    boot_archive: bool,
 }
 
 fn list(word: &str) -> impl Iterator<Item = &str> {
@@ -76,6 +78,7 @@ fn parse_line(line: &str) -> Option<ServerLine<'_>> {
         *server.devices.get_mut(server.device_count)? = Device { name, address, irq: irq.parse().ok()? };
         server.device_count += 1;
     }
+    server.boot_archive = list(words.next()?).any(|flag| flag == "archive");
     for word in words.take(server.arguments.len()) {
         server.arguments[server.argument_count] = word;
         server.argument_count += 1;
@@ -120,7 +123,7 @@ fn main() -> i32 {
         println!("root: the boot archive has no manifest");
         return 1;
     };
-    if manifest.lines().next() != Some("lattice-manifest 2") {
+    if manifest.lines().next() != Some("lattice-manifest 3") {
         println!("root: unknown manifest format");
         return 1;
     }
@@ -184,11 +187,19 @@ fn main() -> i32 {
         }
     }
 
-    // Step back: report what happens to the servers.
-    let mut running = started;
+    // Step back: report what happens to the servers. A server that provides a service
+    // serves for ever; the system has done its work when its programs (the servers that
+    // provide none) have ended, and the root task then exits, which powers the machine
+    // off. A system of services alone runs until every one has ended.
+    let is_program = |index: usize| servers.get(index).is_some_and(|server| server.provides.is_none());
+    let programs = (0..servers.len()).filter(|&index| !names[index].is_empty() && is_program(index)).count();
+    let mut running = if programs > 0 { programs } else { started };
     while running > 0 {
         let Ok((message, badge)) = ipc::receive(faults, 0) else { break };
         let name = names.get(badge.wrapping_sub(1)).copied().unwrap_or("?");
+        if programs == 0 || is_program(badge.wrapping_sub(1)) {
+            running -= 1;
+        }
         match FaultKind::from_word(message.word(0)) {
             Some(FaultKind::Exited) => println!("root: {name} exited with status {}", message.word(4)),
             Some(kind) => println!(
@@ -199,9 +210,12 @@ fn main() -> i32 {
             ),
             None => println!("root: unexpected message from {name}"),
         }
-        running -= 1;
     }
-    println!("root: every server has ended; nothing left to run");
+    if programs > 0 {
+        println!("root: every program has ended; stopping the system");
+    } else {
+        println!("root: every server has ended; nothing left to run");
+    }
     0
 }
 
@@ -214,13 +228,17 @@ struct World<'a> {
     services: &'a [(&'a str, usize)],
 }
 
-/// A power-of-two Untyped of at least `bytes` from the pool, in a new slot.
+/// A power-of-two Untyped of at least `bytes`, in a new slot: from the first RAM Untyped
+/// (in boot info order) with room for it.
 fn carve(world: &World<'_>, slots: &mut Slots, bytes: usize) -> Result<usize, &'static str> {
     let bits = usize::try_from(bytes.max(4096).next_power_of_two().trailing_zeros()).unwrap_or(12);
     let untyped = slots.take().ok_or("no free slot")?;
-    object::retype(world.pool, ObjectType::Untyped, bits, slot::CNODE, untyped, 1)
-        .map_err(|_| "not enough memory")?;
-    Ok(untyped)
+    let info = world.info;
+    let fits = (0..info.untyped_count)
+        .filter(|&index| info.untyped[index].is_device == 0 && info.untyped[index].size_bits >= bits)
+        .map(|index| slot::FIRST_UNTYPED + index)
+        .any(|source| object::retype(source, ObjectType::Untyped, bits, slot::CNODE, untyped, 1).is_ok());
+    if fits { Ok(untyped) } else { Err("not enough memory") }
 }
 
 /// Builds and starts one server from its program in the archive, with the capabilities of
@@ -233,7 +251,8 @@ fn start_server(
 ) -> Result<usize, &'static str> {
     use loader::server_slots as at;
     let elf = world.archive.find(server.name).ok_or("not in the boot archive")?.data;
-    let build = carve(world, slots, 2 << 20)?;
+    let archive_bytes = if server.boot_archive { userlib::boot_archive(world.info).len() } else { 0 };
+    let build = carve(world, slots, (2 << 20) + archive_bytes)?;
     let fault_endpoint = slots.take().ok_or("no free slot")?;
     object::mint(slot::CNODE, fault_endpoint, slot::CNODE, world.faults, Rights::WRITE, badge)
         .map_err(|_| "mint")?;
@@ -263,6 +282,19 @@ fn start_server(
         loader::BuildError::StartInfoTooLarge => "arguments too long",
         loader::BuildError::NoSlots => "no free slots",
     })?;
+    if server.boot_archive {
+        let mut take = || slots.take();
+        let mut workspace = Workspace {
+            untyped: build,
+            cnode: slot::CNODE,
+            next_slot: &mut take,
+            address_space: slot::ADDRESS_SPACE,
+            scratch: SCRATCH,
+        };
+        let archive = userlib::boot_archive(world.info);
+        loader::map_copy(&mut workspace, process.address_space, kernel_abi::bootinfo::BOOT_ARCHIVE_ADDRESS, archive)
+            .map_err(|_| "cannot give it the boot archive")?;
+    }
     let child = process.cnode;
     let copy = |index: usize, source: usize| {
         object::copy(child, index, slot::CNODE, source, Rights::ALL)

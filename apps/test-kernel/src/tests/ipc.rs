@@ -13,6 +13,11 @@ use crate::{check, check_eq, ok};
 /// The IPC tests.
 pub const ALL: &[Test] = &[
     Test {
+        id: "IPC0020",
+        about: "calls and replies of every length from 0 to 12 words deliver every word (the fastpath carries only four)",
+        run: every_length,
+    },
+    Test {
         id: "IPC0001",
         about: "send and receive between two threads move four words and the badge",
         run: send_receive,
@@ -442,5 +447,38 @@ fn delete_reply_cancels_receiver(context: &mut Context) -> Outcome {
     // caller to the freed reply object).
     check_eq!(ipc::try_send(endpoint, &Message::new(0, &[])), Err(Error::WouldBlock));
     check_eq!(exit_status(faults).ok(), Some(Error::Cancelled as usize));
+    Ok(())
+}
+
+/// Serves calls until an error: replies with the request's words reversed.
+fn reverser(arguments: usize) -> usize {
+    let (endpoint, reply) = (unpack(arguments, 0), unpack(arguments, 1));
+    let Ok((mut request, _)) = ipc::receive(endpoint, reply) else { return 1 };
+    loop {
+        let mut words = [0usize; 12];
+        let length = request.length.min(words.len());
+        for (index, word) in request.words().iter().rev().take(length).enumerate() {
+            words[index] = *word;
+        }
+        match ipc::reply_receive(endpoint, &Message::new(request.label, &words[..length]), reply) {
+            Ok((next, _)) => request = next,
+            Err(error) => return error as usize,
+        }
+    }
+}
+
+fn every_length(context: &mut Context) -> Outcome {
+    let endpoint = ok!(context.make(ObjectType::Endpoint, 0));
+    let reply = ok!(context.make(ObjectType::Reply, 0));
+    ok!(context.spawn(reverser, pack([endpoint, reply, 0, 0]), 255, 0));
+    for length in 0..=12usize {
+        let words: [usize; 12] = core::array::from_fn(|index| 0x1000 * (length + 1) + index);
+        let answer = ok!(ipc::call(endpoint, &Message::new(length, &words[..length])));
+        check_eq!(answer.label, length);
+        check_eq!(answer.length, length);
+        for index in 0..length {
+            check_eq!(answer.word(index), words[length - 1 - index]);
+        }
+    }
     Ok(())
 }

@@ -1,0 +1,369 @@
+//! The process manager: spawns programs from the boot archive with arguments and
+//! environment, reports their faults, collects their exit status, kills them, lists them,
+//! and reclaims everything a process held when it ends.
+//!
+//! Memory: at start the manager splits its budget into equal chunks (`CHUNK_BITS`); each
+//! process is built from one chunk, so revoking the chunk takes the whole process back and
+//! the chunk can be reused at once. Every process's fault endpoint is the manager's own
+//! endpoint, minted with badge `FAULT_BADGE + pid`: faults and exits arrive as messages
+//! in the same loop as requests.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use kernel_abi::bootarchive::BootArchive;
+use kernel_abi::syscall::FAULT_LABEL;
+use kernel_abi::{FaultKind, ObjectType, Rights};
+use loader::{Grant, Spec, Workspace, server_slots as at};
+use proc_api::{ExitStatus, Pid, Proc, ProcError, ProcessInfo, ProcessState, Request, Response};
+use userlib::ipc::{Cptr, Message};
+use userlib::rpc::{self, Outcome, Reply, Server};
+use userlib::{object, println};
+
+userlib::entry!(main);
+
+/// log2 bytes of the memory chunk each process is built from.
+const CHUNK_BITS: usize = 22;
+/// Badges of fault endpoints start here (client badges are below).
+const FAULT_BADGE: usize = 1 << 40;
+/// Priority of spawned programs.
+const PROGRAM_PRIORITY: usize = 100;
+/// A page of the manager's address space to copy through (its start info page's region
+/// has page tables).
+const SCRATCH: usize = userlib::start::START_INFO_ADDRESS + 0x2000;
+/// Slots of the manager's CNode it may hand out (the loader's reserved ones are below).
+const SLOTS: usize = 1 << 12;
+
+/// Slot bookkeeping: which of the manager's slots are free.
+struct Slots {
+    free: Vec<usize>,
+}
+
+impl Slots {
+    fn take(&mut self) -> Option<usize> {
+        self.free.pop()
+    }
+}
+
+/// One process.
+struct Process {
+    name: String,
+    parent: usize,
+    state: ProcessState,
+    status: Option<ExitStatus>,
+    thread: Cptr,
+    chunk: Cptr,
+    fault_endpoint: Cptr,
+    /// Slots of the manager's CNode holding the process's objects (freed when it ends).
+    slots: Vec<usize>,
+    pages: usize,
+    /// A `Wait` whose answer is pending: the reply object the waiter is bound to.
+    waiter: Option<Cptr>,
+}
+
+struct Manager {
+    archive: BootArchive<'static>,
+    slots: Slots,
+    chunks: Vec<Cptr>,
+    spare_replies: Vec<Cptr>,
+    processes: BTreeMap<Pid, Process>,
+    next_pid: Pid,
+    console: Option<Cptr>,
+}
+
+fn archive() -> Option<BootArchive<'static>> {
+    BootArchive::parse(userlib::server_boot_archive()?).ok()
+}
+
+fn main() -> i32 {
+    let _ = userlib::trace::init("proc", tracing::Level::INFO);
+    let Some(archive) = archive() else {
+        println!("proc: no boot archive");
+        return 1;
+    };
+    let mut slots = Slots { free: (at::FIRST_FREE..SLOTS).rev().collect() };
+    // Reply objects first (one to serve with, spares for deferred answers), then the rest of
+    // the budget in chunks.
+    let mut replies = Vec::new();
+    for _ in 0..16 {
+        let Some(slot) = slots.take() else { return 1 };
+        if object::retype(at::MEMORY, ObjectType::Reply, 0, at::CNODE, slot, 1).is_err() {
+            println!("proc: cannot make reply objects");
+            return 1;
+        }
+        replies.push(slot);
+    }
+    let Some(reply) = replies.pop() else { return 1 };
+    let mut chunks = Vec::new();
+    while let Some(slot) = slots.take() {
+        if object::retype(at::MEMORY, ObjectType::Untyped, CHUNK_BITS, at::CNODE, slot, 1).is_err() {
+            slots.free.push(slot);
+            break;
+        }
+        chunks.push(slot);
+    }
+    // If the manifest gives the process manager the console (`uses = ["console"]`), the
+    // programs it spawns get a copy of that endpoint. Probe the slot by copying it.
+    let console = slots.take().and_then(|probe| {
+        let present = object::copy(at::CNODE, probe, at::CNODE, at::FIRST_CLIENT, Rights::ALL).is_ok();
+        let _ = object::delete(at::CNODE, probe);
+        slots.free.push(probe);
+        present.then_some(at::FIRST_CLIENT)
+    });
+    println!("proc: ready, {} processes of {} MiB each", chunks.len(), 1usize << (CHUNK_BITS - 20));
+    let mut manager = Manager {
+        archive,
+        slots,
+        chunks,
+        spare_replies: replies,
+        processes: BTreeMap::new(),
+        next_pid: 1,
+        console,
+    };
+    let mut server = Server::new(at::SERVICE, reply);
+    let error = server.run(|incoming| {
+        if incoming.badge() >= FAULT_BADGE && incoming.label() == FAULT_LABEL {
+            manager.ended(incoming.badge() - FAULT_BADGE, incoming.message());
+            // Nobody waits for an answer to a fault message.
+            return Outcome::Answer(Message::new(0, &[]), None);
+        }
+        match incoming.request::<Proc>() {
+            Ok(request) => manager.handle(incoming.badge(), incoming.reply_object(), request).outcome(),
+            Err(error) => {
+                let message = incoming.message();
+                tracing::warn!(
+                    badge = incoming.badge(),
+                    label = message.label,
+                    words = message.length,
+                    "refused a malformed request"
+                );
+                Reply::<Proc>::Now(Err(ProcError::from(error))).outcome()
+            }
+        }
+    });
+    println!("proc: stopped serving: {error}");
+    1
+}
+
+impl Manager {
+    fn handle(&mut self, client: usize, reply_object: Cptr, request: Request) -> Reply<Proc> {
+        match request {
+            Request::Spawn { program, args, env, foreground: _ } => {
+                Reply::Now(self.spawn(client, &program, &args, &env).map(|pid| Response::Spawned { pid }))
+            }
+            Request::Wait { pid } => self.wait(pid, reply_object),
+            Request::Kill { pid } => Reply::Now(self.kill(pid)),
+            Request::List { after } => Reply::Now(Ok(self.list(after))),
+        }
+    }
+
+    fn spawn(&mut self, client: usize, program: &str, args: &[String], env: &[(String, String)]) -> Result<Pid, ProcError> {
+        let elf = self.archive.find(program).ok_or(ProcError::NoSuchProgram)?.data;
+        let chunk = self.chunks.pop().ok_or(ProcError::OutOfMemory)?;
+        let pid = self.next_pid;
+        let mut used = Vec::new();
+        let result = self.build(pid, chunk, program, elf, args, env, &mut used);
+        match result {
+            Ok((thread, fault_endpoint, pages)) => {
+                self.next_pid += 1;
+                self.processes.insert(
+                    pid,
+                    Process {
+                        name: program.to_string(),
+                        parent: client,
+                        state: ProcessState::Running,
+                        status: None,
+                        thread,
+                        chunk,
+                        fault_endpoint,
+                        slots: used,
+                        pages,
+                        waiter: None,
+                    },
+                );
+                Ok(pid)
+            }
+            Err(error) => {
+                self.release(chunk, &used);
+                Err(error)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "one call site; the pieces of one spawn")]
+    fn build(
+        &mut self,
+        pid: Pid,
+        chunk: Cptr,
+        program: &str,
+        elf: &[u8],
+        args: &[String],
+        env: &[(String, String)],
+        used: &mut Vec<usize>,
+    ) -> Result<(Cptr, Cptr, usize), ProcError> {
+        let fault_endpoint = self.slots.take().ok_or(ProcError::OutOfMemory)?;
+        used.push(fault_endpoint);
+        object::mint(at::CNODE, fault_endpoint, at::CNODE, at::SERVICE, Rights::WRITE, FAULT_BADGE + pid as usize)
+            .map_err(|_| ProcError::OutOfMemory)?;
+        let arguments: Vec<&str> = args.iter().map(String::as_str).collect();
+        let environment: Vec<(&str, &str)> = env.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
+        let grants: Vec<Grant> = self
+            .console
+            .map(|console| Grant { slot: at::FIRST_CLIENT, source: console, rights: Rights::WRITE | Rights::GRANT, badge: None })
+            .into_iter()
+            .collect();
+        let slots = &mut self.slots;
+        let mut take = || {
+            let slot = slots.take();
+            if let Some(slot) = slot {
+                used.push(slot);
+            }
+            slot
+        };
+        let mut workspace =
+            Workspace { untyped: chunk, cnode: at::CNODE, next_slot: &mut take, address_space: at::ADDRESS_SPACE, scratch: SCRATCH };
+        let spec = Spec {
+            name: program,
+            elf,
+            arguments: &arguments,
+            environment: &environment,
+            priority: PROGRAM_PRIORITY,
+            cnode_radix: 6,
+            stack_pages: 16,
+            heap_pages: 64,
+            fault_endpoint,
+            grants: &grants,
+        };
+        let process = loader::build(&mut workspace, &spec).map_err(|error| match error {
+            loader::BuildError::Elf(error) => ProcError::BadElf(alloc::format!("{error}")),
+            loader::BuildError::StartInfoTooLarge => ProcError::ArgumentsTooLong,
+            loader::BuildError::Kernel(_) | loader::BuildError::NoSlots => ProcError::OutOfMemory,
+        })?;
+        loader::start(&process).map_err(|_| ProcError::OutOfMemory)?;
+        tracing::info!(pid, program, pages = process.pages, "spawned");
+        Ok((process.thread, fault_endpoint, process.pages))
+    }
+
+    /// Gives a chunk back: revoking it destroys every object made from it, wherever its
+    /// capabilities went; their slots in the manager's CNode are free again.
+    fn release(&mut self, chunk: Cptr, slots: &[usize]) {
+        let _ = object::revoke(at::CNODE, chunk);
+        for &slot in slots {
+            let _ = object::delete(at::CNODE, slot);
+            self.slots.free.push(slot);
+        }
+        self.chunks.push(chunk);
+    }
+
+    /// A fault or exit message from process `pid`.
+    fn ended(&mut self, pid: usize, message: &Message) {
+        let Some(process) = u32::try_from(pid).ok().and_then(|pid| self.processes.get_mut(&pid)) else { return };
+        let status = match FaultKind::from_word(message.word(0)) {
+            Some(FaultKind::Exited) => ExitStatus::Code(message.word(4) as i64),
+            Some(kind) => {
+                println!(
+                    "pid {pid} ({}) faulted: {} at {:#x}, pc {:#x}",
+                    process.name,
+                    kind.describe(),
+                    message.word(2),
+                    message.word(1)
+                );
+                ExitStatus::Faulted {
+                    kind: kind.describe().to_string(),
+                    pc: message.word(1) as u64,
+                    address: message.word(2) as u64,
+                }
+            }
+            None => ExitStatus::Faulted { kind: "unknown".to_string(), pc: 0, address: 0 },
+        };
+        tracing::info!(pid, program = process.name.as_str(), %status, "ended");
+        self.finish(pid as Pid, status);
+    }
+
+    /// Records how `pid` ended, takes its memory back, and answers a waiter.
+    fn finish(&mut self, pid: Pid, status: ExitStatus) {
+        let Some(process) = self.processes.get_mut(&pid) else { return };
+        if process.state == ProcessState::Exited {
+            return;
+        }
+        process.state = ProcessState::Exited;
+        process.status = Some(status);
+        let (chunk, slots) = (process.chunk, core::mem::take(&mut process.slots));
+        let _ = (process.thread, process.fault_endpoint);
+        let waiter = process.waiter.take();
+        self.release(chunk, &slots);
+        if let Some(reply_object) = waiter
+            && let Some(process) = self.processes.remove(&pid)
+        {
+            let status = process.status.unwrap_or(ExitStatus::Killed);
+            let _ = rpc::answer::<Proc>(reply_object, &Ok(Response::Exited { pid, status }), None);
+            self.spare_replies.push(reply_object);
+        }
+    }
+
+    fn wait(&mut self, pid: Pid, reply_object: Cptr) -> Reply<Proc> {
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return Reply::Now(Err(ProcError::NoSuchProcess));
+        };
+        if process.state == ProcessState::Exited {
+            let status = process.status.clone().unwrap_or(ExitStatus::Killed);
+            self.processes.remove(&pid);
+            return Reply::Now(Ok(Response::Exited { pid, status }));
+        }
+        if process.waiter.is_some() {
+            return Reply::Now(Err(ProcError::AlreadyWaiting));
+        }
+        // Answer when it ends; receive with another reply object meanwhile.
+        let next_reply = match self.spare_replies.pop() {
+            Some(reply) => reply,
+            None => {
+                let Some(slot) = self.slots.take() else { return Reply::Now(Err(ProcError::OutOfMemory)) };
+                if object::retype(at::MEMORY, ObjectType::Reply, 0, at::CNODE, slot, 1).is_err() {
+                    self.slots.free.push(slot);
+                    return Reply::Now(Err(ProcError::OutOfMemory));
+                }
+                slot
+            }
+        };
+        if let Some(process) = self.processes.get_mut(&pid) {
+            process.waiter = Some(reply_object);
+        }
+        Reply::Later { next_reply }
+    }
+
+    fn kill(&mut self, pid: Pid) -> Result<Response, ProcError> {
+        let process = self.processes.get(&pid).ok_or(ProcError::NoSuchProcess)?;
+        if process.state == ProcessState::Running {
+            let _ = object::suspend(process.thread);
+            tracing::info!(pid, program = process.name.as_str(), "killed");
+            self.finish(pid, ExitStatus::Killed);
+        }
+        Ok(Response::Killed)
+    }
+
+    fn list(&self, after: Pid) -> Response {
+        let processes: Vec<ProcessInfo> = self
+            .processes
+            .range(after + 1..)
+            .take(16)
+            .map(|(&pid, process)| ProcessInfo {
+                pid,
+                name: process.name.clone(),
+                state: process.state,
+                label: String::from("-"),
+                quota_bytes: 1 << CHUNK_BITS,
+                used_bytes: (process.pages * 4096) as u64,
+                parent: 0,
+            })
+            .collect();
+        let more = processes.last().is_some_and(|last| self.processes.range(last.pid + 1..).next().is_some());
+        let _ = self.processes.values().map(|process| process.parent).count();
+        Response::Processes { processes, more }
+    }
+}
