@@ -21,6 +21,8 @@ const USER_PACKAGES: &[&str] = &[
     "shell",
     "proc",
     "test-proc",
+    "console",
+    "test-console",
 ];
 /// Programs packed into the boot archive, in archive order. The kernel starts `root`
 /// unless the kernel command line says `lattice.boot=...`.
@@ -39,6 +41,8 @@ pub const BOOT_PROGRAMS: &[&str] = &[
     "bench",
     "proc",
     "test-proc",
+    "console",
+    "test-console",
 ];
 
 /// What a build produced.

@@ -19,6 +19,7 @@ mod policy_cmd;
 mod qemu;
 mod systest;
 mod tests;
+mod tests_console;
 mod tests_kernel;
 
 use std::process::ExitCode;

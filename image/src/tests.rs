@@ -20,6 +20,7 @@ const HOST_PACKAGES: &[&str] = &[
     "security-api",
     "proc-api",
     "console-api",
+    "console",
     "donor-api",
     "policy",
     "shell",
@@ -43,6 +44,8 @@ const USER_PACKAGES: &[&str] = &[
     "shell",
     "proc",
     "test-proc",
+    "console",
+    "test-console",
 ];
 
 /// How long a boot may take to reach a line (QEMU under TCG on a loaded 2-core machine).
@@ -377,7 +380,10 @@ const SYSTEM_TESTS: &[SystemTest] = &[
 fn system_tests(filter: Option<&str>, tally: &mut Tally) -> Result<(), String> {
     let qemu = qemu::ensure_installed()?;
     let output = build::build_all()?;
-    let all = SYSTEM_TESTS.iter().chain(crate::tests_kernel::KERNEL_SYSTEM_TESTS);
+    let all = SYSTEM_TESTS
+        .iter()
+        .chain(crate::tests_kernel::KERNEL_SYSTEM_TESTS)
+        .chain(crate::tests_console::CONSOLE_SYSTEM_TESTS);
     let selected: Vec<_> = all.filter(|test| filter.is_none_or(|f| test.name.contains(f))).collect();
     println!("system tests: {} in QEMU ({})", selected.len(), qemu.display());
     for test in selected {

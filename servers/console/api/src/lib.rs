@@ -46,7 +46,9 @@ pub const MAX_CHUNK_BYTES: usize = MAX_PAYLOAD_BYTES - 8;
 /// Variants are only ever added at the end (postcard numbers them by position).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
-    /// Writes `bytes` to the terminal (at most [`MAX_CHUNK_BYTES`]).
+    /// Writes `bytes` to the terminal (at most [`MAX_CHUNK_BYTES`]). A `\n` not directly
+    /// after a `\r` goes out as `\r\n` (as a terminal with `ONLCR`); every other byte goes
+    /// out unchanged, so terminal output that says `\r\n` itself passes as it is.
     Write {
         /// The bytes.
         bytes: Vec<u8>,

@@ -1,0 +1,50 @@
+//! System tests of the console server: they boot `image/systems/test-console.toml` (the
+//! console and `apps/test-console`), type on the serial line as a person would, and check
+//! what comes back through the console.
+
+use kernel_abi::exit_status;
+
+use crate::build;
+use crate::tests::{STEP, SystemTest, boot, expect_status};
+
+/// The console's system tests (registered in `tests::system_tests`).
+pub const CONSOLE_SYSTEM_TESTS: &[SystemTest] = &[SystemTest {
+    name: "console.end_to_end",
+    about: "the console server writes, answers malformed requests with typed errors, keeps the foreground, ends a read on Ctrl-C and echoes typed lines",
+    run: |qemu, _| {
+        let output = build::build_system("test-console")?;
+        let mut machine = boot(qemu, &output.kernel_image, |boot| boot)?;
+        machine.expect("root: started console (priority 200", STEP)?;
+        machine.expect("test-console: hello through the console", STEP)?;
+        for check in [
+            "ok   CONSOLE0001 a write reaches the terminal",
+            "ok   CONSOLE0002 a malformed request gets the typed error Malformed",
+            "ok   CONSOLE0003 another protocol's label, or label 0, gets WrongProtocol",
+            "ok   CONSOLE0004 an unknown request variant gets Malformed and the server goes on",
+            "ok   CONSOLE0005 only the foreground reads; the controlling session moves the foreground",
+        ] {
+            machine.expect(&format!("test-console: {check}"), STEP)?;
+        }
+        machine.expect("test-console: press Ctrl-C", STEP)?;
+        // The read must be waiting before Ctrl-C is typed (a Ctrl-C with no read waiting
+        // only signals); the console says so at debug level.
+        machine.expect("read waits for input session=2", STEP)?;
+        machine.type_text("\x03")?;
+        machine.expect(
+            "test-console: ok   CONSOLE0006 Ctrl-C ends the foreground's read with Interrupted and signals its notification",
+            STEP,
+        )?;
+        machine.expect("test-console: type lines; `quit` ends", STEP)?;
+        machine.type_line("hello console")?;
+        machine.expect("echo: hello console", STEP)?;
+        // A line typed in two pieces.
+        machine.type_text("split ")?;
+        machine.type_line("line")?;
+        machine.expect("echo: split line", STEP)?;
+        machine.type_line("quit")?;
+        machine.expect("test-console: done, 0 checks failed", STEP)?;
+        machine.expect("root: test-console exited with status 0", STEP)?;
+        machine.refute("kernel panic")?;
+        expect_status(&mut machine, exit_status::SUCCESS)
+    },
+}];

@@ -1,0 +1,308 @@
+//! `console`: the console server. It drives the UART (an NS16550A: QEMU virt's at
+//! 0x1000_0000, PLIC source 10) with interrupts and serves the console protocol
+//! (`console-api`) on its service endpoint.
+//!
+//! At start it finds the capabilities of `loader::server_slots` (its CNode, address space,
+//! thread, memory budget, service endpoint, the UART's device Untyped and IRQ handler). It
+//! makes a notification, binds it to its own thread and to the UART's interrupt, so an
+//! interrupt wakes it out of its endpoint receive (a message with label 0), and a pool of
+//! reply objects for reads that wait for input.
+//!
+//! - `Write`: the bytes go out by polling the transmitter (a `\n` not after `\r` becomes
+//!   `\r\n`, see [`console::translate`]); the kernel prints to the same UART, so lines of
+//!   both may interleave.
+//! - `Read`: buffered input at once, or the read waits (its reply object is kept and the
+//!   loop receives with a spare one) until input or Ctrl-C arrives.
+//! - An interrupt: every byte the UART holds is read, the terminal logic
+//!   ([`console::Terminal`]) decides who gets it, and the IRQ is acknowledged.
+//!
+//! Arguments: `--trace LEVEL` (`info` by default; `debug` also reports each read that
+//! waits, which the system test uses to know when to type Ctrl-C).
+#![cfg_attr(target_os = "none", no_std)]
+#![cfg_attr(target_os = "none", no_main)]
+#![forbid(unsafe_code)]
+
+#[cfg(target_os = "none")]
+userlib::entry!(driver::main);
+
+/// On the host this binary only says where it runs: the library is what the tests use.
+#[cfg(not(target_os = "none"))]
+fn main() {
+    println!("console: the console server runs on Lattice; `cargo test -p console` tests its logic");
+}
+
+#[cfg(target_os = "none")]
+mod driver {
+    extern crate alloc;
+
+    use alloc::vec::Vec;
+
+    use console::{Action, ReadNow, Terminal};
+    use console_api::{Console, ConsoleError, Request, Response};
+    use kernel_abi::{Error, ObjectType, Rights};
+    use loader::server_slots as at;
+    use tracing::level_filters::LevelFilter;
+    use userlib::ipc::{self, Cptr};
+    use userlib::mmio::Registers;
+    use userlib::rpc::{self, CapabilitySlot, Incoming, Outcome, Reply, RpcError, Server};
+    use userlib::{object, println};
+
+    /// Where the UART's registers are mapped in this server.
+    const UART_ADDRESS: usize = 0x20_0000_0000;
+    /// NS16550A registers (byte offsets) and bits.
+    const RECEIVE_BUFFER: usize = 0;
+    const TRANSMIT_HOLDING: usize = 0;
+    const INTERRUPT_ENABLE: usize = 1;
+    const LINE_STATUS: usize = 5;
+    const DATA_READY: u8 = 1 << 0;
+    const TRANSMIT_EMPTY: u8 = 1 << 5;
+    const RECEIVE_INTERRUPT: u8 = 1 << 0;
+    /// Polls of the line status before a byte is given up (the UART never stays busy this
+    /// long unless it is broken).
+    const TRANSMIT_POLLS: usize = 100_000;
+    /// Reads that may wait at once (one reply object each, plus one to receive with).
+    const REPLY_OBJECTS: usize = 8;
+    /// The badge of the notification capability the interrupt signals.
+    const INTERRUPT_BADGE: usize = 1;
+
+    /// Slots of this server's CNode (above `server_slots::FIRST_FREE`).
+    const NOTIFICATION: usize = at::FIRST_FREE;
+    const INTERRUPT_NOTIFICATION: usize = at::FIRST_FREE + 1;
+    const UART_FRAME: usize = at::FIRST_FREE + 2;
+    const RECEIVED: usize = at::FIRST_FREE + 3;
+    const FOREGROUND_NOTIFICATION: usize = at::FIRST_FREE + 4;
+    const FIRST_PAGE_TABLE: usize = at::FIRST_FREE + 5;
+    const FIRST_REPLY: usize = at::FIRST_FREE + 8;
+
+    pub(crate) fn main() -> i32 {
+        let level = arguments_level();
+        let _ = userlib::trace::init("console", level);
+        match setup() {
+            Ok(mut console) => {
+                tracing::info!("serving the console on the UART");
+                let error = console.serve();
+                tracing::error!(error = %error, "the service endpoint failed; stopping");
+                2
+            }
+            Err((what, error)) => {
+                println!("console: cannot start: {what}: {error}");
+                1
+            }
+        }
+    }
+
+    fn arguments_level() -> LevelFilter {
+        let Some(info) = userlib::start::info() else { return LevelFilter::INFO };
+        let mut arguments = info.arguments();
+        while let Some(argument) = arguments.next() {
+            if argument == "--trace" {
+                return match arguments.next() {
+                    Some("debug") => LevelFilter::DEBUG,
+                    Some("trace") => LevelFilter::TRACE,
+                    Some("warn") => LevelFilter::WARN,
+                    _ => LevelFilter::INFO,
+                };
+            }
+        }
+        LevelFilter::INFO
+    }
+
+    /// The server's state.
+    struct ConsoleServer {
+        uart: Registers,
+        terminal: Terminal<Cptr>,
+        /// Reply objects no read waits on.
+        spare_replies: Vec<Cptr>,
+        /// The last byte written (for the newline rule).
+        last_written: u8,
+        /// Bytes the transmitter never took.
+        lost_output: u64,
+        /// Whether `FOREGROUND_NOTIFICATION` holds the foreground's notification.
+        foreground_notification: bool,
+        first_reply: Cptr,
+    }
+
+    type SetupError = (&'static str, Error);
+
+    fn make(object_type: ObjectType, index: usize, count: usize) -> Result<(), Error> {
+        object::retype(at::MEMORY, object_type, 0, at::CNODE, index, count)
+    }
+
+    /// Maps the UART's registers, making the page tables on the way.
+    fn map_uart() -> Result<Registers, SetupError> {
+        object::retype(at::DEVICE_MEMORY, ObjectType::Frame, 0, at::CNODE, UART_FRAME, 1)
+            .map_err(|error| ("make the UART frame", error))?;
+        let mut table = FIRST_PAGE_TABLE;
+        loop {
+            match Registers::map(UART_FRAME, at::ADDRESS_SPACE, UART_ADDRESS) {
+                Err(Error::MissingPageTable) if table < FIRST_REPLY => {
+                    make(ObjectType::PageTable, table, 1).map_err(|error| ("make a page table", error))?;
+                    object::map_page_table(table, at::ADDRESS_SPACE, UART_ADDRESS)
+                        .map_err(|error| ("map a page table", error))?;
+                    table += 1;
+                }
+                other => return other.map_err(|error| ("map the UART", error)),
+            }
+        }
+    }
+
+    fn setup() -> Result<ConsoleServer, SetupError> {
+        make(ObjectType::Notification, NOTIFICATION, 1).map_err(|error| ("make the notification", error))?;
+        object::mint(
+            at::CNODE,
+            INTERRUPT_NOTIFICATION,
+            at::CNODE,
+            NOTIFICATION,
+            Rights::WRITE,
+            INTERRUPT_BADGE,
+        )
+        .map_err(|error| ("badge the notification", error))?;
+        make(ObjectType::Reply, FIRST_REPLY, REPLY_OBJECTS).map_err(|error| ("make reply objects", error))?;
+        let uart = map_uart()?;
+        object::bind_notification(at::THREAD, NOTIFICATION)
+            .map_err(|error| ("bind the notification", error))?;
+        object::irq_set_notification(at::DEVICE_IRQ, INTERRUPT_NOTIFICATION)
+            .map_err(|error| ("route the interrupt", error))?;
+        uart.write8(INTERRUPT_ENABLE, RECEIVE_INTERRUPT);
+        let mut console = ConsoleServer {
+            uart,
+            terminal: Terminal::new(),
+            spare_replies: (FIRST_REPLY + 1..FIRST_REPLY + REPLY_OBJECTS).collect(),
+            last_written: 0,
+            lost_output: 0,
+            foreground_notification: false,
+            first_reply: FIRST_REPLY,
+        };
+        // Input typed before now raised no interrupt we saw; take it, and unmask.
+        console.drain_uart();
+        Ok(console)
+    }
+
+    impl ConsoleServer {
+        fn serve(&mut self) -> Error {
+            let mut server = Server::new(at::SERVICE, self.first_reply)
+                .receiving(CapabilitySlot { cnode: at::CNODE, index: RECEIVED });
+            server.run(|incoming| self.handle(incoming))
+        }
+
+        /// One message: an interrupt (label 0, from the bound notification), or a request.
+        fn handle(&mut self, incoming: &Incoming<'_>) -> Outcome {
+            if incoming.label() == 0 && incoming.message().words().is_empty() {
+                self.drain_uart();
+                // A client that sent label 0 itself gets a typed error; after a notification
+                // nobody waits on the reply object and the answer goes nowhere.
+                return Reply::<Console>::Now(Err(ConsoleError::Rpc(RpcError::WrongProtocol))).outcome();
+            }
+            match incoming.request::<Console>() {
+                Ok(request) => self.request(incoming, request),
+                Err(error) => {
+                    tracing::warn!(session = incoming.badge(), error = %error, "bad request");
+                    Reply::<Console>::Now(Err(ConsoleError::Rpc(error))).outcome()
+                }
+            }
+        }
+
+        fn request(&mut self, incoming: &Incoming<'_>, request: Request) -> Outcome {
+            let session = incoming.badge();
+            let result = match request {
+                Request::Write { bytes } => Ok(Response::Written { count: self.write(&bytes) }),
+                Request::Read { max } => {
+                    let max = usize::try_from(max).unwrap_or(usize::MAX);
+                    match self.terminal.read(session, max) {
+                        ReadNow::Answer(result) => result,
+                        ReadNow::Wait => match self.spare_replies.pop() {
+                            Some(next_reply) => {
+                                self.terminal.wait(session, max, incoming.reply_object());
+                                tracing::debug!(session, "read waits for input");
+                                return Outcome::Later { next_reply };
+                            }
+                            None => Err(ConsoleError::Busy),
+                        },
+                    }
+                }
+                Request::SetForeground { pid } => {
+                    let pid = usize::try_from(pid).unwrap_or(usize::MAX);
+                    self.terminal.set_foreground(session, pid).map(|actions| {
+                        self.take_notification(incoming);
+                        tracing::debug!(session, pid, "foreground set");
+                        self.carry_out(actions);
+                        Response::ForegroundSet
+                    })
+                }
+            };
+            Reply::<Console>::Now(result).outcome()
+        }
+
+        /// Keeps the notification sent with `SetForeground` (or forgets the old one).
+        fn take_notification(&mut self, incoming: &Incoming<'_>) {
+            if self.foreground_notification {
+                let _ = object::delete(at::CNODE, FOREGROUND_NOTIFICATION);
+                self.foreground_notification = false;
+            }
+            if let Some(slot) = incoming.capability() {
+                self.foreground_notification =
+                    object::move_capability(at::CNODE, FOREGROUND_NOTIFICATION, slot.cnode, slot.index)
+                        .is_ok();
+            }
+        }
+
+        /// Writes `bytes` by polling the transmitter; returns how many were taken.
+        fn write(&mut self, bytes: &[u8]) -> u32 {
+            let uart = &self.uart;
+            let mut lost = 0;
+            console::translate(bytes, &mut self.last_written, |byte| {
+                let mut polls = 0;
+                while uart.read8(LINE_STATUS) & TRANSMIT_EMPTY == 0 && polls < TRANSMIT_POLLS {
+                    polls += 1;
+                }
+                if polls == TRANSMIT_POLLS {
+                    lost += 1;
+                } else {
+                    uart.write8(TRANSMIT_HOLDING, byte);
+                }
+            });
+            if lost > 0 {
+                self.lost_output += lost;
+                tracing::warn!(lost, total = self.lost_output, "the UART did not take output");
+            }
+            u32::try_from(bytes.len()).unwrap_or(u32::MAX)
+        }
+
+        /// Reads every byte the UART holds, hands it to the terminal, answers whoever that
+        /// satisfies, and acknowledges the interrupt.
+        fn drain_uart(&mut self) {
+            let mut bytes = Vec::new();
+            while self.uart.read8(LINE_STATUS) & DATA_READY != 0 {
+                bytes.push(self.uart.read8(RECEIVE_BUFFER));
+            }
+            let dropped = self.terminal.dropped();
+            let actions = self.terminal.input(&bytes);
+            if self.terminal.dropped() > dropped {
+                tracing::warn!(dropped = self.terminal.dropped(), "input buffer full; typed bytes dropped");
+            }
+            self.carry_out(actions);
+            // Only fails if the handler is gone, and then there is nothing to acknowledge.
+            let _ = object::irq_acknowledge(at::DEVICE_IRQ);
+        }
+
+        fn carry_out(&mut self, actions: Vec<Action<Cptr>>) {
+            for action in actions {
+                match action {
+                    Action::Answer { reply, result } => {
+                        if let Err(ConsoleError::Interrupted) = result {
+                            tracing::debug!("Ctrl-C ends a read");
+                        }
+                        // NoCaller: the reader is gone (its thread was destroyed); fine.
+                        let _ = rpc::answer::<Console>(reply, &result, None);
+                        self.spare_replies.push(reply);
+                    }
+                    Action::SignalForeground => {
+                        if self.foreground_notification {
+                            let _ = ipc::signal(FOREGROUND_NOTIFICATION);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
