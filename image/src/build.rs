@@ -43,6 +43,7 @@ pub const BOOT_PROGRAMS: &[&str] = &[
     "test-proc",
     "console",
     "test-console",
+    "shell",
 ];
 
 /// What a build produced.

@@ -27,8 +27,9 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  build                          build the kernel, the boot archive and every program
-  run [--boot a,b,...] [-- QEMU ARGS]
+  build [--system NAME]          build the kernel, the boot archive and every program for the
+                                 system image/systems/NAME.toml (default: virt)
+  run [--system NAME] [--boot a,b,...] [-- QEMU ARGS]
                                  build, then boot QEMU virt into the root task
                                  (--boot picks the boot programs; the first is the root task)
   test [FILTER]                  lints, host tests, then system tests in QEMU; FILTER keeps
@@ -43,10 +44,12 @@ commands:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("build") => build::build_all().map(|output| {
-            println!("kernel image: {}", output.kernel_image.display());
-            println!("boot archive: {} ({} programs)", output.archive.display(), output.programs.len());
-        }),
+        Some("build") => {
+            system_option(&args[1..]).and_then(|system| build::build_system(&system)).map(|output| {
+                println!("kernel image: {}", output.kernel_image.display());
+                println!("boot archive: {} ({} programs)", output.archive.display(), output.programs.len());
+            })
+        }
         Some("run") => run(&args[1..]),
         Some("test") => tests::run_all(args.get(1).map(String::as_str)),
         Some("clippy") => tests::lint().map(|_| ()),
@@ -68,8 +71,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--system NAME` (a manifest in image/systems), or the default system.
+fn system_option(args: &[String]) -> Result<String, String> {
+    match args {
+        [] => Ok(build::DEFAULT_SYSTEM.to_string()),
+        [flag, name] if flag == "--system" => Ok(name.clone()),
+        _ => Err(format!("usage: cargo xtask build [--system NAME]\n\n{USAGE}")),
+    }
+}
+
 fn run(args: &[String]) -> Result<(), String> {
     let mut boot = None;
+    let mut system = build::DEFAULT_SYSTEM.to_string();
     let mut extra = Vec::new();
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
@@ -77,12 +90,16 @@ fn run(args: &[String]) -> Result<(), String> {
             "--boot" => {
                 boot = Some(rest.next().ok_or("--boot needs a comma-separated program list")?.clone())
             }
+            "--system" => {
+                system =
+                    rest.next().ok_or("--system needs a manifest name (image/systems/NAME.toml)")?.clone()
+            }
             "--" => extra.extend(rest.by_ref().cloned()),
             other => return Err(format!("unknown option `{other}` for run\n\n{USAGE}")),
         }
     }
     let qemu = qemu::ensure_installed()?;
-    let output = build::build_all()?;
+    let output = build::build_system(&system)?;
     let mut command = qemu::Boot::new(&output.kernel_image)
         .bootargs(boot.map(|list| format!("lattice.boot={list}")))
         .command(&qemu, qemu::Console::Interactive);

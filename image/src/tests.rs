@@ -183,6 +183,16 @@ pub fn expect_status(machine: &mut Machine, expected: u16) -> Result<(), String>
     }
 }
 
+/// The shell's prompt.
+const PROMPT: &str = "lattice$ ";
+
+/// Leaves the default system's shell, which powers the machine off with status 0.
+fn exit_shell(machine: &mut Machine) -> Result<(), String> {
+    machine.expect(PROMPT, STEP)?;
+    machine.type_line("exit")?;
+    expect_status(machine, exit_status::SUCCESS)
+}
+
 /// Sets `lattice.boot=programs` on the kernel command line.
 pub fn boot_list(programs: &str) -> impl FnOnce(Boot) -> Boot {
     let bootargs = format!("lattice.boot={programs}");
@@ -208,7 +218,7 @@ const SYSTEM_TESTS: &[SystemTest] = &[
             machine.expect("virtio    mmio at 0x10001000, irq 1", STEP)?;
             machine.expect("virtio    mmio at 0x10008000, irq 8", STEP)?;
             machine.expect("exit      sifive,test at 0x100000", STEP)?;
-            expect_status(&mut machine, exit_status::SUCCESS)
+            exit_shell(&mut machine)
         },
     },
     SystemTest {
@@ -219,19 +229,34 @@ const SYSTEM_TESTS: &[SystemTest] = &[
             // OpenSBI picks the boot hart by lottery, so either may boot the kernel.
             machine.expect("harts: 0 1; booted on hart ", STEP)?;
             machine.expect("ram       0x0080000000..0x0098000000    384 MiB", STEP)?;
-            expect_status(&mut machine, exit_status::SUCCESS)
+            exit_shell(&mut machine)
         },
     },
     SystemTest {
-        name: "boot.root_task",
-        about: "the root task starts the manifest's servers from the boot archive and reports their exit",
+        name: "shell.session",
+        about: "the default system boots to the shell; programs run with arguments, $?, a fault reported, unknown commands, ps, exit",
         run: |qemu, kernel| {
             let mut machine = boot(qemu, kernel, |boot| boot)?;
-            machine.expect("[kernel] loaded root (root task)", STEP)?;
-            machine.expect("root: started hello (priority 100", STEP)?;
-            machine.expect("hello from the manifest", STEP)?;
-            machine.expect("root: hello exited with status 0", STEP)?;
-            machine.expect("[kernel] root exited with status 0", STEP)?;
+            machine.expect("root: started console", STEP)?;
+            machine.expect("root: started proc", STEP)?;
+            machine.expect("root: started shell", STEP)?;
+            machine.expect("Lattice shell. Type `help` for the list of builtins.", STEP)?;
+            let command = |machine: &mut Machine, line: &str, answer: &str| -> Result<(), String> {
+                machine.expect(PROMPT, STEP)?;
+                machine.type_line(line)?;
+                machine.expect(answer, STEP).map(|_| ())
+            };
+            command(&mut machine, "echo hello, world", "hello, world")?;
+            command(&mut machine, "hello from the shell", "hello from the shell")?;
+            command(&mut machine, "echo status $?", "status 0")?;
+            command(&mut machine, "crash", "(crash) faulted: store page fault at 0x0, pc 0x")?;
+            command(&mut machine, "echo status $?", "status 139")?;
+            command(&mut machine, "nosuch", "lattice: command not found: nosuch")?;
+            command(&mut machine, "echo status $?", "status 127")?;
+            command(&mut machine, "ps", "PID")?;
+            machine.expect(PROMPT, STEP)?;
+            machine.type_line("exit")?;
+            machine.expect("root: shell exited with status 0", STEP)?;
             machine.expect("[kernel] root task exited; powering off", STEP)?;
             expect_status(&mut machine, exit_status::SUCCESS)
         },

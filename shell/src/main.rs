@@ -1,61 +1,54 @@
 //! `shell`: the interactive shell program.
 //!
-//! SKELETON, wired later by the lead: [`Unconnected`] stands where the clients of the
-//! console, process manager, donor and security server will be. Until then the program sets
-//! up its heap and environment, prints the greeting and the prompt, finds no terminal to
-//! read, says so and exits with status 1. Everything the shell does is in the library
-//! (`shell::Shell`), tested on the host.
-//!
-//! The interpreter allocates, so it needs the user heap (`userlib::heap`, arriving with the
-//! runtime work). Until that is in, the interpreter is behind the `interpreter` feature
-//! (off by default) and the default build only says it is a skeleton; the lead makes it
-//! unconditional when wiring the servers.
+//! The program connects the interpreter (`shell::Shell`, tested on the host) to the system:
+//! the terminal is the console server's, programs are spawned and waited for through the
+//! process manager. The manifest gives the shell those two services (`uses = ["console",
+//! "proc"]`), in that order, at `loader::server_slots::FIRST_CLIENT` and the slot after.
+//! `free`, `conns` and `revoke` need the resource donor and the security server, which are
+//! not there yet: they say so.
 //!
 //! On the host this binary only says where it runs: the library is what the host tests use.
 #![cfg_attr(target_os = "none", no_std)]
 #![cfg_attr(target_os = "none", no_main)]
 #![forbid(unsafe_code)]
 
-#[cfg(all(target_os = "none", feature = "interpreter"))]
+#[cfg(target_os = "none")]
 extern crate alloc;
 
-#[cfg(all(target_os = "none", feature = "interpreter"))]
+#[cfg(target_os = "none")]
 userlib::entry!(lattice::main);
 
-#[cfg(all(target_os = "none", not(feature = "interpreter")))]
-userlib::entry!(skeleton);
-
-/// The program without the interpreter: says so and exits with status 1.
-#[cfg(all(target_os = "none", not(feature = "interpreter")))]
-fn skeleton() -> i32 {
-    userlib::println!("shell: skeleton without the interpreter (it needs the user heap); not wired yet");
-    1
-}
-
-#[cfg(all(target_os = "none", feature = "interpreter"))]
+#[cfg(target_os = "none")]
 mod lattice {
-    use alloc::string::String;
+    use alloc::collections::BTreeSet;
+    use alloc::string::{String, ToString};
     use alloc::vec::Vec;
 
+    use console_api::ConsoleClient;
+    use kernel_abi::FaultKind;
+    use proc_api::{ProcClient, ProcError};
     use shell::Shell;
     use shell::system::{
-        ConnectionId, ConnectionInfo, ExitStatus, MemoryInfo, Mode, Pid, ProcessInfo, System, SystemError,
+        ConnectionId, ConnectionInfo, ExitStatus, MemoryInfo, Mode, Pid, ProcessInfo, ProcessState, System,
+        SystemError,
     };
 
-    /// The exit status when the program cannot start (no heap).
-    const STATUS_NO_HEAP: i32 = 70;
+    /// Slot of the console endpoint, then of the process manager's.
+    const CONSOLE: usize = 16;
+    const PROC: usize = 17;
 
     /// Runs the shell; returns its exit status.
     pub fn main() -> i32 {
         let Some(info) = userlib::start::info() else {
             userlib::println!("shell: started without a start info page; nothing to run on");
-            return STATUS_NO_HEAP;
+            return 70;
         };
-        if let Err(error) = userlib::heap::init(info.heap_address, info.heap_size) {
-            userlib::println!("shell: no heap ({error:?})");
-            return STATUS_NO_HEAP;
-        }
-        let mut shell = Shell::new(Unconnected);
+        let system = Lattice {
+            console: ConsoleClient::new(CONSOLE),
+            proc: ProcClient::new(PROC),
+            background: BTreeSet::new(),
+        };
+        let mut shell = Shell::new(system);
         for (name, value) in info.environment() {
             let variables = shell.variables_mut();
             if variables.set(name, value) {
@@ -66,61 +59,132 @@ mod lattice {
         i32::try_from(status).unwrap_or(1)
     }
 
-    /// A system with no servers behind it: output goes to the kernel debug console, and
-    /// everything else fails with [`SystemError::Unavailable`].
-    ///
-    /// TODO(lead): replace with the real clients: `read` from the console server's terminal
-    /// (raw mode; Ctrl-C while `wait` blocks must make `wait` return `Interrupted`), `spawn`,
-    /// `wait`, `poll_finished`, `kill`, `processes` from the process manager, `memory` from
-    /// the donor, `connections` and `revoke` from the security server.
-    struct Unconnected;
+    /// The shell's view of Lattice: the console and the process manager.
+    struct Lattice {
+        console: ConsoleClient,
+        proc: ProcClient,
+        /// Background programs not yet reported.
+        background: BTreeSet<u32>,
+    }
 
-    impl System for Unconnected {
-        fn read(&mut self, _buffer: &mut [u8]) -> Result<usize, SystemError> {
-            Err(SystemError::Other(String::from("not connected to the console server yet")))
+    fn proc_error(error: ProcError) -> SystemError {
+        match error {
+            ProcError::NoSuchProgram => SystemError::NotFound,
+            ProcError::NoSuchProcess => SystemError::NoSuchProcess,
+            ProcError::OutOfMemory => SystemError::OutOfMemory,
+            ProcError::NotPermitted => SystemError::PermissionDenied,
+            other => SystemError::Other(other.to_string()),
+        }
+    }
+
+    fn fault_kind(name: &str) -> FaultKind {
+        (1..=8)
+            .filter_map(FaultKind::from_word)
+            .find(|kind| kind.describe() == name)
+            .unwrap_or(FaultKind::IllegalInstruction)
+    }
+
+    fn status(status: proc_api::ExitStatus) -> ExitStatus {
+        match status {
+            proc_api::ExitStatus::Code(code) => ExitStatus::Code(code),
+            proc_api::ExitStatus::Faulted { kind, pc, address } => {
+                ExitStatus::Faulted { kind: fault_kind(&kind), pc, address }
+            }
+            proc_api::ExitStatus::Killed => ExitStatus::Killed,
+        }
+    }
+
+    impl System for Lattice {
+        fn read(&mut self, buffer: &mut [u8]) -> Result<usize, SystemError> {
+            let max = u32::try_from(buffer.len()).unwrap_or(u32::MAX);
+            let bytes = self.console.read(max).map_err(|error| SystemError::Other(error.to_string()))?;
+            let count = bytes.len().min(buffer.len());
+            buffer[..count].copy_from_slice(&bytes[..count]);
+            Ok(count)
         }
 
         fn write(&mut self, bytes: &[u8]) {
-            // Output that cannot be written has nowhere else to go.
-            let _ = userlib::syscall::debug_write(bytes);
+            if self.console.write(bytes).is_err() {
+                // Without the console, the kernel's debug console is the last resort.
+                let _ = userlib::syscall::debug_write(bytes);
+            }
         }
 
         fn spawn(
             &mut self,
-            _program: &str,
-            _arguments: &[String],
-            _environment: &[(String, String)],
-            _mode: Mode,
+            program: &str,
+            arguments: &[String],
+            environment: &[(String, String)],
+            mode: Mode,
         ) -> Result<Pid, SystemError> {
-            Err(SystemError::Unavailable)
+            let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
+            let environment: Vec<(&str, &str)> =
+                environment.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
+            let foreground = matches!(mode, Mode::Foreground);
+            let pid = self.proc.spawn(program, &arguments, &environment, foreground).map_err(proc_error)?;
+            if !foreground {
+                self.background.insert(pid);
+            }
+            Ok(Pid(pid))
         }
 
-        fn wait(&mut self, _pid: Pid) -> Result<ExitStatus, SystemError> {
-            Err(SystemError::Unavailable)
+        fn wait(&mut self, pid: Pid) -> Result<ExitStatus, SystemError> {
+            self.background.remove(&pid.0);
+            self.proc.wait(pid.0).map(status).map_err(proc_error)
         }
 
         fn poll_finished(&mut self) -> Vec<(Pid, ExitStatus)> {
-            Vec::new()
+            let Ok(processes) = self.proc.list() else { return Vec::new() };
+            let ended: Vec<u32> = processes
+                .iter()
+                .filter(|process| {
+                    process.state == proc_api::ProcessState::Exited && self.background.contains(&process.pid)
+                })
+                .map(|process| process.pid)
+                .collect();
+            let mut finished = Vec::new();
+            for pid in ended {
+                self.background.remove(&pid);
+                if let Ok(exit) = self.proc.wait(pid) {
+                    finished.push((Pid(pid), status(exit)));
+                }
+            }
+            finished
         }
 
-        fn kill(&mut self, _pid: Pid) -> Result<(), SystemError> {
-            Err(SystemError::Unavailable)
+        fn kill(&mut self, pid: Pid) -> Result<(), SystemError> {
+            self.proc.kill(pid.0).map_err(proc_error)
         }
 
         fn processes(&mut self) -> Result<Vec<ProcessInfo>, SystemError> {
-            Err(SystemError::Unavailable)
+            let processes = self.proc.list().map_err(proc_error)?;
+            Ok(processes
+                .into_iter()
+                .map(|process| ProcessInfo {
+                    pid: Pid(process.pid),
+                    name: process.name,
+                    state: match process.state {
+                        proc_api::ProcessState::Running => ProcessState::Running,
+                        proc_api::ProcessState::Exited => ProcessState::Exited,
+                    },
+                    label: process.label,
+                    quota_bytes: process.quota_bytes,
+                    used_bytes: process.used_bytes,
+                    parent: (process.parent != 0).then_some(Pid(process.parent)),
+                })
+                .collect())
         }
 
         fn memory(&mut self) -> Result<MemoryInfo, SystemError> {
-            Err(SystemError::Unavailable)
+            Err(SystemError::Other(String::from("no resource donor yet")))
         }
 
         fn connections(&mut self) -> Result<Vec<ConnectionInfo>, SystemError> {
-            Err(SystemError::Unavailable)
+            Err(SystemError::Other(String::from("no security server yet")))
         }
 
         fn revoke(&mut self, _connection: ConnectionId) -> Result<(), SystemError> {
-            Err(SystemError::Unavailable)
+            Err(SystemError::Other(String::from("no security server yet")))
         }
     }
 }

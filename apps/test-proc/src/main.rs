@@ -37,7 +37,8 @@ fn main() -> i32 {
     check("hello runs with its arguments and exits with 0", status == Ok(ExitStatus::Code(0)), &mut failures);
 
     let status = proc.spawn("crash", &[], &[], true).and_then(|pid| proc.wait(pid));
-    let faulted = matches!(&status, Ok(ExitStatus::Faulted { kind, address: 0, .. }) if kind == "store page fault");
+    let faulted =
+        matches!(&status, Ok(ExitStatus::Faulted { kind, address: 0, .. }) if kind == "store page fault");
     check("a store to address 0 comes back as a fault status", faulted, &mut failures);
 
     check(

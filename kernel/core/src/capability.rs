@@ -159,7 +159,8 @@ impl Capability {
     /// Where a frame or page table capability is mapped, if it is.
     pub const fn mapping(&self) -> Option<Mapping> {
         match *self {
-            Self::Frame { mapped_address, mapped_asid, .. } | Self::PageTable { mapped_address, mapped_asid, .. }
+            Self::Frame { mapped_address, mapped_asid, .. }
+            | Self::PageTable { mapped_address, mapped_asid, .. }
                 if mapped_asid != 0 =>
             {
                 Some(Mapping { asid: mapped_asid, address: mapped_address })
@@ -171,9 +172,9 @@ impl Capability {
     /// The rights the capability carries (all rights for types without a rights field).
     pub const fn rights(&self) -> Rights {
         match self {
-            Self::Frame { rights, .. } | Self::Endpoint { rights, .. } | Self::Notification { rights, .. } => {
-                *rights
-            }
+            Self::Frame { rights, .. }
+            | Self::Endpoint { rights, .. }
+            | Self::Notification { rights, .. } => *rights,
             _ => Rights::ALL,
         }
     }
@@ -289,7 +290,8 @@ pub fn remove<S: SlotStore>(store: &mut S, id: SlotId) -> Capability {
         child = store.load(child).links.next_sibling;
     }
     // Splice [first_child .. last_child] (or nothing) between the neighbours.
-    let (head, tail) = if first_child != 0 { (first_child, last_child) } else { (next_sibling, previous_sibling) };
+    let (head, tail) =
+        if first_child != 0 { (first_child, last_child) } else { (next_sibling, previous_sibling) };
     if first_child != 0 {
         store.update_links(first_child, |l| l.previous_sibling = previous_sibling);
         store.update_links(last_child, |l| l.next_sibling = next_sibling);
@@ -374,7 +376,11 @@ pub enum TreeError {
 
 /// Checks the tree invariants over every slot in `slots` (all slots that exist). `limit`
 /// bounds the walks (the number of slots is a good value).
-pub fn check_tree<S: SlotStore>(store: &S, slots: impl Iterator<Item = SlotId>, limit: usize) -> Result<(), TreeError> {
+pub fn check_tree<S: SlotStore>(
+    store: &S,
+    slots: impl Iterator<Item = SlotId>,
+    limit: usize,
+) -> Result<(), TreeError> {
     for id in slots {
         let slot = store.load(id);
         if slot.capability.is_null() {
@@ -550,7 +556,13 @@ mod tests {
         let copy = mapped.derive(Rights::READ, None).unwrap();
         assert_eq!(
             copy,
-            Capability::Frame { frame: 0x1000, mapped_address: 0, mapped_asid: 0, large: false, rights: Rights::READ }
+            Capability::Frame {
+                frame: 0x1000,
+                mapped_address: 0,
+                mapped_asid: 0,
+                large: false,
+                rights: Rights::READ
+            }
         );
         assert_eq!(copy.mapping(), None);
         assert!(mapped.derive(Rights::ALL, Some(5)).is_some(), "a frame ignores a badge, as in seL4");

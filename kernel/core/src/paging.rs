@@ -265,7 +265,12 @@ pub fn install_table<M: PhysicalMemory>(
 
 /// Removes the entry that points at `table` on the way to `virtual_address`, if it is still
 /// there (a table that was already replaced is left alone).
-pub fn remove_table<M: PhysicalMemory>(memory: &mut M, root: usize, virtual_address: usize, table: usize) -> bool {
+pub fn remove_table<M: PhysicalMemory>(
+    memory: &mut M,
+    root: usize,
+    virtual_address: usize,
+    table: usize,
+) -> bool {
     if !is_canonical(virtual_address) {
         return false;
     }

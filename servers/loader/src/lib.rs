@@ -224,7 +224,12 @@ fn page_words(bytes: &[u8], start: usize) -> impl Iterator<Item = usize> + '_ {
 /// Maps a read-only copy of `bytes` at `address` (page aligned) in the address space
 /// `target`, in fresh frames from `workspace`. Returns the pages used. (The root task gives
 /// the process manager the boot archive this way.)
-pub fn map_copy(workspace: &mut Workspace<'_>, target: Cptr, address: usize, bytes: &[u8]) -> Result<usize, BuildError> {
+pub fn map_copy(
+    workspace: &mut Workspace<'_>,
+    target: Cptr,
+    address: usize,
+    bytes: &[u8],
+) -> Result<usize, BuildError> {
     let mut pages = 0;
     for (index, chunk) in bytes.chunks(PAGE_SIZE).enumerate() {
         workspace.page_with(target, address + index * PAGE_SIZE, Rights::READ, page_words(chunk, 0))?;

@@ -169,7 +169,7 @@ fn main() -> i32 {
 
     let mut names = [""; MAX_SERVERS];
     let mut started = 0;
-    let mut world = World { info, archive: &archive, pool, faults, services: &services };
+    let mut world = World { info, archive: &archive, faults, services: &services };
     for (index, server) in servers.iter().enumerate() {
         match start_server(&mut world, &mut slots, index + 1, server) {
             Ok(kib) => {
@@ -223,7 +223,6 @@ fn main() -> i32 {
 struct World<'a> {
     info: &'a BootInfo,
     archive: &'a BootArchive<'a>,
-    pool: usize,
     faults: usize,
     services: &'a [(&'a str, usize)],
 }
@@ -292,8 +291,13 @@ fn start_server(
             scratch: SCRATCH,
         };
         let archive = userlib::boot_archive(world.info);
-        loader::map_copy(&mut workspace, process.address_space, kernel_abi::bootinfo::BOOT_ARCHIVE_ADDRESS, archive)
-            .map_err(|_| "cannot give it the boot archive")?;
+        loader::map_copy(
+            &mut workspace,
+            process.address_space,
+            kernel_abi::bootinfo::BOOT_ARCHIVE_ADDRESS,
+            archive,
+        )
+        .map_err(|_| "cannot give it the boot archive")?;
     }
     let child = process.cnode;
     let copy = |index: usize, source: usize| {

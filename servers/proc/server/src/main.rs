@@ -59,7 +59,6 @@ struct Process {
     status: Option<ExitStatus>,
     thread: Cptr,
     chunk: Cptr,
-    fault_endpoint: Cptr,
     /// Slots of the manager's CNode holding the process's objects (freed when it ends).
     slots: Vec<usize>,
     pages: usize,
@@ -157,20 +156,29 @@ impl Manager {
             Request::Spawn { program, args, env, foreground: _ } => {
                 Reply::Now(self.spawn(client, &program, &args, &env).map(|pid| Response::Spawned { pid }))
             }
-            Request::Wait { pid } => self.wait(pid, reply_object),
-            Request::Kill { pid } => Reply::Now(self.kill(pid)),
+            Request::Wait { pid } => match self.check_parent(client, pid) {
+                Ok(()) => self.wait(pid, reply_object),
+                Err(error) => Reply::Now(Err(error)),
+            },
+            Request::Kill { pid } => Reply::Now(self.check_parent(client, pid).and_then(|()| self.kill(pid))),
             Request::List { after } => Reply::Now(Ok(self.list(after))),
         }
     }
 
-    fn spawn(&mut self, client: usize, program: &str, args: &[String], env: &[(String, String)]) -> Result<Pid, ProcError> {
+    fn spawn(
+        &mut self,
+        client: usize,
+        program: &str,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> Result<Pid, ProcError> {
         let elf = self.archive.find(program).ok_or(ProcError::NoSuchProgram)?.data;
         let chunk = self.chunks.pop().ok_or(ProcError::OutOfMemory)?;
         let pid = self.next_pid;
         let mut used = Vec::new();
         let result = self.build(pid, chunk, program, elf, args, env, &mut used);
         match result {
-            Ok((thread, fault_endpoint, pages)) => {
+            Ok((thread, pages)) => {
                 self.next_pid += 1;
                 self.processes.insert(
                     pid,
@@ -181,7 +189,6 @@ impl Manager {
                         status: None,
                         thread,
                         chunk,
-                        fault_endpoint,
                         slots: used,
                         pages,
                         waiter: None,
@@ -206,16 +213,29 @@ impl Manager {
         args: &[String],
         env: &[(String, String)],
         used: &mut Vec<usize>,
-    ) -> Result<(Cptr, Cptr, usize), ProcError> {
+    ) -> Result<(Cptr, usize), ProcError> {
         let fault_endpoint = self.slots.take().ok_or(ProcError::OutOfMemory)?;
         used.push(fault_endpoint);
-        object::mint(at::CNODE, fault_endpoint, at::CNODE, at::SERVICE, Rights::WRITE, FAULT_BADGE + pid as usize)
-            .map_err(|_| ProcError::OutOfMemory)?;
+        object::mint(
+            at::CNODE,
+            fault_endpoint,
+            at::CNODE,
+            at::SERVICE,
+            Rights::WRITE,
+            FAULT_BADGE + pid as usize,
+        )
+        .map_err(|_| ProcError::OutOfMemory)?;
         let arguments: Vec<&str> = args.iter().map(String::as_str).collect();
-        let environment: Vec<(&str, &str)> = env.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
+        let environment: Vec<(&str, &str)> =
+            env.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
         let grants: Vec<Grant> = self
             .console
-            .map(|console| Grant { slot: at::FIRST_CLIENT, source: console, rights: Rights::WRITE | Rights::GRANT, badge: None })
+            .map(|console| Grant {
+                slot: at::FIRST_CLIENT,
+                source: console,
+                rights: Rights::WRITE | Rights::GRANT,
+                badge: None,
+            })
             .into_iter()
             .collect();
         let slots = &mut self.slots;
@@ -226,8 +246,13 @@ impl Manager {
             }
             slot
         };
-        let mut workspace =
-            Workspace { untyped: chunk, cnode: at::CNODE, next_slot: &mut take, address_space: at::ADDRESS_SPACE, scratch: SCRATCH };
+        let mut workspace = Workspace {
+            untyped: chunk,
+            cnode: at::CNODE,
+            next_slot: &mut take,
+            address_space: at::ADDRESS_SPACE,
+            scratch: SCRATCH,
+        };
         let spec = Spec {
             name: program,
             elf,
@@ -247,7 +272,7 @@ impl Manager {
         })?;
         loader::start(&process).map_err(|_| ProcError::OutOfMemory)?;
         tracing::info!(pid, program, pages = process.pages, "spawned");
-        Ok((process.thread, fault_endpoint, process.pages))
+        Ok((process.thread, process.pages))
     }
 
     /// Gives a chunk back: revoking it destroys every object made from it, wherever its
@@ -263,11 +288,12 @@ impl Manager {
 
     /// A fault or exit message from process `pid`.
     fn ended(&mut self, pid: usize, message: &Message) {
-        let Some(process) = u32::try_from(pid).ok().and_then(|pid| self.processes.get_mut(&pid)) else { return };
+        let Ok(pid) = Pid::try_from(pid) else { return };
+        let Some(process) = self.processes.get_mut(&pid) else { return };
         let status = match FaultKind::from_word(message.word(0)) {
             Some(FaultKind::Exited) => ExitStatus::Code(message.word(4) as i64),
             Some(kind) => {
-                println!(
+                tracing::warn!(
                     "pid {pid} ({}) faulted: {} at {:#x}, pc {:#x}",
                     process.name,
                     kind.describe(),
@@ -283,7 +309,7 @@ impl Manager {
             None => ExitStatus::Faulted { kind: "unknown".to_string(), pc: 0, address: 0 },
         };
         tracing::info!(pid, program = process.name.as_str(), %status, "ended");
-        self.finish(pid as Pid, status);
+        self.finish(pid, status);
     }
 
     /// Records how `pid` ended, takes its memory back, and answers a waiter.
@@ -295,7 +321,6 @@ impl Manager {
         process.state = ProcessState::Exited;
         process.status = Some(status);
         let (chunk, slots) = (process.chunk, core::mem::take(&mut process.slots));
-        let _ = (process.thread, process.fault_endpoint);
         let waiter = process.waiter.take();
         self.release(chunk, &slots);
         if let Some(reply_object) = waiter
@@ -337,6 +362,12 @@ impl Manager {
         Reply::Later { next_reply }
     }
 
+    /// Only the client that spawned a process may wait for or kill it.
+    fn check_parent(&self, client: usize, pid: Pid) -> Result<(), ProcError> {
+        let process = self.processes.get(&pid).ok_or(ProcError::NoSuchProcess)?;
+        if process.parent == client { Ok(()) } else { Err(ProcError::NotPermitted) }
+    }
+
     fn kill(&mut self, pid: Pid) -> Result<Response, ProcError> {
         let process = self.processes.get(&pid).ok_or(ProcError::NoSuchProcess)?;
         if process.state == ProcessState::Running {
@@ -363,7 +394,6 @@ impl Manager {
             })
             .collect();
         let more = processes.last().is_some_and(|last| self.processes.range(last.pid + 1..).next().is_some());
-        let _ = self.processes.values().map(|process| process.parent).count();
         Response::Processes { processes, more }
     }
 }
