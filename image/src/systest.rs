@@ -117,9 +117,7 @@ impl Machine {
             .map_err(|error| format!("typing {text:?}: {error}"))
     }
 
-    /// Types `line` and Enter on the console. (Exercised by the harness's own tests; the
-    /// shell tests use it once there is a shell.)
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// Types `line` and Enter on the console.
     pub fn type_line(&mut self, line: &str) -> Result<(), String> {
         let stdin = self.stdin.as_mut().ok_or("the console input is closed")?;
         stdin

@@ -234,7 +234,7 @@ const SYSTEM_TESTS: &[SystemTest] = &[
     },
     SystemTest {
         name: "shell.session",
-        about: "the default system boots to the shell; programs run with arguments, $?, a fault reported, unknown commands, ps, exit",
+        about: "the default system boots to the shell; programs run with arguments, $?, a fault reported, unknown commands, ps, Ctrl-C stops the foreground program, exit",
         run: |qemu, kernel| {
             let mut machine = boot(qemu, kernel, |boot| boot)?;
             machine.expect("root: started console", STEP)?;
@@ -254,6 +254,11 @@ const SYSTEM_TESTS: &[SystemTest] = &[
             command(&mut machine, "nosuch", "lattice: command not found: nosuch")?;
             command(&mut machine, "echo status $?", "status 127")?;
             command(&mut machine, "ps", "PID")?;
+            // Ctrl-C stops a foreground program that never makes a syscall.
+            command(&mut machine, "spin", "spin: spinning forever")?;
+            machine.type_text("\x03")?;
+            machine.expect("^C", STEP)?;
+            command(&mut machine, "echo status $?", "status 130")?;
             machine.expect(PROMPT, STEP)?;
             machine.type_line("exit")?;
             machine.expect("root: shell exited with status 0", STEP)?;

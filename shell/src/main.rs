@@ -7,6 +7,13 @@
 //! `free`, `conns` and `revoke` need the resource donor and the security server, which are
 //! not there yet: they say so.
 //!
+//! **Ctrl-C.** While a foreground program runs, the shell gives it the console's foreground
+//! with a notification of its own attached, and blocks in the process manager's `Wait`. A
+//! second thread, the watcher, waits on that notification; on Ctrl-C it kills the
+//! foreground program and notes the interrupt, so `Wait` returns and the shell reports
+//! `^C` (status 130). Afterwards the shell takes the foreground back (`SetForeground` of
+//! pid 0).
+//!
 //! On the host this binary only says where it runs: the library is what the host tests use.
 #![cfg_attr(target_os = "none", no_std)]
 #![cfg_attr(target_os = "none", no_main)]
@@ -23,19 +30,37 @@ mod lattice {
     use alloc::collections::BTreeSet;
     use alloc::string::{String, ToString};
     use alloc::vec::Vec;
+    use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
     use console_api::ConsoleClient;
-    use kernel_abi::FaultKind;
+    use kernel_abi::{FaultKind, ObjectType, Rights};
+    use loader::server_slots as at;
     use proc_api::{ProcClient, ProcError};
     use shell::Shell;
     use shell::system::{
         ConnectionId, ConnectionInfo, ExitStatus, MemoryInfo, Mode, Pid, ProcessInfo, ProcessState, System,
         SystemError,
     };
+    use userlib::{ipc, object, thread};
 
     /// Slot of the console endpoint, then of the process manager's.
-    const CONSOLE: usize = 16;
-    const PROC: usize = 17;
+    const CONSOLE: usize = at::FIRST_CLIENT;
+    const PROC: usize = at::FIRST_CLIENT + 1;
+    /// Slots of the watcher's notification, thread and IPC buffer frame.
+    const INTERRUPT: usize = at::FIRST_FREE;
+    const WATCHER: usize = at::FIRST_FREE + 1;
+    const WATCHER_IPC_BUFFER: usize = at::FIRST_FREE + 2;
+    /// Where the watcher's IPC buffer goes: the page after the main thread's, whose page
+    /// table the process builder made.
+    const WATCHER_IPC_ADDRESS: usize = userlib::start::IPC_BUFFER_ADDRESS + 0x1000;
+    /// Above the programs the process manager starts (100), so Ctrl-C preempts a program
+    /// that never yields; not above the shell's priority in `virt.toml` (120).
+    const WATCHER_PRIORITY: usize = 110;
+
+    /// The pid of the foreground program (0: none), for the watcher.
+    static FOREGROUND: AtomicU32 = AtomicU32::new(0);
+    /// Whether the watcher killed the foreground program on Ctrl-C.
+    static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
     /// Runs the shell; returns its exit status.
     pub fn main() -> i32 {
@@ -43,10 +68,18 @@ mod lattice {
             userlib::println!("shell: started without a start info page; nothing to run on");
             return 70;
         };
+        let interrupt = match start_watcher() {
+            Ok(()) => Some(INTERRUPT),
+            Err(error) => {
+                userlib::println!("shell: no Ctrl-C for programs (cannot start the watcher: {error:?})");
+                None
+            }
+        };
         let system = Lattice {
             console: ConsoleClient::new(CONSOLE),
             proc: ProcClient::new(PROC),
             background: BTreeSet::new(),
+            interrupt,
         };
         let mut shell = Shell::new(system);
         for (name, value) in info.environment() {
@@ -59,12 +92,57 @@ mod lattice {
         i32::try_from(status).unwrap_or(1)
     }
 
+    /// Makes the watcher's notification, thread and IPC buffer from the shell's memory, and
+    /// starts it.
+    fn start_watcher() -> Result<(), userlib::Error> {
+        for (slot, object_type) in [
+            (INTERRUPT, ObjectType::Notification),
+            (WATCHER, ObjectType::Thread),
+            (WATCHER_IPC_BUFFER, ObjectType::Frame),
+        ] {
+            object::retype(at::MEMORY, object_type, 0, at::CNODE, slot, 1)?;
+        }
+        object::map_frame(
+            WATCHER_IPC_BUFFER,
+            at::ADDRESS_SPACE,
+            WATCHER_IPC_ADDRESS,
+            Rights::READ | Rights::WRITE,
+        )?;
+        let stack = thread::claim_stack().ok_or(userlib::Error::NotEnoughMemory)?;
+        let spawn = thread::Spawn {
+            thread: WATCHER,
+            cspace: at::CNODE,
+            address_space: at::ADDRESS_SPACE,
+            ipc_buffer: (WATCHER_IPC_BUFFER, WATCHER_IPC_ADDRESS),
+            fault_endpoint: 0,
+            priority: WATCHER_PRIORITY,
+        };
+        thread::start(&spawn, watch, 0, stack)
+    }
+
+    /// The watcher thread: on each Ctrl-C, kills the foreground program, if there is one.
+    fn watch(_: usize) -> usize {
+        let proc = ProcClient::new(PROC);
+        while ipc::wait(INTERRUPT).is_ok() {
+            let pid = FOREGROUND.load(Ordering::Acquire);
+            if pid != 0 {
+                INTERRUPTED.store(true, Ordering::Release);
+                if let Err(error) = proc.kill(pid) {
+                    tracing::warn!(pid, %error, "Ctrl-C: cannot kill the foreground program");
+                }
+            }
+        }
+        1
+    }
+
     /// The shell's view of Lattice: the console and the process manager.
     struct Lattice {
         console: ConsoleClient,
         proc: ProcClient,
         /// Background programs not yet reported.
         background: BTreeSet<u32>,
+        /// The notification the console signals on Ctrl-C (`None`: the watcher did not start).
+        interrupt: Option<usize>,
     }
 
     fn proc_error(error: ProcError) -> SystemError {
@@ -129,8 +207,26 @@ mod lattice {
         }
 
         fn wait(&mut self, pid: Pid) -> Result<ExitStatus, SystemError> {
-            self.background.remove(&pid.0);
-            self.proc.wait(pid.0).map(status).map_err(proc_error)
+            let background = self.background.remove(&pid.0);
+            let foreground = !background && self.interrupt.is_some();
+            if foreground {
+                INTERRUPTED.store(false, Ordering::Release);
+                FOREGROUND.store(pid.0, Ordering::Release);
+                if let Err(error) = self.console.set_foreground(pid.0, self.interrupt) {
+                    tracing::warn!(pid = pid.0, %error, "cannot give the program the terminal");
+                }
+            }
+            let result = self.proc.wait(pid.0).map(status).map_err(proc_error);
+            if foreground {
+                FOREGROUND.store(0, Ordering::Release);
+                if let Err(error) = self.console.set_foreground(0, None) {
+                    tracing::warn!(%error, "cannot take the terminal back");
+                }
+                if INTERRUPTED.swap(false, Ordering::AcqRel) && result == Ok(ExitStatus::Killed) {
+                    return Err(SystemError::Interrupted);
+                }
+            }
+            result
         }
 
         fn poll_finished(&mut self) -> Vec<(Pid, ExitStatus)> {

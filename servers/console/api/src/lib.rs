@@ -63,7 +63,7 @@ pub enum Request {
     /// notification capability, signalled on Ctrl-C while `pid` is the foreground. Only the
     /// shell's session may.
     SetForeground {
-        /// The process.
+        /// The process; 0: the calling session itself (the shell taking the terminal back).
         pid: u32,
     },
 }

@@ -187,15 +187,16 @@ impl<R: Copy> Terminal<R> {
     }
 
     /// `SetForeground { pid }` from `session`. Until the security server's session notices
-    /// say which process holds a session, a session's badge stands for its pid. The first
-    /// session to set the foreground is the controller (the shell); others get
-    /// `NotPermitted`. Waiting reads of sessions that lose the foreground end with
-    /// `NotForeground`.
+    /// say which process holds a session, a session's badge stands for its pid; pid 0 is
+    /// `session` itself. The first session to set the foreground is the controller (the
+    /// shell); others get `NotPermitted`. Waiting reads of sessions that lose the
+    /// foreground end with `NotForeground`.
     pub fn set_foreground(&mut self, session: usize, pid: usize) -> Result<Vec<Action<R>>, ConsoleError> {
         match self.controller {
             Some(controller) if controller != session => return Err(ConsoleError::NotPermitted),
             _ => self.controller = Some(session),
         }
+        let pid = if pid == 0 { session } else { pid };
         self.foreground = Foreground::Session(pid);
         let (keep, end): (Vec<_>, Vec<_>) = self.waiting.drain(..).partition(|read| read.session == pid);
         self.waiting = keep;

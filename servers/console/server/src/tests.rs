@@ -59,6 +59,17 @@ fn only_the_foreground_reads() {
 }
 
 #[test]
+fn pid_zero_gives_the_foreground_back_to_the_controller() {
+    let mut terminal = T::new();
+    terminal.set_foreground(3, 7).unwrap();
+    assert_eq!(terminal.read(3, 8), ReadNow::Answer(Err(ConsoleError::NotForeground)));
+    assert_eq!(terminal.set_foreground(3, 0), Ok(vec![]));
+    assert_eq!(terminal.foreground(), Foreground::Session(3));
+    assert_eq!(terminal.read(3, 8), ReadNow::Wait);
+    assert_eq!(terminal.set_foreground(7, 0), Err(ConsoleError::NotPermitted));
+}
+
+#[test]
 fn losing_the_foreground_ends_a_waiting_read() {
     let mut terminal = T::new();
     terminal.wait(7, 8, 40);
