@@ -1,7 +1,14 @@
-//! `cargo xtask bench`: boots the `bench` program as the root task under QEMU with
-//! `-icount shift=0,sleep=off -smp 1`, where the guest's instruction counter counts exactly,
-//! so every figure repeats bit for bit. Runs it twice, checks the runs agree, prints a
-//! table and writes `target/bench/results.json`.
+//! `cargo xtask bench`: boots QEMU with `-icount shift=0,sleep=off -smp 1`, where the
+//! guest's instruction counter counts exactly, so every figure repeats bit for bit:
+//!
+//! - the kernel benchmarks: the `bench` program as the root task;
+//! - the user-level ones: the `bench` system (`image/systems/bench.toml`, `bench-proc`
+//!   driving the process manager: `spawn`, `spawn.wait`);
+//! - `boot.to_prompt`: the default system, from reset (the hart's counter starts at 0)
+//!   to the shell's `ready` event, just before it prints its banner and first prompt.
+//!
+//! Runs everything twice, checks the runs agree, prints a table and writes
+//! `target/bench/results.json`.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -51,15 +58,23 @@ pub fn to_json(figures: &[Figure]) -> String {
     json
 }
 
-fn run_once(qemu: &Path, kernel: &Path) -> Result<Vec<Figure>, String> {
-    let mut command =
-        Boot::new(kernel).bootargs(Some("lattice.boot=bench".into())).command(qemu, Console::Piped);
+/// The shell's event at the end of boot: `[shell] INFO shell::lattice: ready instructions=N`.
+const READY_EVENT: &str = "shell::lattice: ready instructions=";
+
+/// Starts QEMU under `-icount` on `kernel`.
+fn start(qemu: &Path, kernel: &Path, bootargs: Option<&str>) -> Result<Machine, String> {
+    let mut command = Boot::new(kernel).bootargs(bootargs.map(str::to_string)).command(qemu, Console::Piped);
     command.args(["-icount", "shift=0,sleep=off"]);
-    let mut machine = Machine::start(command)?;
+    Machine::start(command)
+}
+
+/// Boots a benchmark program (the root task, or a system's) and reads its figures.
+fn run_benchmarks(qemu: &Path, kernel: &Path, bootargs: Option<&str>) -> Result<Vec<Figure>, String> {
+    let mut machine = start(qemu, kernel, bootargs)?;
     let transcript = machine.expect("bench done", Duration::from_secs(300))?;
     let status = machine.expect_exit(Duration::from_secs(60))?;
     if status != 0 {
-        return Err(format!("the bench program ended with status {status}"));
+        return Err(format!("the benchmarks ended with status {status}"));
     }
     if let Some(line) = transcript.lines().find(|line| line.contains("(varied")) {
         println!("note: {line}");
@@ -67,16 +82,44 @@ fn run_once(qemu: &Path, kernel: &Path) -> Result<Vec<Figure>, String> {
     Ok(parse(&transcript))
 }
 
+/// Boots the default system to the shell's prompt: `boot.to_prompt`.
+fn boot_to_prompt(qemu: &Path, kernel: &Path) -> Result<Figure, String> {
+    let mut machine = start(qemu, kernel, None)?;
+    let transcript = machine.expect("lattice$ ", Duration::from_secs(120))?;
+    parse_ready(&transcript).ok_or_else(|| format!("no `{READY_EVENT}` line before the prompt"))
+}
+
+/// Reads the shell's ready event.
+fn parse_ready(transcript: &str) -> Option<Figure> {
+    let line = transcript.lines().find(|line| line.contains(READY_EVENT))?;
+    let (_, count) = line.split_once(READY_EVENT)?;
+    let instructions = count.split_whitespace().next()?.parse().ok()?;
+    Some(Figure { name: "boot.to_prompt".into(), instructions })
+}
+
+/// Every figure, once.
+fn run_once(qemu: &Path, default: &Path, bench_system: &Path) -> Result<Vec<Figure>, String> {
+    let mut figures = run_benchmarks(qemu, default, Some("lattice.boot=bench"))?;
+    if figures.is_empty() {
+        return Err("the kernel benchmarks reported nothing".into());
+    }
+    let user = run_benchmarks(qemu, bench_system, None)?;
+    if user.is_empty() {
+        return Err("the user-level benchmarks reported nothing".into());
+    }
+    figures.extend(user);
+    figures.push(boot_to_prompt(qemu, default)?);
+    Ok(figures)
+}
+
 /// Runs the benchmarks.
 pub fn run() -> Result<(), String> {
     let qemu = qemu::ensure_installed()?;
-    let output = build::build_all()?;
+    let default = build::build_all()?.kernel_image;
+    let bench_system = build::build_system("bench")?.kernel_image;
     println!("running the benchmarks twice under -icount shift=0,sleep=off");
-    let first = run_once(&qemu, &output.kernel_image)?;
-    let second = run_once(&qemu, &output.kernel_image)?;
-    if first.is_empty() {
-        return Err("the bench program reported nothing".into());
-    }
+    let first = run_once(&qemu, &default, &bench_system)?;
+    let second = run_once(&qemu, &default, &bench_system)?;
     println!("{:<40} {:>12}  note", "benchmark", "instructions");
     for figure in &first {
         let note = SEL4_REFERENCE
@@ -118,5 +161,17 @@ mod tests {
         assert!(json.starts_with("{\n  \"results\": [\n"));
         assert!(json.contains("{\"name\": \"ipc.call.cross_as\", \"instructions\": 916},"));
         assert!(json.contains("{\"name\": \"revoke.1\", \"instructions\": 2300}\n"));
+    }
+
+    #[test]
+    fn reads_the_shell_ready_event() {
+        let transcript =
+            "proc: ready\n[shell] INFO shell::lattice: ready instructions=81234567\nLattice shell.\n";
+        assert_eq!(
+            parse_ready(transcript),
+            Some(Figure { name: "boot.to_prompt".into(), instructions: 81_234_567 })
+        );
+        assert_eq!(parse_ready("[shell] INFO shell::lattice: ready instructions=x\n"), None);
+        assert_eq!(parse_ready("no shell here\n"), None);
     }
 }

@@ -44,6 +44,8 @@ pub const BOOT_PROGRAMS: &[&str] = &[
     "console",
     "test-console",
     "shell",
+    "bench-proc",
+    "started",
 ];
 
 /// What a build produced.

@@ -68,6 +68,7 @@ mod lattice {
             userlib::println!("shell: started without a start info page; nothing to run on");
             return 70;
         };
+        let _ = userlib::trace::init("shell", tracing::Level::INFO);
         let interrupt = match start_watcher() {
             Ok(()) => Some(INTERRUPT),
             Err(error) => {
@@ -88,6 +89,8 @@ mod lattice {
                 variables.export(name);
             }
         }
+        // Reset to here is `boot.to_prompt` in `cargo xtask bench` (exact under `-icount`).
+        tracing::info!(instructions = userlib::syscall::instructions_retired(), "ready");
         let status = shell.run();
         i32::try_from(status).unwrap_or(1)
     }

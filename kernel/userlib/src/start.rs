@@ -5,6 +5,8 @@
 //! Layout: a header of words, then `data`: the name, then each argument, then each
 //! `KEY=value` environment entry, every string followed by a NUL byte.
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 /// Where the start info page is mapped in every program the process builder makes.
 pub const START_INFO_ADDRESS: usize = 0x3f_fff0_0000;
 /// Where the process builder maps a program's IPC buffer.
@@ -27,6 +29,7 @@ pub fn info() -> Option<&'static StartInfo> {
 /// Called by the entry point with the `a0` the program started with: when it is the start
 /// info page, registers the IPC buffer and makes the heap region the heap.
 pub fn begin(a0: usize) {
+    STARTED_AT.store(crate::syscall::instructions_retired(), Ordering::Relaxed);
     if a0 != START_INFO_ADDRESS {
         return;
     }
@@ -39,6 +42,16 @@ pub fn begin(a0: usize) {
         // the program runs without a heap: its first allocation says so, and panics.
         let _ = crate::heap::init(info.heap_address, info.heap_size);
     }
+}
+
+/// The hart's instruction count when the program's first Rust code ran (see [`started_at`]).
+static STARTED_AT: AtomicU64 = AtomicU64::new(0);
+
+/// The instruction count (`rdinstret`, exact under QEMU `-icount`) when this program's
+/// first Rust code ran, a few instructions after its entry point; 0 before. The `spawn`
+/// benchmark measures from a `Spawn` request to this moment.
+pub fn started_at() -> u64 {
+    STARTED_AT.load(Ordering::Relaxed)
 }
 
 /// Bytes of strings the page holds.
