@@ -18,6 +18,7 @@ const HOST_PACKAGES: &[&str] = &[
     "kernel-core",
     "userlib",
     "security-api",
+    "security-server",
     "proc-api",
     "console-api",
     "console",
@@ -30,6 +31,7 @@ const HOST_PACKAGES: &[&str] = &[
 const USER_PACKAGES: &[&str] = &[
     "userlib",
     "security-api",
+    "security-server",
     "proc-api",
     "console-api",
     "donor-api",

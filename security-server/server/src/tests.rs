@@ -1,0 +1,177 @@
+//! The broker against a small policy: admission and labels, registration, grants and
+//! denials naming their rule, revocation rights, a process ending, paging, policy swaps.
+
+use alloc::vec::Vec;
+
+use policy::compile;
+use security_api::SecurityError;
+
+use crate::broker::{Audit, Broker};
+
+/// Two system servers, the shell (which manages), a web server that may read files and
+/// write to the console, and a tool with no grants.
+const POLICY: &str = r#"
+levels(["public", "internal"]);
+categories(["user", "web"]);
+for name in ["fs", "console", "security"] {
+    program(`/sbin/${name}`);
+    trusted_service(name, name, `/sbin/${name}`);
+}
+program("/bin/shell", label("internal", ["user"]));
+program("/bin/httpd", "public{web}");
+program("/bin/tool");
+grant("/bin/shell", "console", console("read write"));
+grant("/bin/shell", "fs", fs("/", "read"));
+grant("/bin/shell", "security", load_policy());
+grant("/bin/httpd", "fs", fs("/www", "read"));
+grant("/bin/httpd", "console", console("write"));
+"#;
+
+/// The same, except httpd loses the console.
+const NO_CONSOLE_FOR_HTTPD: &str = r#"
+levels(["public", "internal"]);
+categories(["user", "web"]);
+for name in ["fs", "console", "security"] {
+    program(`/sbin/${name}`);
+    trusted_service(name, name, `/sbin/${name}`);
+}
+program("/bin/shell", label("internal", ["user"]));
+program("/bin/httpd", "public{web}");
+program("/bin/tool");
+grant("/bin/shell", "console", console("read write"));
+grant("/bin/shell", "fs", fs("/", "read"));
+grant("/bin/shell", "security", load_policy());
+grant("/bin/httpd", "fs", fs("/www", "read"));
+"#;
+
+const FS: u64 = 1;
+const CONSOLE: u64 = 2;
+const SECURITY: u64 = 3;
+const SHELL: u64 = 10;
+const HTTPD: u64 = 11;
+const TOOL: u64 = 12;
+
+fn rights(text: &str) -> u32 {
+    policy::Rights::parse(text).expect("rights").bits()
+}
+
+/// A broker with the servers registered and the three programs admitted.
+fn system() -> Broker {
+    let mut broker = Broker::new(compile(POLICY).expect("policy compiles").policy);
+    for (client, path, service) in [
+        (FS, "/sbin/fs", "fs"),
+        (CONSOLE, "/sbin/console", "console"),
+        (SECURITY, "/sbin/security", "security"),
+    ] {
+        broker.admit(client, path, None).expect("admit server");
+        broker.register(client, service).expect("register");
+    }
+    broker.admit(SHELL, "/bin/shell", None).expect("admit shell");
+    broker.admit(HTTPD, "/bin/httpd", Some(SHELL)).expect("admit httpd");
+    broker.admit(TOOL, "/bin/tool", Some(SHELL)).expect("admit tool");
+    broker
+}
+
+#[test]
+fn a_granted_connection_is_booked_and_audited() {
+    let mut broker = system();
+    let granted = broker.connect(HTTPD, "fs", rights("read")).expect("httpd may read /www");
+    assert_eq!(granted.server, FS);
+    assert!(granted.scope.contains("/www"), "scope {:?}", granted.scope);
+    assert!(matches!(&granted.audit, Audit::Grant { connection, client, service, .. }
+        if *connection == granted.id && client == "/bin/httpd" && service == "fs"));
+    let (listed, more) = broker.list(0, 10);
+    assert!(!more);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].client, "/bin/httpd");
+    assert_eq!(listed[0].client_label, "public{web}");
+}
+
+#[test]
+fn a_denial_names_the_rule_and_books_nothing() {
+    let mut broker = system();
+    let (error, audit) = broker.connect(HTTPD, "fs", rights("read write")).expect_err("no write");
+    let SecurityError::Denied { rule } = &error else { panic!("{error:?}") };
+    assert!(rule.contains("/bin/httpd at 14:1"), "the rule names the grant's line: {rule}");
+    assert!(matches!(audit, Audit::Deny { ref client, .. } if client == "/bin/httpd"));
+    let (error, _) = broker.connect(TOOL, "console", rights("write")).expect_err("no grant");
+    assert!(matches!(error, SecurityError::Denied { .. }));
+    let (error, _) = broker.connect(TOOL, "net", 1).expect_err("nobody serves net");
+    assert_eq!(error, SecurityError::UnknownService);
+    let (error, _) = broker.connect(99, "fs", 1).expect_err("not admitted");
+    assert_eq!(error, SecurityError::NotPermitted);
+    assert_eq!(broker.list(0, 10).0.len(), 0);
+}
+
+#[test]
+fn only_the_declared_server_registers_once() {
+    let mut broker = system();
+    assert_eq!(broker.register(TOOL, "fs"), Err(SecurityError::NotPermitted), "the policy names /sbin/fs");
+    assert_eq!(broker.register(FS, "fs"), Err(SecurityError::AlreadyRegistered));
+    assert_eq!(broker.register(TOOL, "nosuch"), Err(SecurityError::UnknownService));
+    assert_eq!(broker.admit(TOOL, "/bin/tool", None), Err(SecurityError::NotPermitted), "ids are not reused");
+}
+
+#[test]
+fn revoke_by_owner_or_manager_only() {
+    let mut broker = system();
+    let web = broker.connect(HTTPD, "fs", rights("read")).expect("grant").id;
+    let shell = broker.connect(SHELL, "console", rights("read")).expect("grant").id;
+    assert_eq!(broker.revoke(TOOL, web).map(|_| ()), Err(SecurityError::NotPermitted));
+    assert_eq!(broker.revoke(HTTPD, shell).map(|_| ()), Err(SecurityError::NotPermitted));
+    let (server, audit) = broker.revoke(SHELL, web).expect("the shell manages connections");
+    assert_eq!(server, FS);
+    assert!(
+        matches!(audit, Audit::Revoke { connection, ref why } if connection == web && why.contains("/bin/shell"))
+    );
+    assert_eq!(broker.revoke(SHELL, web).map(|_| ()), Err(SecurityError::NoSuchConnection));
+    assert_eq!(broker.revoke(SHELL, shell).map(|(server, _)| server), Ok(CONSOLE));
+}
+
+#[test]
+fn an_ending_process_closes_its_connections() {
+    let mut broker = system();
+    let first = broker.connect(HTTPD, "fs", rights("read")).expect("grant").id;
+    let second = broker.connect(HTTPD, "console", rights("write")).expect("grant").id;
+    let kept = broker.connect(SHELL, "fs", rights("read")).expect("grant").id;
+    let mut closed = broker.depart(HTTPD);
+    closed.sort_unstable();
+    assert_eq!(closed, [(first, FS), (second, CONSOLE)]);
+    let ids: Vec<u64> = broker.list(0, 10).0.iter().map(|c| c.id).collect();
+    assert_eq!(ids, [kept]);
+}
+
+#[test]
+fn listing_pages_in_id_order() {
+    let mut broker = system();
+    let ids: Vec<u64> =
+        (0..5).map(|_| broker.connect(SHELL, "fs", rights("read")).expect("grant").id).collect();
+    let (page, more) = broker.list(0, 2);
+    assert!(more);
+    assert_eq!(page.iter().map(|c| c.id).collect::<Vec<_>>(), ids[..2]);
+    let (page, more) = broker.list(ids[3], 2);
+    assert!(!more);
+    assert_eq!(page.iter().map(|c| c.id).collect::<Vec<_>>(), ids[4..]);
+}
+
+#[test]
+fn a_policy_swap_revokes_what_the_new_policy_forbids_and_decides_new_connections_by_it() {
+    let mut broker = system();
+    let web_fs = broker.connect(HTTPD, "fs", rights("read")).expect("grant").id;
+    let web_console = broker.connect(HTTPD, "console", rights("write")).expect("grant").id;
+    let new = compile(NO_CONSOLE_FOR_HTTPD).expect("compiles").policy;
+    assert_eq!(broker.swap_policy(HTTPD, new.clone()).map(|_| ()), Err(SecurityError::NotPermitted));
+    let swap = broker.swap_policy(SHELL, new.clone()).expect("the shell may load policies");
+    assert_eq!(swap.revoked, [(web_console, CONSOLE)]);
+    assert_eq!((swap.loaded.kept, swap.loaded.revoked), (1, 1));
+    assert!(
+        matches!(swap.audit.first(), Some(Audit::Revoke { connection, .. }) if *connection == web_console)
+    );
+    assert!(
+        matches!(swap.audit.last(), Some(Audit::PolicyLoad { hash, .. }) if *hash == new.content_hash_hex())
+    );
+    assert_eq!(broker.list(0, 10).0.iter().map(|c| c.id).collect::<Vec<_>>(), [web_fs]);
+    let (error, _) = broker.connect(HTTPD, "console", rights("write")).expect_err("new policy");
+    assert!(matches!(error, SecurityError::Denied { .. }), "{error:?}");
+    assert_eq!(broker.policy().content_hash_hex(), new.content_hash_hex());
+}
