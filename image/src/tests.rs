@@ -236,7 +236,7 @@ const SYSTEM_TESTS: &[SystemTest] = &[
     },
     SystemTest {
         name: "shell.session",
-        about: "the default system boots to the shell; programs run with arguments, $?, a fault reported, unknown commands, ps, Ctrl-C stops the foreground program, exit",
+        about: "the default system boots to the shell; programs run with arguments, $?, a fault reported, unknown commands, ps, Ctrl-C stops the foreground program, free and kill of a background job, exit",
         run: |qemu, kernel| {
             let mut machine = boot(qemu, kernel, |boot| boot)?;
             machine.expect("root: started console", STEP)?;
@@ -261,6 +261,13 @@ const SYSTEM_TESTS: &[SystemTest] = &[
             machine.type_text("\x03")?;
             machine.expect("^C", STEP)?;
             command(&mut machine, "echo status $?", "status 130")?;
+            // `free`: a background program holds one 4 MiB chunk of the 60 MiB; killed, it
+            // gives it back.
+            command(&mut machine, "spin &", "[1] ")?;
+            command(&mut machine, "free", "56.0 MiB")?;
+            machine.expect(" spin", STEP)?;
+            command(&mut machine, "kill %1", "[1] killed spin")?;
+            command(&mut machine, "free", "0 B")?;
             machine.expect(PROMPT, STEP)?;
             machine.type_line("exit")?;
             machine.expect("root: shell exited with status 0", STEP)?;

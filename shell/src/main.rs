@@ -4,8 +4,8 @@
 //! the terminal is the console server's, programs are spawned and waited for through the
 //! process manager. The manifest gives the shell those two services (`uses = ["console",
 //! "proc"]`), in that order, at `loader::server_slots::FIRST_CLIENT` and the slot after.
-//! `free`, `conns` and `revoke` need the resource donor and the security server, which are
-//! not there yet: they say so.
+//! `free` shows the memory the process manager holds for programs; `conns` and `revoke`
+//! need the security server, which is not there yet: they say so.
 //!
 //! **Ctrl-C.** While a foreground program runs, the shell gives it the console's foreground
 //! with a notification of its own attached, and blocks in the process manager's `Wait`. A
@@ -38,8 +38,8 @@ mod lattice {
     use proc_api::{ProcClient, ProcError};
     use shell::Shell;
     use shell::system::{
-        ConnectionId, ConnectionInfo, ExitStatus, MemoryInfo, Mode, Pid, ProcessInfo, ProcessState, System,
-        SystemError,
+        ConnectionId, ConnectionInfo, ExitStatus, MemoryInfo, Mode, Pid, ProcessInfo, ProcessMemory,
+        ProcessState, System, SystemError,
     };
     use userlib::{ipc, object, thread};
 
@@ -274,8 +274,24 @@ mod lattice {
                 .collect())
         }
 
+        /// The programs' memory, as the process manager holds it (each process has a fixed
+        /// chunk until the resource donor gives quotas).
         fn memory(&mut self) -> Result<MemoryInfo, SystemError> {
-            Err(SystemError::Other(String::from("no resource donor yet")))
+            let (total_bytes, free_bytes) = self.proc.memory().map_err(proc_error)?;
+            let processes = self
+                .proc
+                .list()
+                .map_err(proc_error)?
+                .into_iter()
+                .filter(|process| process.state == proc_api::ProcessState::Running)
+                .map(|process| ProcessMemory {
+                    pid: Pid(process.pid),
+                    name: process.name,
+                    quota_bytes: process.quota_bytes,
+                    used_bytes: process.used_bytes,
+                })
+                .collect();
+            Ok(MemoryInfo { total_bytes, free_bytes, processes })
         }
 
         fn connections(&mut self) -> Result<Vec<ConnectionInfo>, SystemError> {

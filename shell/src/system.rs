@@ -167,7 +167,8 @@ pub struct ProcessMemory {
 /// The system's memory, as `free` shows it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemoryInfo {
-    /// All memory the donor manages, in bytes.
+    /// All memory programs can have, in bytes (the process manager's chunks, until the
+    /// resource donor manages it).
     pub total_bytes: u64,
     /// What is not given to any process, in bytes.
     pub free_bytes: u64,

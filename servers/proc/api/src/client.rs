@@ -64,6 +64,14 @@ impl ProcClient {
         }
     }
 
+    /// The programs' memory: `(total, free)` in bytes.
+    pub fn memory(&self) -> Result<(u64, u64), ProcError> {
+        match self.client.call(&Request::Memory)? {
+            Response::Memory { total_bytes, free_bytes } => Ok((total_bytes, free_bytes)),
+            _ => Err(unexpected()),
+        }
+    }
+
     /// Every process (asking page by page).
     pub fn list(&self) -> Result<Vec<ProcessInfo>, ProcError> {
         let mut all = Vec::new();

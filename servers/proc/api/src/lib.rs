@@ -8,6 +8,7 @@
 //! | `Wait` | `Exited` | until the process ends (answered at once if it has) | no: the first `Wait` collects the status, later ones are `NoSuchProcess` |
 //! | `Kill` | `Killed` | no | yes, but the second is `NoSuchProcess` once the status is collected |
 //! | `List` | `Processes` (a page; `more` says whether to ask again after the last pid) | no | yes |
+//! | `Memory` | `Memory` (the programs' memory: total and free) | no | yes |
 //!
 //! Only the parent of a process (or a program the policy lets manage processes) may wait
 //! for or kill it; others get `NotPermitted`.
@@ -69,6 +70,8 @@ pub enum Request {
         /// The last pid of the previous page, or 0.
         after: Pid,
     },
+    /// The memory the manager holds for programs: how much, and how much no process has.
+    Memory,
 }
 
 /// What the process manager answers.
@@ -94,6 +97,13 @@ pub enum Response {
         processes: Vec<ProcessInfo>,
         /// Whether there are more after the last one.
         more: bool,
+    },
+    /// The programs' memory.
+    Memory {
+        /// All the manager holds for programs, in bytes.
+        total_bytes: u64,
+        /// What no process has, in bytes.
+        free_bytes: u64,
     },
 }
 

@@ -20,6 +20,7 @@ fn requests() -> Vec<Request> {
         Request::Wait { pid: 3 },
         Request::Kill { pid: u32::MAX },
         Request::List { after: 0 },
+        Request::Memory,
     ]
 }
 
@@ -49,6 +50,7 @@ fn responses() -> Vec<Response> {
             processes: vec![process(1), ProcessInfo { state: ProcessState::Exited, ..process(2) }],
             more: false,
         },
+        Response::Memory { total_bytes: 60 << 20, free_bytes: 56 << 20 },
     ]
 }
 

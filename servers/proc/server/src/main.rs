@@ -70,6 +70,8 @@ struct Manager {
     archive: BootArchive<'static>,
     slots: Slots,
     chunks: Vec<Cptr>,
+    /// How many chunks there are in all (free or a process's).
+    total_chunks: usize,
     spare_replies: Vec<Cptr>,
     processes: BTreeMap<Pid, Process>,
     next_pid: Pid,
@@ -119,6 +121,7 @@ fn main() -> i32 {
     let mut manager = Manager {
         archive,
         slots,
+        total_chunks: chunks.len(),
         chunks,
         spare_replies: replies,
         processes: BTreeMap::new(),
@@ -162,6 +165,10 @@ impl Manager {
             },
             Request::Kill { pid } => Reply::Now(self.check_parent(client, pid).and_then(|()| self.kill(pid))),
             Request::List { after } => Reply::Now(Ok(self.list(after))),
+            Request::Memory => Reply::Now(Ok(Response::Memory {
+                total_bytes: (self.total_chunks as u64) << CHUNK_BITS,
+                free_bytes: (self.chunks.len() as u64) << CHUNK_BITS,
+            })),
         }
     }
 
