@@ -3,8 +3,9 @@
 //!
 //! Boot it as the root task with the crash programs after it
 //! (`lattice.boot=survivor,crash,...`): its `yield` puts it behind them in the run queue, so
-//! by the time it continues each of them has run and faulted. Its exit status is the number
-//! of failed checks, which becomes QEMU's exit code.
+//! each of them runs and faults while it checks (usually before it continues; a timer tick
+//! may preempt one in the middle, and it then faults at one of the later yields). Its exit
+//! status is the number of failed checks, which becomes QEMU's exit code.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
