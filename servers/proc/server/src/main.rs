@@ -278,7 +278,9 @@ impl Manager {
             loader::BuildError::Kernel(_) | loader::BuildError::NoSlots => ProcError::OutOfMemory,
         })?;
         loader::start(&process).map_err(|_| ProcError::OutOfMemory)?;
-        tracing::info!(pid, program, pages = process.pages, "spawned");
+        // Routine comings and goings are debug events: the terminal is the user's. Faults
+        // (a warning, above) and kills stay visible.
+        tracing::debug!(pid, program, pages = process.pages, "spawned");
         Ok((process.thread, process.pages))
     }
 
@@ -315,7 +317,7 @@ impl Manager {
             }
             None => ExitStatus::Faulted { kind: "unknown".to_string(), pc: 0, address: 0 },
         };
-        tracing::info!(pid, program = process.name.as_str(), %status, "ended");
+        tracing::debug!(pid, program = process.name.as_str(), %status, "ended");
         self.finish(pid, status);
     }
 
