@@ -58,8 +58,8 @@ pub fn to_json(figures: &[Figure]) -> String {
     json
 }
 
-/// The shell's event at the end of boot: `[shell] INFO shell::lattice: ready instructions=N`.
-const READY_EVENT: &str = "shell::lattice: ready instructions=";
+/// The shell's event at the end of boot: `[shell] INFO shell::lattice: ready instret=N`.
+const READY_EVENT: &str = "shell::lattice: ready instret=";
 
 /// Starts QEMU under `-icount` on `kernel`.
 fn start(qemu: &Path, kernel: &Path, bootargs: Option<&str>) -> Result<Machine, String> {
@@ -166,12 +166,12 @@ mod tests {
     #[test]
     fn reads_the_shell_ready_event() {
         let transcript =
-            "proc: ready\n[shell] INFO shell::lattice: ready instructions=81234567\nLattice shell.\n";
+            "proc: ready\n[shell] INFO shell::lattice: ready instret=81234567\nLattice shell.\n";
         assert_eq!(
             parse_ready(transcript),
             Some(Figure { name: "boot.to_prompt".into(), instructions: 81_234_567 })
         );
-        assert_eq!(parse_ready("[shell] INFO shell::lattice: ready instructions=x\n"), None);
+        assert_eq!(parse_ready("[shell] INFO shell::lattice: ready instret=x\n"), None);
         assert_eq!(parse_ready("no shell here\n"), None);
     }
 }

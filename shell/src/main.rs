@@ -89,8 +89,9 @@ mod lattice {
                 variables.export(name);
             }
         }
-        // Reset to here is `boot.to_prompt` in `cargo xtask bench` (exact under `-icount`).
-        tracing::info!(instructions = userlib::syscall::instructions_retired(), "ready");
+        // Reset to here is `boot.to_prompt` in `cargo xtask bench` (exact under `-icount`;
+        // without it QEMU's counter follows host cycles).
+        tracing::info!(instret = userlib::syscall::instructions_retired(), "ready");
         let status = shell.run();
         i32::try_from(status).unwrap_or(1)
     }
