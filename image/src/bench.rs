@@ -165,8 +165,7 @@ mod tests {
 
     #[test]
     fn reads_the_shell_ready_event() {
-        let transcript =
-            "proc: ready\n[shell] INFO shell::lattice: ready instret=81234567\nLattice shell.\n";
+        let transcript = "proc: ready\n[shell] INFO shell::lattice: ready instret=81234567\nLattice shell.\n";
         assert_eq!(
             parse_ready(transcript),
             Some(Figure { name: "boot.to_prompt".into(), instructions: 81_234_567 })

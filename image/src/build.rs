@@ -9,7 +9,7 @@ pub const USER_TARGET: &str = "riscv64gc-unknown-none-elf";
 /// Target triple of the kernel (no FPU instructions, so it never touches user FP state).
 pub const KERNEL_TARGET: &str = "riscv64imac-unknown-none-elf";
 /// Packages that build user programs.
-const USER_PACKAGES: &[&str] = &[
+pub const USER_PACKAGES: &[&str] = &[
     "root",
     "hello",
     "test-isolation",

@@ -267,8 +267,9 @@ impl Broker {
 
     /// Replaces the policy with `new` (already compiled) at `client`'s request: every live
     /// connection is decided again; those the new policy denies or narrows are forgotten
-    /// and returned for revocation; clients' labels move to the new policy. `instructions`
-    /// is what the caller measured for the swap so far.
+    /// and returned for revocation (so are any the old policy did not allow either);
+    /// clients' labels move to the new policy. The answer's `instructions` is 0: the
+    /// program around the broker measures the swap and fills it in.
     pub fn swap_policy(&mut self, client: ClientId, new: Policy) -> Result<PolicySwap, SecurityError> {
         if !self.may_load_policy(client) {
             return Err(SecurityError::NotPermitted);
