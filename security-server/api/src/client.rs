@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use userlib::ipc::Cptr;
 use userlib::rpc::{CapabilitySlot, Client, RpcError, Transfer};
 
-use crate::{ConnectionInfo, PolicyLoaded, Request, Response, Security, SecurityError};
+use crate::{ConnectionInfo, PolicyLoaded, Request, Response, Security, SecurityError, SessionNotice};
 
 /// An answer of the wrong kind: the server does not speak this protocol's version.
 fn unexpected() -> SecurityError {
@@ -39,13 +39,67 @@ impl SecurityClient {
     }
 
     /// Registers as the server of `service`, handing over `endpoint` (which needs GRANT on
-    /// the security server's capability, and READ/WRITE for what clients do with it).
-    pub fn register(&self, service: &str, endpoint: Cptr) -> Result<(), SecurityError> {
-        let request = Request::Register { service: service.to_string() };
-        let transfer = Transfer { send: Some(endpoint), receive: None };
+    /// the security server's capability, and READ/WRITE for what clients do with it). Each
+    /// session costs its client `session_bytes` of quota. With `notices`, the notification
+    /// signalled when session notices wait arrives in `into` (bind it to the serving
+    /// thread, then take them with [`SecurityClient::notices`]).
+    pub fn register(
+        &self,
+        service: &str,
+        endpoint: Cptr,
+        session_bytes: u64,
+        notices: Option<CapabilitySlot>,
+    ) -> Result<(), SecurityError> {
+        let request =
+            Request::Register { service: service.to_string(), session_bytes, notices: notices.is_some() };
+        let transfer = Transfer { send: Some(endpoint), receive: notices };
         match self.client.call_with(&request, transfer)? {
-            (Response::Registered, _) => Ok(()),
+            (Response::Registered, arrived) if arrived || notices.is_none() => Ok(()),
+            (Response::Registered, _) => Err(SecurityError::MissingCapability),
             _ => Err(unexpected()),
+        }
+    }
+
+    /// Admits a process of `program` spawned through connection `parent_connection` (the
+    /// process manager only); its session capability arrives in `into`. Returns its
+    /// client id.
+    pub fn admit(
+        &self,
+        program: &str,
+        parent_connection: u64,
+        into: CapabilitySlot,
+    ) -> Result<u64, SecurityError> {
+        let request = Request::Admit { program: program.to_string(), parent_connection };
+        let transfer = Transfer { send: None, receive: Some(into) };
+        match self.client.call_with(&request, transfer)? {
+            (Response::Admitted { client }, true) => Ok(client),
+            (Response::Admitted { .. }, false) => Err(SecurityError::MissingCapability),
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// Process `client` ended (the process manager only); returns how many connections
+    /// it had open.
+    pub fn depart(&self, client: u64) -> Result<u32, SecurityError> {
+        match self.client.call(&Request::Depart { client })? {
+            Response::Departed { closed } => Ok(closed),
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// Every waiting session notice (asking page by page), oldest first.
+    pub fn notices(&self) -> Result<Vec<SessionNotice>, SecurityError> {
+        let mut all = Vec::new();
+        loop {
+            let Response::Notices { notices, more } = self.client.call(&Request::Notices)? else {
+                return Err(unexpected());
+            };
+            let empty = notices.is_empty();
+            all.extend(notices);
+            // A page must bring something, or a confused server would keep us here.
+            if !more || empty {
+                return Ok(all);
+            }
         }
     }
 

@@ -1,14 +1,10 @@
 //! The security server's interface (DESIGN.md §5): programs ask it for connections to
 //! services, servers register with it, the shell lists and revokes connections and loads
-//! policies. It also declares the [`Session`] notices the security server sends a server
-//! when a connection to it opens or closes.
+//! policies; the process manager admits the processes it builds; registered servers take
+//! the [`SessionNotice`]s about connections to them.
 //!
-//! Two protocols, each carried by `userlib::rpc` (postcard in one message):
-//!
-//! | protocol | label | who calls whom |
-//! | --- | --- | --- |
-//! | [`Security`] | `SECU` | any program → the security server |
-//! | [`Session`] | `SESS` | the security server → a registered server, on the endpoint it registered |
+//! Protocol [`Security`] (label `SECU`), carried by `userlib::rpc` (postcard in one
+//! message).
 //!
 //! Operations, with the capability they carry, whether they block, and whether repeating
 //! them is harmless (idempotent):
@@ -16,13 +12,20 @@
 //! | request | capability | answer | idempotent |
 //! | --- | --- | --- | --- |
 //! | `Connect` | reply carries the session capability: a badged copy of the service's endpoint, badge = connection id | `Connected` | no: each call opens a new connection |
-//! | `Register` | request carries the server's endpoint (with GRANT) | `Registered` | no: a second registration is `AlreadyRegistered` |
+//! | `Register` | request carries the server's endpoint (with GRANT); the reply carries the notification the security server signals when it has session notices | `Registered` | no: a second registration is `AlreadyRegistered` |
 //! | `Revoke` | none | `Revoked` | yes, but the second is `NoSuchConnection` |
 //! | `ListConnections` | none | `Connections` (a page; `more` says whether to ask again after the last id) | yes |
 //! | `LoadPolicy` | none | `PolicyLoaded` | yes |
+//! | `Admit` (process manager only) | reply carries the new process's security session capability | `Admitted` | no: each call admits a new process |
+//! | `Depart` (process manager only) | none | `Departed` | yes, but the second is `NoSuchConnection` |
+//! | `Notices` (registered servers) | none | `Notices` (a page; `more` says whether to ask again) | no: notices are taken |
 //!
-//! None of them blocks beyond the security server's own work. Every grant, denial,
-//! revocation and policy load is also an audit event (target `audit`).
+//! None of them blocks beyond the security server's own work, and the security server
+//! calls nobody but the resource donor (which calls nobody): it tells a server about
+//! sessions by signalling the notification it handed out at registration, and the server
+//! takes the notices with `Notices`. Calls between servers therefore never go round in a
+//! circle, so no two servers can wait for each other. Every grant, denial, revocation and
+//! policy load is also an audit event (target `audit`).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
@@ -66,6 +69,12 @@ pub enum Request {
     Register {
         /// The service's name.
         service: String,
+        /// What a session costs the server, in bytes: each client that connects donates
+        /// this much of its quota for its session's state (0: sessions are free).
+        session_bytes: u64,
+        /// Whether the server wants session notices ([`SessionNotice`]); the reply
+        /// carries the notification signalled when some are waiting.
+        notices: bool,
     },
     /// Revokes connection `connection`: its session capability and every copy disappear,
     /// and its server is told ([`SessionNotice::Closed`]).
@@ -86,6 +95,26 @@ pub enum Request {
         /// The policy script.
         source: String,
     },
+    /// The process manager built a process of `program` (its name in the boot archive or
+    /// its path), started by the client of connection `parent_connection` (one of the
+    /// process manager's sessions; 0: by the process manager itself). The policy labels
+    /// it; the reply carries its security session capability, the one capability it
+    /// starts with.
+    Admit {
+        /// The program.
+        program: String,
+        /// The connection the spawn request came through, or 0.
+        parent_connection: u64,
+    },
+    /// Process `client` (an id `Admit` returned) ended: its connections close and its
+    /// session capability is revoked.
+    Depart {
+        /// The client id.
+        client: u64,
+    },
+    /// The caller's session notices that are waiting (a registered server, after its
+    /// notification was signalled).
+    Notices,
 }
 
 /// What the security server answers.
@@ -109,6 +138,23 @@ pub enum Response {
     },
     /// The new policy is in force.
     PolicyLoaded(PolicyLoaded),
+    /// The process is admitted; the reply carries its session capability.
+    Admitted {
+        /// Its client id (the session capability's badge).
+        client: u64,
+    },
+    /// The process's connections are closed.
+    Departed {
+        /// How many were open.
+        closed: u32,
+    },
+    /// Session notices, oldest first.
+    Notices {
+        /// The notices.
+        notices: Vec<SessionNotice>,
+        /// Whether more are waiting.
+        more: bool,
+    },
 }
 
 /// One live connection, as `conns` shows it.
@@ -126,6 +172,8 @@ pub struct ConnectionInfo {
     pub rights: u32,
     /// The scope the policy granted (`"subtree /www, read-only"`), empty for none.
     pub scope: String,
+    /// Bytes of the client's quota donated to the server for the session.
+    pub donation_bytes: u64,
 }
 
 /// What a policy load did.
@@ -172,6 +220,13 @@ pub enum SecurityError {
     OutOfResources,
     /// The request or reply could not be carried (malformed, too large, IPC failure).
     Rpc(RpcError),
+    /// The client's quota cannot pay for the session the server charges.
+    QuotaExceeded {
+        /// What the session costs.
+        needed: u64,
+        /// What the client has free.
+        free: u64,
+    },
 }
 
 impl From<RpcError> for SecurityError {
@@ -192,31 +247,24 @@ impl core::fmt::Display for SecurityError {
             Self::InvalidPolicy { line, message } => write!(f, "invalid policy, line {line}: {message}"),
             Self::OutOfResources => f.write_str("out of resources"),
             Self::Rpc(error) => write!(f, "{error}"),
+            Self::QuotaExceeded { needed, free } => {
+                write!(f, "quota exceeded: the session costs {needed} bytes, {free} are free")
+            }
         }
     }
 }
 
-/// The notices the security server sends a server about its sessions, on the endpoint the
-/// server registered (with the security server's own badge, so the server can tell them
-/// from its clients' requests: they carry this protocol's label).
-#[derive(Debug)]
-pub enum Session {}
-
-impl Protocol for Session {
-    const NAME: &'static str = "session";
-    const LABEL: usize = label(*b"SESS");
-    type Request = SessionNotice;
-    type Response = SessionAccepted;
-    type Error = SessionError;
-}
-
-/// A session opened or closed.
+/// A session opened or closed: what a registered server takes with `Notices`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SessionNotice {
     /// A client was granted a connection: requests with badge `connection` are its.
     Opened {
         /// The connection id (the badge its requests carry).
         connection: u64,
+        /// The client's id (the same for all its connections).
+        client_id: u64,
+        /// The rights granted.
+        rights: u32,
         /// The client program's path.
         client: String,
         /// The client's label.
@@ -231,28 +279,6 @@ pub enum SessionNotice {
         /// The connection id.
         connection: u64,
     },
-}
-
-/// A server took the notice into account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionAccepted;
-
-/// Why a server could not take a session.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SessionError {
-    /// The server cannot hold another session (its reason); the connection is refused.
-    Refused {
-        /// Why.
-        reason: String,
-    },
-    /// The notice could not be carried.
-    Rpc(RpcError),
-}
-
-impl From<RpcError> for SessionError {
-    fn from(error: RpcError) -> Self {
-        Self::Rpc(error)
-    }
 }
 
 #[cfg(target_arch = "riscv64")]

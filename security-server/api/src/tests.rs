@@ -12,10 +12,13 @@ use super::*;
 fn requests() -> Vec<Request> {
     vec![
         Request::Connect { service: "fs".to_string(), rights: 3 },
-        Request::Register { service: "net".to_string() },
+        Request::Register { service: "net".to_string(), session_bytes: 16384, notices: true },
         Request::Revoke { connection: u64::MAX },
         Request::ListConnections { after: 17 },
         Request::LoadPolicy { source: "level(\"secret\");".to_string() },
+        Request::Admit { program: "hello".to_string(), parent_connection: 1 << 16 },
+        Request::Depart { client: 1000 },
+        Request::Notices,
     ]
 }
 
@@ -27,6 +30,7 @@ fn connection(id: u64) -> ConnectionInfo {
         service: "fs".to_string(),
         rights: 1,
         scope: "subtree /www, read-only".to_string(),
+        donation_bytes: 16384,
     }
 }
 
@@ -37,6 +41,9 @@ fn responses() -> Vec<Response> {
         Response::Revoked,
         Response::Connections { connections: vec![connection(1), connection(2)], more: true },
         Response::PolicyLoaded(PolicyLoaded { kept: 3, revoked: 2, instructions: 123_456 }),
+        Response::Admitted { client: 1001 },
+        Response::Departed { closed: 2 },
+        Response::Notices { notices: notices(), more: false },
     ]
 }
 
@@ -51,6 +58,7 @@ fn errors() -> Vec<SecurityError> {
         SecurityError::InvalidPolicy { line: 12, message: "unknown level".to_string() },
         SecurityError::OutOfResources,
         SecurityError::Rpc(RpcError::TooLarge),
+        SecurityError::QuotaExceeded { needed: 16384, free: 4096 },
     ]
 }
 
@@ -72,25 +80,25 @@ fn every_answer_round_trips() {
     }
 }
 
-#[test]
-fn every_session_notice_round_trips() {
-    let notices = [
+fn notices() -> Vec<SessionNotice> {
+    vec![
         SessionNotice::Opened {
             connection: 9,
+            client_id: 1001,
+            rights: 3,
             client: "/bin/httpd".to_string(),
             label: "public".to_string(),
             scope: "listen tcp 80".to_string(),
             donation_bytes: 65536,
         },
         SessionNotice::Closed { connection: 9 },
-    ];
-    for notice in notices {
-        let message = rpc::encode_request::<Session>(&notice).unwrap();
-        assert_eq!(rpc::decode_request::<Session>(&message), Ok(notice));
-    }
-    for result in [Ok(SessionAccepted), Err(SessionError::Refused { reason: "full".to_string() })] {
-        assert_eq!(rpc::decode_reply::<Session>(&rpc::encode_reply::<Session>(&result)), result);
-    }
+    ]
+}
+
+#[test]
+fn a_page_of_typical_notices_fits_a_reply() {
+    let page = Response::Notices { notices: notices().into_iter().cycle().take(8).collect(), more: true };
+    assert!(rpc::reply_fits::<Security>(&page));
 }
 
 #[test]
@@ -106,14 +114,14 @@ fn malformed_bytes_give_the_typed_error() {
     // A reply that is valid bytes for another type.
     let other = rpc::encode(REPLY_LABEL, &Ok::<u8, u8>(9)).unwrap();
     assert_eq!(rpc::decode_reply::<Security>(&other), Err(SecurityError::Rpc(RpcError::Malformed)));
-    // A session notice sent as a security request.
-    let notice = rpc::encode_request::<Session>(&SessionNotice::Closed { connection: 1 }).unwrap();
-    assert_eq!(rpc::decode_request::<Security>(&notice), Err(RpcError::WrongProtocol));
+    // Another protocol's request.
+    let other = rpc::encode(rpc::label(*b"XXXX"), &Request::Notices).unwrap();
+    assert_eq!(rpc::decode_request::<Security>(&other), Err(RpcError::WrongProtocol));
 }
 
 #[test]
 fn labels_are_distinct() {
-    let labels = [Security::LABEL, Session::LABEL, REPLY_LABEL, kernel_abi::syscall::FAULT_LABEL];
+    let labels = [Security::LABEL, REPLY_LABEL, kernel_abi::syscall::FAULT_LABEL];
     for (index, label) in labels.iter().enumerate() {
         assert!(!labels[index + 1..].contains(label));
     }

@@ -4,20 +4,35 @@
 //! Every operation checks everything first and changes nothing when it refuses, so a
 //! refused request leaves the broker as it was.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use policy::diff::{self, Outcome};
 use policy::{Decision, Label, Policy, Rights};
-use security_api::{ConnectionInfo, PolicyLoaded, SecurityError};
+use security_api::{ConnectionInfo, PolicyLoaded, SecurityError, SessionNotice};
 
 /// The name the policy gives the security server's own service.
 pub const SECURITY_SERVICE: &str = "security";
 
 /// A client of the security server: the badge of its session capability, one per process.
+/// Boot servers are numbered by the manifest (1 onwards, below [`FIRST_SPAWNED_CLIENT`]);
+/// processes the process manager admits get ids from [`FIRST_SPAWNED_CLIENT`] on.
 pub type ClientId = u64;
+
+/// The first client id [`Broker::admit_spawned`] hands out.
+pub const FIRST_SPAWNED_CLIENT: ClientId = 1000;
+
+/// The first connection id: connection ids are badges on servers' endpoints, where the
+/// manifest's badges (boot server numbers) lie below.
+pub const FIRST_CONNECTION: u64 = 1 << 16;
+
+/// The service of the process manager, the one server that may admit processes.
+pub const PROC_SERVICE: &str = "proc";
+
+/// Most notices one `Notices` answer carries.
+pub const NOTICE_PAGE: usize = 8;
 
 /// A program the broker knows (the process manager tells it at spawn).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +51,27 @@ struct Connection {
     rights: Rights,
     /// The scope granted, as the policy prints it.
     scope: String,
+    /// Bytes of the client's quota the session was charged.
+    donation: u64,
+}
+
+/// A registered service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Registered {
+    server: ClientId,
+    /// What a session costs its client.
+    session_bytes: u64,
+    /// Whether the server takes session notices.
+    notices: bool,
+}
+
+/// A connection that ended: the program revokes its capability and gives its donation back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Closed {
+    /// The connection id.
+    pub id: u64,
+    /// Bytes it was charged.
+    pub donation: u64,
 }
 
 /// A connection the broker granted: the program mints a session capability badged `id`
@@ -48,6 +84,8 @@ pub struct Granted {
     pub server: ClientId,
     /// The scope the policy granted, as the policy prints it.
     pub scope: String,
+    /// Bytes the session was charged.
+    pub donation: u64,
     /// The audit record of the grant.
     pub audit: Audit,
 }
@@ -56,8 +94,8 @@ pub struct Granted {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicySwap {
     /// The connections the new policy denies or narrows, already forgotten by the
-    /// broker; the program revokes their capabilities and tells their servers.
-    pub revoked: Vec<(u64, ClientId)>,
+    /// broker (their servers' notices queued); the program revokes their capabilities.
+    pub revoked: Vec<Closed>,
     /// What the swap did, for the answer.
     pub loaded: PolicyLoaded,
     /// One record per revoked connection, then the load itself.
@@ -109,10 +147,15 @@ pub enum Audit {
 pub struct Broker {
     policy: Policy,
     clients: BTreeMap<ClientId, Client>,
-    /// Registered services: name to the client that serves it.
-    services: BTreeMap<String, ClientId>,
+    /// Registered services by name.
+    services: BTreeMap<String, Registered>,
     connections: BTreeMap<u64, Connection>,
     next_connection: u64,
+    next_client: ClientId,
+    /// Session notices waiting, per server that takes them.
+    notices: BTreeMap<ClientId, VecDeque<SessionNotice>>,
+    /// Servers with notices queued since [`Broker::servers_to_signal`] last asked.
+    to_signal: BTreeSet<ClientId>,
 }
 
 impl Broker {
@@ -123,8 +166,75 @@ impl Broker {
             clients: BTreeMap::new(),
             services: BTreeMap::new(),
             connections: BTreeMap::new(),
-            next_connection: 1,
+            next_connection: FIRST_CONNECTION,
+            next_client: FIRST_SPAWNED_CLIENT,
+            notices: BTreeMap::new(),
+            to_signal: BTreeSet::new(),
         }
+    }
+
+    /// The program path of `client`, if the broker knows it.
+    pub fn path_of(&self, client: ClientId) -> Option<&str> {
+        self.clients.get(&client).map(|c| c.path.as_str())
+    }
+
+    /// `admitter` (the registered process manager) built a process of `program` (a boot
+    /// archive name means `/bin/NAME`) for the client of its session `parent_connection`
+    /// (0: for itself). The new client gets the next id and its label from the policy.
+    pub fn admit_spawned(
+        &mut self,
+        admitter: ClientId,
+        program: &str,
+        parent_connection: u64,
+    ) -> Result<(ClientId, Label), SecurityError> {
+        if self.services.get(PROC_SERVICE).map(|s| s.server) != Some(admitter) {
+            return Err(SecurityError::NotPermitted);
+        }
+        let parent = if parent_connection == 0 {
+            admitter
+        } else {
+            let connection =
+                self.connections.get(&parent_connection).ok_or(SecurityError::NoSuchConnection)?;
+            if connection.service != PROC_SERVICE {
+                return Err(SecurityError::NotPermitted);
+            }
+            connection.client
+        };
+        let path = if program.starts_with('/') { program.to_string() } else { format!("/bin/{program}") };
+        let client = self.next_client;
+        let label = self.admit(client, &path, Some(parent))?;
+        self.next_client += 1;
+        Ok((client, label))
+    }
+
+    /// The notices waiting for `server`, at most `limit`, and whether more wait.
+    pub fn take_notices(&mut self, server: ClientId, limit: usize) -> (Vec<SessionNotice>, bool) {
+        let Some(queue) = self.notices.get_mut(&server) else { return (Vec::new(), false) };
+        let page: Vec<SessionNotice> = queue.drain(..limit.min(queue.len())).collect();
+        (page, !queue.is_empty())
+    }
+
+    /// Servers that have notices queued since the last call: the program signals their
+    /// notifications.
+    pub fn servers_to_signal(&mut self) -> BTreeSet<ClientId> {
+        core::mem::take(&mut self.to_signal)
+    }
+
+    /// Queues `notice` for the server of `service`, if it takes notices.
+    fn notify(&mut self, service: &str, notice: SessionNotice) {
+        if let Some(registered) = self.services.get(service).filter(|s| s.notices)
+            && let Some(queue) = self.notices.get_mut(&registered.server)
+        {
+            queue.push_back(notice);
+            self.to_signal.insert(registered.server);
+        }
+    }
+
+    /// Forgets connection `id`, telling its server; what the program must undo.
+    fn close(&mut self, id: u64) -> Option<Closed> {
+        let connection = self.connections.remove(&id)?;
+        self.notify(&connection.service, SessionNotice::Closed { connection: id });
+        Some(Closed { id, donation: connection.donation })
     }
 
     /// The policy in force.
@@ -151,9 +261,16 @@ impl Broker {
         Ok(label)
     }
 
-    /// `client` serves `service` from now on. Only the program the policy names as the
-    /// service's server may, once.
-    pub fn register(&mut self, client: ClientId, service: &str) -> Result<(), SecurityError> {
+    /// `client` serves `service` from now on; each session costs its client
+    /// `session_bytes`; with `notices`, the server takes session notices. Only the program
+    /// the policy names as the service's server may, once.
+    pub fn register(
+        &mut self,
+        client: ClientId,
+        service: &str,
+        session_bytes: u64,
+        notices: bool,
+    ) -> Result<(), SecurityError> {
         let program = self.clients.get(&client).ok_or(SecurityError::NotPermitted)?;
         let declared = self.policy.service_id(service).and_then(|id| self.policy.service(id));
         let Some(declared) = declared else { return Err(SecurityError::UnknownService) };
@@ -164,23 +281,29 @@ impl Broker {
         if self.services.contains_key(service) {
             return Err(SecurityError::AlreadyRegistered);
         }
-        self.services.insert(service.to_string(), client);
+        self.services.insert(service.to_string(), Registered { server: client, session_bytes, notices });
+        if notices {
+            self.notices.entry(client).or_default();
+        }
         Ok(())
     }
 
-    /// `client` asks for `service` with `rights`. Allowed: the connection is live and
-    /// booked. Denied: the error names the rule, and the audit record says the same.
+    /// `client` asks for `service` with `rights`. Allowed: `pay` charges the session's
+    /// cost to the client (client, connection id, bytes); if it pays, the connection is
+    /// live and booked and its server's notice queued. Denied (or unpaid): the error names
+    /// the rule (or the quota), and the audit record says the same; nothing is booked.
     pub fn connect(
         &mut self,
         client: ClientId,
         service: &str,
         rights: u32,
+        pay: impl FnOnce(ClientId, u64, u64) -> Result<(), SecurityError>,
     ) -> Result<Granted, (SecurityError, Audit)> {
         let Some(program) = self.clients.get(&client) else {
             let rule = String::from("the caller is not a process the security server admitted");
             return Err((SecurityError::NotPermitted, deny(&format!("client {client}"), service, &rule)));
         };
-        let Some(&server) = self.services.get(service) else {
+        let Some(&registered) = self.services.get(service) else {
             let rule = String::from("no server has registered the service");
             return Err((SecurityError::UnknownService, deny(&program.path, service, &rule)));
         };
@@ -193,6 +316,11 @@ impl Broker {
                 let rule = format!("the grant at line {}", allowed.grant().origin);
                 let scope = allowed.scope().to_string();
                 let id = self.next_connection;
+                let donation = registered.session_bytes;
+                if let Err(error) = pay(client, id, donation) {
+                    let why = format!("{error}");
+                    return Err((error, deny(&program.path, service, &why)));
+                }
                 self.next_connection += 1;
                 let audit = Audit::Grant {
                     connection: id,
@@ -200,11 +328,27 @@ impl Broker {
                     service: service.to_string(),
                     rule,
                 };
+                let notice = SessionNotice::Opened {
+                    connection: id,
+                    client_id: client,
+                    rights: rights.bits(),
+                    client: program.path.clone(),
+                    label: self.policy.label_text(program.label).to_string(),
+                    scope: scope.clone(),
+                    donation_bytes: donation,
+                };
                 self.connections.insert(
                     id,
-                    Connection { client, service: service.to_string(), rights, scope: scope.clone() },
+                    Connection {
+                        client,
+                        service: service.to_string(),
+                        rights,
+                        scope: scope.clone(),
+                        donation,
+                    },
                 );
-                Ok(Granted { id, server, scope, audit })
+                self.notify(service, notice);
+                Ok(Granted { id, server: registered.server, scope, donation, audit })
             }
             Decision::Deny(reason) => {
                 let rule = self.policy.explain(&reason).to_string();
@@ -214,38 +358,52 @@ impl Broker {
     }
 
     /// Revokes `connection` at `client`'s request: its own connections, or any for a
-    /// program the policy lets manage connections (the shell). Returns the server to tell.
-    pub fn revoke(&mut self, client: ClientId, connection: u64) -> Result<(ClientId, Audit), SecurityError> {
+    /// program the policy lets manage connections (the shell). Its server's notice is
+    /// queued; returns what to undo.
+    pub fn revoke(&mut self, client: ClientId, connection: u64) -> Result<(Closed, Audit), SecurityError> {
         let live = self.connections.get(&connection).ok_or(SecurityError::NoSuchConnection)?;
         if live.client != client && !self.may_manage(client) {
             return Err(SecurityError::NotPermitted);
         }
-        let server = self.services.get(&live.service).copied().unwrap_or(0);
         let asked_by = self.clients.get(&client).map_or("an unknown client", |c| c.path.as_str());
         let audit = Audit::Revoke { connection, why: format!("revoked at the request of {asked_by}") };
-        self.connections.remove(&connection);
-        Ok((server, audit))
+        let closed = self.close(connection).ok_or(SecurityError::NoSuchConnection)?;
+        Ok((closed, audit))
     }
 
-    /// A process ended: its connections close (returned with their servers, for notices),
-    /// and services it served are unregistered.
-    pub fn depart(&mut self, client: ClientId) -> Vec<(u64, ClientId)> {
+    /// Process `client` ended, as `departer` (the process manager) says: its connections
+    /// close (their servers' notices queued; returned to undo), and services it served
+    /// are unregistered.
+    pub fn depart(&mut self, departer: ClientId, client: ClientId) -> Result<Vec<Closed>, SecurityError> {
+        if self.services.get(PROC_SERVICE).map(|s| s.server) != Some(departer) {
+            return Err(SecurityError::NotPermitted);
+        }
+        if !self.clients.contains_key(&client) {
+            return Err(SecurityError::NoSuchConnection);
+        }
+        Ok(self.depart_now(client))
+    }
+
+    /// Process `client` is gone: see [`Broker::depart`].
+    pub fn depart_now(&mut self, client: ClientId) -> Vec<Closed> {
         self.clients.remove(&client);
-        self.services.retain(|_, server| *server != client);
         let ended: Vec<u64> =
             self.connections.iter().filter(|(_, c)| c.client == client).map(|(&id, _)| id).collect();
-        ended
-            .into_iter()
-            .filter_map(|id| {
-                let connection = self.connections.remove(&id)?;
-                Some((id, self.services.get(&connection.service).copied().unwrap_or(0)))
-            })
-            .collect()
+        let closed = ended.into_iter().filter_map(|id| self.close(id)).collect();
+        self.services.retain(|_, registered| registered.server != client);
+        self.notices.remove(&client);
+        closed
     }
 
-    /// Live connections with ids above `after`, at most `limit`, and whether more follow.
-    pub fn list(&self, after: u64, limit: usize) -> (Vec<ConnectionInfo>, bool) {
-        let mut page = self.connections.range(after.saturating_add(1)..);
+    /// Live connections with ids above `after`, at most `limit`, and whether more follow,
+    /// as `viewer` may see them: every connection for a program the policy lets read the
+    /// audit trail or manage connections, its own connections for anyone else.
+    pub fn list(&self, viewer: ClientId, after: u64, limit: usize) -> (Vec<ConnectionInfo>, bool) {
+        let everything = self.may_manage(viewer) || self.may(viewer, Rights::AUDIT);
+        let mut page = self
+            .connections
+            .range(after.saturating_add(1)..)
+            .filter(|(_, connection)| everything || connection.client == viewer);
         let connections: Vec<ConnectionInfo> = page
             .by_ref()
             .take(limit)
@@ -259,6 +417,7 @@ impl Broker {
                     service: connection.service.clone(),
                     rights: connection.rights.bits(),
                     scope: connection.scope.clone(),
+                    donation_bytes: connection.donation,
                 }
             })
             .collect();
@@ -295,8 +454,8 @@ impl Broker {
             let id = verdict.connection.id;
             if verdict.must_revoke() || matches!(verdict.outcome, Outcome::NotLive(_)) {
                 let reason = verdict.reason(&self.policy, &new).to_string();
-                if let Some(connection) = self.connections.remove(&id) {
-                    revoked.push((id, self.services.get(&connection.service).copied().unwrap_or(0)));
+                if let Some(closed) = self.close(id) {
+                    revoked.push(closed);
                 }
                 audit.push(Audit::Revoke { connection: id, why: format!("policy swap: {reason}") });
             }
@@ -323,10 +482,14 @@ impl Broker {
     /// Whether `client`'s program may load policies: the policy would give it a
     /// connection to the `security` service with the load-policy right.
     fn may_load_policy(&self, client: ClientId) -> bool {
+        self.may(client, Rights::LOAD_POLICY)
+    }
+
+    /// Whether the policy would give `client` a connection to the `security` service with
+    /// `rights`.
+    fn may(&self, client: ClientId, rights: Rights) -> bool {
         self.clients.get(&client).is_some_and(|program| {
-            self.policy
-                .decide_named(&program.path, program.label, SECURITY_SERVICE, Rights::LOAD_POLICY)
-                .is_allowed()
+            self.policy.decide_named(&program.path, program.label, SECURITY_SERVICE, rights).is_allowed()
         })
     }
 }

@@ -11,7 +11,7 @@ extern crate alloc;
 
 pub mod broker;
 
-pub use broker::{Audit, Broker, ClientId, Granted, PolicySwap};
+pub use broker::{Audit, Broker, ClientId, Closed, Granted, PolicySwap};
 
 #[cfg(test)]
 mod tests;

@@ -1,18 +1,19 @@
 //! The client wrapper: one method per request.
 
+use alloc::string::ToString;
 use alloc::vec::Vec;
 
 use userlib::ipc::Cptr;
-use userlib::rpc::{Client, RpcError};
+use userlib::rpc::{CapabilitySlot, Client, RpcError, Transfer};
 
-use crate::{Donor, DonorError, MemoryInfo, QuotaInfo, Request, Response};
+use crate::{Donor, DonorError, MemoryInfo, Request, Response};
 
 /// An answer of the wrong kind: the server does not speak this protocol's version.
 fn unexpected() -> DonorError {
     DonorError::Rpc(RpcError::Malformed)
 }
 
-/// A client of the donor, through a session capability.
+/// A client of the donor, through a session or manifest capability.
 #[derive(Clone, Copy, Debug)]
 pub struct DonorClient {
     client: Client<Donor>,
@@ -24,23 +25,51 @@ impl DonorClient {
         Self { client: Client::new(endpoint) }
     }
 
-    /// The caller's quota.
-    pub fn quota(&self) -> Result<QuotaInfo, DonorError> {
-        match self.client.call(&Request::Quota)? {
-            Response::Quota(quota) => Ok(quota),
+    /// A quota of `bytes` for process `pid` (the process manager only); its Untyped
+    /// arrives in `into`. Returns the bytes granted.
+    pub fn grant(
+        &self,
+        client: u64,
+        pid: u32,
+        program: &str,
+        bytes: u64,
+        into: CapabilitySlot,
+    ) -> Result<u64, DonorError> {
+        let request = Request::Grant { client, pid, program: program.to_string(), bytes };
+        match self.client.call_with(&request, Transfer { send: None, receive: Some(into) })? {
+            (Response::Granted { bytes }, true) => Ok(bytes),
+            // The Untyped did not arrive: the caller's capability lacks GRANT.
+            (Response::Granted { .. }, false) => Err(DonorError::NotPermitted),
             _ => Err(unexpected()),
         }
     }
 
-    /// Donates `bytes` to the server of `connection`; returns the bytes donated.
-    pub fn donate(&self, connection: u64, bytes: u64) -> Result<u64, DonorError> {
-        match self.client.call(&Request::Donate { to_connection: connection, bytes })? {
-            Response::Donated { bytes } => Ok(bytes),
+    /// Process `client` uses `bytes` of its quota (the process manager only).
+    pub fn report(&self, client: u64, bytes: u64) -> Result<(), DonorError> {
+        match self.client.call(&Request::Report { client, bytes })? {
+            Response::Reported => Ok(()),
             _ => Err(unexpected()),
         }
     }
 
-    /// Takes back what was donated to `connection`; returns the bytes.
+    /// Process `client` ended (the process manager only); returns the bytes freed.
+    pub fn release(&self, client: u64) -> Result<u64, DonorError> {
+        match self.client.call(&Request::Release { client })? {
+            Response::Released { bytes } => Ok(bytes),
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// Charges connection `connection`'s session to client `client` (the security server
+    /// only).
+    pub fn charge(&self, client: u64, connection: u64, bytes: u64) -> Result<(), DonorError> {
+        match self.client.call(&Request::Charge { client, connection, bytes })? {
+            Response::Charged => Ok(()),
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// Gives back what connection `connection` was charged (the security server only).
     pub fn reclaim(&self, connection: u64) -> Result<u64, DonorError> {
         match self.client.call(&Request::Reclaim { connection })? {
             Response::Reclaimed { bytes } => Ok(bytes),

@@ -1,25 +1,34 @@
-//! The resource donor's interface (DESIGN.md §6): quotas, donations to sessions, and the
-//! system's memory.
+//! The resource donor's interface (DESIGN.md §6): process quotas, donations to sessions,
+//! and the system's memory.
 //!
 //! Protocol [`Donor`] (label `DONR`), carried by `userlib::rpc` (postcard in one message).
 //!
-//! | request | answer | blocks | idempotent |
-//! | --- | --- | --- | --- |
-//! | `Quota` | `Quota` | no | yes |
-//! | `Donate` | `Donated` | no | no: each call donates again |
-//! | `Reclaim` | `Reclaimed` | no | yes (the second reclaims 0 bytes) |
-//! | `Free` | `Memory` (a page of processes; `more` says whether to ask again after the last pid) | no | yes |
+//! | request | who may | answer | blocks | idempotent |
+//! | --- | --- | --- | --- | --- |
+//! | `Grant` | the process manager | `Granted`; the reply moves the quota's Untyped to the caller | no | no: each call grants again |
+//! | `Report` | the process manager | `Reported` | no | yes |
+//! | `Release` | the process manager | `Released` | no | yes (the second is `NoSuchClient`) |
+//! | `Charge` | the security server | `Charged` | no | no: each call charges again |
+//! | `Reclaim` | the security server | `Reclaimed` | no | yes (the second reclaims 0 bytes) |
+//! | `Free` | anyone with a session | `Memory` (a page of processes; `more` says whether to ask again after the last pid) | no | yes |
 //!
-//! A donation moves part of the caller's quota to the server of one of its connections,
-//! for that session's state; ending or revoking the session gives it back. The kernel does
-//! not transfer Untyped capabilities over IPC, so how the donated memory reaches the server
-//! (the donor retyping on the server's behalf, or handing it frames) is the donor's
-//! business, not this interface's.
+//! "Who may" is the manifest's business: the process manager and the security server get
+//! their endpoint to the donor from the manifest (`uses = ["donor"]`), and the donor takes
+//! the privileged requests only through those; everyone else reaches it through a session
+//! from the security server, where only `Free` is answered.
+//!
+//! A process's quota is real memory: an Untyped the donor carves from the memory it owns,
+//! keeps the parent of, and moves to the process manager, which builds the process from
+//! it. Opening a session charges part of the client's quota to the connection (the server
+//! says what a session costs when it registers); closing or revoking the session gives it
+//! back; the process's end releases the whole quota (the donor revokes the parent, so
+//! nothing built from it survives).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
@@ -42,17 +51,43 @@ impl Protocol for Donor {
 /// Variants are only ever added at the end (postcard numbers them by position).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
-    /// The caller's quota.
-    Quota,
-    /// Donates `bytes` of the caller's quota to the server of connection `to_connection`
-    /// (one of the caller's own).
-    Donate {
-        /// The connection id.
-        to_connection: u64,
-        /// Bytes (rounded up to pages).
+    /// A quota of `bytes` for process `pid` of `program`, security client `client`; the
+    /// reply moves an Untyped of that size (rounded up to a power of two) to the caller's
+    /// receive slot.
+    Grant {
+        /// The process's security client id.
+        client: u64,
+        /// Its pid.
+        pid: u32,
+        /// Its program.
+        program: String,
+        /// Bytes asked for.
         bytes: u64,
     },
-    /// Takes back everything donated to connection `connection` (its session ended).
+    /// The process built from client `client`'s quota uses `bytes` of it (image, stack,
+    /// heap, kernel objects).
+    Report {
+        /// The client id.
+        client: u64,
+        /// Bytes in use.
+        bytes: u64,
+    },
+    /// Process `client` ended: its whole quota comes back.
+    Release {
+        /// The client id.
+        client: u64,
+    },
+    /// Client `client` opens connection `connection`, whose server charges `bytes` a
+    /// session: they move from the client's quota to the connection.
+    Charge {
+        /// The client id.
+        client: u64,
+        /// The connection id.
+        connection: u64,
+        /// Bytes the session costs.
+        bytes: u64,
+    },
+    /// Connection `connection` closed: what it was charged goes back to its client.
     Reclaim {
         /// The connection id.
         connection: u64,
@@ -67,16 +102,23 @@ pub enum Request {
 /// What the donor answers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
-    /// The caller's quota.
-    Quota(QuotaInfo),
-    /// The donation was made.
-    Donated {
-        /// Bytes donated (after rounding).
+    /// The quota is granted; the reply carries its Untyped.
+    Granted {
+        /// Bytes granted (after rounding).
         bytes: u64,
     },
+    /// The use is recorded.
+    Reported,
+    /// The quota came back.
+    Released {
+        /// Bytes returned to the free memory.
+        bytes: u64,
+    },
+    /// The session is paid for.
+    Charged,
     /// The donation came back.
     Reclaimed {
-        /// Bytes returned to the caller's quota.
+        /// Bytes returned to the client's quota.
         bytes: u64,
     },
     /// The system's memory.
@@ -88,9 +130,9 @@ pub enum Response {
 pub struct QuotaInfo {
     /// Bytes granted at spawn.
     pub granted: u64,
-    /// Bytes in use (its own objects and frames, and its donations).
+    /// Bytes in use by its own objects and frames.
     pub used: u64,
-    /// Bytes left.
+    /// Bytes neither in use nor donated.
     pub free: u64,
 }
 
@@ -108,10 +150,12 @@ pub struct MemoryInfo {
 }
 
 /// One process's share.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessMemory {
     /// The process.
     pub pid: u32,
+    /// Its program.
+    pub program: String,
     /// Its quota.
     pub quota: QuotaInfo,
     /// Bytes it has donated to sessions.
@@ -126,8 +170,10 @@ pub enum DonorError {
         /// Bytes it has free.
         free: u64,
     },
-    /// The caller has no connection with that id.
-    NoSuchConnection,
+    /// No process has that client id.
+    NoSuchClient,
+    /// That connection is already charged.
+    AlreadyCharged,
     /// The caller may not do that.
     NotPermitted,
     /// The system has no memory left to back the request.
@@ -146,7 +192,8 @@ impl core::fmt::Display for DonorError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::QuotaExceeded { free } => write!(f, "quota exceeded ({free} bytes free)"),
-            Self::NoSuchConnection => f.write_str("no such connection"),
+            Self::NoSuchClient => f.write_str("no such client"),
+            Self::AlreadyCharged => f.write_str("connection already charged"),
             Self::NotPermitted => f.write_str("not permitted"),
             Self::OutOfMemory => f.write_str("out of memory"),
             Self::Rpc(error) => write!(f, "{error}"),

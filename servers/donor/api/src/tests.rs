@@ -11,6 +11,7 @@ use super::*;
 fn process(pid: u32) -> ProcessMemory {
     ProcessMemory {
         pid,
+        program: "httpd".into(),
         quota: QuotaInfo { granted: 8 << 20, used: 3 << 20, free: 5 << 20 },
         donated: 64 << 10,
     }
@@ -19,8 +20,10 @@ fn process(pid: u32) -> ProcessMemory {
 #[test]
 fn every_request_round_trips() {
     let requests = [
-        Request::Quota,
-        Request::Donate { to_connection: 12, bytes: 65536 },
+        Request::Grant { client: 1001, pid: 3, program: "hello".into(), bytes: 4 << 20 },
+        Request::Report { client: 1001, bytes: 300 << 10 },
+        Request::Release { client: 1001 },
+        Request::Charge { client: 1001, connection: 1 << 16, bytes: 16384 },
         Request::Reclaim { connection: 12 },
         Request::Free { after: 0 },
     ];
@@ -34,8 +37,10 @@ fn every_request_round_trips() {
 #[test]
 fn every_answer_round_trips() {
     let results = [
-        Ok(Response::Quota(QuotaInfo { granted: 1, used: 2, free: 3 })),
-        Ok(Response::Donated { bytes: 4096 }),
+        Ok(Response::Granted { bytes: 4 << 20 }),
+        Ok(Response::Reported),
+        Ok(Response::Released { bytes: 4 << 20 }),
+        Ok(Response::Charged),
         Ok(Response::Reclaimed { bytes: 0 }),
         Ok(Response::Memory(MemoryInfo {
             total: 256 << 20,
@@ -44,7 +49,8 @@ fn every_answer_round_trips() {
             more: false,
         })),
         Err(DonorError::QuotaExceeded { free: 12 }),
-        Err(DonorError::NoSuchConnection),
+        Err(DonorError::NoSuchClient),
+        Err(DonorError::AlreadyCharged),
         Err(DonorError::NotPermitted),
         Err(DonorError::OutOfMemory),
         Err(DonorError::Rpc(RpcError::Malformed)),
