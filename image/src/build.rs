@@ -119,6 +119,15 @@ pub fn build_system(system: &str) -> Result<BuildOutput, String> {
         manifest.servers.len()
     );
     files.push(("manifest", crate::manifest::encode(&manifest)));
+    if let Some(policy) = &manifest.system.policy {
+        let path = root.join(policy);
+        let source =
+            std::fs::read_to_string(&path).map_err(|error| format!("read {}: {error}", path.display()))?;
+        let compiled = policy::compile(&source)
+            .map_err(|errors| format!("the system policy {}: {errors}", path.display()))?;
+        println!("      policy {policy}: {}", compiled.policy.content_hash_hex());
+        files.push(("policy", compiled.policy.to_bytes()));
+    }
     let entries: Vec<(&str, &[u8])> = files.iter().map(|(name, bytes)| (*name, bytes.as_slice())).collect();
     let archive_bytes = kernel_abi::bootarchive::writer::build(&entries)
         .map_err(|error| format!("packing the boot archive: {error:?}"))?;

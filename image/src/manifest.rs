@@ -57,6 +57,11 @@ pub struct System {
     pub name: String,
     /// Memory size, like `"256M"`.
     pub memory: String,
+    /// The policy the security server enforces from boot: a rhai script (path from the
+    /// workspace root), compiled by the image builder and packed as the boot archive's
+    /// entry `policy`. A bad script stops the build with its error.
+    #[serde(default)]
+    pub policy: Option<String>,
 }
 
 /// One server.
@@ -85,6 +90,10 @@ pub struct Server {
     /// programs from it).
     #[serde(default)]
     pub boot_archive: bool,
+    /// Its heap, like `"4M"` (256K if not given); it comes out of the memory the root task
+    /// builds the server from, not out of its budget.
+    #[serde(default)]
+    pub heap: Option<String>,
 }
 
 /// Parses `"256M"`, `"64K"`, `"1G"` or a plain byte count.
@@ -187,6 +196,14 @@ pub fn parse(text: &str, programs: &[&str]) -> Result<Manifest, String> {
             ));
         }
         total = total.saturating_add(budget);
+        if let Some(heap) = &server.heap {
+            let bytes =
+                parse_size(heap).map_err(|error| format!("server `{}`: heap: {error}", server.name))?;
+            if !(64 << 10..=64 << 20).contains(&bytes) {
+                return Err(format!("server `{}`: heap {heap} must be between 64K and 64M", server.name));
+            }
+            total = total.saturating_add(bytes);
+        }
     }
     if total > machine {
         return Err(format!(
@@ -215,7 +232,14 @@ pub fn encode(manifest: &Manifest) -> Vec<u8> {
         let memory = parse_size(&server.memory).unwrap_or(0);
         let provides = server.provides.clone().unwrap_or_else(|| "-".to_string());
         let uses = list(server.uses.clone());
-        let flags = if server.boot_archive { "archive" } else { "-" };
+        let mut flags = Vec::new();
+        if server.boot_archive {
+            flags.push("archive".to_string());
+        }
+        if let Some(heap) = server.heap.as_deref().and_then(|heap| parse_size(heap).ok()) {
+            flags.push(format!("heap={heap}"));
+        }
+        let flags = list(flags);
         out.push_str(&format!(
             "server {} {} {memory} {provides} {uses} {devices} {flags}",
             server.name, server.priority

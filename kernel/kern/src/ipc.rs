@@ -5,16 +5,19 @@
 //! buffer to the receiver's (truncated to four words if either has none). A capability is
 //! transferred only if the sender used a capability with the grant right, named it in its
 //! IPC buffer, and the receiver named an empty slot in its own: the copy becomes a child of
-//! the sender's capability, so revoking the sender's capability reaches it.
+//! the sender's capability, so revoking the sender's capability reaches it. An Untyped
+//! capability cannot be copied (two capabilities would hand the same free memory out
+//! twice), so it is moved instead: the sender loses it, and it keeps its place in the
+//! derivation tree, so revoking the Untyped it was retyped from still reaches it.
 
 use kernel_abi::MessageInfo;
 use kernel_abi::Rights;
 use kernel_abi::syscall::{MAX_MESSAGE_WORDS, REGISTER_MESSAGE_WORDS};
-use kernel_core::capability::Capability;
+use kernel_core::capability::{self, Capability};
 
 use crate::Kernel;
 use crate::object::ObjectRef;
-use crate::object::cnode;
+use crate::object::cnode::{self, KernelSlots};
 use crate::object::thread::{self, CSPACE_SLOT, Pending, Thread};
 
 /// What the receiver's registers say after a delivery.
@@ -77,8 +80,8 @@ pub fn deliver_fault(
     deliver_registers(receiver, MessageInfo::new(kernel_abi::syscall::FAULT_LABEL, length, 0), badge);
 }
 
-/// Copies the first capability the sender names into the receiver's receive slot. Returns
-/// the number transferred (0 or 1).
+/// Copies the first capability the sender names into the receiver's receive slot (moves it,
+/// if it is an Untyped). Returns the number transferred (0 or 1).
 fn transfer_capability(kernel: &mut Kernel, sender: ObjectRef<Thread>, receiver: ObjectRef<Thread>) -> usize {
     let (Some(out), Some(into)) = (thread::ipc_buffer(sender), thread::ipc_buffer(receiver)) else {
         return 0;
@@ -89,7 +92,7 @@ fn transfer_capability(kernel: &mut Kernel, sender: ObjectRef<Thread>, receiver:
     }
     let Ok(source) = resolve(sender, cptr) else { return 0 };
     let original = cnode::load(source);
-    if original.is_null() || matches!(original, Capability::Untyped { .. }) {
+    if original.is_null() {
         return 0;
     }
     let destination_cnode = if receive_cnode == 0 {
@@ -103,6 +106,13 @@ fn transfer_capability(kernel: &mut Kernel, sender: ObjectRef<Thread>, receiver:
     let Ok(destination) = cnode::slot_id(&destination_cnode, receive_index) else { return 0 };
     if !cnode::load(destination).is_null() {
         return 0;
+    }
+    if matches!(original, Capability::Untyped { .. }) {
+        // Untyped cannot be copied; moving keeps its parent (whoever donated the memory can
+        // still revoke it) and its children. `destination` is empty and `source` is not, so
+        // they differ.
+        capability::relocate(&mut KernelSlots, source, destination);
+        return 1;
     }
     let Some(copy) = original.derive(Rights::ALL, None) else { return 0 };
     cnode::insert(kernel, source, destination, copy);

@@ -40,22 +40,23 @@ impl SecurityClient {
 
     /// Registers as the server of `service`, handing over `endpoint` (which needs GRANT on
     /// the security server's capability, and READ/WRITE for what clients do with it). Each
-    /// session costs its client `session_bytes` of quota. With `notices`, the notification
-    /// signalled when session notices wait arrives in `into` (bind it to the serving
-    /// thread, then take them with [`SecurityClient::notices`]).
-    pub fn register(
-        &self,
-        service: &str,
-        endpoint: Cptr,
-        session_bytes: u64,
-        notices: Option<CapabilitySlot>,
-    ) -> Result<(), SecurityError> {
-        let request =
-            Request::Register { service: service.to_string(), session_bytes, notices: notices.is_some() };
-        let transfer = Transfer { send: Some(endpoint), receive: notices };
+    /// session costs its client `session_bytes` of quota.
+    pub fn register(&self, service: &str, endpoint: Cptr, session_bytes: u64) -> Result<(), SecurityError> {
+        let request = Request::Register { service: service.to_string(), session_bytes };
+        let transfer = Transfer { send: Some(endpoint), receive: None };
         match self.client.call_with(&request, transfer)? {
-            (Response::Registered, arrived) if arrived || notices.is_none() => Ok(()),
-            (Response::Registered, _) => Err(SecurityError::MissingCapability),
+            (Response::Registered, _) => Ok(()),
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// Asks for session notices: the security server signals `notification` (a badged
+    /// copy of one bound to the serving thread) when some wait; take them with
+    /// [`SecurityClient::notices`].
+    pub fn subscribe(&self, notification: Cptr) -> Result<(), SecurityError> {
+        let transfer = Transfer { send: Some(notification), receive: None };
+        match self.client.call_with(&Request::Subscribe, transfer)? {
+            (Response::Subscribed, _) => Ok(()),
             _ => Err(unexpected()),
         }
     }

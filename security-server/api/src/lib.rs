@@ -12,7 +12,8 @@
 //! | request | capability | answer | idempotent |
 //! | --- | --- | --- | --- |
 //! | `Connect` | reply carries the session capability: a badged copy of the service's endpoint, badge = connection id | `Connected` | no: each call opens a new connection |
-//! | `Register` | request carries the server's endpoint (with GRANT); the reply carries the notification the security server signals when it has session notices | `Registered` | no: a second registration is `AlreadyRegistered` |
+//! | `Register` | request carries the server's endpoint (with GRANT) | `Registered` | no: a second registration is `AlreadyRegistered` |
+//! | `Subscribe` (registered servers) | request carries a notification the security server signals when session notices wait | `Subscribed` | yes: the last one counts |
 //! | `Revoke` | none | `Revoked` | yes, but the second is `NoSuchConnection` |
 //! | `ListConnections` | none | `Connections` (a page; `more` says whether to ask again after the last id) | yes |
 //! | `LoadPolicy` | none | `PolicyLoaded` | yes |
@@ -36,6 +37,15 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 use userlib::rpc::{Protocol, RpcError, label};
+
+/// The first client id of a process the process manager admits (`Admit`); ids below are
+/// the boot servers, numbered by the manifest from 1.
+pub const FIRST_SPAWNED_CLIENT: u64 = 1000;
+
+/// The first connection id: connection ids are badges on servers' endpoints, where the
+/// manifest's badges (boot server numbers) lie below, so a server tells a session from a
+/// manifest client by the badge alone.
+pub const FIRST_CONNECTION: u64 = 1 << 16;
 
 /// The security server's protocol.
 #[derive(Debug)]
@@ -72,9 +82,6 @@ pub enum Request {
         /// What a session costs the server, in bytes: each client that connects donates
         /// this much of its quota for its session's state (0: sessions are free).
         session_bytes: u64,
-        /// Whether the server wants session notices ([`SessionNotice`]); the reply
-        /// carries the notification signalled when some are waiting.
-        notices: bool,
     },
     /// Revokes connection `connection`: its session capability and every copy disappear,
     /// and its server is told ([`SessionNotice::Closed`]).
@@ -115,6 +122,10 @@ pub enum Request {
     /// The caller's session notices that are waiting (a registered server, after its
     /// notification was signalled).
     Notices,
+    /// The caller (a registered server) wants session notices from now on; the request
+    /// carries the notification to signal (WRITE; the server chooses its badge, so it can
+    /// share a notification already bound to its thread, say for interrupts).
+    Subscribe,
 }
 
 /// What the security server answers.
@@ -127,6 +138,8 @@ pub enum Response {
     },
     /// The service is registered.
     Registered,
+    /// Session notices will be signalled.
+    Subscribed,
     /// The connection is revoked.
     Revoked,
     /// A page of live connections, in id order.

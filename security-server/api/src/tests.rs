@@ -12,13 +12,14 @@ use super::*;
 fn requests() -> Vec<Request> {
     vec![
         Request::Connect { service: "fs".to_string(), rights: 3 },
-        Request::Register { service: "net".to_string(), session_bytes: 16384, notices: true },
+        Request::Register { service: "net".to_string(), session_bytes: 16384 },
         Request::Revoke { connection: u64::MAX },
         Request::ListConnections { after: 17 },
         Request::LoadPolicy { source: "level(\"secret\");".to_string() },
         Request::Admit { program: "hello".to_string(), parent_connection: 1 << 16 },
         Request::Depart { client: 1000 },
         Request::Notices,
+        Request::Subscribe,
     ]
 }
 
@@ -38,6 +39,7 @@ fn responses() -> Vec<Response> {
     vec![
         Response::Connected { connection: 7 },
         Response::Registered,
+        Response::Subscribed,
         Response::Revoked,
         Response::Connections { connections: vec![connection(1), connection(2)], more: true },
         Response::PolicyLoaded(PolicyLoaded { kept: 3, revoked: 2, instructions: 123_456 }),

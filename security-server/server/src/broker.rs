@@ -21,12 +21,7 @@ pub const SECURITY_SERVICE: &str = "security";
 /// processes the process manager admits get ids from [`FIRST_SPAWNED_CLIENT`] on.
 pub type ClientId = u64;
 
-/// The first client id [`Broker::admit_spawned`] hands out.
-pub const FIRST_SPAWNED_CLIENT: ClientId = 1000;
-
-/// The first connection id: connection ids are badges on servers' endpoints, where the
-/// manifest's badges (boot server numbers) lie below.
-pub const FIRST_CONNECTION: u64 = 1 << 16;
+pub use security_api::{FIRST_CONNECTION, FIRST_SPAWNED_CLIENT};
 
 /// The service of the process manager, the one server that may admit processes.
 pub const PROC_SERVICE: &str = "proc";
@@ -61,8 +56,6 @@ struct Registered {
     server: ClientId,
     /// What a session costs its client.
     session_bytes: u64,
-    /// Whether the server takes session notices.
-    notices: bool,
 }
 
 /// A connection that ended: the program revokes its capability and gives its donation back.
@@ -152,7 +145,7 @@ pub struct Broker {
     connections: BTreeMap<u64, Connection>,
     next_connection: u64,
     next_client: ClientId,
-    /// Session notices waiting, per server that takes them.
+    /// Session notices waiting, per server that takes them (subscribed).
     notices: BTreeMap<ClientId, VecDeque<SessionNotice>>,
     /// Servers with notices queued since [`Broker::servers_to_signal`] last asked.
     to_signal: BTreeSet<ClientId>,
@@ -220,9 +213,19 @@ impl Broker {
         core::mem::take(&mut self.to_signal)
     }
 
+    /// `server` takes session notices from now on (those of sessions opened before are
+    /// not queued). Only a registered server may.
+    pub fn subscribe(&mut self, server: ClientId) -> Result<(), SecurityError> {
+        if !self.services.values().any(|registered| registered.server == server) {
+            return Err(SecurityError::NotPermitted);
+        }
+        self.notices.entry(server).or_default();
+        Ok(())
+    }
+
     /// Queues `notice` for the server of `service`, if it takes notices.
     fn notify(&mut self, service: &str, notice: SessionNotice) {
-        if let Some(registered) = self.services.get(service).filter(|s| s.notices)
+        if let Some(registered) = self.services.get(service)
             && let Some(queue) = self.notices.get_mut(&registered.server)
         {
             queue.push_back(notice);
@@ -262,14 +265,13 @@ impl Broker {
     }
 
     /// `client` serves `service` from now on; each session costs its client
-    /// `session_bytes`; with `notices`, the server takes session notices. Only the program
-    /// the policy names as the service's server may, once.
+    /// `session_bytes`. Only the program the policy names as the service's server may,
+    /// once.
     pub fn register(
         &mut self,
         client: ClientId,
         service: &str,
         session_bytes: u64,
-        notices: bool,
     ) -> Result<(), SecurityError> {
         let program = self.clients.get(&client).ok_or(SecurityError::NotPermitted)?;
         let declared = self.policy.service_id(service).and_then(|id| self.policy.service(id));
@@ -281,10 +283,7 @@ impl Broker {
         if self.services.contains_key(service) {
             return Err(SecurityError::AlreadyRegistered);
         }
-        self.services.insert(service.to_string(), Registered { server: client, session_bytes, notices });
-        if notices {
-            self.notices.entry(client).or_default();
-        }
+        self.services.insert(service.to_string(), Registered { server: client, session_bytes });
         Ok(())
     }
 

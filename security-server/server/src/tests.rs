@@ -64,7 +64,10 @@ fn system() -> Broker {
         (PROC, "/sbin/proc", "proc"),
     ] {
         broker.admit(client, path, None).expect("admit server");
-        broker.register(client, service, SESSION_BYTES, service != "fs").expect("register");
+        broker.register(client, service, SESSION_BYTES).expect("register");
+        if service != "fs" {
+            broker.subscribe(client).expect("registered");
+        }
     }
     broker.admit(SHELL, "/bin/shell", None).expect("admit shell");
     broker.admit(HTTPD, "/bin/httpd", Some(SHELL)).expect("admit httpd");
@@ -106,14 +109,11 @@ fn a_denial_names_the_rule_and_books_nothing() {
 #[test]
 fn only_the_declared_server_registers_once() {
     let mut broker = system();
-    assert_eq!(
-        broker.register(TOOL, "fs", 0, false),
-        Err(SecurityError::NotPermitted),
-        "the policy names /sbin/fs"
-    );
-    assert_eq!(broker.register(FS, "fs", 0, false), Err(SecurityError::AlreadyRegistered));
-    assert_eq!(broker.register(TOOL, "nosuch", 0, false), Err(SecurityError::UnknownService));
+    assert_eq!(broker.register(TOOL, "fs", 0), Err(SecurityError::NotPermitted), "the policy names /sbin/fs");
+    assert_eq!(broker.register(FS, "fs", 0), Err(SecurityError::AlreadyRegistered));
+    assert_eq!(broker.register(TOOL, "nosuch", 0), Err(SecurityError::UnknownService));
     assert_eq!(broker.admit(TOOL, "/bin/tool", None), Err(SecurityError::NotPermitted), "ids are not reused");
+    assert_eq!(broker.subscribe(TOOL), Err(SecurityError::NotPermitted), "only servers take notices");
 }
 
 #[test]

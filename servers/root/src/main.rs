@@ -49,7 +49,12 @@ struct ServerLine<'a> {
     arguments: [&'a str; 8],
     argument_count: usize,
     boot_archive: bool,
+    /// Heap bytes (0: the default).
+    heap: usize,
 }
+
+/// Heap pages of a server whose manifest entry names none.
+const DEFAULT_HEAP_PAGES: usize = 64;
 
 fn list(word: &str) -> impl Iterator<Item = &str> {
     word.split(',').filter(move |item| !item.is_empty() && word != "-")
@@ -78,7 +83,13 @@ fn parse_line(line: &str) -> Option<ServerLine<'_>> {
         *server.devices.get_mut(server.device_count)? = Device { name, address, irq: irq.parse().ok()? };
         server.device_count += 1;
     }
-    server.boot_archive = list(words.next()?).any(|flag| flag == "archive");
+    for flag in list(words.next()?) {
+        match flag.split_once('=') {
+            None if flag == "archive" => server.boot_archive = true,
+            Some(("heap", bytes)) => server.heap = bytes.parse().ok()?,
+            _ => return None,
+        }
+    }
     for word in words.take(server.arguments.len()) {
         server.arguments[server.argument_count] = word;
         server.argument_count += 1;
@@ -251,7 +262,8 @@ fn start_server(
     use loader::server_slots as at;
     let elf = world.archive.find(server.name).ok_or("not in the boot archive")?.data;
     let archive_bytes = if server.boot_archive { userlib::boot_archive(world.info).len() } else { 0 };
-    let build = carve(world, slots, (2 << 20) + archive_bytes)?;
+    let heap_pages = if server.heap == 0 { DEFAULT_HEAP_PAGES } else { server.heap.div_ceil(4096) };
+    let build = carve(world, slots, (2 << 20) + archive_bytes + heap_pages * 4096)?;
     let fault_endpoint = slots.take().ok_or("no free slot")?;
     object::mint(slot::CNODE, fault_endpoint, slot::CNODE, world.faults, Rights::WRITE, badge)
         .map_err(|_| "mint")?;
@@ -271,7 +283,7 @@ fn start_server(
         priority: server.priority,
         cnode_radix: 8,
         stack_pages: 16,
-        heap_pages: 64,
+        heap_pages,
         fault_endpoint,
         grants: &[],
     };

@@ -5,7 +5,7 @@ use kernel_abi::syscall::MAX_MESSAGE_WORDS;
 use kernel_abi::{Error, ObjectType, Rights};
 use userlib::ipc::{self, Message};
 use userlib::object;
-use userlib::syscall::yield_now;
+use userlib::syscall::{debug_check, yield_now};
 
 use crate::context::{CNODE, Context, Outcome, Test, exit_status, pack, unpack};
 use crate::{check, check_eq, ok};
@@ -102,6 +102,11 @@ pub const ALL: &[Test] = &[
         id: "IPC0018",
         about: "an unbadged endpoint delivers badge 0, and a call's reply carries label and words back",
         run: unbadged_and_reply_words,
+    },
+    Test {
+        id: "IPC0021",
+        about: "an Untyped sent with GRANT or in a reply moves: the sender's slot empties, the receiver retypes from it, and revoking the sender's parent Untyped destroys it and its objects",
+        run: untyped_moves,
     },
 ];
 
@@ -480,5 +485,80 @@ fn every_length(context: &mut Context) -> Outcome {
             check_eq!(answer.word(index), words[length - 1 - index]);
         }
     }
+    Ok(())
+}
+
+/// A memory donor: answers one call on endpoint `0` (received with reply object `2`) with a
+/// 64 KiB Untyped retyped from the Untyped at `1` into slot `3`; exits with the error code.
+fn donor(arguments: usize) -> usize {
+    let (endpoint, parent, reply, child) =
+        (unpack(arguments, 0), unpack(arguments, 1), unpack(arguments, 2), unpack(arguments, 3));
+    if let Err(error) = ipc::receive(endpoint, reply) {
+        return error as usize;
+    }
+    if let Err(error) = object::retype(parent, ObjectType::Untyped, 16, CNODE, child, 1) {
+        return error as usize;
+    }
+    if let Some(buffer) = ipc::ipc_buffer() {
+        buffer.send_caps[0] = child;
+    }
+    let mut message = Message::new(6, &[]);
+    message.caps = 1;
+    ipc::send(reply, &message).err().map_or(0, |error| error as usize)
+}
+
+fn untyped_moves(context: &mut Context) -> Outcome {
+    let endpoint = ok!(context.make(ObjectType::Endpoint, 0));
+    // The donor keeps `parent` and gives away a child of the same size.
+    let parent = ok!(context.make(ObjectType::Untyped, 16));
+    let (granting, plain, child, received) = (context.slot(), context.slot(), context.slot(), context.slot());
+    let (scratch, notification) = (context.slot(), context.slot());
+    ok!(object::copy(CNODE, granting, CNODE, endpoint, Rights::WRITE | Rights::GRANT));
+    ok!(object::copy(CNODE, plain, CNODE, endpoint, Rights::WRITE));
+    ok!(object::retype(parent, ObjectType::Untyped, 16, CNODE, child, 1));
+    set_receive_slot(received);
+    // Without GRANT nothing moves: the sender keeps the Untyped (copying it is refused as
+    // for any Untyped; from an empty slot it would be InvalidCapability).
+    ok!(context.spawn(send_capability, pack([plain, child, 0, 0]), 100, 0));
+    let (message, _) = ok!(ipc::receive(endpoint, 0));
+    check_eq!((message.label, message.caps), (5, 0));
+    check_eq!(object::copy(CNODE, scratch, CNODE, child, Rights::ALL), Err(Error::IllegalOperation));
+    check_eq!(object::copy(CNODE, scratch, CNODE, received, Rights::ALL), Err(Error::InvalidCapability));
+    // With GRANT it moves into the receive slot and the sender's slot is empty.
+    ok!(context.spawn(send_capability, pack([granting, child, 0, 0]), 100, 0));
+    let (message, _) = ok!(ipc::receive(endpoint, 0));
+    check_eq!((message.label, message.caps), (5, 1));
+    check_eq!(ipc::ipc_buffer().map(|buffer| buffer.received_caps), Some(1));
+    ok!(debug_check());
+    check_eq!(object::copy(CNODE, scratch, CNODE, child, Rights::ALL), Err(Error::InvalidCapability));
+    check_eq!(
+        object::retype(child, ObjectType::Notification, 0, CNODE, notification, 1),
+        Err(Error::InvalidCapability)
+    );
+    ok!(object::retype(received, ObjectType::Notification, 0, CNODE, notification, 1));
+    ok!(ipc::signal(notification));
+    check_eq!(ipc::poll(notification), Ok(0));
+    // The moved child is still the parent's: revoking the parent destroys it and what was
+    // made from it.
+    check_eq!(object::revoke(CNODE, parent), Ok(2));
+    ok!(debug_check());
+    check_eq!(
+        object::retype(received, ObjectType::Notification, 0, CNODE, scratch, 1),
+        Err(Error::InvalidCapability)
+    );
+    check_eq!(ipc::poll(notification), Err(Error::InvalidCapability));
+    // The same through a reply, as a memory server answers a request for memory.
+    let reply = ok!(context.make(ObjectType::Reply, 0));
+    let given = context.slot();
+    let (_, faults) = ok!(context.spawn_joinable(donor, pack([endpoint, parent, reply, given]), 255));
+    let answer = ok!(ipc::call(endpoint, &Message::new(1, &[])));
+    check_eq!((answer.label, answer.caps), (6, 1));
+    check_eq!(exit_status(faults).ok(), Some(0));
+    check_eq!(object::copy(CNODE, scratch, CNODE, given, Rights::ALL), Err(Error::InvalidCapability));
+    ok!(object::retype(received, ObjectType::Notification, 0, CNODE, notification, 1));
+    check_eq!(ipc::poll(notification), Ok(0));
+    check_eq!(object::revoke(CNODE, parent), Ok(2));
+    check_eq!(ipc::poll(notification), Err(Error::InvalidCapability));
+    check_eq!(object::revoke(CNODE, received), Err(Error::InvalidCapability));
     Ok(())
 }

@@ -62,8 +62,9 @@ impl DonorClient {
 
     /// Charges connection `connection`'s session to client `client` (the security server
     /// only).
-    pub fn charge(&self, client: u64, connection: u64, bytes: u64) -> Result<(), DonorError> {
-        match self.client.call(&Request::Charge { client, connection, bytes })? {
+    pub fn charge(&self, client: u64, program: &str, connection: u64, bytes: u64) -> Result<(), DonorError> {
+        let request = Request::Charge { client, program: program.to_string(), connection, bytes };
+        match self.client.call(&request)? {
             Response::Charged => Ok(()),
             _ => Err(unexpected()),
         }
@@ -85,12 +86,12 @@ impl DonorClient {
             let Response::Memory(page) = self.client.call(&Request::Free { after })? else {
                 return Err(unexpected());
             };
-            let last = page.per_process.last().map(|process| process.pid);
+            let last = page.per_process.last().map(|process| process.client);
             let (total, free, more) = (page.total, page.free, page.more);
             processes.extend(page.per_process);
             match last {
                 // A page must move forward, or a confused server would keep us here.
-                Some(pid) if more && pid > after => after = pid,
+                Some(client) if more && client > after => after = client,
                 _ => return Ok(MemoryInfo { total, free, per_process: processes, more: false }),
             }
         }

@@ -82,6 +82,8 @@ pub enum Request {
     Charge {
         /// The client id.
         client: u64,
+        /// Its program (named in the books of a boot server, which has no quota).
+        program: String,
         /// The connection id.
         connection: u64,
         /// Bytes the session costs.
@@ -92,10 +94,11 @@ pub enum Request {
         /// The connection id.
         connection: u64,
     },
-    /// The system's memory, with the processes above pid `after` (0 for the first page).
+    /// The system's memory, with the accounts of clients above `after` (0 for the first
+    /// page).
     Free {
-        /// The last pid of the previous page, or 0.
-        after: u32,
+        /// The last client id of the previous page, or 0.
+        after: u64,
     },
 }
 
@@ -143,16 +146,18 @@ pub struct MemoryInfo {
     pub total: u64,
     /// Bytes not granted to anyone.
     pub free: u64,
-    /// A page of processes, in pid order.
+    /// A page of accounts, in client id order.
     pub per_process: Vec<ProcessMemory>,
     /// Whether there are more processes after the last one.
     pub more: bool,
 }
 
-/// One process's share.
+/// One process's share (or a boot server's allowance for sessions: pid 0, no memory).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessMemory {
-    /// The process.
+    /// Its security client id.
+    pub client: u64,
+    /// The process (0: a boot server).
     pub pid: u32,
     /// Its program.
     pub program: String,

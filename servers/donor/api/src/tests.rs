@@ -10,6 +10,7 @@ use super::*;
 
 fn process(pid: u32) -> ProcessMemory {
     ProcessMemory {
+        client: u64::from(pid) + 1000,
         pid,
         program: "httpd".into(),
         quota: QuotaInfo { granted: 8 << 20, used: 3 << 20, free: 5 << 20 },
@@ -23,7 +24,7 @@ fn every_request_round_trips() {
         Request::Grant { client: 1001, pid: 3, program: "hello".into(), bytes: 4 << 20 },
         Request::Report { client: 1001, bytes: 300 << 10 },
         Request::Release { client: 1001 },
-        Request::Charge { client: 1001, connection: 1 << 16, bytes: 16384 },
+        Request::Charge { client: 1001, program: "/bin/hello".into(), connection: 1 << 16, bytes: 16384 },
         Request::Reclaim { connection: 12 },
         Request::Free { after: 0 },
     ];
@@ -72,7 +73,7 @@ fn malformed_bytes_give_the_typed_error() {
     assert_eq!(rpc::decode_request::<Donor>(&message), Err(RpcError::Malformed));
     let mut reply = Message::new(REPLY_LABEL, &[]);
     // Ok(Memory) with a process list that claims 1000 entries.
-    reply.length = rpc::pack(&[0, 3, 1, 1, 0xe8, 0x07], &mut reply.words).unwrap();
+    reply.length = rpc::pack(&[0, 5, 1, 1, 0xe8, 0x07], &mut reply.words).unwrap();
     assert_eq!(rpc::decode_reply::<Donor>(&reply), Err(DonorError::Rpc(RpcError::Malformed)));
 }
 
@@ -81,9 +82,12 @@ fn a_page_of_processes_fits_a_reply() {
     let page = MemoryInfo {
         total: 1 << 30,
         free: 1 << 29,
-        per_process: (1..=40).map(process).collect(),
+        per_process: (1..=8)
+            .map(|pid| ProcessMemory { program: "a-long-program-name".into(), ..process(pid) })
+            .collect(),
         more: true,
     };
+    // The donor answers 8 accounts a page (`donor::FREE_PAGE`).
     assert!(rpc::reply_fits::<Donor>(&Response::Memory(page)));
 }
 

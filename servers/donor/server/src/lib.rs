@@ -1,0 +1,173 @@
+//! The resource donor's books (DESIGN.md §6), kept apart from kernel objects so the host
+//! tests check every rule: each process's quota (what it was granted, what its own
+//! objects use, what it donated), each connection's charge, and the memory not granted.
+//!
+//! The program around the [`Ledger`] holds the memory itself: equal chunks of Untyped, one
+//! per process quota, whose children it moves to the process manager and revokes when the
+//! process ends.
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use donor_api::{DonorError, MemoryInfo, ProcessMemory, QuotaInfo};
+
+/// What a boot server (started by the root task from the manifest, with memory the
+/// manifest gave it) may donate to sessions: it has no quota from the donor, so its
+/// sessions are paid from this allowance, booked like any quota.
+pub const BOOT_ALLOWANCE: u64 = 1 << 20;
+
+/// Most processes one `Free` answer lists.
+pub const FREE_PAGE: usize = 8;
+
+/// One account: a process's quota, or a boot server's allowance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Account {
+    /// The process's pid (0 for a boot server).
+    pid: u32,
+    program: String,
+    granted: u64,
+    used: u64,
+    donated: u64,
+    /// Whether memory backs it (a quota) or it is a boot server's allowance.
+    backed: bool,
+}
+
+impl Account {
+    fn free(&self) -> u64 {
+        self.granted.saturating_sub(self.used).saturating_sub(self.donated)
+    }
+}
+
+/// The books.
+#[derive(Debug)]
+pub struct Ledger {
+    /// Bytes of memory the donor owns.
+    total: u64,
+    /// Bytes granted as quotas (memory that left the donor).
+    granted: u64,
+    /// Accounts by security client id.
+    accounts: BTreeMap<u64, Account>,
+    /// Charges by connection id: the client that paid, and how much.
+    charges: BTreeMap<u64, (u64, u64)>,
+}
+
+impl Ledger {
+    /// Books for `total` bytes, nothing granted.
+    pub fn new(total: u64) -> Self {
+        Self { total, granted: 0, accounts: BTreeMap::new(), charges: BTreeMap::new() }
+    }
+
+    /// A quota of `bytes` for process `pid` of `program`, security client `client`. The
+    /// caller has the memory; the books say it left the donor.
+    pub fn grant(&mut self, client: u64, pid: u32, program: &str, bytes: u64) -> Result<(), DonorError> {
+        if self.accounts.contains_key(&client) {
+            return Err(DonorError::NotPermitted);
+        }
+        if bytes > self.total - self.granted {
+            return Err(DonorError::OutOfMemory);
+        }
+        self.granted += bytes;
+        let account = Account {
+            pid,
+            program: String::from(program),
+            granted: bytes,
+            used: 0,
+            donated: 0,
+            backed: true,
+        };
+        self.accounts.insert(client, account);
+        Ok(())
+    }
+
+    /// Process `client` uses `bytes` of its quota for its own objects.
+    pub fn report(&mut self, client: u64, bytes: u64) -> Result<(), DonorError> {
+        let account = self.accounts.get_mut(&client).ok_or(DonorError::NoSuchClient)?;
+        account.used = bytes.min(account.granted);
+        Ok(())
+    }
+
+    /// Process `client` ended: its quota returns (with whatever its sessions were
+    /// charged; their connections are gone with it). Returns the bytes freed.
+    pub fn release(&mut self, client: u64) -> Result<u64, DonorError> {
+        let account = self.accounts.remove(&client).ok_or(DonorError::NoSuchClient)?;
+        self.charges.retain(|_, (payer, _)| *payer != client);
+        let bytes = if account.backed { account.granted } else { 0 };
+        self.granted -= bytes;
+        Ok(bytes)
+    }
+
+    /// Client `client` (`program`) pays `bytes` for connection `connection`. A client the
+    /// donor has no quota for is a boot server: it gets [`BOOT_ALLOWANCE`] to pay from.
+    pub fn charge(
+        &mut self,
+        client: u64,
+        program: &str,
+        connection: u64,
+        bytes: u64,
+    ) -> Result<(), DonorError> {
+        if self.charges.contains_key(&connection) {
+            return Err(DonorError::AlreadyCharged);
+        }
+        if !self.accounts.contains_key(&client) {
+            if client >= security_api::FIRST_SPAWNED_CLIENT {
+                return Err(DonorError::NoSuchClient);
+            }
+            let allowance = Account {
+                pid: 0,
+                program: String::from(program),
+                granted: BOOT_ALLOWANCE,
+                used: 0,
+                donated: 0,
+                backed: false,
+            };
+            self.accounts.insert(client, allowance);
+        }
+        let account = self.accounts.get_mut(&client).ok_or(DonorError::NoSuchClient)?;
+        if bytes > account.free() {
+            return Err(DonorError::QuotaExceeded { free: account.free() });
+        }
+        account.donated += bytes;
+        self.charges.insert(connection, (client, bytes));
+        Ok(())
+    }
+
+    /// Connection `connection` closed: its charge returns to its client. Returns the
+    /// bytes (0 if it was never charged, or its client already ended).
+    pub fn reclaim(&mut self, connection: u64) -> u64 {
+        let Some((client, bytes)) = self.charges.remove(&connection) else { return 0 };
+        if let Some(account) = self.accounts.get_mut(&client) {
+            account.donated -= bytes;
+        }
+        bytes
+    }
+
+    /// The memory, with the accounts of clients above `after` (at most `limit`).
+    pub fn memory(&self, after: u64, limit: usize) -> MemoryInfo {
+        let mut accounts = self.accounts.range(after.saturating_add(1)..);
+        let per_process: Vec<ProcessMemory> = accounts
+            .by_ref()
+            .take(limit)
+            .map(|(&client, account)| ProcessMemory {
+                client,
+                pid: account.pid,
+                program: account.program.clone(),
+                quota: QuotaInfo { granted: account.granted, used: account.used, free: account.free() },
+                donated: account.donated,
+            })
+            .collect();
+        MemoryInfo {
+            total: self.total,
+            free: self.total - self.granted,
+            per_process,
+            more: accounts.next().is_some(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
