@@ -23,6 +23,9 @@ pub const USER_PACKAGES: &[&str] = &[
     "test-proc",
     "console",
     "test-console",
+    "security-server",
+    "donor",
+    "sessions",
 ];
 /// Programs packed into the boot archive, in archive order. The kernel starts `root`
 /// unless the kernel command line says `lattice.boot=...`.
@@ -46,6 +49,10 @@ pub const BOOT_PROGRAMS: &[&str] = &[
     "shell",
     "bench-proc",
     "started",
+    "security",
+    "donor",
+    "hold",
+    "forbidden",
 ];
 
 /// What a build produced.

@@ -2,10 +2,12 @@
 //!
 //! The program connects the interpreter (`shell::Shell`, tested on the host) to the system:
 //! the terminal is the console server's, programs are spawned and waited for through the
-//! process manager. The manifest gives the shell those two services (`uses = ["console",
-//! "proc"]`), in that order, at `loader::server_slots::FIRST_CLIENT` and the slot after.
-//! `free` shows the memory the process manager holds for programs; `conns` and `revoke`
-//! need the security server, which is not there yet: they say so.
+//! process manager, `free` asks the resource donor, `conns` and `revoke` the security
+//! server. The shell starts with one capability, its session with the security server
+//! (`uses = ["security"]` in the manifest, at `loader::server_slots::FIRST_CLIENT`), and
+//! connects to the console, the process manager and the donor through it at start: each
+//! connection is decided by the policy, costs part of the shell's allowance, and shows in
+//! `conns`.
 //!
 //! **Ctrl-C.** While a foreground program runs, the shell gives it the console's foreground
 //! with a notification of its own attached, and blocks in the process manager's `Wait`. A
@@ -33,19 +35,25 @@ mod lattice {
     use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
     use console_api::ConsoleClient;
+    use donor_api::DonorClient;
     use kernel_abi::{FaultKind, ObjectType, Rights};
     use loader::server_slots as at;
     use proc_api::{ProcClient, ProcError};
+    use security_api::SecurityClient;
     use shell::Shell;
     use shell::system::{
         ConnectionId, ConnectionInfo, ExitStatus, MemoryInfo, Mode, Pid, ProcessInfo, ProcessMemory,
         ProcessState, System, SystemError,
     };
+    use userlib::rpc::CapabilitySlot;
     use userlib::{ipc, object, thread};
 
-    /// Slot of the console endpoint, then of the process manager's.
-    const CONSOLE: usize = at::FIRST_CLIENT;
-    const PROC: usize = at::FIRST_CLIENT + 1;
+    /// Slot of the session with the security server (from the manifest).
+    const SECURITY: usize = at::FIRST_CLIENT;
+    /// Slots of the connections the shell opens at start.
+    const CONSOLE: usize = at::FIRST_FREE + 3;
+    const PROC: usize = at::FIRST_FREE + 4;
+    const DONOR: usize = at::FIRST_FREE + 5;
     /// Slots of the watcher's notification, thread and IPC buffer frame.
     const INTERRUPT: usize = at::FIRST_FREE;
     const WATCHER: usize = at::FIRST_FREE + 1;
@@ -69,6 +77,18 @@ mod lattice {
             return 70;
         };
         let _ = userlib::trace::init("shell", tracing::Level::INFO);
+        let security = SecurityClient::new(SECURITY);
+        use policy::Rights;
+        for (service, rights, slot) in [
+            ("console", Rights::READ.union(Rights::WRITE), CONSOLE),
+            ("proc", Rights::SPAWN, PROC),
+            ("donor", Rights::MEMORY, DONOR),
+        ] {
+            let into = CapabilitySlot { cnode: at::CNODE, index: slot };
+            if let Err(error) = security.connect(service, rights.bits(), into) {
+                userlib::println!("shell: cannot connect to {service}: {error}");
+            }
+        }
         let interrupt = match start_watcher() {
             Ok(()) => Some(INTERRUPT),
             Err(error) => {
@@ -79,6 +99,8 @@ mod lattice {
         let system = Lattice {
             console: ConsoleClient::new(CONSOLE),
             proc: ProcClient::new(PROC),
+            donor: DonorClient::new(DONOR),
+            security,
             background: BTreeSet::new(),
             interrupt,
         };
@@ -143,6 +165,8 @@ mod lattice {
     struct Lattice {
         console: ConsoleClient,
         proc: ProcClient,
+        donor: DonorClient,
+        security: SecurityClient,
         /// Background programs not yet reported.
         background: BTreeSet<u32>,
         /// The notification the console signals on Ctrl-C (`None`: the watcher did not start).
@@ -155,6 +179,14 @@ mod lattice {
             ProcError::NoSuchProcess => SystemError::NoSuchProcess,
             ProcError::OutOfMemory => SystemError::OutOfMemory,
             ProcError::NotPermitted => SystemError::PermissionDenied,
+            other => SystemError::Other(other.to_string()),
+        }
+    }
+
+    fn security_error(error: security_api::SecurityError) -> SystemError {
+        match error {
+            security_api::SecurityError::NotPermitted => SystemError::PermissionDenied,
+            security_api::SecurityError::NoSuchConnection => SystemError::NoSuchConnection,
             other => SystemError::Other(other.to_string()),
         }
     }
@@ -275,32 +307,44 @@ mod lattice {
                 .collect())
         }
 
-        /// The programs' memory, as the process manager holds it (each process has a fixed
-        /// chunk until the resource donor gives quotas).
+        /// The memory the resource donor owns, with each process's quota and donations.
         fn memory(&mut self) -> Result<MemoryInfo, SystemError> {
-            let (total_bytes, free_bytes) = self.proc.memory().map_err(proc_error)?;
-            let processes = self
-                .proc
-                .list()
-                .map_err(proc_error)?
+            let memory = self.donor.free().map_err(|error| SystemError::Other(error.to_string()))?;
+            let processes = memory
+                .per_process
                 .into_iter()
-                .filter(|process| process.state == proc_api::ProcessState::Running)
                 .map(|process| ProcessMemory {
-                    pid: Pid(process.pid),
-                    name: process.name,
-                    quota_bytes: process.quota_bytes,
-                    used_bytes: process.used_bytes,
+                    pid: (process.pid != 0).then_some(Pid(process.pid)),
+                    name: process.program,
+                    quota_bytes: process.quota.granted,
+                    used_bytes: process.quota.used,
+                    donated_bytes: process.donated,
                 })
                 .collect();
-            Ok(MemoryInfo { total_bytes, free_bytes, processes })
+            Ok(MemoryInfo { total_bytes: memory.total, free_bytes: memory.free, processes })
         }
 
         fn connections(&mut self) -> Result<Vec<ConnectionInfo>, SystemError> {
-            Err(SystemError::Other(String::from("no security server yet")))
+            let connections = self.security.list_connections().map_err(security_error)?;
+            Ok(connections
+                .into_iter()
+                .map(|connection| ConnectionInfo {
+                    id: ConnectionId(connection.id),
+                    client_name: connection.client,
+                    client_label: connection.client_label,
+                    service: connection.service,
+                    rights: policy::Rights::from_bits(connection.rights).map_or_else(
+                        || alloc::format!("{:#x}", connection.rights),
+                        |rights| rights.to_string(),
+                    ),
+                    scope: connection.scope,
+                    donation_bytes: connection.donation_bytes,
+                })
+                .collect())
         }
 
-        fn revoke(&mut self, _connection: ConnectionId) -> Result<(), SystemError> {
-            Err(SystemError::Other(String::from("no security server yet")))
+        fn revoke(&mut self, connection: ConnectionId) -> Result<(), SystemError> {
+            self.security.revoke(connection.0).map_err(security_error)
         }
     }
 }

@@ -553,13 +553,15 @@ impl<S: System> Shell<S> {
         let mut table = Table::new(&[
             ("PID", Align::Right),
             ("USED", Align::Right),
+            ("DONATED", Align::Right),
             ("QUOTA", Align::Right),
             ("NAME", Align::Left),
         ]);
         for process in memory.processes {
             table.row(Vec::from([
-                process.pid.to_string(),
+                process.pid.map_or_else(|| "-".into(), |pid| pid.to_string()),
                 human_size(process.used_bytes),
+                human_size(process.donated_bytes),
                 human_size(process.quota_bytes),
                 process.name,
             ]));
@@ -580,20 +582,20 @@ impl<S: System> Shell<S> {
         connections.sort_by_key(|connection| connection.id);
         let mut table = Table::new(&[
             ("ID", Align::Right),
-            ("PID", Align::Right),
             ("CLIENT", Align::Left),
             ("LABEL", Align::Left),
             ("SERVICE", Align::Left),
+            ("DONATED", Align::Right),
             ("RIGHTS", Align::Left),
             ("SCOPE", Align::Left),
         ]);
         for connection in connections {
             table.row(Vec::from([
                 connection.id.to_string(),
-                connection.client.to_string(),
                 connection.client_name,
                 connection.client_label,
                 connection.service,
+                human_size(connection.donation_bytes),
                 connection.rights,
                 if connection.scope.is_empty() { "-".into() } else { connection.scope },
             ]));

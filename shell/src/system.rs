@@ -154,21 +154,23 @@ pub struct ProcessInfo {
 /// One process's memory, as `free` lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcessMemory {
-    /// Its id.
-    pub pid: Pid,
+    /// Its id (`None`: a boot server, whose memory the manifest gave; it has an allowance
+    /// for sessions only).
+    pub pid: Option<Pid>,
     /// The program's name.
     pub name: String,
     /// The memory it may use, in bytes.
     pub quota_bytes: u64,
     /// The memory it uses, in bytes.
     pub used_bytes: u64,
+    /// What it donated to the servers of its sessions, in bytes (part of its quota).
+    pub donated_bytes: u64,
 }
 
 /// The system's memory, as `free` shows it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemoryInfo {
-    /// All memory programs can have, in bytes (the process manager's chunks, until the
-    /// resource donor manages it).
+    /// All memory programs can have, in bytes (the resource donor's).
     pub total_bytes: u64,
     /// What is not given to any process, in bytes.
     pub free_bytes: u64,
@@ -181,9 +183,7 @@ pub struct MemoryInfo {
 pub struct ConnectionInfo {
     /// Its id (what `revoke` takes).
     pub id: ConnectionId,
-    /// The client process.
-    pub client: Pid,
-    /// The client program's name.
+    /// The client program (its path).
     pub client_name: String,
     /// The client's security label.
     pub client_label: String,
@@ -193,6 +193,8 @@ pub struct ConnectionInfo {
     pub rights: String,
     /// What the session may reach (empty if the whole service).
     pub scope: String,
+    /// What the client donated to the server for the session, in bytes.
+    pub donation_bytes: u64,
 }
 
 /// Whether a program is started in the foreground (the shell waits; it owns the terminal's

@@ -1,9 +1,6 @@
-//! `hello`: the smallest program, used to show that programs run. It greets with its
-//! arguments, if it has any (`hello from the manifest`).
-//!
-//! Started from a manifest that gives it the console (`uses = ["console"]`, so the endpoint
-//! is in `server_slots::FIRST_CLIENT`), it greets through the console server; otherwise
-//! (as a boot program, or if the console does not answer) through the kernel's debug console.
+//! `hello`: prints a greeting with its arguments, if it has any (`hello from the manifest`),
+//! through the kernel's debug console, which needs no capability: a program starts with
+//! only its session with the security server.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -13,14 +10,9 @@ extern crate alloc;
 use alloc::string::String;
 use core::fmt::Write;
 
-use console_api::ConsoleClient;
-use userlib::{print, println};
+use userlib::println;
 
 userlib::entry!(main);
-
-/// Where a server started from the manifest finds its first used service's endpoint
-/// (`loader::server_slots::FIRST_CLIENT`).
-const FIRST_CLIENT: usize = 16;
 
 fn main() -> i32 {
     let Some(info) = userlib::start::info() else {
@@ -34,9 +26,6 @@ fn main() -> i32 {
     for argument in info.arguments() {
         let _ = write!(greeting, " {argument}");
     }
-    greeting.push('\n');
-    if ConsoleClient::new(FIRST_CLIENT).write(greeting.as_bytes()).is_err() {
-        print!("{greeting}");
-    }
+    println!("{greeting}");
     0
 }

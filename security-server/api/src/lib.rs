@@ -251,7 +251,7 @@ impl From<RpcError> for SecurityError {
 impl core::fmt::Display for SecurityError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::Denied { rule } => write!(f, "denied by {rule}"),
+            Self::Denied { rule } => write!(f, "denied: {rule}"),
             Self::UnknownService => f.write_str("unknown service"),
             Self::NotPermitted => f.write_str("not permitted"),
             Self::NoSuchConnection => f.write_str("no such connection"),

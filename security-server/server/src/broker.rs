@@ -207,6 +207,16 @@ impl Broker {
         (page, !queue.is_empty())
     }
 
+    /// Puts notices taken from `server`'s queue back at its front (the answer could not
+    /// carry them), in the order given reversed: the last taken first.
+    pub fn requeue_notices(&mut self, server: ClientId, taken_last_first: Vec<SessionNotice>) {
+        if let Some(queue) = self.notices.get_mut(&server) {
+            for notice in taken_last_first {
+                queue.push_front(notice);
+            }
+        }
+    }
+
     /// Servers that have notices queued since the last call: the program signals their
     /// notifications.
     pub fn servers_to_signal(&mut self) -> BTreeSet<ClientId> {

@@ -281,7 +281,7 @@ fn start_server(
         arguments: &server.arguments[..server.argument_count],
         environment: &[],
         priority: server.priority,
-        cnode_radix: 8,
+        cnode_radix: 12,
         stack_pages: 16,
         heap_pages,
         fault_endpoint,

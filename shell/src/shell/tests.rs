@@ -69,12 +69,12 @@ impl Fake {
         ]);
         let connection = |id, service: &str, rights: &str, scope: &str| ConnectionInfo {
             id: ConnectionId(id),
-            client: Pid(7),
             client_name: "httpd".into(),
             client_label: "web".into(),
             service: service.into(),
             rights: rights.into(),
             scope: scope.into(),
+            donation_bytes: 16 * 1024,
         };
         Self {
             programs,
@@ -210,16 +210,21 @@ impl System for Fake {
 
     fn memory(&mut self) -> Result<MemoryInfo, SystemError> {
         self.check_available()?;
-        let process = |pid, name: &str, used_bytes, quota_bytes| ProcessMemory {
-            pid: Pid(pid),
+        let process = |pid, name: &str, used_bytes, quota_bytes, donated_bytes| ProcessMemory {
+            pid,
             name: name.into(),
             quota_bytes,
             used_bytes,
+            donated_bytes,
         };
         Ok(MemoryInfo {
             total_bytes: 256 * MIB,
             free_bytes: 200 * MIB,
-            processes: vec![process(7, "httpd", 2 * MIB, 8 * MIB), process(1, "root", 3 * MIB / 2, 4 * MIB)],
+            processes: vec![
+                process(Some(Pid(7)), "httpd", 2 * MIB, 8 * MIB, 32 * 1024),
+                process(None, "/bin/shell", 0, MIB, 48 * 1024),
+                process(Some(Pid(1)), "root", 3 * MIB / 2, 4 * MIB, 0),
+            ],
         })
     }
 
@@ -341,17 +346,18 @@ fn commands() {
             "            TOTAL      USED       FREE\n\
              memory  256.0 MiB  56.0 MiB  200.0 MiB\n\
              \n\
-             PID     USED    QUOTA  NAME\n\
-             \x20 1  1.5 MiB  4.0 MiB  root\n\
-             \x20 7  2.0 MiB  8.0 MiB  httpd\n",
+             PID     USED   DONATED    QUOTA  NAME\n\
+             \x20 -      0 B  48.0 KiB  1.0 MiB  /bin/shell\n\
+             \x20 1  1.5 MiB       0 B  4.0 MiB  root\n\
+             \x20 7  2.0 MiB  32.0 KiB  8.0 MiB  httpd\n",
             0,
         ),
         (
             &[],
             "conns",
-            "ID  PID  CLIENT  LABEL  SERVICE  RIGHTS  SCOPE\n\
-             \x203    7  httpd   web    fs       read    /www\n\
-             \x204    7  httpd   web    net      listen  -\n",
+            "ID  CLIENT  LABEL  SERVICE   DONATED  RIGHTS  SCOPE\n\
+             \x203  httpd   web    fs       16.0 KiB  read    /www\n\
+             \x204  httpd   web    net      16.0 KiB  listen  -\n",
             0,
         ),
     ];

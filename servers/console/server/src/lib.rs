@@ -205,6 +205,21 @@ impl<R: Copy> Terminal<R> {
             .map(|read| Action::Answer { reply: read.reply, result: Err(ConsoleError::NotForeground) })
             .collect())
     }
+
+    /// Session `session` closed (revoked, or its client ended): its waiting read ends
+    /// with `NotPermitted` (its client may still wait on it), and if it controlled the
+    /// terminal, the terminal is open again for the next controller.
+    pub fn close(&mut self, session: usize) -> Vec<Action<R>> {
+        if self.controller == Some(session) {
+            self.controller = None;
+            self.foreground = Foreground::Open;
+        }
+        let (end, keep): (Vec<_>, Vec<_>) = self.waiting.drain(..).partition(|read| read.session == session);
+        self.waiting = keep;
+        end.into_iter()
+            .map(|read| Action::Answer { reply: read.reply, result: Err(ConsoleError::NotPermitted) })
+            .collect()
+    }
 }
 
 /// The newline rule of output: a `\n` not directly after a `\r` is written as `\r\n` (as a

@@ -41,6 +41,7 @@ mod driver {
     use console_api::{Console, ConsoleError, Request, Response};
     use kernel_abi::{Error, ObjectType, Rights};
     use loader::server_slots as at;
+    use security_api::{SecurityClient, SecurityError, SessionNotice};
     use tracing::level_filters::LevelFilter;
     use userlib::ipc::{self, Cptr};
     use userlib::mmio::Registers;
@@ -64,6 +65,10 @@ mod driver {
     const REPLY_OBJECTS: usize = 8;
     /// The badge of the notification capability the interrupt signals.
     const INTERRUPT_BADGE: usize = 1;
+    /// The badge of the one the security server signals when session notices wait.
+    const SESSION_BADGE: usize = 2;
+    /// What a session costs its client (its waiting read and share of the input buffer).
+    const SESSION_BYTES: u64 = 16 << 10;
 
     /// Slots of this server's CNode (above `server_slots::FIRST_FREE`).
     const NOTIFICATION: usize = at::FIRST_FREE;
@@ -73,6 +78,7 @@ mod driver {
     const FOREGROUND_NOTIFICATION: usize = at::FIRST_FREE + 4;
     const FIRST_PAGE_TABLE: usize = at::FIRST_FREE + 5;
     const FIRST_REPLY: usize = at::FIRST_FREE + 8;
+    const SESSION_NOTIFICATION: usize = FIRST_REPLY + REPLY_OBJECTS;
 
     pub(crate) fn main() -> i32 {
         let level = arguments_level();
@@ -120,6 +126,9 @@ mod driver {
         /// Whether `FOREGROUND_NOTIFICATION` holds the foreground's notification.
         foreground_notification: bool,
         first_reply: Cptr,
+        /// The security server, if the manifest gives the console one (`uses =
+        /// ["security"]`); without it the console serves the manifest's clients alone.
+        security: Option<SecurityClient>,
     }
 
     type SetupError = (&'static str, Error);
@@ -164,6 +173,7 @@ mod driver {
         object::irq_set_notification(at::DEVICE_IRQ, INTERRUPT_NOTIFICATION)
             .map_err(|error| ("route the interrupt", error))?;
         uart.write8(INTERRUPT_ENABLE, RECEIVE_INTERRUPT);
+        let security = register();
         let mut console = ConsoleServer {
             uart,
             terminal: Terminal::new(),
@@ -172,10 +182,42 @@ mod driver {
             lost_output: 0,
             foreground_notification: false,
             first_reply: FIRST_REPLY,
+            security,
         };
         // Input typed before now raised no interrupt we saw; take it, and unmask.
         console.drain_uart();
         Ok(console)
+    }
+
+    /// Registers `console` with the security server and subscribes to session notices
+    /// through the notification bound to this thread (badge [`SESSION_BADGE`]).
+    fn register() -> Option<SecurityClient> {
+        let security = SecurityClient::new(at::FIRST_CLIENT);
+        match security.register("console", at::SERVICE, SESSION_BYTES) {
+            Ok(()) => {}
+            Err(SecurityError::Rpc(_)) => {
+                tracing::info!("no security server: serving the manifest's clients only");
+                return None;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the security server refused the registration");
+                return None;
+            }
+        }
+        let subscribed = object::mint(
+            at::CNODE,
+            SESSION_NOTIFICATION,
+            at::CNODE,
+            NOTIFICATION,
+            Rights::WRITE,
+            SESSION_BADGE,
+        )
+        .ok()
+        .and_then(|()| security.subscribe(SESSION_NOTIFICATION).ok());
+        if subscribed.is_none() {
+            tracing::warn!("no session notices: closed sessions keep their state");
+        }
+        Some(security)
     }
 
     impl ConsoleServer {
@@ -188,7 +230,12 @@ mod driver {
         /// One message: an interrupt (label 0, from the bound notification), or a request.
         fn handle(&mut self, incoming: &Incoming<'_>) -> Outcome {
             if incoming.label() == 0 && incoming.message().words().is_empty() {
-                self.drain_uart();
+                if incoming.badge() & SESSION_BADGE != 0 {
+                    self.take_notices();
+                }
+                if incoming.badge() & INTERRUPT_BADGE != 0 {
+                    self.drain_uart();
+                }
                 // A client that sent label 0 itself gets a typed error; after a notification
                 // nobody waits on the reply object and the answer goes nowhere.
                 return Reply::<Console>::Now(Err(ConsoleError::Rpc(RpcError::WrongProtocol))).outcome();
@@ -231,6 +278,23 @@ mod driver {
                 }
             };
             Reply::<Console>::Now(result).outcome()
+        }
+
+        /// The security server's session notices: a closed session's read ends.
+        fn take_notices(&mut self) {
+            let Some(Ok(notices)) = self.security.map(|security| security.notices()) else { return };
+            for notice in notices {
+                match notice {
+                    SessionNotice::Opened { connection, client, .. } => {
+                        tracing::debug!(session = connection, client = client.as_str(), "session opened");
+                    }
+                    SessionNotice::Closed { connection } => {
+                        let actions = self.terminal.close(connection as usize);
+                        tracing::debug!(session = connection, "session closed");
+                        self.carry_out(actions);
+                    }
+                }
+            }
         }
 
         /// Keeps the notification sent with `SetForeground` (or forgets the old one).

@@ -128,3 +128,20 @@ fn lone_newlines_become_crlf_across_writes() {
     translate(b"\n\n", &mut last, |byte| out.push(byte));
     assert_eq!(out, b"x\r\n\r\n");
 }
+
+#[test]
+fn a_closed_session_loses_its_read_and_control() {
+    let mut terminal = T::new();
+    terminal.set_foreground(5, 0).expect("the first controller");
+    terminal.wait(5, 8, 40);
+    assert_eq!(terminal.set_foreground(6, 0), Err(ConsoleError::NotPermitted));
+    assert_eq!(
+        terminal.close(5),
+        vec![Action::Answer { reply: 40, result: Err(ConsoleError::NotPermitted) }]
+    );
+    assert_eq!(terminal.waiting(), 0);
+    assert_eq!(terminal.foreground(), Foreground::Open);
+    assert!(terminal.set_foreground(6, 0).is_ok(), "another session may take the terminal");
+    assert!(terminal.close(9).is_empty(), "an unknown session changes nothing");
+    assert_eq!(terminal.foreground(), Foreground::Session(6));
+}

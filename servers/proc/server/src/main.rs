@@ -2,11 +2,19 @@
 //! environment, reports their faults, collects their exit status, kills them, lists them,
 //! and reclaims everything a process held when it ends.
 //!
-//! Memory: at start the manager splits its budget into equal chunks (`CHUNK_BITS`); each
-//! process is built from one chunk, so revoking the chunk takes the whole process back and
-//! the chunk can be reused at once. Every process's fault endpoint is the manager's own
-//! endpoint, minted with badge `FAULT_BADGE + pid`: faults and exits arrive as messages
-//! in the same loop as requests.
+//! Each process is admitted by the security server first (`Admit`: it gets a client id,
+//! a label, and its security session capability, the one capability it starts with, at
+//! `server_slots::FIRST_CLIENT`), then given a quota by the resource donor (`Grant`: an
+//! Untyped of `QUOTA_BYTES`, moved to the manager), and built from that Untyped, so
+//! revoking it takes the whole process back. When it ends, the manager revokes it, tells
+//! the security server (`Depart`: its connections close) and the donor (`Release`: the
+//! quota returns). Every process's fault endpoint is the manager's own endpoint, minted
+//! with badge `FAULT_BADGE + pid`: faults and exits arrive as messages in the same loop as
+//! requests.
+//!
+//! Its own capabilities (from the manifest): the security server at `FIRST_CLIENT`, the
+//! donor at `FIRST_CLIENT + 1`. It registers `proc` with the security server and takes
+//! session notices, so it knows which program each session is.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -16,6 +24,8 @@ extern crate alloc;
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use donor_api::DonorClient;
+use security_api::{FIRST_CONNECTION, SecurityClient, SessionNotice};
 
 use kernel_abi::bootarchive::BootArchive;
 use kernel_abi::syscall::FAULT_LABEL;
@@ -23,13 +33,20 @@ use kernel_abi::{FaultKind, ObjectType, Rights};
 use loader::{Grant, Spec, Workspace, server_slots as at};
 use proc_api::{ExitStatus, Pid, Proc, ProcError, ProcessInfo, ProcessState, Request, Response};
 use userlib::ipc::{Cptr, Message};
-use userlib::rpc::{self, Outcome, Reply, Server};
+use userlib::rpc::{self, CapabilitySlot, Outcome, Reply, Server};
 use userlib::{object, println};
 
 userlib::entry!(main);
 
-/// log2 bytes of the memory chunk each process is built from.
-const CHUNK_BITS: usize = 22;
+/// Bytes of the quota each process is built from.
+const QUOTA_BYTES: u64 = 4 << 20;
+/// What a session costs its client (the process table entries it may create).
+const SESSION_BYTES: u64 = 16 << 10;
+/// The badge of the notification the security server signals for session notices.
+const NOTICE_BADGE: usize = 1;
+/// Slots of the security server and the donor (from the manifest).
+const SECURITY: usize = at::FIRST_CLIENT;
+const DONOR: usize = at::FIRST_CLIENT + 1;
 /// Badges of fault endpoints start here (client badges are below).
 const FAULT_BADGE: usize = 1 << 40;
 /// Priority of spawned programs.
@@ -58,7 +75,10 @@ struct Process {
     state: ProcessState,
     status: Option<ExitStatus>,
     thread: Cptr,
+    /// The quota the process is built from.
     chunk: Cptr,
+    /// Its security client id.
+    client: u64,
     /// Slots of the manager's CNode holding the process's objects (freed when it ends).
     slots: Vec<usize>,
     pages: usize,
@@ -69,13 +89,13 @@ struct Process {
 struct Manager {
     archive: BootArchive<'static>,
     slots: Slots,
-    chunks: Vec<Cptr>,
-    /// How many chunks there are in all (free or a process's).
-    total_chunks: usize,
     spare_replies: Vec<Cptr>,
     processes: BTreeMap<Pid, Process>,
     next_pid: Pid,
-    console: Option<Cptr>,
+    security: SecurityClient,
+    donor: DonorClient,
+    /// Sessions: connection id to the client program, from the security server's notices.
+    sessions: BTreeMap<u64, String>,
 }
 
 fn archive() -> Option<BootArchive<'static>> {
@@ -101,38 +121,45 @@ fn main() -> i32 {
         replies.push(slot);
     }
     let Some(reply) = replies.pop() else { return 1 };
-    let mut chunks = Vec::new();
-    while let Some(slot) = slots.take() {
-        if object::retype(at::MEMORY, ObjectType::Untyped, CHUNK_BITS, at::CNODE, slot, 1).is_err() {
-            slots.free.push(slot);
-            break;
-        }
-        chunks.push(slot);
+    let security = SecurityClient::new(SECURITY);
+    if let Err(error) = security.register("proc", at::SERVICE, SESSION_BYTES) {
+        println!("proc: cannot register with the security server: {error}");
+        return 1;
     }
-    // If the manifest gives the process manager the console (`uses = ["console"]`), the
-    // programs it spawns get a copy of that endpoint. Probe the slot by copying it.
-    let console = slots.take().and_then(|probe| {
-        let present = object::copy(at::CNODE, probe, at::CNODE, at::FIRST_CLIENT, Rights::ALL).is_ok();
-        let _ = object::delete(at::CNODE, probe);
-        slots.free.push(probe);
-        present.then_some(at::FIRST_CLIENT)
-    });
-    println!("proc: ready, {} processes of {} MiB each", chunks.len(), 1usize << (CHUNK_BITS - 20));
+    // Session notices arrive as a signal of a notification bound to this thread: a
+    // message with label 0 and no words out of the endpoint receive.
+    let subscribed = (|| {
+        let notification = slots.take()?;
+        let badged = slots.take()?;
+        object::retype(at::MEMORY, ObjectType::Notification, 0, at::CNODE, notification, 1).ok()?;
+        object::mint(at::CNODE, badged, at::CNODE, notification, Rights::WRITE, NOTICE_BADGE).ok()?;
+        object::bind_notification(at::THREAD, notification).ok()?;
+        security.subscribe(badged).ok()
+    })();
+    if subscribed.is_none() {
+        println!("proc: cannot subscribe to session notices");
+        return 1;
+    }
+    println!("proc: ready");
     let mut manager = Manager {
         archive,
         slots,
-        total_chunks: chunks.len(),
-        chunks,
         spare_replies: replies,
         processes: BTreeMap::new(),
         next_pid: 1,
-        console,
+        security,
+        donor: DonorClient::new(DONOR),
+        sessions: BTreeMap::new(),
     };
     let mut server = Server::new(at::SERVICE, reply);
     let error = server.run(|incoming| {
         if incoming.badge() >= FAULT_BADGE && incoming.label() == FAULT_LABEL {
             manager.ended(incoming.badge() - FAULT_BADGE, incoming.message());
             // Nobody waits for an answer to a fault message.
+            return Outcome::Answer(Message::new(0, &[]), None);
+        }
+        if incoming.label() == 0 && incoming.message().length == 0 {
+            manager.take_notices();
             return Outcome::Answer(Message::new(0, &[]), None);
         }
         match incoming.request::<Proc>() {
@@ -165,10 +192,27 @@ impl Manager {
             },
             Request::Kill { pid } => Reply::Now(self.check_parent(client, pid).and_then(|()| self.kill(pid))),
             Request::List { after } => Reply::Now(Ok(self.list(after))),
-            Request::Memory => Reply::Now(Ok(Response::Memory {
-                total_bytes: (self.total_chunks as u64) << CHUNK_BITS,
-                free_bytes: (self.chunks.len() as u64) << CHUNK_BITS,
-            })),
+            Request::Memory => match self.donor.free() {
+                Ok(memory) => {
+                    Reply::Now(Ok(Response::Memory { total_bytes: memory.total, free_bytes: memory.free }))
+                }
+                Err(_) => Reply::Now(Err(ProcError::OutOfMemory)),
+            },
+        }
+    }
+
+    /// The security server has session notices: who opened a session, which closed.
+    fn take_notices(&mut self) {
+        let Ok(notices) = self.security.notices() else { return };
+        for notice in notices {
+            match notice {
+                SessionNotice::Opened { connection, client, .. } => {
+                    self.sessions.insert(connection, client);
+                }
+                SessionNotice::Closed { connection } => {
+                    self.sessions.remove(&connection);
+                }
+            }
         }
     }
 
@@ -180,13 +224,42 @@ impl Manager {
         env: &[(String, String)],
     ) -> Result<Pid, ProcError> {
         let elf = self.archive.find(program).ok_or(ProcError::NoSuchProgram)?.data;
-        let chunk = self.chunks.pop().ok_or(ProcError::OutOfMemory)?;
         let pid = self.next_pid;
         let mut used = Vec::new();
-        let result = self.build(pid, chunk, program, elf, args, env, &mut used);
+        // Admission: its security session, in a slot of ours (its capability is a copy).
+        let security = self.slots.take().ok_or(ProcError::OutOfMemory)?;
+        used.push(security);
+        let parent_connection = if (client as u64) >= FIRST_CONNECTION { client as u64 } else { 0 };
+        let admitted = self.security.admit(
+            program,
+            parent_connection,
+            CapabilitySlot { cnode: at::CNODE, index: security },
+        );
+        let security_client = match admitted {
+            Ok(id) => id,
+            Err(error) => {
+                self.free_slots(&used);
+                return Err(ProcError::NotPermitted).inspect_err(|_| {
+                    tracing::warn!(program, %error, "the security server refused to admit it");
+                });
+            }
+        };
+        // Its quota.
+        let Some(chunk) = self.slots.take() else {
+            self.depart(security_client, &used);
+            return Err(ProcError::OutOfMemory);
+        };
+        used.push(chunk);
+        let into = CapabilitySlot { cnode: at::CNODE, index: chunk };
+        if self.donor.grant(security_client, pid, program, QUOTA_BYTES, into).is_err() {
+            self.depart(security_client, &used);
+            return Err(ProcError::OutOfMemory);
+        }
+        let result = self.build(pid, chunk, security, program, elf, args, env, &mut used);
         match result {
             Ok((thread, pages)) => {
                 self.next_pid += 1;
+                let _ = self.donor.report(security_client, (pages * 4096) as u64);
                 self.processes.insert(
                     pid,
                     Process {
@@ -196,6 +269,7 @@ impl Manager {
                         status: None,
                         thread,
                         chunk,
+                        client: security_client,
                         slots: used,
                         pages,
                         waiter: None,
@@ -204,10 +278,24 @@ impl Manager {
                 Ok(pid)
             }
             Err(error) => {
-                self.release(chunk, &used);
+                self.release(chunk, security_client, &used);
                 Err(error)
             }
         }
+    }
+
+    /// Deletes `slots` (empty or not) and frees them.
+    fn free_slots(&mut self, slots: &[usize]) {
+        for &slot in slots {
+            let _ = object::delete(at::CNODE, slot);
+            self.slots.free.push(slot);
+        }
+    }
+
+    /// A process that will not run after all: the security server forgets it.
+    fn depart(&mut self, client: u64, slots: &[usize]) {
+        let _ = self.security.depart(client);
+        self.free_slots(slots);
     }
 
     #[allow(clippy::too_many_arguments, reason = "one call site; the pieces of one spawn")]
@@ -215,6 +303,7 @@ impl Manager {
         &mut self,
         pid: Pid,
         chunk: Cptr,
+        security: Cptr,
         program: &str,
         elf: &[u8],
         args: &[String],
@@ -235,16 +324,13 @@ impl Manager {
         let arguments: Vec<&str> = args.iter().map(String::as_str).collect();
         let environment: Vec<(&str, &str)> =
             env.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
-        let grants: Vec<Grant> = self
-            .console
-            .map(|console| Grant {
-                slot: at::FIRST_CLIENT,
-                source: console,
-                rights: Rights::WRITE | Rights::GRANT,
-                badge: None,
-            })
-            .into_iter()
-            .collect();
+        // The one capability a program starts with.
+        let grants = [Grant {
+            slot: at::FIRST_CLIENT,
+            source: security,
+            rights: Rights::WRITE | Rights::GRANT,
+            badge: None,
+        }];
         let slots = &mut self.slots;
         let mut take = || {
             let slot = slots.take();
@@ -284,15 +370,14 @@ impl Manager {
         Ok((process.thread, process.pages))
     }
 
-    /// Gives a chunk back: revoking it destroys every object made from it, wherever its
-    /// capabilities went; their slots in the manager's CNode are free again.
-    fn release(&mut self, chunk: Cptr, slots: &[usize]) {
+    /// Gives a process's memory back: revoking its quota destroys every object made from
+    /// it, wherever its capabilities went; its connections close (the security server),
+    /// and the quota returns (the donor); its slots in the manager's CNode are free again.
+    fn release(&mut self, chunk: Cptr, client: u64, slots: &[usize]) {
         let _ = object::revoke(at::CNODE, chunk);
-        for &slot in slots {
-            let _ = object::delete(at::CNODE, slot);
-            self.slots.free.push(slot);
-        }
-        self.chunks.push(chunk);
+        let _ = self.security.depart(client);
+        let _ = self.donor.release(client);
+        self.free_slots(slots);
     }
 
     /// A fault or exit message from process `pid`.
@@ -329,9 +414,9 @@ impl Manager {
         }
         process.state = ProcessState::Exited;
         process.status = Some(status);
-        let (chunk, slots) = (process.chunk, core::mem::take(&mut process.slots));
+        let (chunk, client, slots) = (process.chunk, process.client, core::mem::take(&mut process.slots));
         let waiter = process.waiter.take();
-        self.release(chunk, &slots);
+        self.release(chunk, client, &slots);
         if let Some(reply_object) = waiter
             && let Some(process) = self.processes.remove(&pid)
         {
@@ -397,7 +482,7 @@ impl Manager {
                 name: process.name.clone(),
                 state: process.state,
                 label: String::from("-"),
-                quota_bytes: 1 << CHUNK_BITS,
+                quota_bytes: QUOTA_BYTES,
                 used_bytes: (process.pages * 4096) as u64,
                 parent: 0,
             })
