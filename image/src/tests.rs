@@ -258,6 +258,72 @@ const SYSTEM_TESTS: &[SystemTest] = &[
         },
     },
     SystemTest {
+        name: "shell.connections",
+        about: "every connection goes through the security server: conns lists the shell's, a forbidden connection is denied naming the rule, a program's connection shows with its donation, revoke makes its next call fail and free shows the donation back",
+        run: |qemu, kernel| {
+            let mut machine = boot(qemu, kernel, |boot| boot)?;
+            machine.expect("[security] INFO audit: policy load at boot policy=", STEP)?;
+            machine.expect("Lattice shell. Type `help` for the list of builtins.", STEP)?;
+            let command = |machine: &mut Machine, line: &str, answer: &str| -> Result<String, String> {
+                machine.expect(PROMPT, STEP)?;
+                machine.type_line(line)?;
+                machine.expect(answer, STEP)
+            };
+            // The shell's own connections, opened at start through the security server.
+            command(&mut machine, "conns", "/bin/shell  internal{user}  console")?;
+            machine.expect("/bin/shell  internal{user}  proc", STEP)?;
+            machine.expect("/bin/shell  internal{user}  donor", STEP)?;
+            // A program the policy gives nothing asks for the process manager.
+            command(&mut machine, "forbidden", "forbidden: connect to proc: denied: ")?;
+            command(&mut machine, "echo status $?", "status 1")?;
+            // A program holds a console session, paid from its quota.
+            command(&mut machine, "hold &", "[1] ")?;
+            machine.expect("hold: holding connection ", STEP)?;
+            let id = machine.expect(" to the console", STEP)?.replace(" to the console", "");
+            let id = id.trim().to_string();
+            if id.parse::<u64>().is_err() {
+                return Err(format!("hold printed {id:?} where its connection id should be"));
+            }
+            // The prompt came before hold's line.
+            machine.type_line("conns")?;
+            machine.expect(&format!("{id}  /bin/hold"), STEP)?;
+            command(&mut machine, "free", "16.0 KiB  4.0 MiB  hold")?;
+            // Revoked: the program's next call fails, its donation is back.
+            command(&mut machine, "revoke", "revoke: usage")?;
+            command(&mut machine, &format!("revoke {id}"), &format!("revoked connection {id}"))?;
+            machine.expect(&format!("hold: connection {id} is gone after "), STEP)?;
+            machine.expect("invalid capability", STEP)?;
+            // hold's line may come before or after the prompt; the shell reads what is typed
+            // either way.
+            machine.type_line("free")?;
+            machine.expect("0 B  4.0 MiB  hold", STEP)?;
+            let listed = command(&mut machine, "conns", "/bin/shell  internal{user}  donor")?;
+            let rest = machine.expect(PROMPT, STEP)?;
+            if listed.contains("/bin/hold") || rest.contains("/bin/hold") {
+                return Err(format!("conns still lists the revoked connection:\n{listed}{rest}"));
+            }
+            // (The prompt after conns is read.)
+            machine.type_line(&format!("revoke {id}"))?;
+            machine.expect("revoke: connection ", STEP)?;
+            machine.expect("no such connection", STEP)?;
+            command(&mut machine, "kill %1", "[1] killed hold")?;
+            let transcript = machine.transcript();
+            for line in [
+                "audit: deny client=/bin/forbidden service=proc",
+                "audit: grant connection=",
+                &format!("audit: revoke connection={id} why=\"revoked at the request of /bin/shell\""),
+            ] {
+                if !transcript.contains(line) {
+                    return Err(format!("no {line:?} in the audit trail"));
+                }
+            }
+            machine.expect(PROMPT, STEP)?;
+            machine.type_line("exit")?;
+            machine.expect("root: shell exited with status 0", STEP)?;
+            expect_status(&mut machine, exit_status::SUCCESS)
+        },
+    },
+    SystemTest {
         name: "fault.contained",
         about: "three faulting programs are reported and stopped; the kernel and another program go on",
         run: |qemu, kernel| {

@@ -211,7 +211,7 @@ fn the_report_for_default_to_lockdown_lists_every_outcome() {
         "loses fs /home write,create,delete",
         "kept      security load_policy,audit",
         "service `kv` does not exist in the new policy",
-        "43 connections: 9 kept, 12 narrowed, 22 revoked",
+        "46 connections: 9 kept, 12 narrowed, 25 revoked",
     ] {
         assert!(report.contains(expected), "report lacks `{expected}`:\n{report}");
     }

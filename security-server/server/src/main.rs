@@ -239,10 +239,11 @@ mod program {
                     return Err(error);
                 }
             };
-            let endpoint = self.endpoints.get(&granted.server).copied();
-            let minted = self.take_slot().and_then(|slot| {
-                let endpoint = endpoint.ok_or(SecurityError::UnknownService)?;
-                match object::mint(at::CNODE, slot, at::CNODE, endpoint, SESSION_RIGHTS, granted.id as usize)
+            let endpoint = self.endpoints.get(&granted.server).copied().ok_or(SecurityError::UnknownService);
+            let badge = usize::try_from(granted.id).map_err(|_| SecurityError::OutOfResources);
+            let minted = endpoint.and_then(|endpoint| Ok((endpoint, badge?))).and_then(|(endpoint, badge)| {
+                let slot = self.take_slot()?;
+                match object::mint(at::CNODE, slot, at::CNODE, endpoint, SESSION_RIGHTS, badge)
                 {
                     Ok(()) => Ok(slot),
                     Err(_) => {
@@ -354,7 +355,8 @@ mod program {
                     return Err(error);
                 }
             };
-            if object::mint(at::CNODE, slot, at::CNODE, at::SERVICE, SESSION_RIGHTS, client as usize).is_err()
+            let badge = usize::try_from(client).unwrap_or(0);
+            if badge == 0 || object::mint(at::CNODE, slot, at::CNODE, at::SERVICE, SESSION_RIGHTS, badge).is_err()
             {
                 self.free.push(slot);
                 self.broker.depart_now(client);
@@ -371,7 +373,7 @@ mod program {
                 return Err(SecurityError::NotPermitted);
             }
             let closed = self.broker.depart(departer, client)?;
-            let count = closed.len() as u32;
+            let count = u32::try_from(closed.len()).unwrap_or(u32::MAX);
             for connection in closed {
                 self.undo(connection);
             }

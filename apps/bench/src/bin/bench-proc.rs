@@ -7,7 +7,17 @@
 //!   info page, capabilities, thread.
 //! - `spawn.wait`: a whole round, from `Spawn` to `Wait` answered with the status (the
 //!   program's start-up, its exit fault message, the memory reclaimed by revoke).
+//! - `conn.setup`: from just before the `Connect` request to the security server (for the
+//!   process manager, `proc`) to its answer with the session capability in hand: the
+//!   policy's decision, the donor charging the session to this program, the capability
+//!   minted, the server's notification signalled. From then on a call is possible.
+//! - `conn.first_call`: the same, through the first call on the new session answered (a
+//!   `List`): the process manager takes its session notice from the security server
+//!   first, then answers.
 //!
+//! The manifest gives it the process manager at `FIRST_CLIENT` (for `spawn`, as the shell
+//! has it) and its security session at the slot after (for `conn.*`); each connection is
+//! revoked after its round, so the donation comes back.
 //! Prints `bench NAME INSTRUCTIONS` lines like the kernel benchmarks, then `bench done`.
 #![no_std]
 #![no_main]
@@ -15,6 +25,8 @@
 
 use loader::server_slots;
 use proc_api::{ExitStatus, ProcClient};
+use security_api::SecurityClient;
+use userlib::rpc::CapabilitySlot;
 use userlib::println;
 use userlib::syscall::instructions_retired;
 
@@ -22,6 +34,8 @@ userlib::entry!(main);
 
 /// Rounds per figure; the first warms the manager (its heap, its spare reply objects).
 const ROUNDS: usize = 6;
+/// The right to spawn.
+const SPAWN: u32 = policy::Rights::SPAWN.bits();
 
 fn main() -> i32 {
     let proc = ProcClient::new(server_slots::FIRST_CLIENT);
@@ -44,6 +58,34 @@ fn main() -> i32 {
     }
     report("spawn", &spawn[1..]);
     report("spawn.wait", &round[1..]);
+    let security = SecurityClient::new(server_slots::FIRST_CLIENT + 1);
+    let session = CapabilitySlot { cnode: server_slots::CNODE, index: server_slots::FIRST_FREE };
+    let mut setup = [0u64; ROUNDS];
+    let mut first_call = [0u64; ROUNDS];
+    for index in 0..ROUNDS {
+        let before = instructions_retired();
+        let connected = security.connect("proc", SPAWN, session);
+        let ready = instructions_retired();
+        let Ok(connection) = connected else {
+            println!("bench-proc: connecting to proc failed: {connected:?}");
+            return 1;
+        };
+        let listed = ProcClient::new(session.index).list();
+        let answered = instructions_retired();
+        if let Err(error) = listed {
+            println!("bench-proc: the first call on connection {connection} failed: {error}");
+            return 1;
+        }
+        setup[index] = ready - before;
+        first_call[index] = answered - before;
+        // Revoking empties the slot (the capability was a child of the broker's).
+        if let Err(error) = security.revoke(connection) {
+            println!("bench-proc: revoking connection {connection} failed: {error}");
+            return 1;
+        }
+    }
+    report("conn.setup", &setup[1..]);
+    report("conn.first_call", &first_call[1..]);
     println!("bench done");
     0
 }

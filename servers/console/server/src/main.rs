@@ -289,7 +289,8 @@ mod driver {
                         tracing::debug!(session = connection, client = client.as_str(), "session opened");
                     }
                     SessionNotice::Closed { connection } => {
-                        let actions = self.terminal.close(connection as usize);
+                        let Ok(session) = usize::try_from(connection) else { continue };
+                        let actions = self.terminal.close(session);
                         tracing::debug!(session = connection, "session closed");
                         self.carry_out(actions);
                     }

@@ -113,21 +113,17 @@ impl Ledger {
         if self.charges.contains_key(&connection) {
             return Err(DonorError::AlreadyCharged);
         }
-        if !self.accounts.contains_key(&client) {
-            if client >= security_api::FIRST_SPAWNED_CLIENT {
-                return Err(DonorError::NoSuchClient);
-            }
-            let allowance = Account {
-                pid: 0,
-                program: String::from(program),
-                granted: BOOT_ALLOWANCE,
-                used: 0,
-                donated: 0,
-                backed: false,
-            };
-            self.accounts.insert(client, allowance);
+        if client >= security_api::FIRST_SPAWNED_CLIENT && !self.accounts.contains_key(&client) {
+            return Err(DonorError::NoSuchClient);
         }
-        let account = self.accounts.get_mut(&client).ok_or(DonorError::NoSuchClient)?;
+        let account = self.accounts.entry(client).or_insert_with(|| Account {
+            pid: 0,
+            program: String::from(program),
+            granted: BOOT_ALLOWANCE,
+            used: 0,
+            donated: 0,
+            backed: false,
+        });
         if bytes > account.free() {
             return Err(DonorError::QuotaExceeded { free: account.free() });
         }
