@@ -1,6 +1,6 @@
 //! The client wrapper: one method per request.
 
-use alloc::string::ToString;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use userlib::ipc::Cptr;
@@ -63,17 +63,17 @@ impl SecurityClient {
 
     /// Admits a process of `program` spawned through connection `parent_connection` (the
     /// process manager only); its session capability arrives in `into`. Returns its
-    /// client id.
+    /// client id and label.
     pub fn admit(
         &self,
         program: &str,
         parent_connection: u64,
         into: CapabilitySlot,
-    ) -> Result<u64, SecurityError> {
+    ) -> Result<(u64, String), SecurityError> {
         let request = Request::Admit { program: program.to_string(), parent_connection };
         let transfer = Transfer { send: None, receive: Some(into) };
         match self.client.call_with(&request, transfer)? {
-            (Response::Admitted { client }, true) => Ok(client),
+            (Response::Admitted { client, label }, true) => Ok((client, label)),
             (Response::Admitted { .. }, false) => Err(SecurityError::MissingCapability),
             _ => Err(unexpected()),
         }

@@ -155,6 +155,8 @@ pub enum Response {
     Admitted {
         /// Its client id (the session capability's badge).
         client: u64,
+        /// Its label, as the policy writes it.
+        label: String,
     },
     /// The process's connections are closed.
     Departed {

@@ -43,7 +43,7 @@ fn responses() -> Vec<Response> {
         Response::Revoked,
         Response::Connections { connections: vec![connection(1), connection(2)], more: true },
         Response::PolicyLoaded(PolicyLoaded { kept: 3, revoked: 2, instructions: 123_456 }),
-        Response::Admitted { client: 1001 },
+        Response::Admitted { client: 1001, label: "internal{user}".to_string() },
         Response::Departed { closed: 2 },
         Response::Notices { notices: notices(), more: false },
     ]

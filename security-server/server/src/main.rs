@@ -38,7 +38,7 @@ mod program {
 
     use alloc::collections::BTreeMap;
     use alloc::format;
-    use alloc::string::ToString;
+    use alloc::string::{String, ToString};
     use alloc::vec::Vec;
 
     use donor_api::{DonorClient, DonorError};
@@ -192,7 +192,9 @@ mod program {
                 Request::LoadPolicy { source } => Reply::Now(self.load_policy(client, &source)),
                 Request::Admit { program, parent_connection } => {
                     match self.admit(client, &program, parent_connection) {
-                        Ok((id, root)) => Reply::WithCapability(Ok(Response::Admitted { client: id }), root),
+                        Ok((id, label, root)) => {
+                            Reply::WithCapability(Ok(Response::Admitted { client: id, label }), root)
+                        }
                         Err(error) => Reply::Now(Err(error)),
                     }
                 }
@@ -241,17 +243,17 @@ mod program {
             };
             let endpoint = self.endpoints.get(&granted.server).copied().ok_or(SecurityError::UnknownService);
             let badge = usize::try_from(granted.id).map_err(|_| SecurityError::OutOfResources);
-            let minted = endpoint.and_then(|endpoint| Ok((endpoint, badge?))).and_then(|(endpoint, badge)| {
-                let slot = self.take_slot()?;
-                match object::mint(at::CNODE, slot, at::CNODE, endpoint, SESSION_RIGHTS, badge)
-                {
-                    Ok(()) => Ok(slot),
-                    Err(_) => {
-                        self.free.push(slot);
-                        Err(SecurityError::OutOfResources)
+            let minted =
+                endpoint.and_then(|endpoint| Ok((endpoint, badge?))).and_then(|(endpoint, badge)| {
+                    let slot = self.take_slot()?;
+                    match object::mint(at::CNODE, slot, at::CNODE, endpoint, SESSION_RIGHTS, badge) {
+                        Ok(()) => Ok(slot),
+                        Err(_) => {
+                            self.free.push(slot);
+                            Err(SecurityError::OutOfResources)
+                        }
                     }
-                }
-            });
+                });
             match minted {
                 Ok(root) => {
                     record(&granted.audit);
@@ -346,7 +348,7 @@ mod program {
             admitter: ClientId,
             program: &str,
             parent_connection: u64,
-        ) -> Result<(ClientId, Cptr), SecurityError> {
+        ) -> Result<(ClientId, String, Cptr), SecurityError> {
             let slot = self.take_slot()?;
             let (client, label) = match self.broker.admit_spawned(admitter, program, parent_connection) {
                 Ok(admitted) => admitted,
@@ -356,7 +358,8 @@ mod program {
                 }
             };
             let badge = usize::try_from(client).unwrap_or(0);
-            if badge == 0 || object::mint(at::CNODE, slot, at::CNODE, at::SERVICE, SESSION_RIGHTS, badge).is_err()
+            if badge == 0
+                || object::mint(at::CNODE, slot, at::CNODE, at::SERVICE, SESSION_RIGHTS, badge).is_err()
             {
                 self.free.push(slot);
                 self.broker.depart_now(client);
@@ -365,7 +368,7 @@ mod program {
             let label = self.broker.policy().label_text(label).to_string();
             tracing::debug!(client, program, label = label.as_str(), "admitted");
             self.clients.insert(client, slot);
-            Ok((client, slot))
+            Ok((client, label, slot))
         }
 
         fn depart(&mut self, departer: ClientId, client: ClientId) -> Result<Response, SecurityError> {

@@ -26,8 +26,8 @@
 use loader::server_slots;
 use proc_api::{ExitStatus, ProcClient};
 use security_api::SecurityClient;
-use userlib::rpc::CapabilitySlot;
 use userlib::println;
+use userlib::rpc::CapabilitySlot;
 use userlib::syscall::instructions_retired;
 
 userlib::entry!(main);

@@ -79,6 +79,8 @@ struct Process {
     chunk: Cptr,
     /// Its security client id.
     client: u64,
+    /// Its label in the policy.
+    label: String,
     /// Slots of the manager's CNode holding the process's objects (freed when it ends).
     slots: Vec<usize>,
     pages: usize,
@@ -235,8 +237,8 @@ impl Manager {
             parent_connection,
             CapabilitySlot { cnode: at::CNODE, index: security },
         );
-        let security_client = match admitted {
-            Ok(id) => id,
+        let (security_client, label) = match admitted {
+            Ok(admitted) => admitted,
             Err(error) => {
                 self.free_slots(&used);
                 return Err(ProcError::NotPermitted).inspect_err(|_| {
@@ -270,6 +272,7 @@ impl Manager {
                         thread,
                         chunk,
                         client: security_client,
+                        label,
                         slots: used,
                         pages,
                         waiter: None,
@@ -481,7 +484,7 @@ impl Manager {
                 pid,
                 name: process.name.clone(),
                 state: process.state,
-                label: String::from("-"),
+                label: process.label.clone(),
                 quota_bytes: QUOTA_BYTES,
                 used_bytes: (process.pages * 4096) as u64,
                 parent: 0,
