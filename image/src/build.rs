@@ -52,6 +52,7 @@ pub const BOOT_PROGRAMS: &[&str] = &[
     "security",
     "donor",
     "hold",
+    "readline",
     "forbidden",
 ];
 

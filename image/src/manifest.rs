@@ -90,6 +90,11 @@ pub struct Server {
     /// programs from it).
     #[serde(default)]
     pub boot_archive: bool,
+    /// Instead of the whole boot archive, an archive of only these entries (`manifest`,
+    /// `policy`, program names): the security server needs two small entries, not the
+    /// programs.
+    #[serde(default)]
+    pub boot_entries: Vec<String>,
     /// Its heap, like `"4M"` (256K if not given); it comes out of the memory the root task
     /// builds the server from, not out of its budget.
     #[serde(default)]
@@ -178,6 +183,23 @@ pub fn parse(text: &str, programs: &[&str]) -> Result<Manifest, String> {
                 return Err(format!("server `{}` uses `{service}`, which no server provides", server.name));
             }
         }
+        if server.boot_archive && !server.boot_entries.is_empty() {
+            return Err(format!(
+                "server `{}`: boot_archive and boot_entries exclude each other",
+                server.name
+            ));
+        }
+        for entry in &server.boot_entries {
+            let known = programs.contains(&entry.as_str())
+                || entry == "manifest"
+                || (entry == "policy" && manifest.system.policy.is_some());
+            if !known || server.boot_entries.len() > 4 {
+                return Err(format!(
+                    "server `{}`: boot entry `{entry}` is not in the boot archive (at most 4 of: manifest, policy if [system] names one, program names)",
+                    server.name
+                ));
+            }
+        }
         if server.devices.len() > 4 || server.uses.len() > 16 {
             return Err(format!("server `{}`: at most 4 devices and 16 services", server.name));
         }
@@ -235,6 +257,9 @@ pub fn encode(manifest: &Manifest) -> Vec<u8> {
         let mut flags = Vec::new();
         if server.boot_archive {
             flags.push("archive".to_string());
+        }
+        if !server.boot_entries.is_empty() {
+            flags.push(format!("entries={}", server.boot_entries.join("+")));
         }
         if let Some(heap) = server.heap.as_deref().and_then(|heap| parse_size(heap).ok()) {
             flags.push(format!("heap={heap}"));
@@ -319,6 +344,18 @@ mod tests {
             (
                 "[[server]]\nname = \"proc\"\npriority = 1\nmemory = \"1M\"\nprovides = \"x\"\n[[server]]\nname = \"console\"\npriority = 1\nmemory = \"1M\"\nprovides = \"x\"\n",
                 "provided twice",
+            ),
+            (
+                "[[server]]\nname = \"proc\"\npriority = 1\nmemory = \"1M\"\nboot_entries = [\"policy\"]\n",
+                "boot entry `policy` is not in the boot archive",
+            ),
+            (
+                "[[server]]\nname = \"proc\"\npriority = 1\nmemory = \"1M\"\nboot_archive = true\nboot_entries = [\"manifest\"]\n",
+                "exclude each other",
+            ),
+            (
+                "[[server]]\nname = \"proc\"\npriority = 1\nmemory = \"1M\"\nheap = \"1G\"\n",
+                "heap 1G must be between 64K and 64M",
             ),
         ];
         for (servers, expected) in cases {

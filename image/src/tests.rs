@@ -259,7 +259,7 @@ const SYSTEM_TESTS: &[SystemTest] = &[
     },
     SystemTest {
         name: "shell.connections",
-        about: "every connection goes through the security server: conns lists the shell's, a forbidden connection is denied naming the rule, a program's connection shows with its donation, revoke makes its next call fail and free shows the donation back",
+        about: "every connection goes through the security server: conns lists the shell's, a forbidden connection is denied naming the rule, a program's connection shows with its donation, revoke makes its next call fail and free shows the donation back, a foreground program reads the terminal",
         run: |qemu, kernel| {
             let mut machine = boot(qemu, kernel, |boot| boot)?;
             machine.expect("[security] INFO audit: policy load at boot policy=", STEP)?;
@@ -307,6 +307,11 @@ const SYSTEM_TESTS: &[SystemTest] = &[
             machine.expect("revoke: connection ", STEP)?;
             machine.expect("no such connection", STEP)?;
             command(&mut machine, "kill %1", "[1] killed hold")?;
+            // A foreground program reads the terminal through its own console session.
+            command(&mut machine, "readline", "readline: type a line> ")?;
+            machine.type_line("typed by a person")?;
+            machine.expect("readline: you typed `typed by a person`", STEP)?;
+            command(&mut machine, "echo status $?", "status 0")?;
             let transcript = machine.transcript();
             for line in [
                 "audit: deny client=/bin/forbidden service=proc",

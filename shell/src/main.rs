@@ -14,7 +14,7 @@
 //! second thread, the watcher, waits on that notification; on Ctrl-C it kills the
 //! foreground program and notes the interrupt, so `Wait` returns and the shell reports
 //! `^C` (status 130). Afterwards the shell takes the foreground back (`SetForeground` of
-//! pid 0).
+//! client 0).
 //!
 //! On the host this binary only says where it runs: the library is what the host tests use.
 #![cfg_attr(target_os = "none", no_std)]
@@ -29,7 +29,7 @@ userlib::entry!(lattice::main);
 
 #[cfg(target_os = "none")]
 mod lattice {
-    use alloc::collections::BTreeSet;
+    use alloc::collections::{BTreeMap, BTreeSet};
     use alloc::string::{String, ToString};
     use alloc::vec::Vec;
     use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -102,6 +102,7 @@ mod lattice {
             donor: DonorClient::new(DONOR),
             security,
             background: BTreeSet::new(),
+            clients: BTreeMap::new(),
             interrupt,
         };
         let mut shell = Shell::new(system);
@@ -169,6 +170,8 @@ mod lattice {
         security: SecurityClient,
         /// Background programs not yet reported.
         background: BTreeSet<u32>,
+        /// Foreground programs' security client ids, by pid, until waited for.
+        clients: BTreeMap<u32, u64>,
         /// The notification the console signals on Ctrl-C (`None`: the watcher did not start).
         interrupt: Option<usize>,
     }
@@ -235,20 +238,27 @@ mod lattice {
             let environment: Vec<(&str, &str)> =
                 environment.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
             let foreground = matches!(mode, Mode::Foreground);
-            let pid = self.proc.spawn(program, &arguments, &environment, foreground).map_err(proc_error)?;
-            if !foreground {
-                self.background.insert(pid);
+            let spawned =
+                self.proc.spawn_process(program, &arguments, &environment, foreground).map_err(proc_error)?;
+            if foreground {
+                self.clients.insert(spawned.pid, spawned.client);
+            } else {
+                self.background.insert(spawned.pid);
             }
-            Ok(Pid(pid))
+            Ok(Pid(spawned.pid))
         }
 
         fn wait(&mut self, pid: Pid) -> Result<ExitStatus, SystemError> {
             let background = self.background.remove(&pid.0);
+            let client = self.clients.remove(&pid.0);
             let foreground = !background && self.interrupt.is_some();
             if foreground {
                 INTERRUPTED.store(false, Ordering::Release);
                 FOREGROUND.store(pid.0, Ordering::Release);
-                if let Err(error) = self.console.set_foreground(pid.0, self.interrupt) {
+                // The terminal goes to the process (its security client id: every console
+                // session it opens may read).
+                let client = client.unwrap_or(u64::MAX);
+                if let Err(error) = self.console.set_foreground(client, self.interrupt) {
                     tracing::warn!(pid = pid.0, %error, "cannot give the program the terminal");
                 }
             }

@@ -2,8 +2,9 @@
 //!
 //! Started from the manifest `image/systems/test-console.toml` with `uses = ["console"]`
 //! (the console's endpoint in `server_slots::FIRST_CLIENT`) and `--session N`, the badge the
-//! root task gave its session (the nth server of the manifest gets badge n; the console
-//! takes a session's badge as its pid, see `console::Terminal::set_foreground`). Everything
+//! root task gave its session (the nth server of the manifest gets badge n; with no
+//! security server in that system, the console takes a session's badge as its process, see
+//! `console::Terminal`). Everything
 //! it prints goes through the console. Each check has an id and a sentence; then it echoes
 //! every line typed (`echo: LINE`) until `quit`, and exits with the number of failed checks.
 #![no_std]
@@ -125,7 +126,7 @@ fn main() -> i32 {
         });
     let other = console.set_foreground(99, None);
     let refused = console.read(16);
-    let mine = console.set_foreground(u32::try_from(session).unwrap_or(0), Some(NOTIFICATION_TO_SEND));
+    let mine = console.set_foreground(u64::try_from(session).unwrap_or(0), Some(NOTIFICATION_TO_SEND));
     checks.check(
         "CONSOLE0005",
         "only the foreground reads; the controlling session moves the foreground",

@@ -8,7 +8,9 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
-use kernel_abi::bootarchive::BootArchive;
+extern crate alloc;
+
+use kernel_abi::bootarchive::{BootArchive, writer};
 use kernel_abi::bootinfo::{BootInfo, slot};
 use kernel_abi::{FaultKind, ObjectType, Rights};
 use loader::{Spec, Workspace};
@@ -21,6 +23,10 @@ const MAX_SERVERS: usize = 16;
 /// A page in the root task's address space to copy through (next to the boot info page,
 /// whose page tables the kernel made).
 const SCRATCH: usize = kernel_abi::bootinfo::BOOT_INFO_ADDRESS + 0x2000;
+
+/// Where the root task's heap goes, and its size (one 2 MiB page).
+const HEAP_ADDRESS: usize = 0x3c_0000_0000;
+const HEAP_BYTES: usize = 2 << 20;
 
 /// Most services a server uses, and devices it drives (the manifest checker's limits).
 const MAX_USES: usize = 16;
@@ -51,6 +57,8 @@ struct ServerLine<'a> {
     boot_archive: bool,
     /// Heap bytes (0: the default).
     heap: usize,
+    /// Boot archive entries it gets an archive of (instead of the whole archive).
+    entries: &'a str,
 }
 
 /// Heap pages of a server whose manifest entry names none.
@@ -87,6 +95,7 @@ fn parse_line(line: &str) -> Option<ServerLine<'_>> {
         match flag.split_once('=') {
             None if flag == "archive" => server.boot_archive = true,
             Some(("heap", bytes)) => server.heap = bytes.parse().ok()?,
+            Some(("entries", names)) => server.entries = names,
             _ => return None,
         }
     }
@@ -143,6 +152,19 @@ fn main() -> i32 {
         return 1;
     };
     let mut slots = Slots { next: info.first_free_slot, end: info.cnode_slots };
+    // A heap, for packing the boot archives of servers that get a few entries of it.
+    let heap = userlib::heap::UntypedHeap {
+        untyped: pool,
+        cnode: slot::CNODE,
+        next_slot: &mut slots.next,
+        address_space: slot::ADDRESS_SPACE,
+        address: HEAP_ADDRESS,
+        size: HEAP_BYTES,
+    };
+    if let Err(error) = userlib::heap::init_from_untyped(heap) {
+        println!("root: cannot make its heap: {error:?}");
+        return 1;
+    }
     let Some(faults) = slots.take() else { return 1 };
     if object::retype(pool, ObjectType::Endpoint, 0, slot::CNODE, faults, 1).is_err() {
         println!("root: cannot make the fault endpoint");
@@ -261,7 +283,22 @@ fn start_server(
 ) -> Result<usize, &'static str> {
     use loader::server_slots as at;
     let elf = world.archive.find(server.name).ok_or("not in the boot archive")?.data;
-    let archive_bytes = if server.boot_archive { userlib::boot_archive(world.info).len() } else { 0 };
+    // A server that needs a few entries gets an archive of its own with just those.
+    let own_archive = if server.entries.is_empty() {
+        None
+    } else {
+        let mut entries = alloc::vec::Vec::new();
+        for name in server.entries.split('+') {
+            let entry = world.archive.find(name).ok_or("a boot entry it needs is not in the archive")?;
+            entries.push((name, entry.data));
+        }
+        Some(writer::build(&entries).map_err(|_| "cannot pack its boot entries")?)
+    };
+    let archive_bytes = match &own_archive {
+        Some(bytes) => bytes.len(),
+        None if server.boot_archive => userlib::boot_archive(world.info).len(),
+        None => 0,
+    };
     let heap_pages = if server.heap == 0 { DEFAULT_HEAP_PAGES } else { server.heap.div_ceil(4096) };
     let build = carve(world, slots, (2 << 20) + archive_bytes + heap_pages * 4096)?;
     let fault_endpoint = slots.take().ok_or("no free slot")?;
@@ -293,7 +330,7 @@ fn start_server(
         loader::BuildError::StartInfoTooLarge => "arguments too long",
         loader::BuildError::NoSlots => "no free slots",
     })?;
-    if server.boot_archive {
+    if server.boot_archive || own_archive.is_some() {
         let mut take = || slots.take();
         let mut workspace = Workspace {
             untyped: build,
@@ -302,7 +339,7 @@ fn start_server(
             address_space: slot::ADDRESS_SPACE,
             scratch: SCRATCH,
         };
-        let archive = userlib::boot_archive(world.info);
+        let archive = own_archive.as_deref().unwrap_or_else(|| userlib::boot_archive(world.info));
         loader::map_copy(
             &mut workspace,
             process.address_space,

@@ -43,11 +43,12 @@ impl ConsoleClient {
         }
     }
 
-    /// Gives the foreground to `pid`; on Ctrl-C the console signals `interrupt` (a
-    /// notification capability; `None` for no signal).
-    pub fn set_foreground(&self, pid: u32, interrupt: Option<Cptr>) -> Result<(), ConsoleError> {
+    /// Gives the foreground to process `client` (its security client id; 0: this process);
+    /// on Ctrl-C the console signals `interrupt` (a notification capability; `None` for no
+    /// signal).
+    pub fn set_foreground(&self, client: u64, interrupt: Option<Cptr>) -> Result<(), ConsoleError> {
         let transfer = Transfer { send: interrupt, receive: None };
-        match self.client.call_with(&Request::SetForeground { pid }, transfer)? {
+        match self.client.call_with(&Request::SetForeground { client }, transfer)? {
             (Response::ForegroundSet, _) => Ok(()),
             _ => Err(unexpected()),
         }

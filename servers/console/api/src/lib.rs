@@ -59,12 +59,15 @@ pub enum Request {
         /// Most bytes wanted (more than [`MAX_CHUNK_BYTES`] reads that many).
         max: u32,
     },
-    /// Gives the foreground (input and Ctrl-C) to process `pid`. The request may carry a
-    /// notification capability, signalled on Ctrl-C while `pid` is the foreground. Only the
-    /// shell's session may.
+    /// Gives the foreground (input and Ctrl-C) to process `client`: every session of that
+    /// process may read. The request may carry a notification capability, signalled on
+    /// Ctrl-C while `client` is the foreground. Only the controlling process (the first to
+    /// set the foreground: the shell) may.
     SetForeground {
-        /// The process; 0: the calling session itself (the shell taking the terminal back).
-        pid: u32,
+        /// The process, by its security client id (the process manager's `Spawned` says
+        /// it; a session the security server did not open is its own client, its badge);
+        /// 0: the calling process itself (the shell taking the terminal back).
+        client: u64,
     },
 }
 

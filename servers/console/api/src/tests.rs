@@ -13,7 +13,7 @@ fn every_request_round_trips() {
     let requests = [
         Request::Write { bytes: b"hello\n".to_vec() },
         Request::Read { max: 128 },
-        Request::SetForeground { pid: 7 },
+        Request::SetForeground { client: 1007 },
     ];
     for request in requests {
         let message = rpc::encode_request::<Console>(&request).unwrap();

@@ -3,6 +3,10 @@
 //! and the newline rule of output. `src/main.rs` is the driver that feeds it UART bytes and
 //! requests and carries out what it answers.
 //!
+//! A *session* here is a process, named by a number the driver chooses: its security client
+//! id (every connection of one process is one terminal session), or the badge of a manifest
+//! client the security server did not connect.
+//!
 //! Invariants:
 //! - the input buffer holds at most [`INPUT_CAPACITY`] bytes; bytes typed when it is full
 //!   are dropped and counted ([`Terminal::dropped`]);
@@ -28,7 +32,7 @@ pub const CONTROL_C: u8 = 0x03;
 pub enum Foreground {
     /// Nobody set a foreground yet: every session may read (the first reader gets the input).
     Open,
-    /// Only the session with this badge.
+    /// Only this session (process).
     Session(usize),
 }
 
@@ -186,19 +190,18 @@ impl<R: Copy> Terminal<R> {
         }
     }
 
-    /// `SetForeground { pid }` from `session`. Until the security server's session notices
-    /// say which process holds a session, a session's badge stands for its pid; pid 0 is
-    /// `session` itself. The first session to set the foreground is the controller (the
+    /// `SetForeground { client }` from `session`: the foreground becomes `target` (0:
+    /// `session` itself). The first session to set the foreground is the controller (the
     /// shell); others get `NotPermitted`. Waiting reads of sessions that lose the
     /// foreground end with `NotForeground`.
-    pub fn set_foreground(&mut self, session: usize, pid: usize) -> Result<Vec<Action<R>>, ConsoleError> {
+    pub fn set_foreground(&mut self, session: usize, target: usize) -> Result<Vec<Action<R>>, ConsoleError> {
         match self.controller {
             Some(controller) if controller != session => return Err(ConsoleError::NotPermitted),
             _ => self.controller = Some(session),
         }
-        let pid = if pid == 0 { session } else { pid };
-        self.foreground = Foreground::Session(pid);
-        let (keep, end): (Vec<_>, Vec<_>) = self.waiting.drain(..).partition(|read| read.session == pid);
+        let target = if target == 0 { session } else { target };
+        self.foreground = Foreground::Session(target);
+        let (keep, end): (Vec<_>, Vec<_>) = self.waiting.drain(..).partition(|read| read.session == target);
         self.waiting = keep;
         Ok(end
             .into_iter()

@@ -35,6 +35,7 @@ fn main() {
 mod driver {
     extern crate alloc;
 
+    use alloc::collections::BTreeMap;
     use alloc::vec::Vec;
 
     use console::{Action, ReadNow, Terminal};
@@ -129,6 +130,8 @@ mod driver {
         /// The security server, if the manifest gives the console one (`uses =
         /// ["security"]`); without it the console serves the manifest's clients alone.
         security: Option<SecurityClient>,
+        /// Each open connection's process (security client id), from session notices.
+        clients: BTreeMap<usize, usize>,
     }
 
     type SetupError = (&'static str, Error);
@@ -183,6 +186,7 @@ mod driver {
             foreground_notification: false,
             first_reply: FIRST_REPLY,
             security,
+            clients: BTreeMap::new(),
         };
         // Input typed before now raised no interrupt we saw; take it, and unmask.
         console.drain_uart();
@@ -249,8 +253,14 @@ mod driver {
             }
         }
 
+        /// The terminal session (process) of a connection: its client, or for a manifest
+        /// client with no notice, its badge.
+        fn session(&self, badge: usize) -> usize {
+            self.clients.get(&badge).copied().unwrap_or(badge)
+        }
+
         fn request(&mut self, incoming: &Incoming<'_>, request: Request) -> Outcome {
-            let session = incoming.badge();
+            let session = self.session(incoming.badge());
             let result = match request {
                 Request::Write { bytes } => Ok(Response::Written { count: self.write(&bytes) }),
                 Request::Read { max } => {
@@ -267,11 +277,11 @@ mod driver {
                         },
                     }
                 }
-                Request::SetForeground { pid } => {
-                    let pid = usize::try_from(pid).unwrap_or(usize::MAX);
-                    self.terminal.set_foreground(session, pid).map(|actions| {
+                Request::SetForeground { client } => {
+                    let client = usize::try_from(client).unwrap_or(usize::MAX);
+                    self.terminal.set_foreground(session, client).map(|actions| {
                         self.take_notification(incoming);
-                        tracing::debug!(session, pid, "foreground set");
+                        tracing::debug!(session, client, "foreground set");
                         self.carry_out(actions);
                         Response::ForegroundSet
                     })
@@ -285,14 +295,29 @@ mod driver {
             let Some(Ok(notices)) = self.security.map(|security| security.notices()) else { return };
             for notice in notices {
                 match notice {
-                    SessionNotice::Opened { connection, client, .. } => {
-                        tracing::debug!(session = connection, client = client.as_str(), "session opened");
+                    SessionNotice::Opened { connection, client_id, client, .. } => {
+                        let (Ok(connection), Ok(client_id)) =
+                            (usize::try_from(connection), usize::try_from(client_id))
+                        else {
+                            continue;
+                        };
+                        self.clients.insert(connection, client_id);
+                        tracing::debug!(
+                            connection,
+                            session = client_id,
+                            client = client.as_str(),
+                            "session opened"
+                        );
                     }
                     SessionNotice::Closed { connection } => {
-                        let Ok(session) = usize::try_from(connection) else { continue };
-                        let actions = self.terminal.close(session);
-                        tracing::debug!(session = connection, "session closed");
-                        self.carry_out(actions);
+                        let Ok(connection) = usize::try_from(connection) else { continue };
+                        let Some(session) = self.clients.remove(&connection) else { continue };
+                        // The process's other connections keep its terminal session.
+                        if !self.clients.values().any(|&other| other == session) {
+                            let actions = self.terminal.close(session);
+                            self.carry_out(actions);
+                        }
+                        tracing::debug!(connection, session, "session closed");
                     }
                 }
             }

@@ -8,6 +8,15 @@ use userlib::rpc::{Client, RpcError};
 
 use crate::{ExitStatus, Pid, Proc, ProcError, ProcessInfo, Request, Response};
 
+/// A process just started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spawned {
+    /// Its pid.
+    pub pid: Pid,
+    /// Its security client id.
+    pub client: u64,
+}
+
 /// An answer of the wrong kind: the server does not speak this protocol's version.
 fn unexpected() -> ProcError {
     ProcError::Rpc(RpcError::Malformed)
@@ -33,6 +42,17 @@ impl ProcClient {
         env: &[(&str, &str)],
         foreground: bool,
     ) -> Result<Pid, ProcError> {
+        self.spawn_process(program, args, env, foreground).map(|spawned| spawned.pid)
+    }
+
+    /// Starts `program` with `args` and `env`; returns its pid and security client id.
+    pub fn spawn_process(
+        &self,
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        foreground: bool,
+    ) -> Result<Spawned, ProcError> {
         let request = Request::Spawn {
             program: program.to_string(),
             args: args.iter().map(|argument| argument.to_string()).collect(),
@@ -43,7 +63,7 @@ impl ProcClient {
             foreground,
         };
         match self.client.call(&request)? {
-            Response::Spawned { pid } => Ok(pid),
+            Response::Spawned { pid, client } => Ok(Spawned { pid, client }),
             _ => Err(unexpected()),
         }
     }

@@ -81,6 +81,8 @@ pub enum Response {
     Spawned {
         /// Its id.
         pid: Pid,
+        /// Its security client id (what the console's `SetForeground` names).
+        client: u64,
     },
     /// The process ended.
     Exited {
@@ -208,7 +210,7 @@ impl core::fmt::Display for ExitStatus {
 #[cfg(target_arch = "riscv64")]
 mod client;
 #[cfg(target_arch = "riscv64")]
-pub use client::ProcClient;
+pub use client::{ProcClient, Spawned};
 
 #[cfg(test)]
 mod tests;

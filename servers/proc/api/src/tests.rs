@@ -38,7 +38,7 @@ fn process(pid: Pid) -> ProcessInfo {
 
 fn responses() -> Vec<Response> {
     vec![
-        Response::Spawned { pid: 4 },
+        Response::Spawned { pid: 4, client: 1004 },
         Response::Exited { pid: 4, status: ExitStatus::Code(-1) },
         Response::Exited {
             pid: 5,
@@ -94,7 +94,7 @@ fn malformed_bytes_give_the_typed_error() {
     // Invalid UTF-8 in a program name.
     message.length = rpc::pack(&[0, 1, 0xff, 0, 0, 0], &mut message.words).unwrap();
     assert_eq!(rpc::decode_request::<Proc>(&message), Err(RpcError::Malformed));
-    let reply = rpc::encode_reply::<Proc>(&Ok(Response::Spawned { pid: 1 << 20 }));
+    let reply = rpc::encode_reply::<Proc>(&Ok(Response::Spawned { pid: 1 << 20, client: 1 << 40 }));
     let cut = Message::new(REPLY_LABEL, &reply.words()[..reply.length - 1]);
     assert_eq!(rpc::decode_reply::<Proc>(&cut), Err(ProcError::Rpc(RpcError::Malformed)));
     let mut unknown = Message::new(REPLY_LABEL, &[]);

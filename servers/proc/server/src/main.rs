@@ -185,9 +185,10 @@ fn main() -> i32 {
 impl Manager {
     fn handle(&mut self, client: usize, reply_object: Cptr, request: Request) -> Reply<Proc> {
         match request {
-            Request::Spawn { program, args, env, foreground: _ } => {
-                Reply::Now(self.spawn(client, &program, &args, &env).map(|pid| Response::Spawned { pid }))
-            }
+            Request::Spawn { program, args, env, foreground: _ } => Reply::Now(
+                self.spawn(client, &program, &args, &env)
+                    .map(|(pid, client)| Response::Spawned { pid, client }),
+            ),
             Request::Wait { pid } => match self.check_parent(client, pid) {
                 Ok(()) => self.wait(pid, reply_object),
                 Err(error) => Reply::Now(Err(error)),
@@ -224,7 +225,7 @@ impl Manager {
         program: &str,
         args: &[String],
         env: &[(String, String)],
-    ) -> Result<Pid, ProcError> {
+    ) -> Result<(Pid, u64), ProcError> {
         let elf = self.archive.find(program).ok_or(ProcError::NoSuchProgram)?.data;
         let pid = self.next_pid;
         let mut used = Vec::new();
@@ -278,7 +279,7 @@ impl Manager {
                         waiter: None,
                     },
                 );
-                Ok(pid)
+                Ok((pid, security_client))
             }
             Err(error) => {
                 self.release(chunk, security_client, &used);
