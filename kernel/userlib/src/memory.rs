@@ -68,3 +68,24 @@ pub fn write_word(address: usize, value: usize) -> bool {
     unsafe { core::ptr::write_volatile(address as *mut usize, value) };
     true
 }
+
+/// Copies `bytes` to `address` in a page (or pages) mapped at run time, as [`write_word`]
+/// would word by word, but checked once for the whole range and copied in one go. Returns
+/// `false` (writing nothing) if the range touches this program's image, initial stack or
+/// heap, or wraps. Faults if part of it is not mapped writable.
+pub fn write_bytes(address: usize, bytes: &[u8]) -> bool {
+    let Some(end) = address.checked_add(bytes.len()) else { return false };
+    let in_heap = crate::heap::region().is_some_and(|(start, size)| address < start + size && end > start);
+    if bytes.is_empty() {
+        return true;
+    }
+    if overlaps_program(address, end) || in_heap {
+        return false;
+    }
+    // SAFETY: as in `write_word`: the range holds no Rust object (it is outside the image,
+    // the initial stack and the heap, checked above), so writing it cannot break an
+    // assumption of the compiler, and `bytes` (a Rust object) cannot overlap it; an
+    // unmapped or read-only page faults instead of being written.
+    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), address as *mut u8, bytes.len()) };
+    true
+}

@@ -22,7 +22,7 @@ use kernel_abi::{Error, ObjectType, Rights};
 use kernel_core::elf::{self, ElfError, segment_bytes};
 use kernel_core::layout::{PAGE_SIZE, USER_STACK_TOP};
 use userlib::ipc::Cptr;
-use userlib::memory::write_word;
+use userlib::memory::{write_bytes, write_word};
 use userlib::object;
 use userlib::start::{HEAP_ADDRESS, IPC_BUFFER_ADDRESS, START_INFO_ADDRESS, StartInfo};
 
@@ -178,6 +178,33 @@ impl Workspace<'_> {
     }
 
     /// A fresh frame holding `words` (the rest zero), mapped at `address` of `target`.
+    /// As [`Workspace::page_with`], with `bytes` copied at `offset` in the page (the rest
+    /// zero): one copy, not a word at a time.
+    fn page_with_bytes(
+        &mut self,
+        target: Cptr,
+        address: usize,
+        rights: Rights,
+        offset: usize,
+        bytes: &[u8],
+    ) -> Result<Cptr, BuildError> {
+        let frame = self.make(ObjectType::Frame, 0)?;
+        // Frames arrive zeroed: a page with nothing to copy is mapped as it is.
+        if !bytes.is_empty() {
+            if offset + bytes.len() > PAGE_SIZE {
+                return Err(BuildError::Kernel(Error::RangeError));
+            }
+            self.map(frame, self.address_space, self.scratch, Rights::READ | Rights::WRITE)?;
+            let written = write_bytes(self.scratch + offset, bytes);
+            object::unmap_frame(frame)?;
+            if !written {
+                return Err(BuildError::Kernel(Error::InvalidArgument));
+            }
+        }
+        self.map(frame, target, address, rights)?;
+        Ok(frame)
+    }
+
     fn page_with(
         &mut self,
         target: Cptr,
@@ -205,22 +232,6 @@ impl Workspace<'_> {
     }
 }
 
-/// The words of `bytes` placed at offset `start` in a page (bytes outside are zero).
-fn page_words(bytes: &[u8], start: usize) -> impl Iterator<Item = usize> + '_ {
-    (0..PAGE_SIZE / 8).map(move |index| {
-        let mut word = [0u8; 8];
-        for (byte_index, byte) in word.iter_mut().enumerate() {
-            let offset = index * 8 + byte_index;
-            if offset >= start
-                && let Some(value) = bytes.get(offset - start)
-            {
-                *byte = *value;
-            }
-        }
-        usize::from_le_bytes(word)
-    })
-}
-
 /// Maps a read-only copy of `bytes` at `address` (page aligned) in the address space
 /// `target`, in fresh frames from `workspace`. Returns the pages used. (The root task gives
 /// the process manager the boot archive this way.)
@@ -232,7 +243,7 @@ pub fn map_copy(
 ) -> Result<usize, BuildError> {
     let mut pages = 0;
     for (index, chunk) in bytes.chunks(PAGE_SIZE).enumerate() {
-        workspace.page_with(target, address + index * PAGE_SIZE, Rights::READ, page_words(chunk, 0))?;
+        workspace.page_with_bytes(target, address + index * PAGE_SIZE, Rights::READ, 0, chunk)?;
         pages += 1;
     }
     Ok(pages)
@@ -270,7 +281,7 @@ pub fn build(workspace: &mut Workspace<'_>, spec: &Spec<'_>) -> Result<Process, 
             } else {
                 &[]
             };
-            workspace.page_with(address_space, page, rights, page_words(bytes, copy_start - page))?;
+            workspace.page_with_bytes(address_space, page, rights, copy_start - page, bytes)?;
             pages += 1;
         }
     }
