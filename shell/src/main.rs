@@ -14,7 +14,9 @@
 //! second thread, the watcher, waits on that notification; on Ctrl-C it kills the
 //! foreground program and notes the interrupt, so `Wait` returns and the shell reports
 //! `^C` (status 130). Afterwards the shell takes the foreground back (`SetForeground` of
-//! client 0).
+//! client 0). While the program is being spawned (its pid not known yet) the shell holds
+//! the foreground itself with the notification attached, so a Ctrl-C typed then is noted
+//! and the program killed as soon as its pid is known.
 //!
 //! On the host this binary only says where it runs: the library is what the host tests use.
 #![cfg_attr(target_os = "none", no_std)]
@@ -67,6 +69,8 @@ mod lattice {
 
     /// The pid of the foreground program (0: none), for the watcher.
     static FOREGROUND: AtomicU32 = AtomicU32::new(0);
+    /// `FOREGROUND` while a foreground program is being spawned (its pid not known yet).
+    const STARTING: u32 = u32::MAX;
     /// Whether the watcher killed the foreground program on Ctrl-C.
     static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -148,18 +152,29 @@ mod lattice {
     }
 
     /// The watcher thread: on each Ctrl-C, kills the foreground program, if there is one.
+    /// A Ctrl-C while the program is being spawned is noted, and the shell kills it once
+    /// its pid is known. Both sides write their flag before reading the other's
+    /// (sequentially consistent), so at least one of them sees the other and the program is
+    /// killed (maybe twice, which is harmless).
     fn watch(_: usize) -> usize {
         let proc = ProcClient::new(PROC);
         while ipc::wait(INTERRUPT).is_ok() {
-            let pid = FOREGROUND.load(Ordering::Acquire);
-            if pid != 0 {
-                INTERRUPTED.store(true, Ordering::Release);
-                if let Err(error) = proc.kill(pid) {
-                    tracing::warn!(pid, %error, "Ctrl-C: cannot kill the foreground program");
-                }
+            if FOREGROUND.load(Ordering::SeqCst) == 0 {
+                continue;
+            }
+            INTERRUPTED.store(true, Ordering::SeqCst);
+            let pid = FOREGROUND.load(Ordering::SeqCst);
+            if pid != 0 && pid != STARTING {
+                kill_interrupted(&proc, pid);
             }
         }
         1
+    }
+
+    fn kill_interrupted(proc: &ProcClient, pid: u32) {
+        if let Err(error) = proc.kill(pid) {
+            tracing::warn!(pid, %error, "Ctrl-C: cannot kill the foreground program");
+        }
     }
 
     /// The shell's view of Lattice: the console and the process manager.
@@ -238,8 +253,26 @@ mod lattice {
             let environment: Vec<(&str, &str)> =
                 environment.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
             let foreground = matches!(mode, Mode::Foreground);
-            let spawned =
-                self.proc.spawn_process(program, &arguments, &environment, foreground).map_err(proc_error)?;
+            if foreground && self.interrupt.is_some() {
+                // Ctrl-C from now on reaches the watcher, even before the program's pid is
+                // known: the shell holds the foreground with the notification meanwhile.
+                INTERRUPTED.store(false, Ordering::SeqCst);
+                FOREGROUND.store(STARTING, Ordering::SeqCst);
+                if let Err(error) = self.console.set_foreground(0, self.interrupt) {
+                    tracing::warn!(%error, "cannot take Ctrl-C for the program");
+                }
+            }
+            let spawned = self.proc.spawn_process(program, &arguments, &environment, foreground);
+            let spawned = match spawned {
+                Ok(spawned) => spawned,
+                Err(error) => {
+                    if foreground && self.interrupt.is_some() {
+                        FOREGROUND.store(0, Ordering::SeqCst);
+                        let _ = self.console.set_foreground(0, None);
+                    }
+                    return Err(proc_error(error));
+                }
+            };
             if foreground {
                 self.clients.insert(spawned.pid, spawned.client);
             } else {
@@ -253,8 +286,11 @@ mod lattice {
             let client = self.clients.remove(&pid.0);
             let foreground = !background && self.interrupt.is_some();
             if foreground {
-                INTERRUPTED.store(false, Ordering::Release);
-                FOREGROUND.store(pid.0, Ordering::Release);
+                FOREGROUND.store(pid.0, Ordering::SeqCst);
+                if INTERRUPTED.load(Ordering::SeqCst) {
+                    // Ctrl-C came while it was being spawned.
+                    kill_interrupted(&self.proc, pid.0);
+                }
                 // The terminal goes to the process (its security client id: every console
                 // session it opens may read).
                 let client = client.unwrap_or(u64::MAX);
@@ -264,11 +300,11 @@ mod lattice {
             }
             let result = self.proc.wait(pid.0).map(status).map_err(proc_error);
             if foreground {
-                FOREGROUND.store(0, Ordering::Release);
+                FOREGROUND.store(0, Ordering::SeqCst);
                 if let Err(error) = self.console.set_foreground(0, None) {
                     tracing::warn!(%error, "cannot take the terminal back");
                 }
-                if INTERRUPTED.swap(false, Ordering::AcqRel) && result == Ok(ExitStatus::Killed) {
+                if INTERRUPTED.swap(false, Ordering::SeqCst) && result == Ok(ExitStatus::Killed) {
                     return Err(SystemError::Interrupted);
                 }
             }
