@@ -314,7 +314,7 @@ const SYSTEM_TESTS: &[SystemTest] = &[
             command(&mut machine, "echo status $?", "status 0")?;
             let transcript = machine.transcript();
             for line in [
-                "audit: deny client=/bin/forbidden service=proc",
+                "audit: deny client=/bin/forbidden label=internal{user} service=proc",
                 "audit: grant connection=",
                 &format!("audit: revoke connection={id} why=\"revoked at the request of /bin/shell\""),
             ] {

@@ -55,11 +55,21 @@ pub enum TraceError {
 }
 
 /// Installs the subscriber for this program: events at `level` and more severe go to the
-/// debug console, prefixed with `[program]`. Needs the heap.
+/// debug console, prefixed with `[program]`, or `[program label]` when the process manager
+/// put the program's security label in its environment (`LATTICE_LABEL`). Needs the heap.
 #[cfg(target_arch = "riscv64")]
 pub fn init(program: &'static str, level: impl Into<LevelFilter>) -> Result<(), TraceError> {
-    init_with_sink(program, level, &DebugConsole)
+    let label = crate::start::info()
+        .and_then(|info| info.environment().find(|(key, _)| *key == LABEL_VARIABLE).map(|(_, label)| label));
+    let name: &'static str = match label {
+        Some(label) => alloc::boxed::Box::leak(alloc::format!("{program} {label}").into_boxed_str()),
+        None => program,
+    };
+    init_with_sink(name, level, &DebugConsole)
 }
+
+/// The environment variable the process manager sets to a program's security label.
+pub const LABEL_VARIABLE: &str = "LATTICE_LABEL";
 
 /// [`init`] with another sink.
 pub fn init_with_sink(

@@ -4,6 +4,7 @@
 //! Every operation checks everything first and changes nothing when it refuses, so a
 //! refused request leaves the broker as it was.
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -104,6 +105,8 @@ pub enum Audit {
         connection: u64,
         /// The client program.
         client: String,
+        /// Its label.
+        label: String,
         /// The service.
         service: String,
         /// The rule that allowed it (`the grant of ... at line:col`).
@@ -113,6 +116,8 @@ pub enum Audit {
     Deny {
         /// The client program.
         client: String,
+        /// Its label (empty if the caller is unknown).
+        label: String,
         /// The service.
         service: String,
         /// Why, naming the rule.
@@ -307,33 +312,45 @@ impl Broker {
         service: &str,
         rights: u32,
         pay: impl FnOnce(ClientId, u64, u64) -> Result<(), SecurityError>,
-    ) -> Result<Granted, (SecurityError, Audit)> {
+    ) -> Result<Granted, Box<(SecurityError, Audit)>> {
         let Some(program) = self.clients.get(&client) else {
             let rule = String::from("the caller is not a process the security server admitted");
-            return Err((SecurityError::NotPermitted, deny(&format!("client {client}"), service, &rule)));
+            return Err(Box::new((
+                SecurityError::NotPermitted,
+                deny(&format!("client {client}"), "", service, &rule),
+            )));
         };
+        let label_text = self.policy.label_text(program.label).to_string();
         let Some(&registered) = self.services.get(service) else {
             let rule = String::from("no server has registered the service");
-            return Err((SecurityError::UnknownService, deny(&program.path, service, &rule)));
+            return Err(Box::new((
+                SecurityError::UnknownService,
+                deny(&program.path, &label_text, service, &rule),
+            )));
         };
         let Some(rights) = Rights::from_bits(rights) else {
             let rule = format!("rights {rights:#x} are not rights the policy knows");
-            return Err((SecurityError::Denied { rule: rule.clone() }, deny(&program.path, service, &rule)));
+            return Err(Box::new((
+                SecurityError::Denied { rule: rule.clone() },
+                deny(&program.path, &label_text, service, &rule),
+            )));
         };
         match self.policy.decide_named(&program.path, program.label, service, rights) {
             Decision::Allow(allowed) => {
-                let rule = format!("the grant at line {}", allowed.grant().origin);
+                let rule =
+                    format!("the grant of {service} to {} at {}", program.path, allowed.grant().origin);
                 let scope = allowed.scope().to_string();
                 let id = self.next_connection;
                 let donation = registered.session_bytes;
                 if let Err(error) = pay(client, id, donation) {
                     let why = format!("{error}");
-                    return Err((error, deny(&program.path, service, &why)));
+                    return Err(Box::new((error, deny(&program.path, &label_text, service, &why))));
                 }
                 self.next_connection += 1;
                 let audit = Audit::Grant {
                     connection: id,
                     client: program.path.clone(),
+                    label: self.policy.label_text(program.label).to_string(),
                     service: service.to_string(),
                     rule,
                 };
@@ -361,7 +378,10 @@ impl Broker {
             }
             Decision::Deny(reason) => {
                 let rule = self.policy.explain(&reason).to_string();
-                Err((SecurityError::Denied { rule: rule.clone() }, deny(&program.path, service, &rule)))
+                Err(Box::new((
+                    SecurityError::Denied { rule: rule.clone() },
+                    deny(&program.path, &label_text, service, &rule),
+                )))
             }
         }
     }
@@ -503,6 +523,11 @@ impl Broker {
     }
 }
 
-fn deny(client: &str, service: &str, rule: &str) -> Audit {
-    Audit::Deny { client: client.to_string(), service: service.to_string(), rule: rule.to_string() }
+fn deny(client: &str, label: &str, service: &str, rule: &str) -> Audit {
+    Audit::Deny {
+        client: client.to_string(),
+        label: label.to_string(),
+        service: service.to_string(),
+        rule: rule.to_string(),
+    }
 }

@@ -236,7 +236,8 @@ mod program {
             };
             let granted = match self.broker.connect(client, service, rights, pay) {
                 Ok(granted) => granted,
-                Err((error, audit)) => {
+                Err(refused) => {
+                    let (error, audit) = *refused;
                     record(&audit);
                     return Err(error);
                 }
@@ -406,11 +407,11 @@ mod program {
     /// Writes an audit record as an `audit` event.
     fn record(audit: &Audit) {
         match audit {
-            Audit::Grant { connection, client, service, rule } => {
-                tracing::info!(target: "audit", connection, client = client.as_str(), service = service.as_str(), rule = rule.as_str(), "grant");
+            Audit::Grant { connection, client, label, service, rule } => {
+                tracing::info!(target: "audit", connection, client = client.as_str(), label = label.as_str(), service = service.as_str(), rule = rule.as_str(), "grant");
             }
-            Audit::Deny { client, service, rule } => {
-                tracing::info!(target: "audit", client = client.as_str(), service = service.as_str(), rule = rule.as_str(), "deny");
+            Audit::Deny { client, label, service, rule } => {
+                tracing::info!(target: "audit", client = client.as_str(), label = label.as_str(), service = service.as_str(), rule = rule.as_str(), "deny");
             }
             Audit::Revoke { connection, why } => {
                 tracing::info!(target: "audit", connection, why = why.as_str(), "revoke");

@@ -81,8 +81,8 @@ fn a_granted_connection_is_booked_and_audited() {
     let granted = broker.connect(HTTPD, "fs", rights("read"), free).expect("httpd may read /www");
     assert_eq!(granted.server, FS);
     assert!(granted.scope.contains("/www"), "scope {:?}", granted.scope);
-    assert!(matches!(&granted.audit, Audit::Grant { connection, client, service, .. }
-        if *connection == granted.id && client == "/bin/httpd" && service == "fs"));
+    assert!(matches!(&granted.audit, Audit::Grant { connection, client, label, service, .. }
+        if *connection == granted.id && client == "/bin/httpd" && label == "public{web}" && service == "fs"));
     let (listed, more) = broker.list(SHELL, 0, 10);
     assert!(!more);
     assert_eq!(listed.len(), 1);
@@ -93,15 +93,15 @@ fn a_granted_connection_is_booked_and_audited() {
 #[test]
 fn a_denial_names_the_rule_and_books_nothing() {
     let mut broker = system();
-    let (error, audit) = broker.connect(HTTPD, "fs", rights("read write"), free).expect_err("no write");
+    let (error, audit) = *broker.connect(HTTPD, "fs", rights("read write"), free).expect_err("no write");
     let SecurityError::Denied { rule } = &error else { panic!("{error:?}") };
     assert!(rule.contains("/bin/httpd at 14:1"), "the rule names the grant's line: {rule}");
     assert!(matches!(audit, Audit::Deny { ref client, .. } if client == "/bin/httpd"));
-    let (error, _) = broker.connect(TOOL, "console", rights("write"), free).expect_err("no grant");
+    let (error, _) = *broker.connect(TOOL, "console", rights("write"), free).expect_err("no grant");
     assert!(matches!(error, SecurityError::Denied { .. }));
-    let (error, _) = broker.connect(TOOL, "net", 1, free).expect_err("nobody serves net");
+    let (error, _) = *broker.connect(TOOL, "net", 1, free).expect_err("nobody serves net");
     assert_eq!(error, SecurityError::UnknownService);
-    let (error, _) = broker.connect(99, "fs", 1, free).expect_err("not admitted");
+    let (error, _) = *broker.connect(99, "fs", 1, free).expect_err("not admitted");
     assert_eq!(error, SecurityError::NotPermitted);
     assert_eq!(broker.list(SHELL, 0, 10).0.len(), 0);
 }
@@ -176,7 +176,7 @@ fn a_policy_swap_revokes_what_the_new_policy_forbids_and_decides_new_connections
         matches!(swap.audit.last(), Some(Audit::PolicyLoad { hash, .. }) if *hash == new.content_hash_hex())
     );
     assert_eq!(broker.list(SHELL, 0, 10).0.iter().map(|c| c.id).collect::<Vec<_>>(), [web_fs]);
-    let (error, _) = broker.connect(HTTPD, "console", rights("write"), free).expect_err("new policy");
+    let (error, _) = *broker.connect(HTTPD, "console", rights("write"), free).expect_err("new policy");
     assert!(matches!(error, SecurityError::Denied { .. }), "{error:?}");
     assert_eq!(broker.policy().content_hash_hex(), new.content_hash_hex());
 }
@@ -207,7 +207,7 @@ fn an_unpaid_session_is_refused_and_booked_nowhere() {
     let mut broker = system();
     broker.servers_to_signal();
     let broke = |_: u64, _: u64, bytes: u64| Err(SecurityError::QuotaExceeded { needed: bytes, free: 0 });
-    let (error, audit) = broker.connect(HTTPD, "console", rights("write"), broke).expect_err("unpaid");
+    let (error, audit) = *broker.connect(HTTPD, "console", rights("write"), broke).expect_err("unpaid");
     assert_eq!(error, SecurityError::QuotaExceeded { needed: SESSION_BYTES, free: 0 });
     assert!(matches!(audit, Audit::Deny { ref rule, .. } if rule.contains("quota")));
     assert!(broker.list(SHELL, 0, 10).0.is_empty());

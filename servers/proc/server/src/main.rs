@@ -258,7 +258,11 @@ impl Manager {
             self.depart(security_client, &used);
             return Err(ProcError::OutOfMemory);
         }
-        let result = self.build(pid, chunk, security, program, elf, args, env, &mut used);
+        // Its label goes in its environment: its events name it (`userlib::trace`).
+        let mut env = env.to_vec();
+        env.retain(|(key, _)| key != userlib::trace::LABEL_VARIABLE);
+        env.push((String::from(userlib::trace::LABEL_VARIABLE), label.clone()));
+        let result = self.build(pid, chunk, security, program, elf, args, &env, &mut used);
         match result {
             Ok((thread, pages)) => {
                 self.next_pid += 1;
