@@ -56,6 +56,9 @@ pub const BOOT_PROGRAMS: &[&str] = &[
     "forbidden",
 ];
 
+/// A boot archive entry that looks like a program and is not (a truncated ELF file).
+pub const BROKEN_PROGRAM: &str = "badelf";
+
 /// What a build produced.
 pub struct BuildOutput {
     /// The flat kernel image (Linux image header first), for QEMU `-kernel` and U-Boot `booti`.
@@ -118,6 +121,13 @@ pub fn build_system(system: &str) -> Result<BuildOutput, String> {
         let bytes = std::fs::read(&path).map_err(|error| format!("read {}: {error}", path.display()))?;
         files.push((*name, bytes));
     }
+    // A program file cut short: its ELF header promises program headers that are not there.
+    // The process manager must refuse it with a clear error (system test `shell.session`).
+    let hello = files
+        .iter()
+        .find(|(name, _)| *name == "hello")
+        .map(|(_, bytes)| bytes[..bytes.len().min(96)].to_vec());
+    files.push((BROKEN_PROGRAM, hello.unwrap_or_default()));
     let manifest_path = root.join("image").join("systems").join(format!("{system}.toml"));
     let manifest = crate::manifest::load(&manifest_path, BOOT_PROGRAMS)?;
     println!(

@@ -218,7 +218,7 @@ const SYSTEM_TESTS: &[SystemTest] = &[
     },
     SystemTest {
         name: "shell.session",
-        about: "the default system boots to the shell; programs run with arguments, $?, a fault reported, unknown commands, ps, Ctrl-C stops the foreground program, free and kill of a background job, exit",
+        about: "the default system boots to the shell; programs run with arguments, $?, a fault reported, unknown commands, a malformed program refused, ps, Ctrl-C stops the foreground program, free and kill of a background job, exit",
         run: |qemu, kernel| {
             let mut machine = boot(qemu, kernel, |boot| boot)?;
             machine.expect("root: started console", STEP)?;
@@ -237,6 +237,9 @@ const SYSTEM_TESTS: &[SystemTest] = &[
             command(&mut machine, "echo status $?", "status 139")?;
             command(&mut machine, "nosuch", "lattice: command not found: nosuch")?;
             command(&mut machine, "echo status $?", "status 127")?;
+            // A malformed program file is refused with the reason; the next program runs.
+            command(&mut machine, "badelf", "lattice: cannot run badelf: not a valid executable: ")?;
+            command(&mut machine, "hello after a bad file", "hello after a bad file")?;
             command(&mut machine, "ps", "PID")?;
             // Ctrl-C stops a foreground program that never makes a syscall.
             command(&mut machine, "spin", "spin: spinning forever")?;
