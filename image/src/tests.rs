@@ -262,7 +262,7 @@ const SYSTEM_TESTS: &[SystemTest] = &[
     },
     SystemTest {
         name: "shell.connections",
-        about: "every connection goes through the security server: conns lists the shell's, a forbidden connection is denied naming the rule, a program's connection shows with its donation, revoke makes its next call fail and free shows the donation back, a foreground program reads the terminal",
+        about: "every connection goes through the security server: conns lists the shell's, a malformed request gets a typed error, a forbidden connection is denied naming the rule, a program's connection shows with its donation, revoke makes its next call fail and free shows the donation back, a foreground program reads the terminal",
         run: |qemu, kernel| {
             let mut machine = boot(qemu, kernel, |boot| boot)?;
             machine.expect("[security] INFO audit: policy load at boot policy=", STEP)?;
@@ -277,7 +277,8 @@ const SYSTEM_TESTS: &[SystemTest] = &[
             machine.expect("/bin/shell  internal{user}  proc", STEP)?;
             machine.expect("/bin/shell  internal{user}  donor", STEP)?;
             // A program the policy gives nothing asks for the process manager.
-            command(&mut machine, "forbidden", "forbidden: connect to proc: denied: ")?;
+            command(&mut machine, "forbidden", "forbidden: a malformed request got: malformed message")?;
+            machine.expect("forbidden: connect to proc: denied: ", STEP)?;
             command(&mut machine, "echo status $?", "status 1")?;
             // A program holds a console session, paid from its quota.
             command(&mut machine, "hold &", "[1] ")?;

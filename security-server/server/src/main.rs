@@ -296,8 +296,11 @@ mod program {
             incoming: &Incoming<'_>,
             client: ClientId,
         ) -> Result<Response, SecurityError> {
-            self.broker.subscribe(client)?;
             let notification = self.keep_received(incoming)?;
+            if let Err(error) = self.broker.subscribe(client) {
+                self.give_slot(notification);
+                return Err(error);
+            }
             if let Some(old) = self.notifications.insert(client, notification) {
                 self.give_slot(old);
             }

@@ -10,7 +10,9 @@
 //! - `conn.setup`: from just before the `Connect` request to the security server (for the
 //!   process manager, `proc`) to its answer with the session capability in hand: the
 //!   policy's decision, the donor charging the session to this program, the capability
-//!   minted, the server's notification signalled. From then on a call is possible.
+//!   minted, the audit event, the server's notification signalled. The server runs at a
+//!   higher priority than this program, so it also takes its session notice from the
+//!   security server before the answer is read here. From then on a call is possible.
 //! - `conn.first_call`: the same, through the first call on the new session answered (a
 //!   `List`): the process manager takes its session notice from the security server
 //!   first, then answers.

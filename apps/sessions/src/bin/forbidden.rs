@@ -1,14 +1,18 @@
-//! `forbidden`: asks the security server for a connection the policy does not give it
-//! (the process manager, to spawn programs) and reports the answer: a denial naming the
-//! rule, exit status 1. Exit status 0 would mean the policy let it through.
+//! `forbidden`: misbehaves towards the security server, the one server it can reach, and
+//! reports the answers: first a request that is not one (bytes that do not decode), which
+//! must get the typed `Malformed` error while the server goes on serving; then a
+//! connection the policy does not give it (the process manager, to spawn programs), which
+//! must be denied naming the rule. Exit status 1 is the expected outcome; 0 would mean the
+//! policy let it through, 2 that the malformed request was not refused as it should be.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
 
 use policy::Rights;
-use security_api::SecurityClient;
+use security_api::{Security, SecurityClient, SecurityError};
+use userlib::ipc::{self, Message};
 use userlib::println;
-use userlib::rpc::CapabilitySlot;
+use userlib::rpc::{self, CapabilitySlot, Protocol, RpcError};
 
 userlib::entry!(main);
 
@@ -20,6 +24,24 @@ const CNODE: usize = 0;
 const FREE_SLOT: usize = 32;
 
 fn main() -> i32 {
+    // A well-framed message whose bytes are no request: variant 99 of 12.
+    let mut garbage = Message::new(Security::LABEL, &[]);
+    let answer = rpc::pack(&[99], &mut garbage.words)
+        .map_err(|_| kernel_abi::Error::InvalidArgument)
+        .and_then(|length| {
+            garbage.length = length;
+            ipc::call(SECURITY, &garbage)
+        })
+        .map(|reply| rpc::decode_reply::<Security>(&reply));
+    match answer {
+        Ok(Err(SecurityError::Rpc(RpcError::Malformed))) => {
+            println!("forbidden: a malformed request got: {}", SecurityError::Rpc(RpcError::Malformed));
+        }
+        other => {
+            println!("forbidden: a malformed request was not refused as malformed: {other:?}");
+            return 2;
+        }
+    }
     let security = SecurityClient::new(SECURITY);
     let into = CapabilitySlot { cnode: CNODE, index: FREE_SLOT };
     match security.connect("proc", Rights::SPAWN.bits(), into) {
