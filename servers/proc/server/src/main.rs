@@ -96,8 +96,9 @@ struct Manager {
     next_pid: Pid,
     security: SecurityClient,
     donor: DonorClient,
-    /// Sessions: connection id to the client program, from the security server's notices.
-    sessions: BTreeMap<u64, String>,
+    /// Sessions: connection id to the client's security client id and program, from the
+    /// security server's notices.
+    sessions: BTreeMap<u64, (u64, String)>,
 }
 
 fn archive() -> Option<BootArchive<'static>> {
@@ -209,8 +210,9 @@ impl Manager {
         let Ok(notices) = self.security.notices() else { return };
         for notice in notices {
             match notice {
-                SessionNotice::Opened { connection, client, .. } => {
-                    self.sessions.insert(connection, client);
+                SessionNotice::Opened { connection, client_id, client, .. } => {
+                    tracing::debug!(connection, client = client.as_str(), "session opened");
+                    self.sessions.insert(connection, (client_id, client));
                 }
                 SessionNotice::Closed { connection } => {
                     self.sessions.remove(&connection);
@@ -480,6 +482,13 @@ impl Manager {
         Ok(Response::Killed)
     }
 
+    /// The pid of the process that spawned through session `connection`, if it is one of
+    /// ours (0: a boot server such as the shell, or a manifest client).
+    fn parent_pid(&self, connection: usize) -> Pid {
+        let Some((client, _)) = self.sessions.get(&(connection as u64)) else { return 0 };
+        self.processes.iter().find(|(_, process)| process.client == *client).map_or(0, |(&pid, _)| pid)
+    }
+
     fn list(&self, after: Pid) -> Response {
         let processes: Vec<ProcessInfo> = self
             .processes
@@ -492,7 +501,7 @@ impl Manager {
                 label: process.label.clone(),
                 quota_bytes: QUOTA_BYTES,
                 used_bytes: (process.pages * 4096) as u64,
-                parent: 0,
+                parent: self.parent_pid(process.parent),
             })
             .collect();
         let more = processes.last().is_some_and(|last| self.processes.range(last.pid + 1..).next().is_some());
