@@ -53,6 +53,7 @@ pub const BOOT_PROGRAMS: &[&str] = &[
     "donor",
     "hold",
     "readline",
+    "greedy",
     "forbidden",
 ];
 

@@ -262,7 +262,7 @@ const SYSTEM_TESTS: &[SystemTest] = &[
     },
     SystemTest {
         name: "shell.connections",
-        about: "every connection goes through the security server: conns lists the shell's, a malformed request gets a typed error, a forbidden connection is denied naming the rule, a program's connection shows with its donation, revoke makes its next call fail and free shows the donation back, a foreground program reads the terminal",
+        about: "every connection goes through the security server: conns lists the shell's, a malformed request gets a typed error, a forbidden connection is denied naming the rule, a program's connection shows with its donation, revoke makes its next call fail and free shows the donation back, a program opening sessions until its quota is spent is refused, a foreground program reads the terminal",
         run: |qemu, kernel| {
             let mut machine = boot(qemu, kernel, |boot| boot)?;
             machine.expect("[security] INFO audit: policy load at boot policy=", STEP)?;
@@ -311,8 +311,22 @@ const SYSTEM_TESTS: &[SystemTest] = &[
             machine.expect("revoke: connection ", STEP)?;
             machine.expect("no such connection", STEP)?;
             command(&mut machine, "kill %1", "[1] killed hold")?;
+            // A program that opens sessions until its quota is spent is refused, and its end
+            // gives every donation back.
+            command(&mut machine, "greedy &", "[1] ")?;
+            machine.expect("greedy: opened ", STEP)?;
+            machine.expect("sessions, then: quota exceeded: the session costs 16384 bytes", STEP)?;
+            machine.type_line("free")?;
+            machine.expect(" MiB  4.0 MiB  greedy", STEP)?;
+            command(&mut machine, "kill %1", "[1] killed greedy")?;
+            let after = command(&mut machine, "free", "/bin/shell")?;
+            let rest = machine.expect(PROMPT, STEP)?;
+            if after.contains("greedy") || rest.contains("greedy") {
+                return Err(format!("free still lists greedy after it ended:\n{after}{rest}"));
+            }
             // A foreground program reads the terminal through its own console session.
-            command(&mut machine, "readline", "readline: type a line> ")?;
+            machine.type_line("readline")?;
+            machine.expect("readline: type a line> ", STEP)?;
             machine.type_line("typed by a person")?;
             machine.expect("readline: you typed `typed by a person`", STEP)?;
             command(&mut machine, "echo status $?", "status 0")?;
