@@ -303,7 +303,7 @@ impl Broker {
     }
 
     /// `client` asks for `service` with `rights`. Allowed: `pay` charges the session's
-    /// cost to the client (client, connection id, bytes); if it pays, the connection is
+    /// cost to the client (client, connection id, bytes, the service's server); if it pays, the connection is
     /// live and booked and its server's notice queued. Denied (or unpaid): the error names
     /// the rule (or the quota), and the audit record says the same; nothing is booked.
     pub fn connect(
@@ -311,7 +311,7 @@ impl Broker {
         client: ClientId,
         service: &str,
         rights: u32,
-        pay: impl FnOnce(ClientId, u64, u64) -> Result<(), SecurityError>,
+        pay: impl FnOnce(ClientId, u64, u64, ClientId) -> Result<(), SecurityError>,
     ) -> Result<Granted, Box<(SecurityError, Audit)>> {
         let Some(program) = self.clients.get(&client) else {
             let rule = String::from("the caller is not a process the security server admitted");
@@ -342,7 +342,7 @@ impl Broker {
                 let scope = allowed.scope().to_string();
                 let id = self.next_connection;
                 let donation = registered.session_bytes;
-                if let Err(error) = pay(client, id, donation) {
+                if let Err(error) = pay(client, id, donation, registered.server) {
                     let why = format!("{error}");
                     return Err(Box::new((error, deny(&program.path, &label_text, service, &why))));
                 }

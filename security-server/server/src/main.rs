@@ -223,11 +223,11 @@ mod program {
         ) -> Result<(u64, Cptr), SecurityError> {
             let path = self.broker.path_of(client).unwrap_or_default().to_string();
             let donor = self.donor;
-            let pay = |payer: ClientId, connection: u64, bytes: u64| {
+            let pay = |payer: ClientId, connection: u64, bytes: u64, server: ClientId| {
                 if bytes == 0 {
                     return Ok(());
                 }
-                donor.charge(payer, &path, connection, bytes).map_err(|error| match error {
+                donor.charge(payer, &path, connection, bytes, server).map_err(|error| match error {
                     DonorError::QuotaExceeded { free } => {
                         SecurityError::QuotaExceeded { needed: bytes, free }
                     }

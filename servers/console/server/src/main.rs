@@ -40,6 +40,7 @@ mod driver {
 
     use console::{Action, ReadNow, Terminal};
     use console_api::{Console, ConsoleError, Request, Response};
+    use donor_api::DonorClient;
     use kernel_abi::{Error, ObjectType, Rights};
     use loader::server_slots as at;
     use security_api::{SecurityClient, SecurityError, SessionNotice};
@@ -80,6 +81,11 @@ mod driver {
     const FIRST_PAGE_TABLE: usize = at::FIRST_FREE + 5;
     const FIRST_REPLY: usize = at::FIRST_FREE + 8;
     const SESSION_NOTIFICATION: usize = FIRST_REPLY + REPLY_OBJECTS;
+    /// Slots for the memory sessions' clients donate (from here to the CNode's end).
+    const FIRST_SESSION_MEMORY: usize = SESSION_NOTIFICATION + 1;
+    const SLOTS: usize = 1 << 12;
+    /// The resource donor (from the manifest: `uses = ["security", "donor"]`).
+    const DONOR: usize = at::FIRST_CLIENT + 1;
 
     pub(crate) fn main() -> i32 {
         let level = arguments_level();
@@ -132,6 +138,10 @@ mod driver {
         security: Option<SecurityClient>,
         /// Each open connection's process (security client id), from session notices.
         clients: BTreeMap<usize, usize>,
+        /// The memory each connection's client donated for it (an Untyped the donor
+        /// moved here; the donor revokes it when the session closes).
+        session_memory: BTreeMap<usize, Cptr>,
+        free_slots: Vec<usize>,
     }
 
     type SetupError = (&'static str, Error);
@@ -187,6 +197,8 @@ mod driver {
             first_reply: FIRST_REPLY,
             security,
             clients: BTreeMap::new(),
+            session_memory: BTreeMap::new(),
+            free_slots: (FIRST_SESSION_MEMORY..SLOTS).rev().collect(),
         };
         // Input typed before now raised no interrupt we saw; take it, and unmask.
         console.drain_uart();
@@ -295,13 +307,16 @@ mod driver {
             let Some(Ok(notices)) = self.security.map(|security| security.notices()) else { return };
             for notice in notices {
                 match notice {
-                    SessionNotice::Opened { connection, client_id, client, .. } => {
+                    SessionNotice::Opened { connection, client_id, client, donation_bytes, .. } => {
                         let (Ok(connection), Ok(client_id)) =
                             (usize::try_from(connection), usize::try_from(client_id))
                         else {
                             continue;
                         };
                         self.clients.insert(connection, client_id);
+                        if donation_bytes > 0 {
+                            self.take_memory(connection);
+                        }
                         tracing::debug!(
                             connection,
                             session = client_id,
@@ -311,6 +326,11 @@ mod driver {
                     }
                     SessionNotice::Closed { connection } => {
                         let Ok(connection) = usize::try_from(connection) else { continue };
+                        // The donor took the memory back already (revoked); the slot goes.
+                        if let Some(slot) = self.session_memory.remove(&connection) {
+                            let _ = object::delete(at::CNODE, slot);
+                            self.free_slots.push(slot);
+                        }
                         let Some(session) = self.clients.remove(&connection) else { continue };
                         // The process's other connections keep its terminal session.
                         if !self.clients.values().any(|&other| other == session) {
@@ -319,6 +339,24 @@ mod driver {
                         }
                         tracing::debug!(connection, session, "session closed");
                     }
+                }
+            }
+        }
+
+        /// Takes the memory the client of `connection` donated for its session and keeps
+        /// it for the session's life. (The console's per-session state is a map entry and
+        /// at most one waiting read, so nothing is made from it yet.)
+        fn take_memory(&mut self, connection: usize) {
+            let Some(slot) = self.free_slots.pop() else { return };
+            let into = CapabilitySlot { cnode: at::CNODE, index: slot };
+            match DonorClient::new(DONOR).take(connection as u64, into) {
+                Ok(bytes) => {
+                    tracing::debug!(connection, bytes, "took the session's memory");
+                    self.session_memory.insert(connection, slot);
+                }
+                Err(error) => {
+                    tracing::debug!(connection, %error, "no memory for the session");
+                    self.free_slots.push(slot);
                 }
             }
         }

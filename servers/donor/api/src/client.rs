@@ -62,8 +62,15 @@ impl DonorClient {
 
     /// Charges connection `connection`'s session to client `client` (the security server
     /// only).
-    pub fn charge(&self, client: u64, program: &str, connection: u64, bytes: u64) -> Result<(), DonorError> {
-        let request = Request::Charge { client, program: program.to_string(), connection, bytes };
+    pub fn charge(
+        &self,
+        client: u64,
+        program: &str,
+        connection: u64,
+        bytes: u64,
+        server: u64,
+    ) -> Result<(), DonorError> {
+        let request = Request::Charge { client, program: program.to_string(), connection, bytes, server };
         match self.client.call(&request)? {
             Response::Charged => Ok(()),
             _ => Err(unexpected()),
@@ -74,6 +81,20 @@ impl DonorClient {
     pub fn reclaim(&self, connection: u64) -> Result<u64, DonorError> {
         match self.client.call(&Request::Reclaim { connection })? {
             Response::Reclaimed { bytes } => Ok(bytes),
+            _ => Err(unexpected()),
+        }
+    }
+
+    /// The memory donated for `connection`, to its server (the caller); the Untyped arrives
+    /// in `into`. Returns its size.
+    pub fn take(&self, connection: u64, into: CapabilitySlot) -> Result<u64, DonorError> {
+        match self
+            .client
+            .call_with(&Request::Take { connection }, Transfer { send: None, receive: Some(into) })?
+        {
+            (Response::Taken { bytes }, true) => Ok(bytes),
+            // The Untyped did not arrive: the caller's capability lacks GRANT.
+            (Response::Taken { .. }, false) => Err(DonorError::NotPermitted),
             _ => Err(unexpected()),
         }
     }

@@ -10,6 +10,7 @@
 //! | `Release` | the process manager | `Released` | no | yes (the second is `NoSuchClient`) |
 //! | `Charge` | the security server | `Charged` | no | no: each call charges again |
 //! | `Reclaim` | the security server | `Reclaimed` | no | yes (the second reclaims 0 bytes) |
+//! | `Take` | the server of the connection | `Taken`; the reply moves the session's Untyped to the caller | no | no: the second is `NotPermitted` |
 //! | `Free` | anyone with a session | `Memory` (a page of processes; `more` says whether to ask again after the last pid) | no | yes |
 //!
 //! "Who may" is the manifest's business: the process manager and the security server get
@@ -17,12 +18,15 @@
 //! the privileged requests only through those; everyone else reaches it through a session
 //! from the security server, where only `Free` is answered.
 //!
-//! A process's quota is real memory: an Untyped the donor carves from the memory it owns,
-//! keeps the parent of, and moves to the process manager, which builds the process from
-//! it. Opening a session charges part of the client's quota to the connection (the server
-//! says what a session costs when it registers); closing or revoking the session gives it
-//! back; the process's end releases the whole quota (the donor revokes the parent, so
-//! nothing built from it survives).
+//! A process's quota is real memory: a chunk the donor carves from the memory it owns. Half
+//! of it, the process's own memory, is an Untyped the donor moves to the process manager,
+//! which builds the process from it; the other half pays for its sessions. Opening a
+//! session (the server says what one costs when it registers) carves that much out of the
+//! client's half as an Untyped of its own, set aside for the connection; the connection's
+//! server takes it (`Take`: a child Untyped, moved to it) for the session's state. Closing
+//! or revoking the session gives it back: the donor revokes it, so nothing the server made
+//! from it survives, and the client may spend it again. The process's end releases the
+//! whole quota (the donor revokes the chunk).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
@@ -88,6 +92,8 @@ pub enum Request {
         connection: u64,
         /// Bytes the session costs.
         bytes: u64,
+        /// The client id of the connection's server (the one that may `Take` it).
+        server: u64,
     },
     /// Connection `connection` closed: what it was charged goes back to its client.
     Reclaim {
@@ -99,6 +105,12 @@ pub enum Request {
     Free {
         /// The last client id of the previous page, or 0.
         after: u64,
+    },
+    /// The memory donated for connection `connection`, to its server (the caller): the reply
+    /// moves an Untyped of the session's cost to the caller's receive slot.
+    Take {
+        /// The connection id.
+        connection: u64,
     },
 }
 
@@ -126,6 +138,11 @@ pub enum Response {
     },
     /// The system's memory.
     Memory(MemoryInfo),
+    /// The session's memory; the reply carries its Untyped.
+    Taken {
+        /// Its size in bytes.
+        bytes: u64,
+    },
 }
 
 /// One process's quota.

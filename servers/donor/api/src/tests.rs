@@ -24,7 +24,14 @@ fn every_request_round_trips() {
         Request::Grant { client: 1001, pid: 3, program: "hello".into(), bytes: 4 << 20 },
         Request::Report { client: 1001, bytes: 300 << 10 },
         Request::Release { client: 1001 },
-        Request::Charge { client: 1001, program: "/bin/hello".into(), connection: 1 << 16, bytes: 16384 },
+        Request::Charge {
+            client: 1001,
+            program: "/bin/hello".into(),
+            connection: 1 << 16,
+            bytes: 16384,
+            server: 1,
+        },
+        Request::Take { connection: 1 << 16 },
         Request::Reclaim { connection: 12 },
         Request::Free { after: 0 },
     ];
@@ -42,6 +49,7 @@ fn every_answer_round_trips() {
         Ok(Response::Reported),
         Ok(Response::Released { bytes: 4 << 20 }),
         Ok(Response::Charged),
+        Ok(Response::Taken { bytes: 16384 }),
         Ok(Response::Reclaimed { bytes: 0 }),
         Ok(Response::Memory(MemoryInfo {
             total: 256 << 20,

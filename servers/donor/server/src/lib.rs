@@ -3,8 +3,10 @@
 //! objects use, what it donated), each connection's charge, and the memory not granted.
 //!
 //! The program around the [`Ledger`] holds the memory itself: equal chunks of Untyped, one
-//! per process quota, whose children it moves to the process manager and revokes when the
-//! process ends.
+//! per process quota. Half a chunk is the process's own memory (moved to the process
+//! manager); the other half pays for the process's sessions, so what a process may donate
+//! is that half ([`Ledger::charge`] refuses beyond it). A boot server pays from an
+//! allowance the donor sets aside from a chunk of its own.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -35,12 +37,28 @@ struct Account {
     donated: u64,
     /// Whether memory backs it (a quota) or it is a boot server's allowance.
     backed: bool,
+    /// What it may donate in all (half its quota, or the allowance).
+    reserve: u64,
 }
 
 impl Account {
     fn free(&self) -> u64 {
         self.granted.saturating_sub(self.used).saturating_sub(self.donated)
     }
+
+    /// What it may still donate.
+    fn donatable(&self) -> u64 {
+        self.reserve.saturating_sub(self.donated).min(self.free())
+    }
+}
+
+/// A connection's charge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Charge {
+    client: u64,
+    server: u64,
+    bytes: u64,
+    taken: bool,
 }
 
 /// The books.
@@ -52,8 +70,8 @@ pub struct Ledger {
     granted: u64,
     /// Accounts by security client id.
     accounts: BTreeMap<u64, Account>,
-    /// Charges by connection id: the client that paid, and how much.
-    charges: BTreeMap<u64, (u64, u64)>,
+    /// Charges by connection id.
+    charges: BTreeMap<u64, Charge>,
 }
 
 impl Ledger {
@@ -79,6 +97,7 @@ impl Ledger {
             used: 0,
             donated: 0,
             backed: true,
+            reserve: bytes / 2,
         };
         self.accounts.insert(client, account);
         Ok(())
@@ -95,21 +114,24 @@ impl Ledger {
     /// charged; their connections are gone with it). Returns the bytes freed.
     pub fn release(&mut self, client: u64) -> Result<u64, DonorError> {
         let account = self.accounts.remove(&client).ok_or(DonorError::NoSuchClient)?;
-        self.charges.retain(|_, (payer, _)| *payer != client);
+        self.charges.retain(|_, charge| charge.client != client);
         let bytes = if account.backed { account.granted } else { 0 };
         self.granted -= bytes;
         Ok(bytes)
     }
 
-    /// Client `client` (`program`) pays `bytes` for connection `connection`. A client the
-    /// donor has no quota for is a boot server: it gets [`BOOT_ALLOWANCE`] to pay from.
+    /// Client `client` (`program`) pays `bytes` for connection `connection`, served by
+    /// `server`. A client the donor has no quota for is a boot server: it gets
+    /// [`BOOT_ALLOWANCE`] to pay from. Returns whether memory backs the account (a quota)
+    /// or not (an allowance).
     pub fn charge(
         &mut self,
         client: u64,
         program: &str,
         connection: u64,
         bytes: u64,
-    ) -> Result<(), DonorError> {
+        server: u64,
+    ) -> Result<bool, DonorError> {
         if self.charges.contains_key(&connection) {
             return Err(DonorError::AlreadyCharged);
         }
@@ -123,23 +145,40 @@ impl Ledger {
             used: 0,
             donated: 0,
             backed: false,
+            reserve: BOOT_ALLOWANCE,
         });
-        if bytes > account.free() {
-            return Err(DonorError::QuotaExceeded { free: account.free() });
+        if bytes > account.donatable() {
+            return Err(DonorError::QuotaExceeded { free: account.donatable() });
         }
         account.donated += bytes;
-        self.charges.insert(connection, (client, bytes));
-        Ok(())
+        self.charges.insert(connection, Charge { client, server, bytes, taken: false });
+        Ok(account.backed)
+    }
+
+    /// `caller` takes the memory of connection `connection`: only its server, once.
+    /// Returns the bytes.
+    pub fn take(&mut self, caller: u64, connection: u64) -> Result<u64, DonorError> {
+        let charge = self.charges.get_mut(&connection).ok_or(DonorError::NotPermitted)?;
+        if charge.server != caller || charge.taken {
+            return Err(DonorError::NotPermitted);
+        }
+        charge.taken = true;
+        Ok(charge.bytes)
+    }
+
+    /// The client that paid for connection `connection`.
+    pub fn payer(&self, connection: u64) -> Option<u64> {
+        self.charges.get(&connection).map(|charge| charge.client)
     }
 
     /// Connection `connection` closed: its charge returns to its client. Returns the
     /// bytes (0 if it was never charged, or its client already ended).
     pub fn reclaim(&mut self, connection: u64) -> u64 {
-        let Some((client, bytes)) = self.charges.remove(&connection) else { return 0 };
-        if let Some(account) = self.accounts.get_mut(&client) {
-            account.donated -= bytes;
+        let Some(charge) = self.charges.remove(&connection) else { return 0 };
+        if let Some(account) = self.accounts.get_mut(&charge.client) {
+            account.donated -= charge.bytes;
         }
-        bytes
+        charge.bytes
     }
 
     /// The memory, with the accounts of clients above `after` (at most `limit`).

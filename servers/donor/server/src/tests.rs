@@ -8,6 +8,8 @@ use crate::{BOOT_ALLOWANCE, Ledger};
 const MIB: u64 = 1 << 20;
 const SHELL: u64 = 3;
 const HELLO: u64 = 1000;
+/// The server the sessions here are with.
+const CONSOLE: u64 = 1;
 
 #[test]
 fn quotas_come_out_of_the_memory_and_go_back() {
@@ -27,12 +29,16 @@ fn a_session_is_paid_from_the_quota_and_given_back() {
     let mut ledger = Ledger::new(8 * MIB);
     ledger.grant(HELLO, 1, "hello", 4 * MIB).expect("fits");
     ledger.report(HELLO, 3 * MIB).expect("known");
-    ledger.charge(HELLO, "/bin/hello", 1 << 16, 512 << 10).expect("within the quota");
+    assert_eq!(
+        ledger.charge(HELLO, "/bin/hello", 1 << 16, 512 << 10, CONSOLE),
+        Ok(true),
+        "a quota has memory"
+    );
     let quota = ledger.memory(0, 8).per_process[0].quota;
     assert_eq!((quota.granted, quota.used, quota.free), (4 * MIB, 3 * MIB, 512 << 10));
-    assert_eq!(ledger.charge(HELLO, "/bin/hello", 1 << 16, 1), Err(DonorError::AlreadyCharged));
+    assert_eq!(ledger.charge(HELLO, "/bin/hello", 1 << 16, 1, CONSOLE), Err(DonorError::AlreadyCharged));
     assert_eq!(
-        ledger.charge(HELLO, "/bin/hello", (1 << 16) + 1, MIB),
+        ledger.charge(HELLO, "/bin/hello", (1 << 16) + 1, MIB, CONSOLE),
         Err(DonorError::QuotaExceeded { free: 512 << 10 }),
         "a client cannot pay for more than it has"
     );
@@ -45,14 +51,18 @@ fn a_session_is_paid_from_the_quota_and_given_back() {
 #[test]
 fn a_boot_server_pays_from_its_allowance_and_no_memory_moves() {
     let mut ledger = Ledger::new(8 * MIB);
-    ledger.charge(SHELL, "/bin/shell", 1 << 16, 16 << 10).expect("allowance");
+    assert_eq!(
+        ledger.charge(SHELL, "/bin/shell", 1 << 16, 16 << 10, CONSOLE),
+        Ok(false),
+        "no memory behind an allowance"
+    );
     let memory = ledger.memory(0, 8);
     assert_eq!(memory.free, 8 * MIB);
     let shell = &memory.per_process[0];
     assert_eq!((shell.client, shell.pid, shell.program.as_str()), (SHELL, 0, "/bin/shell"));
     assert_eq!(shell.quota.free, BOOT_ALLOWANCE - (16 << 10));
     assert_eq!(
-        ledger.charge(HELLO, "/bin/hello", 2 << 16, 1),
+        ledger.charge(HELLO, "/bin/hello", 2 << 16, 1, CONSOLE),
         Err(DonorError::NoSuchClient),
         "spawned: quota first"
     );
@@ -64,7 +74,7 @@ fn a_boot_server_pays_from_its_allowance_and_no_memory_moves() {
 fn an_ended_process_takes_its_charges_with_it() {
     let mut ledger = Ledger::new(8 * MIB);
     ledger.grant(HELLO, 1, "hello", 4 * MIB).expect("fits");
-    ledger.charge(HELLO, "/bin/hello", 1 << 16, 4096).expect("paid");
+    ledger.charge(HELLO, "/bin/hello", 1 << 16, 4096, CONSOLE).expect("paid");
     ledger.release(HELLO).expect("ends");
     assert_eq!(ledger.reclaim(1 << 16), 0, "nothing to give back to");
 }
@@ -73,7 +83,7 @@ fn an_ended_process_takes_its_charges_with_it() {
 fn accounts_page_in_client_order() {
     let mut ledger = Ledger::new(64 * MIB);
     for index in 0..5 {
-        ledger.grant(HELLO + index, 1 + index as u32, "p", MIB).expect("fits");
+        ledger.grant(HELLO + index, 1 + u32::try_from(index).expect("small"), "p", MIB).expect("fits");
     }
     let first = ledger.memory(0, 2);
     assert!(first.more);
@@ -84,4 +94,31 @@ fn accounts_page_in_client_order() {
     let last = ledger.memory(HELLO + 3, 2);
     assert!(!last.more);
     assert_eq!(last.per_process.len(), 1);
+}
+
+#[test]
+fn a_process_donates_at_most_half_its_quota() {
+    let mut ledger = Ledger::new(8 * MIB);
+    ledger.grant(HELLO, 1, "hello", 4 * MIB).expect("fits");
+    ledger.report(HELLO, 256 << 10).expect("known");
+    ledger.charge(HELLO, "/bin/hello", 1 << 16, 2 * MIB, CONSOLE).expect("the donation half");
+    assert_eq!(
+        ledger.charge(HELLO, "/bin/hello", (1 << 16) + 1, 4096, CONSOLE),
+        Err(DonorError::QuotaExceeded { free: 0 }),
+        "the other half is the process's own memory"
+    );
+}
+
+#[test]
+fn only_the_connections_server_takes_its_memory_once() {
+    let mut ledger = Ledger::new(8 * MIB);
+    ledger.grant(HELLO, 1, "hello", 4 * MIB).expect("fits");
+    ledger.charge(HELLO, "/bin/hello", 1 << 16, 16 << 10, CONSOLE).expect("paid");
+    assert_eq!(ledger.take(CONSOLE + 1, 1 << 16), Err(DonorError::NotPermitted), "another server");
+    assert_eq!(ledger.take(CONSOLE, 2 << 16), Err(DonorError::NotPermitted), "no such connection");
+    assert_eq!(ledger.take(CONSOLE, 1 << 16), Ok(16 << 10));
+    assert_eq!(ledger.take(CONSOLE, 1 << 16), Err(DonorError::NotPermitted), "once");
+    assert_eq!(ledger.payer(1 << 16), Some(HELLO));
+    ledger.reclaim(1 << 16);
+    assert_eq!(ledger.payer(1 << 16), None);
 }

@@ -99,6 +99,9 @@ struct Manager {
     /// Sessions: connection id to the client's security client id and program, from the
     /// security server's notices.
     sessions: BTreeMap<u64, (u64, String)>,
+    /// The memory each session's client donated for it (an Untyped the donor moved here;
+    /// the donor revokes it when the session closes).
+    session_memory: BTreeMap<u64, Cptr>,
 }
 
 fn archive() -> Option<BootArchive<'static>> {
@@ -153,6 +156,7 @@ fn main() -> i32 {
         security,
         donor: DonorClient::new(DONOR),
         sessions: BTreeMap::new(),
+        session_memory: BTreeMap::new(),
     };
     let mut server = Server::new(at::SERVICE, reply);
     let error = server.run(|incoming| {
@@ -210,13 +214,38 @@ impl Manager {
         let Ok(notices) = self.security.notices() else { return };
         for notice in notices {
             match notice {
-                SessionNotice::Opened { connection, client_id, client, .. } => {
+                SessionNotice::Opened { connection, client_id, client, donation_bytes, .. } => {
                     tracing::debug!(connection, client = client.as_str(), "session opened");
                     self.sessions.insert(connection, (client_id, client));
+                    if donation_bytes > 0 {
+                        self.take_memory(connection);
+                    }
                 }
                 SessionNotice::Closed { connection } => {
                     self.sessions.remove(&connection);
+                    // The donor took the memory back already (revoked); the slot goes.
+                    if let Some(slot) = self.session_memory.remove(&connection) {
+                        let _ = object::delete(at::CNODE, slot);
+                        self.slots.free.push(slot);
+                    }
                 }
+            }
+        }
+    }
+
+    /// Takes the memory the client of `connection` donated for its session and keeps it for
+    /// the session's life. (A session's state here is a map entry and the processes it
+    /// spawned, each paid from its own quota, so nothing is made from it yet.)
+    fn take_memory(&mut self, connection: u64) {
+        let Some(slot) = self.slots.take() else { return };
+        match self.donor.take(connection, CapabilitySlot { cnode: at::CNODE, index: slot }) {
+            Ok(bytes) => {
+                tracing::debug!(connection, bytes, "took the session's memory");
+                self.session_memory.insert(connection, slot);
+            }
+            Err(error) => {
+                tracing::debug!(connection, %error, "no memory for the session");
+                self.slots.free.push(slot);
             }
         }
     }
