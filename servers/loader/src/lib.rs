@@ -177,9 +177,8 @@ impl Workspace<'_> {
         Ok(object::map_frame(frame, address_space, address, rights)?)
     }
 
-    /// A fresh frame holding `words` (the rest zero), mapped at `address` of `target`.
-    /// As [`Workspace::page_with`], with `bytes` copied at `offset` in the page (the rest
-    /// zero): one copy, not a word at a time.
+    /// A fresh frame holding `bytes` at `offset` (the rest zero), mapped at `address` of
+    /// `target`: one checked copy, not a word at a time.
     fn page_with_bytes(
         &mut self,
         target: Cptr,
@@ -205,6 +204,7 @@ impl Workspace<'_> {
         Ok(frame)
     }
 
+    /// A fresh frame holding `words` (the rest zero), mapped at `address` of `target`.
     fn page_with(
         &mut self,
         target: Cptr,
