@@ -56,7 +56,8 @@ pub struct BootInfo {
     pub magic: usize,
     /// Untyped capabilities occupy slots `FIRST_UNTYPED .. FIRST_UNTYPED + untyped_count`.
     pub untyped_count: usize,
-    /// First empty slot after the untyped capabilities; slots up to the CNode's end are empty.
+    /// First empty slot after the untyped and archive frame capabilities; slots up to the
+    /// CNode's end are empty.
     pub first_free_slot: usize,
     /// Slots in the root CNode.
     pub cnode_slots: usize,
@@ -66,6 +67,12 @@ pub struct BootInfo {
     pub archive_address: usize,
     /// The boot archive's length in bytes.
     pub archive_size: usize,
+    /// Read-only frame capabilities of the boot archive's pages, in order, occupy slots
+    /// `first_archive_frame .. first_archive_frame + archive_frames` (after the untyped
+    /// ones): the root task maps copies of them to share the archive without copying it.
+    pub first_archive_frame: usize,
+    /// How many (the archive's pages).
+    pub archive_frames: usize,
     /// Descriptions of the untyped capabilities, in slot order.
     pub untyped: [UntypedDescriptor; MAX_UNTYPED],
 }

@@ -206,6 +206,8 @@ pub fn make_root_task(
         entry: program.entry,
         kib: program.kib,
         archive_size: archive.len(),
+        archive_physical: archive_start,
+        asid,
     })
 }
 
@@ -220,6 +222,10 @@ pub struct RootTask {
     /// Boot memory its objects and code took.
     pub kib: usize,
     archive_size: usize,
+    /// Where the archive's pages are (physical), and the root task's address space id
+    /// (they are mapped there).
+    archive_physical: usize,
+    asid: u16,
 }
 
 /// Gives every free frame, and every device register block, to the root task as Untyped
@@ -274,7 +280,25 @@ pub fn hand_out_memory(
         }
     }
     info.untyped_count = count;
-    info.first_free_slot = slot::FIRST_UNTYPED + count;
+    // The archive's pages, as read-only frame capabilities (the mappings the root task
+    // already has are theirs), so the root task can share them instead of copying.
+    let first_frame = slot::FIRST_UNTYPED + count;
+    let mut frames = 0;
+    for offset in (0..root.archive_size).step_by(PAGE_SIZE) {
+        let Ok(slot) = cnode::slot_id(&root.cnode, first_frame + frames) else { break };
+        let capability = Capability::Frame {
+            frame: root.archive_physical + offset,
+            mapped_address: bootinfo::BOOT_ARCHIVE_ADDRESS + offset,
+            mapped_asid: root.asid,
+            large: false,
+            rights: Rights::READ,
+        };
+        cnode::insert(kernel, 0, slot, capability);
+        frames += 1;
+    }
+    info.first_archive_frame = first_frame;
+    info.archive_frames = frames;
+    info.first_free_slot = first_frame + frames;
     count
 }
 

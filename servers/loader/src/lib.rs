@@ -249,6 +249,26 @@ pub fn map_copy(
     Ok(pages)
 }
 
+/// Maps copies of read-only frame capabilities `frames` (slots of the workspace's CNode, in
+/// page order) at `address` (page aligned) in the address space `target`: the pages are
+/// shared, not copied. Returns the pages mapped. (The root task shares the boot archive
+/// with the process manager this way.)
+pub fn map_shared(
+    workspace: &mut Workspace<'_>,
+    target: Cptr,
+    address: usize,
+    frames: core::ops::Range<Cptr>,
+) -> Result<usize, BuildError> {
+    let mut pages = 0;
+    for (index, frame) in frames.enumerate() {
+        let copy = workspace.slot()?;
+        object::copy(workspace.cnode, copy, workspace.cnode, frame, Rights::READ)?;
+        workspace.map(copy, target, address + index * PAGE_SIZE, Rights::READ)?;
+        pages += 1;
+    }
+    Ok(pages)
+}
+
 /// Builds the process `spec` describes, with memory from `workspace`.
 pub fn build(workspace: &mut Workspace<'_>, spec: &Spec<'_>) -> Result<Process, BuildError> {
     let plan = elf::plan(spec.elf).map_err(BuildError::Elf)?;

@@ -294,11 +294,8 @@ fn start_server(
         }
         Some(writer::build(&entries).map_err(|_| "cannot pack its boot entries")?)
     };
-    let archive_bytes = match &own_archive {
-        Some(bytes) => bytes.len(),
-        None if server.boot_archive => userlib::boot_archive(world.info).len(),
-        None => 0,
-    };
+    // The whole archive is shared (its pages mapped, not copied): only page tables.
+    let archive_bytes = own_archive.as_ref().map_or(0, alloc::vec::Vec::len);
     let heap_pages = if server.heap == 0 { DEFAULT_HEAP_PAGES } else { server.heap.div_ceil(4096) };
     let build = carve(world, slots, (2 << 20) + archive_bytes + heap_pages * 4096)?;
     let fault_endpoint = slots.take().ok_or("no free slot")?;
@@ -339,14 +336,16 @@ fn start_server(
             address_space: slot::ADDRESS_SPACE,
             scratch: SCRATCH,
         };
-        let archive = own_archive.as_deref().unwrap_or_else(|| userlib::boot_archive(world.info));
-        loader::map_copy(
-            &mut workspace,
-            process.address_space,
-            kernel_abi::bootinfo::BOOT_ARCHIVE_ADDRESS,
-            archive,
-        )
-        .map_err(|_| "cannot give it the boot archive")?;
+        let address = kernel_abi::bootinfo::BOOT_ARCHIVE_ADDRESS;
+        let given = match &own_archive {
+            Some(archive) => loader::map_copy(&mut workspace, process.address_space, address, archive),
+            None => {
+                let first = world.info.first_archive_frame;
+                let frames = first..first + world.info.archive_frames;
+                loader::map_shared(&mut workspace, process.address_space, address, frames)
+            }
+        };
+        given.map_err(|_| "cannot give it the boot archive")?;
     }
     let child = process.cnode;
     let copy = |index: usize, source: usize| {
