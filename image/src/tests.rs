@@ -263,7 +263,7 @@ const SYSTEM_TESTS: &[SystemTest] = &[
     },
     SystemTest {
         name: "shell.connections",
-        about: "every connection goes through the security server: conns lists the shell's, a malformed request gets a typed error, a forbidden connection is denied naming the rule, a program's connection shows with its donation, revoke makes its next call fail and free shows the donation back, a program opening sessions until its quota is spent is refused, a foreground program reads the terminal",
+        about: "every connection goes through the security server: conns lists the shell's, a malformed request gets a typed error, a forbidden connection is denied naming the rule, a program's connection shows with its donation, revoke makes its next call fail and free shows the donation back, the audit trail reads back every decision, a program opening sessions until its quota is spent is refused, a foreground program reads the terminal",
         run: |qemu, kernel| {
             let mut machine = boot(qemu, kernel, |boot| boot)?;
             machine.expect("[security] INFO audit: policy load at boot policy=", STEP)?;
@@ -312,9 +312,26 @@ const SYSTEM_TESTS: &[SystemTest] = &[
             machine.expect("revoke: connection ", STEP)?;
             machine.expect("no such connection", STEP)?;
             command(&mut machine, "kill %1", "[1] killed hold")?;
+            // The audit trail, read back by the shell: every decision so far, in order.
+            let trail = command(&mut machine, "audit", "policy load")?;
+            let trail = trail + machine.expect(PROMPT, STEP)?.as_str();
+            let mut at = 0;
+            for entry in [
+                "grant        connection 65536: /bin/shell (internal{user}) to console, by the grant of console to /bin/shell at ",
+                "deny         /bin/forbidden (internal{user}) to proc: the program is not declared in the policy",
+                &format!("grant        connection {id}: /bin/hold (internal{{user}}) to console"),
+                &format!("revoke       connection {id}: revoked at the request of /bin/shell"),
+            ] {
+                match trail[at..].find(entry) {
+                    Some(found) => at += found + entry.len(),
+                    None => return Err(format!("the audit trail lacks {entry:?} (in order):\n{trail}")),
+                }
+            }
             // A program that opens sessions until its quota is spent is refused, and its end
             // gives every donation back.
-            command(&mut machine, "greedy &", "[1] ")?;
+            // (The prompt after the trail is read.)
+            machine.type_line("greedy &")?;
+            machine.expect("[1] ", STEP)?;
             machine.expect("greedy: opened ", STEP)?;
             machine.expect("sessions, then: quota exceeded: the session costs 16384 bytes", STEP)?;
             machine.type_line("free")?;
@@ -325,20 +342,25 @@ const SYSTEM_TESTS: &[SystemTest] = &[
             if after.contains("greedy") || rest.contains("greedy") {
                 return Err(format!("free still lists greedy after it ended:\n{after}{rest}"));
             }
+            // Its connections ended with it, and the trail says so.
+            machine.type_line("audit")?;
+            machine.expect(": its client /bin/greedy ended", STEP)?;
             // A foreground program reads the terminal through its own console session.
             machine.type_line("readline")?;
             machine.expect("readline: type a line> ", STEP)?;
             machine.type_line("typed by a person")?;
             machine.expect("readline: you typed `typed by a person`", STEP)?;
             command(&mut machine, "echo status $?", "status 0")?;
+            // Denials and revocations are also events on the console as they happen.
             let transcript = machine.transcript();
             for line in [
-                "audit: deny client=/bin/forbidden label=internal{user} service=proc",
-                "audit: grant connection=",
-                &format!("audit: revoke connection={id} why=\"revoked at the request of /bin/shell\""),
+                "[security] INFO audit: deny client=/bin/forbidden label=internal{user} service=proc",
+                &format!(
+                    "[security] INFO audit: revoke connection={id} why=\"revoked at the request of /bin/shell\""
+                ),
             ] {
                 if !transcript.contains(line) {
-                    return Err(format!("no {line:?} in the audit trail"));
+                    return Err(format!("no {line:?} on the console"));
                 }
             }
             machine.expect(PROMPT, STEP)?;

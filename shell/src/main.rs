@@ -2,7 +2,7 @@
 //!
 //! The program connects the interpreter (`shell::Shell`, tested on the host) to the system:
 //! the terminal is the console server's, programs are spawned and waited for through the
-//! process manager, `free` asks the resource donor, `conns` and `revoke` the security
+//! process manager, `free` asks the resource donor, `conns`, `revoke` and `audit` the security
 //! server. The shell starts with one capability, its session with the security server
 //! (`uses = ["security"]` in the manifest, at `loader::server_slots::FIRST_CLIENT`), and
 //! connects to the console, the process manager and the donor through it at start: each
@@ -44,8 +44,8 @@ mod lattice {
     use security_api::SecurityClient;
     use shell::Shell;
     use shell::system::{
-        ConnectionId, ConnectionInfo, ExitStatus, MemoryInfo, Mode, Pid, ProcessInfo, ProcessMemory,
-        ProcessState, System, SystemError,
+        AuditEntry, ConnectionId, ConnectionInfo, ExitStatus, MemoryInfo, Mode, Pid, ProcessInfo,
+        ProcessMemory, ProcessState, System, SystemError,
     };
     use userlib::rpc::CapabilitySlot;
     use userlib::{ipc, object, thread};
@@ -391,6 +391,41 @@ mod lattice {
 
         fn revoke(&mut self, connection: ConnectionId) -> Result<(), SystemError> {
             self.security.revoke(connection.0).map_err(security_error)
+        }
+
+        fn audit(&mut self) -> Result<Vec<AuditEntry>, SystemError> {
+            use security_api::Audit;
+            let records = self.security.read_audit().map_err(security_error)?;
+            Ok(records
+                .into_iter()
+                .map(|record| {
+                    let (event, details) = match record.event {
+                        Audit::Grant { connection, client, label, service, rule } => (
+                            "grant",
+                            alloc::format!(
+                                "connection {connection}: {client} ({label}) to {service}, by {rule}"
+                            ),
+                        ),
+                        Audit::Deny { client, label, service, rule } => {
+                            ("deny", alloc::format!("{client} ({label}) to {service}: {rule}"))
+                        }
+                        Audit::Revoke { connection, why } => {
+                            ("revoke", alloc::format!("connection {connection}: {why}"))
+                        }
+                        Audit::End { connection, client } => {
+                            ("end", alloc::format!("connection {connection}: its client {client} ended"))
+                        }
+                        Audit::PolicyLoad { hash, kept, revoked } => (
+                            "policy load",
+                            alloc::format!(
+                                "policy {}: {kept} kept, {revoked} revoked",
+                                hash.get(..16).unwrap_or(&hash)
+                            ),
+                        ),
+                    };
+                    AuditEntry { seq: record.seq, event: event.to_string(), details }
+                })
+                .collect())
         }
     }
 }

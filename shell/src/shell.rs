@@ -54,6 +54,7 @@ enum Builtin {
     Free,
     Conns,
     Revoke,
+    Audit,
     Set,
     Env,
     Export,
@@ -74,6 +75,7 @@ const BUILTINS: &[(Builtin, &str, &str, &str)] = &[
     (Builtin::Free, "free", "free", "show memory: total, free, and per process"),
     (Builtin::Conns, "conns", "conns", "list the live connections"),
     (Builtin::Revoke, "revoke", "revoke ID...", "revoke connections (ids from conns)"),
+    (Builtin::Audit, "audit", "audit", "show the security audit trail"),
     (Builtin::Set, "set", "set", "list the shell variables"),
     (Builtin::Env, "env", "env", "list the exported variables (what programs get)"),
     (Builtin::Export, "export", "export [NAME[=VALUE]...]", "export variables to programs"),
@@ -392,6 +394,7 @@ impl<S: System> Shell<S> {
             Builtin::Free => self.free(),
             Builtin::Conns => self.conns(),
             Builtin::Revoke => self.revoke(arguments),
+            Builtin::Audit => self.audit(),
             Builtin::Set => self.set(),
             Builtin::Env => self.env(),
             Builtin::Export => self.export(arguments),
@@ -599,6 +602,24 @@ impl<S: System> Shell<S> {
                 connection.rights,
                 if connection.scope.is_empty() { "-".into() } else { connection.scope },
             ]));
+        }
+        let _ = table.render(&mut self.terminal);
+        0
+    }
+
+    fn audit(&mut self) -> i64 {
+        let records = match self.system_flushed().audit() {
+            Ok(records) => records,
+            Err(error) => return self.failed("audit", &error),
+        };
+        if records.is_empty() {
+            say!(self, "no audit records\n");
+            return 0;
+        }
+        let mut table =
+            Table::new(&[("SEQ", Align::Right), ("EVENT", Align::Left), ("DETAILS", Align::Left)]);
+        for record in records {
+            table.row(Vec::from([record.seq.to_string(), record.event, record.details]));
         }
         let _ = table.render(&mut self.terminal);
         0

@@ -197,6 +197,17 @@ pub struct ConnectionInfo {
     pub donation_bytes: u64,
 }
 
+/// One record of the security server's audit trail, as `audit` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Its place in the trail (from 1).
+    pub seq: u64,
+    /// What happened: `grant`, `deny`, `revoke`, `policy load`.
+    pub event: String,
+    /// The details, in words.
+    pub details: String,
+}
+
 /// Whether a program is started in the foreground (the shell waits; it owns the terminal's
 /// input and Ctrl-C) or in the background (the shell goes on).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -296,4 +307,7 @@ pub trait System {
 
     /// Revokes `connection`: the client loses its capability and every copy of it.
     fn revoke(&mut self, connection: ConnectionId) -> Result<(), SystemError>;
+
+    /// The security server's audit trail (what it keeps), oldest first.
+    fn audit(&mut self) -> Result<Vec<AuditEntry>, SystemError>;
 }

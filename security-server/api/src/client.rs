@@ -6,7 +6,9 @@ use alloc::vec::Vec;
 use userlib::ipc::Cptr;
 use userlib::rpc::{CapabilitySlot, Client, RpcError, Transfer};
 
-use crate::{ConnectionInfo, PolicyLoaded, Request, Response, Security, SecurityError, SessionNotice};
+use crate::{
+    AuditRecord, ConnectionInfo, PolicyLoaded, Request, Response, Security, SecurityError, SessionNotice,
+};
 
 /// An answer of the wrong kind: the server does not speak this protocol's version.
 fn unexpected() -> SecurityError {
@@ -127,6 +129,24 @@ impl SecurityClient {
             match last {
                 // A page must move forward, or a confused server would keep us here.
                 Some(id) if more && id > after => after = id,
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// The kept audit trail, oldest first (asking page by page).
+    pub fn read_audit(&self) -> Result<Vec<AuditRecord>, SecurityError> {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let Response::Audit { records, more } = self.client.call(&Request::ReadAudit { after })? else {
+                return Err(unexpected());
+            };
+            let last = records.last().map(|record| record.seq);
+            all.extend(records);
+            match last {
+                // A page must move forward, or a confused server would keep us here.
+                Some(seq) if more && seq > after => after = seq,
                 _ => return Ok(all),
             }
         }

@@ -20,6 +20,7 @@
 //! | `Admit` (process manager only) | reply carries the new process's security session capability | `Admitted` | no: each call admits a new process |
 //! | `Depart` (process manager only) | none | `Departed` | yes, but the second is `NoSuchConnection` |
 //! | `Notices` (registered servers) | none | `Notices` (a page; `more` says whether to ask again) | no: notices are taken |
+//! | `ReadAudit` (programs with `audit` or `load_policy`) | none | `Audit` (a page of the kept trail; `more` says whether to ask again after the last) | yes |
 //!
 //! None of them blocks beyond the security server's own work, and the security server
 //! calls nobody but the resource donor (which calls nobody): it tells a server about
@@ -126,6 +127,12 @@ pub enum Request {
     /// carries the notification to signal (WRITE; the server chooses its badge, so it can
     /// share a notification already bound to its thread, say for interrupts).
     Subscribe,
+    /// The audit trail's records after sequence number `after` (0 for the oldest kept).
+    /// For programs the policy gives `audit` (or `load_policy`) on the `security` service.
+    ReadAudit {
+        /// The last sequence number of the previous page, or 0.
+        after: u64,
+    },
 }
 
 /// What the security server answers.
@@ -170,6 +177,13 @@ pub enum Response {
         /// Whether more are waiting.
         more: bool,
     },
+    /// A page of the audit trail, oldest first.
+    Audit {
+        /// The records.
+        records: Vec<AuditRecord>,
+        /// Whether more follow the last.
+        more: bool,
+    },
 }
 
 /// One live connection, as `conns` shows it.
@@ -189,6 +203,68 @@ pub struct ConnectionInfo {
     pub scope: String,
     /// Bytes of the client's quota donated to the server for the session.
     pub donation_bytes: u64,
+}
+
+/// An audit record: every grant, denial, revocation and policy load. The security server
+/// writes each as a `tracing` event (target `audit`) and keeps the latest for `ReadAudit`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Audit {
+    /// A connection was granted.
+    Grant {
+        /// The connection id.
+        connection: u64,
+        /// The client program.
+        client: String,
+        /// Its label.
+        label: String,
+        /// The service.
+        service: String,
+        /// The rule that allowed it (`the grant of ... at line:col`).
+        rule: String,
+    },
+    /// A connection was refused.
+    Deny {
+        /// The client program.
+        client: String,
+        /// Its label (empty if the caller is unknown).
+        label: String,
+        /// The service.
+        service: String,
+        /// Why, naming the rule.
+        rule: String,
+    },
+    /// A connection was revoked.
+    Revoke {
+        /// The connection id.
+        connection: u64,
+        /// Why (asked for by whom, or the policy swap's reason).
+        why: String,
+    },
+    /// A connection closed because its client ended (its capabilities went with it).
+    End {
+        /// The connection id.
+        connection: u64,
+        /// The client program.
+        client: String,
+    },
+    /// A policy came into force.
+    PolicyLoad {
+        /// Its content hash.
+        hash: String,
+        /// Connections kept and revoked.
+        kept: u32,
+        /// Connections revoked.
+        revoked: u32,
+    },
+}
+
+/// A kept audit record and its sequence number (from 1, in the order they happened).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Its place in the trail.
+    pub seq: u64,
+    /// What happened.
+    pub event: Audit,
 }
 
 /// What a policy load did.

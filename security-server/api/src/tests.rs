@@ -20,6 +20,7 @@ fn requests() -> Vec<Request> {
         Request::Depart { client: 1000 },
         Request::Notices,
         Request::Subscribe,
+        Request::ReadAudit { after: 3 },
     ]
 }
 
@@ -46,6 +47,7 @@ fn responses() -> Vec<Response> {
         Response::Admitted { client: 1001, label: "internal{user}".to_string() },
         Response::Departed { closed: 2 },
         Response::Notices { notices: notices(), more: false },
+        Response::Audit { records: audit_records(), more: true },
     ]
 }
 
@@ -95,6 +97,34 @@ fn notices() -> Vec<SessionNotice> {
         },
         SessionNotice::Closed { connection: 9 },
     ]
+}
+
+fn audit_records() -> Vec<AuditRecord> {
+    let events = [
+        Audit::Grant {
+            connection: 1 << 16,
+            client: "/bin/shell".to_string(),
+            label: "internal{user}".to_string(),
+            service: "console".to_string(),
+            rule: "the grant of console to /bin/shell at 37:5".to_string(),
+        },
+        Audit::Deny {
+            client: "/bin/forbidden".to_string(),
+            label: "internal{user}".to_string(),
+            service: "proc".to_string(),
+            rule: "the program is not declared in the policy, so it has no grants".to_string(),
+        },
+        Audit::Revoke { connection: 1 << 16, why: "revoked at the request of /bin/shell".to_string() },
+        Audit::End { connection: 1 << 16, client: "/bin/hold".to_string() },
+        Audit::PolicyLoad { hash: "ab".repeat(32), kept: 3, revoked: 1 },
+    ];
+    events.into_iter().zip(1..).map(|(event, seq)| AuditRecord { seq, event }).collect()
+}
+
+#[test]
+fn a_page_of_typical_audit_records_fits_a_reply() {
+    let page = Response::Audit { records: audit_records(), more: true };
+    assert!(rpc::reply_fits::<Security>(&page));
 }
 
 #[test]

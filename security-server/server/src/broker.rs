@@ -12,6 +12,7 @@ use alloc::vec::Vec;
 
 use policy::diff::{self, Outcome};
 use policy::{Decision, Label, Policy, Rights};
+pub use security_api::Audit;
 use security_api::{ConnectionInfo, PolicyLoaded, SecurityError, SessionNotice};
 
 /// The name the policy gives the security server's own service.
@@ -94,51 +95,6 @@ pub struct PolicySwap {
     pub loaded: PolicyLoaded,
     /// One record per revoked connection, then the load itself.
     pub audit: Vec<Audit>,
-}
-
-/// An audit record: every grant, denial, revocation and policy load.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Audit {
-    /// A connection was granted.
-    Grant {
-        /// The connection id.
-        connection: u64,
-        /// The client program.
-        client: String,
-        /// Its label.
-        label: String,
-        /// The service.
-        service: String,
-        /// The rule that allowed it (`the grant of ... at line:col`).
-        rule: String,
-    },
-    /// A connection was refused.
-    Deny {
-        /// The client program.
-        client: String,
-        /// Its label (empty if the caller is unknown).
-        label: String,
-        /// The service.
-        service: String,
-        /// Why, naming the rule.
-        rule: String,
-    },
-    /// A connection was revoked.
-    Revoke {
-        /// The connection id.
-        connection: u64,
-        /// Why (asked for by whom, or the policy swap's reason).
-        why: String,
-    },
-    /// A policy came into force.
-    PolicyLoad {
-        /// Its content hash.
-        hash: String,
-        /// Connections kept and revoked.
-        kept: u32,
-        /// Connections revoked.
-        revoked: u32,
-    },
 }
 
 /// The broker.
@@ -428,7 +384,7 @@ impl Broker {
     /// as `viewer` may see them: every connection for a program the policy lets read the
     /// audit trail or manage connections, its own connections for anyone else.
     pub fn list(&self, viewer: ClientId, after: u64, limit: usize) -> (Vec<ConnectionInfo>, bool) {
-        let everything = self.may_manage(viewer) || self.may(viewer, Rights::AUDIT);
+        let everything = self.may_read_audit(viewer);
         let mut page = self
             .connections
             .range(after.saturating_add(1)..)
@@ -500,6 +456,12 @@ impl Broker {
         audit.push(Audit::PolicyLoad { hash: new.content_hash_hex(), kept, revoked: count });
         self.policy = new;
         Ok(PolicySwap { revoked, loaded: PolicyLoaded { kept, revoked: count, instructions: 0 }, audit })
+    }
+
+    /// Whether `client`'s program may read the audit trail (and see every connection): the
+    /// policy gives it `audit` or `load_policy` on the `security` service.
+    pub fn may_read_audit(&self, client: ClientId) -> bool {
+        self.may_manage(client) || self.may(client, Rights::AUDIT)
     }
 
     /// Whether `client`'s program may revoke others' connections: the same programs that

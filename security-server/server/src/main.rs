@@ -36,7 +36,7 @@ fn main() {
 mod program {
     extern crate alloc;
 
-    use alloc::collections::BTreeMap;
+    use alloc::collections::{BTreeMap, VecDeque};
     use alloc::format;
     use alloc::string::{String, ToString};
     use alloc::vec::Vec;
@@ -46,7 +46,7 @@ mod program {
     use kernel_abi::{ObjectType, Rights};
     use loader::server_slots as at;
     use policy::Policy;
-    use security_api::{FIRST_SPAWNED_CLIENT, Request, Response, Security, SecurityError};
+    use security_api::{AuditRecord, FIRST_SPAWNED_CLIENT, Request, Response, Security, SecurityError};
     use security_server::broker::NOTICE_PAGE;
     use security_server::{Audit, Broker, ClientId, Closed};
     use userlib::ipc::{self, Cptr};
@@ -63,6 +63,10 @@ mod program {
     const FIRST_SLOT: usize = at::FIRST_FREE + 2;
     /// Most connections one `ListConnections` answer carries (fewer if they do not fit).
     const LIST_PAGE: usize = 12;
+    /// Audit records kept for `ReadAudit` (the oldest go first).
+    const AUDIT_KEPT: usize = 256;
+    /// Most audit records one answer carries (fewer if they do not fit).
+    const AUDIT_PAGE: usize = 8;
     /// Rights of a session capability: send and call, with capabilities.
     const SESSION_RIGHTS: Rights = Rights(Rights::WRITE.0 | Rights::GRANT.0);
 
@@ -79,6 +83,9 @@ mod program {
         connections: BTreeMap<u64, Cptr>,
         /// Admitted processes: the root of each security session capability.
         clients: BTreeMap<ClientId, Cptr>,
+        /// The latest audit records, and the next sequence number.
+        trail: VecDeque<AuditRecord>,
+        next_seq: u64,
     }
 
     pub(crate) fn main() -> i32 {
@@ -128,6 +135,12 @@ mod program {
             notifications: BTreeMap::new(),
             connections: BTreeMap::new(),
             clients: BTreeMap::new(),
+            // The trail starts with the boot policy's load (its event is the one above).
+            trail: VecDeque::from([AuditRecord {
+                seq: 1,
+                event: Audit::PolicyLoad { hash, kept: 0, revoked: 0 },
+            }]),
+            next_seq: 2,
         };
         let mut server =
             Server::new(at::SERVICE, REPLY).receiving(CapabilitySlot { cnode: at::CNODE, index: RECEIVED });
@@ -199,6 +212,7 @@ mod program {
                     }
                 }
                 Request::Depart { client: departed } => Reply::Now(self.depart(client, departed)),
+                Request::ReadAudit { after } => Reply::Now(self.read_audit(client, after)),
                 Request::Notices => {
                     let (mut notices, mut more) = self.broker.take_notices(client, NOTICE_PAGE);
                     // Notices that do not fit go back to wait for the next call.
@@ -238,7 +252,7 @@ mod program {
                 Ok(granted) => granted,
                 Err(refused) => {
                     let (error, audit) = *refused;
-                    record(&audit);
+                    self.record(&audit);
                     return Err(error);
                 }
             };
@@ -257,7 +271,7 @@ mod program {
                 });
             match minted {
                 Ok(root) => {
-                    record(&granted.audit);
+                    self.record(&granted.audit);
                     self.connections.insert(granted.id, root);
                     Ok((granted.id, root))
                 }
@@ -309,7 +323,7 @@ mod program {
 
         fn revoke(&mut self, client: ClientId, connection: u64) -> Result<Response, SecurityError> {
             let (closed, audit) = self.broker.revoke(client, connection)?;
-            record(&audit);
+            self.record(&audit);
             self.undo(closed);
             Ok(Response::Revoked)
         }
@@ -340,7 +354,7 @@ mod program {
                 self.undo(closed);
             }
             for audit in &swap.audit {
-                record(audit);
+                self.record(audit);
             }
             let mut loaded = swap.loaded;
             loaded.instructions = userlib::syscall::instructions_retired() - start;
@@ -379,9 +393,11 @@ mod program {
             if client < FIRST_SPAWNED_CLIENT {
                 return Err(SecurityError::NotPermitted);
             }
+            let path = self.broker.path_of(client).unwrap_or_default().to_string();
             let closed = self.broker.depart(departer, client)?;
             let count = u32::try_from(closed.len()).unwrap_or(u32::MAX);
             for connection in closed {
+                self.record(&Audit::End { connection: connection.id, client: path.clone() });
                 self.undo(connection);
             }
             if let Some(root) = self.clients.remove(&client) {
@@ -397,6 +413,31 @@ mod program {
             Ok(Response::Departed { closed: count })
         }
 
+        /// Writes an audit record as an `audit` event and keeps it in the trail.
+        fn record(&mut self, audit: &Audit) {
+            record(audit);
+            if self.trail.len() == AUDIT_KEPT {
+                self.trail.pop_front();
+            }
+            self.trail.push_back(AuditRecord { seq: self.next_seq, event: audit.clone() });
+            self.next_seq += 1;
+        }
+
+        fn read_audit(&self, client: ClientId, after: u64) -> Result<Response, SecurityError> {
+            if !self.broker.may_read_audit(client) {
+                return Err(SecurityError::NotPermitted);
+            }
+            let mut records: Vec<AuditRecord> =
+                self.trail.iter().filter(|record| record.seq > after).take(AUDIT_PAGE).cloned().collect();
+            let mut more =
+                self.trail.back().is_some_and(|last| records.last().is_some_and(|mine| mine.seq < last.seq));
+            while !rpc::reply_fits::<Security>(&Response::Audit { records: records.clone(), more }) {
+                records.pop();
+                more = true;
+            }
+            Ok(Response::Audit { records, more })
+        }
+
         /// Signals every server with new session notices.
         fn signal(&mut self) {
             for server in self.broker.servers_to_signal() {
@@ -407,17 +448,21 @@ mod program {
         }
     }
 
-    /// Writes an audit record as an `audit` event.
+    /// Writes an audit record as an `audit` event: grants and ends (routine, and many) at
+    /// `debug`, the rest at `info`. `audit` in the shell reads every kind back.
     fn record(audit: &Audit) {
         match audit {
             Audit::Grant { connection, client, label, service, rule } => {
-                tracing::info!(target: "audit", connection, client = client.as_str(), label = label.as_str(), service = service.as_str(), rule = rule.as_str(), "grant");
+                tracing::debug!(target: "audit", connection, client = client.as_str(), label = label.as_str(), service = service.as_str(), rule = rule.as_str(), "grant");
             }
             Audit::Deny { client, label, service, rule } => {
                 tracing::info!(target: "audit", client = client.as_str(), label = label.as_str(), service = service.as_str(), rule = rule.as_str(), "deny");
             }
             Audit::Revoke { connection, why } => {
                 tracing::info!(target: "audit", connection, why = why.as_str(), "revoke");
+            }
+            Audit::End { connection, client } => {
+                tracing::debug!(target: "audit", connection, client = client.as_str(), "end");
             }
             Audit::PolicyLoad { hash, kept, revoked } => {
                 tracing::info!(target: "audit", hash = hash.as_str(), kept, revoked, "policy load");

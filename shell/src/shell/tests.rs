@@ -1,7 +1,9 @@
 //! Interpreter tests against a fake system: builtins, programs, `$?`, jobs, Ctrl-C, errors.
 
 use super::*;
-use crate::system::{ConnectionInfo, FaultKind, MemoryInfo, ProcessInfo, ProcessMemory, ProcessState};
+use crate::system::{
+    AuditEntry, ConnectionInfo, FaultKind, MemoryInfo, ProcessInfo, ProcessMemory, ProcessState,
+};
 use alloc::collections::{BTreeMap, VecDeque};
 
 /// What a fake program does.
@@ -244,6 +246,19 @@ impl System for Fake {
         self.revoked.push(connection);
         Ok(())
     }
+
+    fn audit(&mut self) -> Result<Vec<AuditEntry>, SystemError> {
+        self.check_available()?;
+        let entry = |seq, event: &str, details: &str| AuditEntry {
+            seq,
+            event: event.into(),
+            details: details.into(),
+        };
+        Ok(vec![
+            entry(1, "policy load", "policy 35f8d4d91392f105: 0 kept, 0 revoked"),
+            entry(2, "deny", "/bin/nc (web) to fs: no grant of fs to /bin/nc"),
+        ])
+    }
 }
 
 /// Terminal bytes as text, with `\r\n` written `\n`.
@@ -354,6 +369,14 @@ fn commands() {
         ),
         (
             &[],
+            "audit",
+            "SEQ  EVENT        DETAILS\n\
+             \x20 1  policy load  policy 35f8d4d91392f105: 0 kept, 0 revoked\n\
+             \x20 2  deny         /bin/nc (web) to fs: no grant of fs to /bin/nc\n",
+            0,
+        ),
+        (
+            &[],
             "conns",
             "ID  CLIENT  LABEL  SERVICE   DONATED  RIGHTS  SCOPE\n\
              \x203  httpd   web    fs       16.0 KiB  read    /www\n\
@@ -381,7 +404,7 @@ fn help_lists_every_builtin_once() {
         let lines = output.lines().filter(|line| line.trim_start().split(' ').next() == Some(name)).count();
         assert_eq!(lines, 1, "{name} in\n{output}");
     }
-    for required in ["help", "echo", "ps", "kill", "free", "conns", "revoke", "clear", "exit"] {
+    for required in ["help", "echo", "ps", "kill", "free", "conns", "revoke", "audit", "clear", "exit"] {
         assert!(Builtin::named(required).is_some(), "{required}");
     }
     assert!(output.lines().all(|line| line.len() <= 80), "help fits 80 columns:\n{output}");
@@ -395,6 +418,7 @@ fn unavailable_services_are_reported() {
         ("ps", "ps: service unavailable\n"),
         ("free", "free: service unavailable\n"),
         ("conns", "conns: service unavailable\n"),
+        ("audit", "audit: service unavailable\n"),
         ("revoke 3", "revoke: connection 3: service unavailable\n"),
     ] {
         assert_eq!(run(&mut shell, line), output);
