@@ -99,6 +99,10 @@ pub struct Server {
     /// builds the server from, not out of its budget.
     #[serde(default)]
     pub heap: Option<String>,
+    /// Whether it gets the scheduling control capability (to give CPU budgets: the
+    /// resource donor).
+    #[serde(default)]
+    pub sched_control: bool,
 }
 
 /// Parses `"256M"`, `"64K"`, `"1G"` or a plain byte count.
@@ -261,6 +265,9 @@ pub fn encode(manifest: &Manifest) -> Vec<u8> {
         if !server.boot_entries.is_empty() {
             flags.push(format!("entries={}", server.boot_entries.join("+")));
         }
+        if server.sched_control {
+            flags.push("sched".to_string());
+        }
         if let Some(heap) = server.heap.as_deref().and_then(|heap| parse_size(heap).ok()) {
             flags.push(format!("heap={heap}"));
         }
@@ -318,6 +325,19 @@ mod tests {
         assert_eq!(
             String::from_utf8(encode(&parsed)).unwrap(),
             "lattice-manifest 3\nserver console 200 1048576 console - uart@0x10000000:10 -\nserver hello 100 65536 - console - - a b\n"
+        );
+    }
+
+    #[test]
+    fn flags_encode_what_the_root_task_gives() {
+        let text = manifest(
+            "[[server]]\nname = \"proc\"\npriority = 150\nmemory = \"1M\"\nboot_archive = true\nheap = \"1M\"\nsched_control = true\n\
+             [[server]]\nname = \"hello\"\npriority = 100\nmemory = \"64K\"\nboot_entries = [\"manifest\"]\n",
+        );
+        let parsed = parse(&text, PROGRAMS).unwrap();
+        assert_eq!(
+            String::from_utf8(encode(&parsed)).unwrap(),
+            "lattice-manifest 3\nserver proc 150 1048576 - - - archive,sched,heap=1048576\nserver hello 100 65536 - - - entries=manifest\n"
         );
     }
 

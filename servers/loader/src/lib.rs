@@ -39,6 +39,9 @@ pub mod server_slots {
     pub const MEMORY: usize = 4;
     /// The endpoint it serves its service on (all rights), if the manifest says it provides one.
     pub const SERVICE: usize = 5;
+    /// The scheduling control capability (to give CPU budgets), if the manifest says
+    /// `sched_control = true` (the resource donor).
+    pub const SCHED_CONTROL: usize = 6;
     /// The device Untyped of its first device (`devices[i]`: `DEVICE_MEMORY + 2 * i`).
     pub const DEVICE_MEMORY: usize = 8;
     /// The IRQ handler of its first device (`devices[i]`: `DEVICE_IRQ + 2 * i`).

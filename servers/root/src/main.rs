@@ -59,6 +59,8 @@ struct ServerLine<'a> {
     heap: usize,
     /// Boot archive entries it gets an archive of (instead of the whole archive).
     entries: &'a str,
+    /// Whether it gets the scheduling control capability.
+    sched_control: bool,
 }
 
 /// Heap pages of a server whose manifest entry names none.
@@ -94,6 +96,7 @@ fn parse_line(line: &str) -> Option<ServerLine<'_>> {
     for flag in list(words.next()?) {
         match flag.split_once('=') {
             None if flag == "archive" => server.boot_archive = true,
+            None if flag == "sched" => server.sched_control = true,
             Some(("heap", bytes)) => server.heap = bytes.parse().ok()?,
             Some(("entries", names)) => server.entries = names,
             _ => return None,
@@ -355,6 +358,9 @@ fn start_server(
     copy(at::CNODE, process.cnode)?;
     copy(at::ADDRESS_SPACE, process.address_space)?;
     copy(at::THREAD, process.thread)?;
+    if server.sched_control {
+        copy(at::SCHED_CONTROL, slot::SCHED_CONTROL)?;
+    }
     // Its budget: an Untyped moved to it (Untyped cannot be copied).
     let memory = carve(world, slots, server.memory)?;
     object::move_capability(child, at::MEMORY, slot::CNODE, memory).map_err(|_| "cannot give it memory")?;

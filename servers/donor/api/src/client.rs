@@ -99,6 +99,19 @@ impl DonorClient {
         }
     }
 
+    /// A CPU budget for process `client` (the process manager only); its scheduling
+    /// context arrives in `into`. Returns (budget, period) in microseconds.
+    pub fn budget(&self, client: u64, into: CapabilitySlot) -> Result<(u32, u32), DonorError> {
+        match self
+            .client
+            .call_with(&Request::Budget { client }, Transfer { send: None, receive: Some(into) })?
+        {
+            (Response::Budget { budget_us, period_us }, true) => Ok((budget_us, period_us)),
+            (Response::Budget { .. }, false) => Err(DonorError::NotPermitted),
+            _ => Err(unexpected()),
+        }
+    }
+
     /// The system's memory with every process (asking page by page).
     pub fn free(&self) -> Result<MemoryInfo, DonorError> {
         let mut processes = Vec::new();

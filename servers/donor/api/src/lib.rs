@@ -11,6 +11,7 @@
 //! | `Charge` | the security server | `Charged` | no | no: each call charges again |
 //! | `Reclaim` | the security server | `Reclaimed` | no | yes (the second reclaims 0 bytes) |
 //! | `Take` | the server of the connection | `Taken`; the reply moves the session's Untyped to the caller | no | no: the second is `NotPermitted` |
+//! | `Budget` | the process manager | `Budget`; the reply carries a scheduling context for the process's thread | no | no: each call makes another |
 //! | `Free` | anyone with a session | `Memory` (a page of processes; `more` says whether to ask again after the last pid) | no | yes |
 //!
 //! "Who may" is the manifest's business: the process manager and the security server get
@@ -112,6 +113,12 @@ pub enum Request {
         /// The connection id.
         connection: u64,
     },
+    /// A CPU budget for process `client`: a scheduling context made from its quota and
+    /// configured with the donor's share for a process, carried by the reply.
+    Budget {
+        /// The client id.
+        client: u64,
+    },
 }
 
 /// What the donor answers.
@@ -142,6 +149,13 @@ pub enum Response {
     Taken {
         /// Its size in bytes.
         bytes: u64,
+    },
+    /// The process's CPU budget; the reply carries its scheduling context.
+    Budget {
+        /// Microseconds of CPU in each period.
+        budget_us: u32,
+        /// The period, in microseconds.
+        period_us: u32,
     },
 }
 

@@ -32,6 +32,7 @@ fn every_request_round_trips() {
             server: 1,
         },
         Request::Take { connection: 1 << 16 },
+        Request::Budget { client: 1001 },
         Request::Reclaim { connection: 12 },
         Request::Free { after: 0 },
     ];
@@ -50,6 +51,7 @@ fn every_answer_round_trips() {
         Ok(Response::Released { bytes: 4 << 20 }),
         Ok(Response::Charged),
         Ok(Response::Taken { bytes: 16384 }),
+        Ok(Response::Budget { budget_us: 50_000, period_us: 100_000 }),
         Ok(Response::Reclaimed { bytes: 0 }),
         Ok(Response::Memory(MemoryInfo {
             total: 256 << 20,

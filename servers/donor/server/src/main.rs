@@ -53,6 +53,10 @@ mod program {
     const SLOTS: usize = 1 << 12;
     /// The source of boot servers' donations (they have no chunk of their own).
     const BOOT: u64 = 0;
+    /// A process's share of the CPU: this much in every period (so one program that never
+    /// blocks cannot take the whole machine from the others at its priority and below).
+    const BUDGET_US: u32 = 50_000;
+    const PERIOD_US: u32 = 100_000;
 
     /// The memory set aside for one connection.
     #[derive(Clone, Copy)]
@@ -151,6 +155,13 @@ mod program {
                     Ok(bytes) => Reply::WithCapability(Ok(Response::Taken { bytes }), OUTGOING),
                     Err(error) => Reply::Now(Err(error)),
                 },
+                Request::Budget { client } => match self.budget(client) {
+                    Ok(()) => Reply::WithCapability(
+                        Ok(Response::Budget { budget_us: BUDGET_US, period_us: PERIOD_US }),
+                        OUTGOING,
+                    ),
+                    Err(error) => Reply::Now(Err(error)),
+                },
             }
         }
 
@@ -247,6 +258,24 @@ mod program {
                 return Err(DonorError::QuotaExceeded { free: 0 });
             }
             Ok(slot)
+        }
+
+        /// A scheduling context for `client`'s thread, made from its quota (so it goes with
+        /// the quota) and configured with a process's share of the CPU; it waits in
+        /// `OUTGOING` for the reply to carry a copy.
+        fn budget(&mut self, client: u64) -> Result<(), DonorError> {
+            let &chunk =
+                self.granted.get(&client).filter(|_| client != BOOT).ok_or(DonorError::NoSuchClient)?;
+            let _ = object::delete(at::CNODE, OUTGOING);
+            object::retype(chunk, ObjectType::SchedContext, 0, at::CNODE, OUTGOING, 1)
+                .map_err(|_| DonorError::OutOfMemory)?;
+            object::configure_sched_context(
+                at::SCHED_CONTROL,
+                OUTGOING,
+                BUDGET_US as usize,
+                PERIOD_US as usize,
+            )
+            .map_err(|_| DonorError::NotPermitted)
         }
 
         /// The connection closed: its memory comes back (nothing the server made from it

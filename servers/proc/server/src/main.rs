@@ -293,7 +293,7 @@ impl Manager {
         let mut env = env.to_vec();
         env.retain(|(key, _)| key != userlib::trace::LABEL_VARIABLE);
         env.push((String::from(userlib::trace::LABEL_VARIABLE), label.clone()));
-        let result = self.build(pid, chunk, security, program, elf, args, &env, &mut used);
+        let result = self.build(pid, chunk, security_client, security, program, elf, args, &env, &mut used);
         match result {
             Ok((thread, pages)) => {
                 self.next_pid += 1;
@@ -342,6 +342,7 @@ impl Manager {
         &mut self,
         pid: Pid,
         chunk: Cptr,
+        client: u64,
         security: Cptr,
         program: &str,
         elf: &[u8],
@@ -402,6 +403,18 @@ impl Manager {
             loader::BuildError::StartInfoTooLarge => ProcError::ArgumentsTooLong,
             loader::BuildError::Kernel(_) | loader::BuildError::NoSlots => ProcError::OutOfMemory,
         })?;
+        // Its share of the CPU, from the donor; without one (a system whose donor has no
+        // scheduling control) it runs unbudgeted, as servers do.
+        if let Some(slot) = self.slots.take() {
+            used.push(slot);
+            let into = CapabilitySlot { cnode: at::CNODE, index: slot };
+            match self.donor.budget(client, into) {
+                Ok(_) => {
+                    object::set_sched_context(process.thread, slot).map_err(|_| ProcError::OutOfMemory)?
+                }
+                Err(error) => tracing::debug!(pid, %error, "no CPU budget"),
+            }
+        }
         loader::start(&process).map_err(|_| ProcError::OutOfMemory)?;
         // Routine comings and goings are debug events: the terminal is the user's. Faults
         // (a warning, above) and kills stay visible.
