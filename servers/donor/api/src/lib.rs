@@ -56,9 +56,9 @@ impl Protocol for Donor {
 /// Variants are only ever added at the end (postcard numbers them by position).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
-    /// A quota of `bytes` for process `pid` of `program`, security client `client`; the
-    /// reply moves an Untyped of that size (rounded up to a power of two) to the caller's
-    /// receive slot.
+    /// A quota of `bytes` (at most one chunk, 4 MiB) for process `pid` of `program`,
+    /// security client `client`; the reply moves the process's own half of it, an
+    /// Untyped, to the caller's receive slot (the other half pays for its sessions).
     Grant {
         /// The process's security client id.
         client: u64,

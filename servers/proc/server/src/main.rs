@@ -4,9 +4,11 @@
 //!
 //! Each process is admitted by the security server first (`Admit`: it gets a client id,
 //! a label, and its security session capability, the one capability it starts with, at
-//! `server_slots::FIRST_CLIENT`), then given a quota by the resource donor (`Grant`: an
-//! Untyped of `QUOTA_BYTES`, moved to the manager), and built from that Untyped, so
-//! revoking it takes the whole process back. When it ends, the manager revokes it, tells
+//! `server_slots::FIRST_CLIENT`), then given a quota by the resource donor (`Grant`: a
+//! quota of `QUOTA_BYTES`, of which the donor moves the process's own half to the manager
+//! as an Untyped; the other half pays for its sessions), and built from that Untyped, so
+//! revoking it takes the whole process back; its thread runs on a CPU budget from the
+//! donor (`Budget`). When it ends, the manager revokes it, tells
 //! the security server (`Depart`: its connections close) and the donor (`Release`: the
 //! quota returns). Every process's fault endpoint is the manager's own endpoint, minted
 //! with badge `FAULT_BADGE + pid`: faults and exits arrive as messages in the same loop as
@@ -24,14 +26,14 @@ extern crate alloc;
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use donor_api::DonorClient;
-use security_api::{FIRST_CONNECTION, SecurityClient, SessionNotice};
 
+use donor_api::DonorClient;
 use kernel_abi::bootarchive::BootArchive;
 use kernel_abi::syscall::FAULT_LABEL;
 use kernel_abi::{FaultKind, ObjectType, Rights};
 use loader::{Grant, Spec, Workspace, server_slots as at};
 use proc_api::{ExitStatus, Pid, Proc, ProcError, ProcessInfo, ProcessState, Request, Response};
+use security_api::{FIRST_CONNECTION, SecurityClient, SessionNotice};
 use userlib::ipc::{Cptr, Message};
 use userlib::rpc::{self, CapabilitySlot, Outcome, Reply, Server};
 use userlib::{object, println};
