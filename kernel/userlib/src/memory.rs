@@ -34,12 +34,18 @@ pub(crate) fn overlaps_program(start: usize, end: usize) -> bool {
     overlaps(image_start, image_end) || overlaps(USER_STACK_TOP - USER_STACK_SIZE, USER_STACK_TOP)
 }
 
-/// Whether `[address, address + 8)` is outside everything Rust code of this program refers
-/// to, and 8-byte aligned.
-fn is_runtime_mapping(address: usize) -> bool {
-    let Some(end) = address.checked_add(8) else { return false };
+/// Whether `[address, address + length)` is outside everything Rust code of this program
+/// refers to (its image, initial stack and heap) and does not wrap.
+fn is_runtime_range(address: usize, length: usize) -> bool {
+    let Some(end) = address.checked_add(length) else { return false };
     let in_heap = crate::heap::region().is_some_and(|(start, size)| address < start + size && end > start);
-    address.is_multiple_of(8) && !overlaps_program(address, end) && !in_heap
+    !overlaps_program(address, end) && !in_heap
+}
+
+/// Whether `[address, address + 8)` is a runtime mapping's word: outside everything Rust
+/// code of this program refers to, and 8-byte aligned.
+fn is_runtime_mapping(address: usize) -> bool {
+    address.is_multiple_of(8) && is_runtime_range(address, 8)
 }
 
 /// Reads the word at `address` of a page mapped at run time. `None` if the address is in
@@ -74,12 +80,7 @@ pub fn write_word(address: usize, value: usize) -> bool {
 /// `false` (writing nothing) if the range touches this program's image, initial stack or
 /// heap, or wraps. Faults if part of it is not mapped writable.
 pub fn write_bytes(address: usize, bytes: &[u8]) -> bool {
-    let Some(end) = address.checked_add(bytes.len()) else { return false };
-    let in_heap = crate::heap::region().is_some_and(|(start, size)| address < start + size && end > start);
-    if bytes.is_empty() {
-        return true;
-    }
-    if overlaps_program(address, end) || in_heap {
+    if !is_runtime_range(address, bytes.len()) {
         return false;
     }
     // SAFETY: as in `write_word`: the range holds no Rust object (it is outside the image,

@@ -256,20 +256,7 @@ mod program {
                     return Err(error);
                 }
             };
-            let endpoint = self.endpoints.get(&granted.server).copied().ok_or(SecurityError::UnknownService);
-            let badge = usize::try_from(granted.id).map_err(|_| SecurityError::OutOfResources);
-            let minted =
-                endpoint.and_then(|endpoint| Ok((endpoint, badge?))).and_then(|(endpoint, badge)| {
-                    let slot = self.take_slot()?;
-                    match object::mint(at::CNODE, slot, at::CNODE, endpoint, SESSION_RIGHTS, badge) {
-                        Ok(()) => Ok(slot),
-                        Err(_) => {
-                            self.free.push(slot);
-                            Err(SecurityError::OutOfResources)
-                        }
-                    }
-                });
-            match minted {
+            match self.mint_session(granted.server, granted.id) {
                 Ok(root) => {
                     self.record(&granted.audit);
                     self.connections.insert(granted.id, root);
@@ -283,6 +270,19 @@ mod program {
                     Err(error)
                 }
             }
+        }
+
+        /// Mints the root of connection `id`'s session capability: a copy of `server`'s
+        /// endpoint badged `id`, in a free slot.
+        fn mint_session(&mut self, server: ClientId, id: u64) -> Result<Cptr, SecurityError> {
+            let endpoint = *self.endpoints.get(&server).ok_or(SecurityError::UnknownService)?;
+            let badge = usize::try_from(id).map_err(|_| SecurityError::OutOfResources)?;
+            let slot = self.take_slot()?;
+            if object::mint(at::CNODE, slot, at::CNODE, endpoint, SESSION_RIGHTS, badge).is_err() {
+                self.free.push(slot);
+                return Err(SecurityError::OutOfResources);
+            }
+            Ok(slot)
         }
 
         fn register(

@@ -22,7 +22,7 @@ use kernel_abi::{Error, ObjectType, Rights};
 use kernel_core::elf::{self, ElfError, segment_bytes};
 use kernel_core::layout::{PAGE_SIZE, USER_STACK_TOP};
 use userlib::ipc::Cptr;
-use userlib::memory::{write_bytes, write_word};
+use userlib::memory::write_bytes;
 use userlib::object;
 use userlib::start::{HEAP_ADDRESS, IPC_BUFFER_ADDRESS, START_INFO_ADDRESS, StartInfo};
 
@@ -215,23 +215,13 @@ impl Workspace<'_> {
         rights: Rights,
         words: impl Iterator<Item = usize>,
     ) -> Result<Cptr, BuildError> {
-        let frame = self.make(ObjectType::Frame, 0)?;
-        let mut written = false;
-        for (index, word) in words.enumerate().take(PAGE_SIZE / 8) {
-            if word == 0 {
-                continue; // frames arrive zeroed
-            }
-            if !written {
-                self.map(frame, self.address_space, self.scratch, Rights::READ | Rights::WRITE)?;
-                written = true;
-            }
-            write_word(self.scratch + index * 8, word);
+        let mut page = [0u8; PAGE_SIZE];
+        let mut length = 0;
+        for (chunk, word) in page.chunks_exact_mut(8).zip(words) {
+            chunk.copy_from_slice(&word.to_le_bytes());
+            length += 8;
         }
-        if written {
-            object::unmap_frame(frame)?;
-        }
-        self.map(frame, target, address, rights)?;
-        Ok(frame)
+        self.page_with_bytes(target, address, rights, 0, &page[..length])
     }
 }
 
@@ -310,21 +300,17 @@ pub fn build(workspace: &mut Workspace<'_>, spec: &Spec<'_>) -> Result<Process, 
     }
     for index in 0..spec.stack_pages {
         let page = USER_STACK_TOP - (index + 1) * PAGE_SIZE;
-        workspace.page_with(address_space, page, Rights::READ | Rights::WRITE, core::iter::empty())?;
+        workspace.page_with_bytes(address_space, page, Rights::READ | Rights::WRITE, 0, &[])?;
         pages += 1;
     }
     for index in 0..spec.heap_pages {
         let page = HEAP_ADDRESS + index * PAGE_SIZE;
-        workspace.page_with(address_space, page, Rights::READ | Rights::WRITE, core::iter::empty())?;
+        workspace.page_with_bytes(address_space, page, Rights::READ | Rights::WRITE, 0, &[])?;
         pages += 1;
     }
     workspace.page_with(address_space, START_INFO_ADDRESS, Rights::READ, info.words())?;
-    let ipc_buffer = workspace.page_with(
-        address_space,
-        IPC_BUFFER_ADDRESS,
-        Rights::READ | Rights::WRITE,
-        core::iter::empty(),
-    )?;
+    let ipc_buffer =
+        workspace.page_with_bytes(address_space, IPC_BUFFER_ADDRESS, Rights::READ | Rights::WRITE, 0, &[])?;
     pages += 2;
 
     for grant in spec.grants {

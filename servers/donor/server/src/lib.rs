@@ -166,11 +166,6 @@ impl Ledger {
         Ok(charge.bytes)
     }
 
-    /// The client that paid for connection `connection`.
-    pub fn payer(&self, connection: u64) -> Option<u64> {
-        self.charges.get(&connection).map(|charge| charge.client)
-    }
-
     /// Connection `connection` closed: its charge returns to its client. Returns the
     /// bytes (0 if it was never charged, or its client already ended).
     pub fn reclaim(&mut self, connection: u64) -> u64 {
