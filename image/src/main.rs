@@ -17,6 +17,7 @@ mod flat;
 mod manifest;
 mod policy_cmd;
 mod qemu;
+mod setup;
 mod systest;
 mod tests;
 mod tests_console;
@@ -43,6 +44,12 @@ commands:
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // Targets and components first: without them nothing builds (`can't find crate for core`).
+    let needs_toolchain = matches!(args.first().map(String::as_str), Some("build" | "run" | "test" | "clippy" | "bench"));
+    if needs_toolchain && let Err(message) = setup::ensure_toolchain(&build::workspace_root()) {
+        eprintln!("error: {message}");
+        return ExitCode::FAILURE;
+    }
     let result = match args.first().map(String::as_str) {
         Some("build") => {
             system_option(&args[1..]).and_then(|system| build::build_system(&system)).map(|output| {

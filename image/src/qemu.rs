@@ -3,46 +3,15 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::setup;
+
 use kernel_abi::exit_status;
 
-/// The QEMU binary Lattice needs.
-const QEMU: &str = "qemu-system-riscv64";
-
-fn find_in_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|candidate| candidate.is_file())
-}
-
-fn running_as_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
-}
-
-/// Returns the path of `qemu-system-riscv64`, installing Debian's `qemu-system-misc` first
-/// when it is missing and we can (root with apt-get); otherwise says exactly what to run.
+/// Returns the path of `qemu-system-riscv64`, installing it first when it is missing and
+/// we can (see [`crate::setup`]).
 pub fn ensure_installed() -> Result<PathBuf, String> {
-    if let Some(path) = find_in_path(QEMU) {
-        return Ok(path);
-    }
-    let how = "install it with:\n    sudo apt-get install qemu-system-misc      (Debian, Ubuntu)\n    sudo dnf install qemu-system-riscv         (Fedora)\n    sudo pacman -S qemu-system-riscv           (Arch)";
-    if find_in_path("apt-get").is_none() || !running_as_root() {
-        return Err(format!("{QEMU} is not installed; {how}"));
-    }
-    println!("{QEMU} not found: installing Debian's qemu-system-misc (apt-get)...");
-    let install = || {
-        Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends", "qemu-system-misc"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .is_ok_and(|status| status.success())
-    };
-    if !install() {
-        println!("apt-get install failed; refreshing the package lists and trying again...");
-        let _ = Command::new("apt-get").arg("update").status();
-        if !install() {
-            return Err(format!("installing qemu-system-misc failed; {how}"));
-        }
-    }
-    find_in_path(QEMU).ok_or_else(|| format!("qemu-system-misc installed but {QEMU} is still missing; {how}"))
+    setup::ensure_host_tools(setup::RUN_TOOLS)?;
+    setup::path_of(setup::QEMU)
 }
 
 /// How the serial console is connected.

@@ -550,6 +550,8 @@ fn system_tests(filter: Option<&str>, tally: &mut Tally) -> Result<(), String> {
 /// Runs everything; `filter` keeps only the system tests whose name contains it (lints and
 /// host tests then are skipped).
 pub fn run_all(filter: Option<&str>) -> Result<(), String> {
+    // Every host program the tests use, installed (or asked for) before the first build.
+    crate::setup::ensure_host_tools(crate::setup::TEST_TOOLS)?;
     let mut tally = Tally::default();
     if filter.is_none() {
         println!("== lints");
