@@ -45,7 +45,8 @@ commands:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // Targets and components first: without them nothing builds (`can't find crate for core`).
-    let needs_toolchain = matches!(args.first().map(String::as_str), Some("build" | "run" | "test" | "clippy" | "bench"));
+    let needs_toolchain =
+        matches!(args.first().map(String::as_str), Some("build" | "run" | "test" | "clippy" | "bench"));
     if needs_toolchain && let Err(message) = setup::ensure_toolchain(&build::workspace_root()) {
         eprintln!("error: {message}");
         return ExitCode::FAILURE;

@@ -8,6 +8,13 @@
 //! server <name> <priority> <memory bytes> <provides|-> <uses,...|-> <device@address:irq,...|-> <flags,...|-> <args...>
 //! ```
 //!
+//! Calls between servers are checked as the seL4 Core Platform's tooling checks protected
+//! procedure calls ([`check_calls`]): a server calls the servers of the services it
+//! `uses`; those calls form no cycle, and every server runs at a higher priority than
+//! each server that calls it, so a call never waits behind its own caller. A call that
+//! must go against that flow, once, while the system starts (the donor registering with
+//! the security server, which calls the donor), is named in `boot_only` and left out.
+//!
 //! The root task gives each server the capabilities of `servers/loader`'s `server_slots`:
 //! its own CNode, address space and thread, an Untyped of its budget, the endpoint of the
 //! service it provides, the registers and interrupt of each device it drives, and an
@@ -80,6 +87,11 @@ pub struct Server {
     /// The services it uses.
     #[serde(default)]
     pub uses: Vec<String>,
+    /// Services of `uses` it calls only while it starts (to register), against the flow
+    /// of calls: the call-graph check leaves these calls out. It must not call them once
+    /// it serves.
+    #[serde(default)]
+    pub boot_only: Vec<String>,
     /// Devices it drives.
     #[serde(default)]
     pub devices: Vec<String>,
@@ -187,6 +199,14 @@ pub fn parse(text: &str, programs: &[&str]) -> Result<Manifest, String> {
                 return Err(format!("server `{}` uses `{service}`, which no server provides", server.name));
             }
         }
+        for service in &server.boot_only {
+            if !server.uses.contains(service) {
+                return Err(format!(
+                    "server `{}`: boot_only `{service}` is not one of its uses",
+                    server.name
+                ));
+            }
+        }
         if server.boot_archive && !server.boot_entries.is_empty() {
             return Err(format!(
                 "server `{}`: boot_archive and boot_entries exclude each other",
@@ -231,6 +251,7 @@ pub fn parse(text: &str, programs: &[&str]) -> Result<Manifest, String> {
             total = total.saturating_add(bytes);
         }
     }
+    check_calls(&manifest)?;
     if total > machine {
         return Err(format!(
             "the servers' memory ({} MiB, plus {} MiB for the kernel and root task) exceeds the machine's {}",
@@ -240,6 +261,79 @@ pub fn parse(text: &str, programs: &[&str]) -> Result<Manifest, String> {
         ));
     }
     Ok(manifest)
+}
+
+/// Checks the calls between servers: every server calls the provider of each service it
+/// uses (but its `boot_only` ones); the callee must run at a higher priority than the
+/// caller, and the calls must form no cycle. The error names the servers.
+pub fn check_calls(manifest: &Manifest) -> Result<(), String> {
+    let provider = |service: &str| {
+        manifest.servers.iter().position(|server| server.provides.as_deref() == Some(service))
+    };
+    // calls[i]: the servers server i calls.
+    let calls: Vec<Vec<usize>> = manifest
+        .servers
+        .iter()
+        .map(|server| {
+            server
+                .uses
+                .iter()
+                .filter(|service| !server.boot_only.contains(service))
+                .filter_map(|service| provider(service))
+                .collect()
+        })
+        .collect();
+    for (caller, callees) in calls.iter().enumerate() {
+        let from = &manifest.servers[caller];
+        for &callee in callees {
+            let to = &manifest.servers[callee];
+            if to.priority <= from.priority {
+                return Err(format!(
+                    "server `{}` (priority {}) calls `{}` (priority {}): a server must run at a higher priority than every server that calls it (or name the call in boot_only if it is made only while starting)",
+                    from.name, from.priority, to.name, to.priority
+                ));
+            }
+        }
+    }
+    // Depth-first search for a cycle; `path` is the chain being followed.
+    fn visit(
+        node: usize,
+        calls: &[Vec<usize>],
+        state: &mut [u8],
+        path: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
+        state[node] = 1;
+        path.push(node);
+        for &next in &calls[node] {
+            if state[next] == 1 {
+                let start = path.iter().position(|&n| n == next).unwrap_or(0);
+                let mut cycle = path[start..].to_vec();
+                cycle.push(next);
+                return Some(cycle);
+            }
+            if state[next] == 0
+                && let Some(cycle) = visit(next, calls, state, path)
+            {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        state[node] = 2;
+        None
+    }
+    let mut state = vec![0u8; calls.len()];
+    for start in 0..calls.len() {
+        if state[start] == 0
+            && let Some(cycle) = visit(start, &calls, &mut state, &mut Vec::new())
+        {
+            let names: Vec<&str> = cycle.iter().map(|&n| manifest.servers[n].name.as_str()).collect();
+            return Err(format!(
+                "calls between servers form a cycle: {} (name a call made only while starting in boot_only)",
+                names.join(" -> ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The line format the root task reads.
@@ -289,7 +383,77 @@ pub fn encode(manifest: &Manifest) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    const PROGRAMS: &[&str] = &["console", "proc", "hello"];
+    const PROGRAMS: &[&str] = &["console", "proc", "hello", "security", "donor"];
+
+    fn server(name: &str, priority: u32, provides: &str, uses: &str, boot_only: &str) -> String {
+        format!(
+            "[[server]]\nname = \"{name}\"\npriority = {priority}\nmemory = \"1M\"\nprovides = \"{provides}\"\nuses = [{uses}]\nboot_only = [{boot_only}]\n"
+        )
+    }
+
+    #[test]
+    fn a_cycle_of_calls_is_refused_with_its_servers() {
+        let text = manifest(
+            &[
+                server("donor", 200, "donor", "\"security\"", ""),
+                server("security", 190, "security", "\"donor\"", ""),
+            ]
+            .concat(),
+        );
+        let error = parse(&text, PROGRAMS).expect_err("a cycle");
+        // The donor calls the security server, below it: refused for priority first.
+        assert!(error.contains("`donor` (priority 200) calls `security` (priority 190)"), "{error}");
+        // With the priorities satisfied one way round, the cycle itself is named.
+        let text = manifest(
+            &[
+                server("donor", 200, "donor", "\"security\"", ""),
+                server("security", 190, "security", "\"donor\"", ""),
+                server("proc", 150, "proc", "\"security\", \"donor\"", ""),
+            ]
+            .concat(),
+        );
+        assert!(parse(&text, PROGRAMS).is_err());
+    }
+
+    #[test]
+    fn a_call_made_only_while_starting_may_go_against_the_flow() {
+        let text = manifest(
+            &[
+                server("donor", 200, "donor", "\"security\"", "\"security\""),
+                server("security", 190, "security", "\"donor\"", ""),
+                server("proc", 150, "proc", "\"security\", \"donor\"", ""),
+            ]
+            .concat(),
+        );
+        parse(&text, PROGRAMS).expect("boot_only calls are left out");
+        // boot_only must name one of its uses.
+        let text = manifest(&server("proc", 150, "proc", "", "\"donor\""));
+        let error = parse(&text, PROGRAMS).expect_err("not a use");
+        assert!(error.contains("boot_only `donor` is not one of its uses"), "{error}");
+    }
+
+    #[test]
+    fn a_callee_at_or_below_its_caller_is_refused() {
+        let text = manifest(
+            &[
+                server("console", 180, "console", "\"security\"", ""),
+                server("security", 180, "security", "", ""),
+            ]
+            .concat(),
+        );
+        let error = parse(&text, PROGRAMS).expect_err("equal priorities");
+        assert!(error.contains("`console` (priority 180) calls `security` (priority 180)"), "{error}");
+    }
+
+    #[test]
+    fn the_shipped_manifests_pass_the_call_check() {
+        for system in ["virt", "bench", "test-proc", "test-console"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("systems/{system}.toml"));
+            let text = std::fs::read_to_string(&path).expect("shipped");
+            let manifest: Manifest = toml::from_str(&text).expect("parses");
+            check_calls(&manifest).unwrap_or_else(|error| panic!("{system}: {error}"));
+        }
+    }
 
     fn manifest(servers: &str) -> String {
         format!(

@@ -32,7 +32,8 @@ pub const QEMU: HostTool =
 pub const FSCK_FAT: HostTool =
     HostTool { command: "fsck.fat", package: "dosfstools", used_for: "checking disk images" };
 /// `curl`, the host's HTTP client in system tests.
-pub const CURL: HostTool = HostTool { command: "curl", package: "curl", used_for: "HTTP clients in system tests" };
+pub const CURL: HostTool =
+    HostTool { command: "curl", package: "curl", used_for: "HTTP clients in system tests" };
 /// `nc`, the host's TCP/UDP client in system tests.
 pub const NETCAT: HostTool =
     HostTool { command: "nc", package: "netcat-openbsd", used_for: "TCP and UDP clients in system tests" };
@@ -56,7 +57,8 @@ fn running_as_root() -> bool {
 /// packages in one apt-get run when we can (root with apt-get); otherwise says exactly
 /// what to run. Returns nothing new: callers look tools up with [`path_of`].
 pub fn ensure_host_tools(tools: &[HostTool]) -> Result<(), String> {
-    let missing: Vec<HostTool> = tools.iter().copied().filter(|tool| find_in_path(tool.command).is_none()).collect();
+    let missing: Vec<HostTool> =
+        tools.iter().copied().filter(|tool| find_in_path(tool.command).is_none()).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -95,7 +97,10 @@ pub fn ensure_host_tools(tools: &[HostTool]) -> Result<(), String> {
 /// The path of a tool [`ensure_host_tools`] has made sure of.
 pub fn path_of(tool: HostTool) -> Result<PathBuf, String> {
     find_in_path(tool.command).ok_or_else(|| {
-        format!("{} is not installed; install it with:\n    sudo apt-get install {}", tool.command, tool.package)
+        format!(
+            "{} is not installed; install it with:\n    sudo apt-get install {}",
+            tool.command, tool.package
+        )
     })
 }
 
@@ -135,10 +140,9 @@ pub fn parse_toolchain_file(text: &str) -> Result<ToolchainFile, String> {
 /// The names `rustup` lists as installed, without the host suffix for components
 /// (`clippy-x86_64-unknown-linux-gnu` is `clippy`).
 fn rustup_installed(kind: &str) -> Result<Vec<String>, String> {
-    let output = Command::new("rustup")
-        .args([kind, "list", "--installed"])
-        .output()
-        .map_err(|error| format!("cannot run rustup ({error}); Lattice's toolchain comes from rustup: https://rustup.rs"))?;
+    let output = Command::new("rustup").args([kind, "list", "--installed"]).output().map_err(|error| {
+        format!("cannot run rustup ({error}); Lattice's toolchain comes from rustup: https://rustup.rs")
+    })?;
     if !output.status.success() {
         return Err(format!("rustup {kind} list failed: {}", String::from_utf8_lossy(&output.stderr).trim()));
     }
@@ -149,7 +153,10 @@ fn rustup_installed(kind: &str) -> Result<Vec<String>, String> {
 /// triple: `clippy-x86_64-unknown-linux-gnu`, `rust-src`).
 fn component_installed(installed: &[String], component: &str) -> bool {
     installed.iter().any(|line| {
-        line == component || line.strip_prefix(component).is_some_and(|rest| rest.starts_with('-') && rest[1..].contains('-'))
+        line == component
+            || line
+                .strip_prefix(component)
+                .is_some_and(|rest| rest.starts_with('-') && rest[1..].contains('-'))
     })
 }
 
@@ -169,7 +176,8 @@ pub fn ensure_toolchain(workspace: &Path) -> Result<(), String> {
         return Ok(());
     }
     let targets = rustup_installed("target")?;
-    let missing_targets: Vec<&String> = wanted.targets.iter().filter(|target| !targets.contains(target)).collect();
+    let missing_targets: Vec<&String> =
+        wanted.targets.iter().filter(|target| !targets.contains(target)).collect();
     if !missing_targets.is_empty() {
         let names: Vec<&str> = missing_targets.iter().map(|target| target.as_str()).collect();
         println!("setup: adding Rust targets {} (rustup target add)", names.join(" "));

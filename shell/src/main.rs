@@ -4,7 +4,7 @@
 //! the terminal is the console server's, programs are spawned and waited for through the
 //! process manager, `free` asks the resource donor, `conns`, `revoke` and `audit` the security
 //! server. The shell starts with one capability, its session with the security server
-//! (`uses = ["security"]` in the manifest, at `loader::server_slots::FIRST_CLIENT`), and
+//! (`uses = ["security"]` in the manifest, found by its name in the start info), and
 //! connects to the console, the process manager and the donor through it at start: each
 //! connection is decided by the policy, costs part of the shell's allowance, and shows in
 //! `conns`.
@@ -50,8 +50,6 @@ mod lattice {
     use userlib::rpc::CapabilitySlot;
     use userlib::{ipc, object, thread};
 
-    /// Slot of the session with the security server (from the manifest).
-    const SECURITY: usize = at::FIRST_CLIENT;
     /// Slots of the connections the shell opens at start.
     const CONSOLE: usize = at::FIRST_FREE + 3;
     const PROC: usize = at::FIRST_FREE + 4;
@@ -81,7 +79,10 @@ mod lattice {
             return 70;
         };
         let _ = userlib::trace::init("shell", tracing::Level::INFO);
-        let security = SecurityClient::new(SECURITY);
+        let Some(security) = SecurityClient::from_start_info() else {
+            userlib::println!("shell: started without a session with the security server");
+            return 70;
+        };
         use policy::Rights;
         for (service, rights, slot) in [
             ("console", Rights::READ.union(Rights::WRITE), CONSOLE),

@@ -1,7 +1,7 @@
 //! `test-console`: the console server's in-system test, and an echo of typed lines.
 //!
 //! Started from the manifest `image/systems/test-console.toml` with `uses = ["console"]`
-//! (the console's endpoint in `server_slots::FIRST_CLIENT`) and `--session N`, the badge the
+//! (the console's endpoint, named `console` in its start info) and `--session N`, the badge the
 //! root task gave its session (the nth server of the manifest gets badge n; with no
 //! security server in that system, the console takes a session's badge as its process, see
 //! `console::Terminal`). Everything
@@ -26,7 +26,10 @@ use userlib::{object, println};
 
 userlib::entry!(main);
 
-const CONSOLE: usize = at::FIRST_CLIENT;
+/// The console: the manifest's `uses = ["console"]`, by its name in the start info.
+fn console_slot() -> usize {
+    userlib::start::service("console").expect("the manifest gives test-console the console")
+}
 const NOTIFICATION: usize = at::FIRST_FREE;
 const NOTIFICATION_TO_SEND: usize = at::FIRST_FREE + 1;
 /// The badge of the notification the console signals on Ctrl-C.
@@ -67,7 +70,7 @@ fn session_badge() -> usize {
 
 /// Sends `message` to the console as is and decodes the answer.
 fn raw_call(message: &Message) -> Result<Response, ConsoleError> {
-    match ipc::call(CONSOLE, message) {
+    match ipc::call(console_slot(), message) {
         Ok(reply) => rpc::decode_reply::<Console>(&reply),
         Err(error) => Err(ConsoleError::Rpc(RpcError::from_kernel(error))),
     }
@@ -79,7 +82,7 @@ fn main() -> i32 {
         return 1;
     }
     let session = session_badge();
-    let console = ConsoleClient::new(CONSOLE);
+    let console = ConsoleClient::new(console_slot());
     let mut checks = Checks { console, failed: 0 };
 
     let written = console.write(b"test-console: hello through the console\n");

@@ -10,7 +10,6 @@
 
 extern crate alloc;
 
-use loader::server_slots;
 use proc_api::{ExitStatus, ProcClient, ProcError, ProcessState};
 use userlib::println;
 
@@ -26,7 +25,10 @@ fn check(name: &str, ok: bool, failures: &mut i32) {
 }
 
 fn main() -> i32 {
-    let proc = ProcClient::new(server_slots::FIRST_CLIENT);
+    let Some(proc) = userlib::start::service("proc").map(ProcClient::new) else {
+        println!("test-proc: the manifest gives it no process manager");
+        return 1;
+    };
     let mut failures = 0;
 
     let spawned = proc.spawn("hello", &["from", "the", "process", "manager"], &[], true);

@@ -3,7 +3,10 @@
 //! read-only page at [`START_INFO_ADDRESS`], whose address arrives in `a0`.
 //!
 //! Layout: a header of words, then `data`: the name, then each argument, then each
-//! `KEY=value` environment entry, every string followed by a NUL byte.
+//! `KEY=value` environment entry, then the name of each service it was given an endpoint
+//! to, every string followed by a NUL byte. Service `i` is the capability in slot
+//! [`FIRST_SERVICE_SLOT`]` + i`, so a program asks for `"donor"` ([`service`]), never for a
+//! slot number.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -13,6 +16,11 @@ pub const START_INFO_ADDRESS: usize = 0x3f_fff0_0000;
 pub const IPC_BUFFER_ADDRESS: usize = 0x3f_fff0_1000;
 /// Where the process builder maps a program's heap.
 pub const HEAP_ADDRESS: usize = 0x10_0000_0000;
+/// The slot of the first service capability a program starts with (the names are in the
+/// start info, [`StartInfo::services`]).
+pub const FIRST_SERVICE_SLOT: usize = 16;
+/// Most services a program starts with (the slots up to the builder's first free one).
+pub const MAX_SERVICES: usize = 16;
 /// The first word of a valid start info page.
 pub const START_INFO_MAGIC: usize = 0x5354_4152_5431_0001;
 /// The start info page of this program, if it was made by the process builder (not for the
@@ -81,8 +89,8 @@ pub struct StartInfo {
     pub environment_count: usize,
     /// Bytes of `data` in use.
     pub data_length: usize,
-    /// Reserved, zero.
-    pub reserved: usize,
+    /// Number of service names (after the environment).
+    pub service_count: usize,
     /// The strings.
     pub data: [u8; DATA_SIZE],
 }
@@ -100,7 +108,7 @@ impl StartInfo {
             argument_count: 0,
             environment_count: 0,
             data_length: 0,
-            reserved: 0,
+            service_count: 0,
             data: [0; DATA_SIZE],
         }
     }
@@ -144,6 +152,24 @@ impl StartInfo {
             self.push(value).inspect_err(|_| self.data_length = start)?;
             self.environment_count += 1;
         }
+        self.service_count = 0;
+        Ok(())
+    }
+
+    /// Writes the names of the services the program starts with, in slot order from
+    /// [`FIRST_SERVICE_SLOT`] (after [`StartInfo::set_strings`], which clears them). Fails if
+    /// they do not fit, contain NUL bytes or are more than [`MAX_SERVICES`].
+    pub fn set_services<'a>(
+        &mut self,
+        services: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), BadStrings> {
+        for service in services {
+            if self.service_count == MAX_SERVICES {
+                return Err(BadStrings);
+            }
+            self.push(service)?;
+            self.service_count += 1;
+        }
         Ok(())
     }
 
@@ -157,7 +183,7 @@ impl StartInfo {
             self.argument_count,
             self.environment_count,
             self.data_length,
-            self.reserved,
+            self.service_count,
         ];
         header.into_iter().chain(self.data.chunks_exact(8).map(|chunk| {
             let mut word = [0u8; 8];
@@ -188,6 +214,22 @@ impl StartInfo {
             .take(self.environment_count)
             .filter_map(|entry| entry.split_once('='))
     }
+
+    /// The names of the services the program starts with, in slot order.
+    pub fn services(&self) -> impl Iterator<Item = &str> {
+        self.strings().skip(1 + self.argument_count + self.environment_count).take(self.service_count)
+    }
+
+    /// The slot of the capability to `name`, if the program was given one.
+    pub fn service_slot(&self, name: &str) -> Option<usize> {
+        self.services().position(|service| service == name).map(|index| FIRST_SERVICE_SLOT + index)
+    }
+}
+
+/// The slot of this program's capability to service `name` (`"security"`, `"donor"`), from
+/// its start info: `None` if it was given none (or has no start info: the root task).
+pub fn service(name: &str) -> Option<usize> {
+    info()?.service_slot(name)
 }
 
 #[cfg(test)]
@@ -204,6 +246,26 @@ mod tests {
         assert!(info.arguments().eq(["a", "b c"]));
         assert!(info.environment().eq([("HOME", "/home"), ("X", "")]));
         assert_eq!(info.words().count(), 512);
+        assert_eq!(info.services().count(), 0);
+    }
+
+    #[test]
+    fn services_are_found_by_name_in_slot_order() {
+        let mut info = StartInfo::new(1, 2, 3);
+        info.set_strings("console", ["--trace", "debug"], [("K", "v")]).unwrap();
+        info.set_services(["security", "donor"]).unwrap();
+        assert!(info.services().eq(["security", "donor"]));
+        assert_eq!(info.service_slot("security"), Some(FIRST_SERVICE_SLOT));
+        assert_eq!(info.service_slot("donor"), Some(FIRST_SERVICE_SLOT + 1));
+        assert_eq!(info.service_slot("fs"), None);
+        // The other strings are untouched.
+        assert!(info.arguments().eq(["--trace", "debug"]));
+        assert!(info.environment().eq([("K", "v")]));
+        // Writing the strings again clears the services.
+        info.set_strings("x", [], []).unwrap();
+        assert_eq!(info.service_slot("security"), None);
+        let many = ["s"; MAX_SERVICES + 1];
+        assert!(info.set_services(many).is_err());
     }
 
     #[test]

@@ -28,6 +28,13 @@ impl SecurityClient {
         Self { client: Client::new(endpoint) }
     }
 
+    /// The program's session with the security server: the capability its start info
+    /// names `security` (every program the process manager starts has it; a boot server
+    /// has it when its manifest `uses` names it). `None` without one.
+    pub fn from_start_info() -> Option<Self> {
+        userlib::start::service(<crate::Security as userlib::rpc::Protocol>::NAME).map(Self::new)
+    }
+
     /// Opens a connection to `service` with `rights`; the session capability arrives in
     /// `into` (an empty slot). Returns the connection id.
     pub fn connect(&self, service: &str, rights: u32, into: CapabilitySlot) -> Result<u64, SecurityError> {

@@ -10,11 +10,12 @@
 //! `/bin/NAME` for a program (the shell). Processes the process manager builds are
 //! admitted with `Admit` and get the ids from [`FIRST_SPAWNED_CLIENT`] on.
 //!
-//! Capabilities it holds, in its own CNode: each registered server's endpoint and
-//! notification; for each live connection, the root of its session capability (a badged
-//! copy of the server's endpoint: the client got a child of it, so revoking the root takes
-//! every copy the client made); for each admitted process, the root of its security
-//! session capability. Slots: `loader::server_slots`, the donor at `FIRST_CLIENT`.
+//! Capabilities it holds, each in a kit [`kit::Slot`] of its own CNode: each registered
+//! server's endpoint and notification; for each live connection, the root of its session
+//! capability (a badged copy of the server's endpoint: the client got a child of it, so
+//! revoking the root takes every copy the client made); for each admitted process, the
+//! root of its security session capability. It runs on the server kit's loop; the donor is
+//! the service `"donor"` of its start info.
 //!
 //! Every grant, denial, revocation and policy load is an `info` event with target `audit`.
 #![cfg_attr(target_os = "none", no_std)]
@@ -36,31 +37,23 @@ fn main() {
 mod program {
     extern crate alloc;
 
-    use alloc::collections::{BTreeMap, VecDeque};
-    use alloc::format;
+    use alloc::collections::BTreeMap;
     use alloc::string::{String, ToString};
     use alloc::vec::Vec;
 
     use donor_api::{DonorClient, DonorError};
+    use kernel_abi::Rights;
     use kernel_abi::bootarchive::BootArchive;
-    use kernel_abi::{ObjectType, Rights};
+    use kit::{Answer, Call, Config, Kit, Slot};
     use loader::server_slots as at;
     use policy::Policy;
-    use security_api::{AuditRecord, FIRST_SPAWNED_CLIENT, Request, Response, Security, SecurityError};
+    use security_api::{FIRST_SPAWNED_CLIENT, Request, Response, Security, SecurityError};
     use security_server::broker::NOTICE_PAGE;
-    use security_server::{Audit, Broker, ClientId, Closed};
+    use security_server::{Audit, AuditTrail, Broker, ClientId, Closed};
     use userlib::ipc::{self, Cptr};
-    use userlib::rpc::{self, CapabilitySlot, Incoming, Reply, Server};
+    use userlib::rpc;
     use userlib::{object, println};
 
-    /// Slots of this server's CNode it hands out (the loader's reserved ones are below).
-    const SLOTS: usize = 1 << 12;
-    /// Where a capability sent with a request arrives.
-    const RECEIVED: usize = at::FIRST_FREE;
-    /// The reply object it serves with.
-    const REPLY: usize = at::FIRST_FREE + 1;
-    /// The first slot of the free list.
-    const FIRST_SLOT: usize = at::FIRST_FREE + 2;
     /// Most connections one `ListConnections` answer carries (fewer if they do not fit).
     const LIST_PAGE: usize = 12;
     /// Audit records kept for `ReadAudit` (the oldest go first).
@@ -74,18 +67,16 @@ mod program {
     struct World {
         broker: Broker,
         donor: DonorClient,
-        free: Vec<usize>,
         /// Registered servers: their endpoint (all rights, as they sent it).
-        endpoints: BTreeMap<ClientId, Cptr>,
+        endpoints: BTreeMap<ClientId, Slot>,
         /// Subscribed servers: the notification to signal.
-        notifications: BTreeMap<ClientId, Cptr>,
+        notifications: BTreeMap<ClientId, Slot>,
         /// Live connections: the root of each session capability.
-        connections: BTreeMap<u64, Cptr>,
+        connections: BTreeMap<u64, Slot>,
         /// Admitted processes: the root of each security session capability.
-        clients: BTreeMap<ClientId, Cptr>,
-        /// The latest audit records, and the next sequence number.
-        trail: VecDeque<AuditRecord>,
-        next_seq: u64,
+        clients: BTreeMap<ClientId, Slot>,
+        /// The latest audit records.
+        trail: AuditTrail,
     }
 
     pub(crate) fn main() -> i32 {
@@ -113,106 +104,96 @@ mod program {
             println!("security: the boot archive has no manifest");
             return 1;
         };
-        let mut boot_servers = 0;
-        for (index, line) in manifest.lines().skip(1).enumerate() {
-            let mut words = line.split_ascii_whitespace().skip(1);
-            let (Some(name), Some(provides)) = (words.next(), words.nth(2)) else { continue };
-            let path = if provides == "-" { format!("/bin/{name}") } else { format!("/sbin/{name}") };
-            if broker.admit(index as ClientId + 1, &path, None).is_ok() {
-                boot_servers += 1;
-            }
-        }
+        let boot_servers = security_server::boot_servers(manifest)
+            .into_iter()
+            .filter(|server| broker.admit(server.client, &server.path, None).is_ok())
+            .count();
         tracing::info!(target: "audit", policy = hash.as_str(), boot_servers, "policy load at boot");
-        if object::retype(at::MEMORY, ObjectType::Reply, 0, at::CNODE, REPLY, 1).is_err() {
-            println!("security: cannot make a reply object");
+        let kit = match Kit::<()>::start(Config::new("security").receiving_capabilities()) {
+            Ok(kit) => kit,
+            Err(error) => {
+                println!("security: cannot start: {error}");
+                return 1;
+            }
+        };
+        let Some(donor) = kit.donor() else {
+            println!("security: the manifest must give it the donor");
             return 1;
-        }
+        };
+        // The trail starts with the boot policy's load (its event is the one above).
+        let mut trail = AuditTrail::new(AUDIT_KEPT);
+        trail.record(Audit::PolicyLoad { hash, kept: 0, revoked: 0 });
         let mut security = World {
             broker,
-            donor: DonorClient::new(at::FIRST_CLIENT),
-            free: (FIRST_SLOT..SLOTS).rev().collect(),
+            donor,
             endpoints: BTreeMap::new(),
             notifications: BTreeMap::new(),
             connections: BTreeMap::new(),
             clients: BTreeMap::new(),
-            // The trail starts with the boot policy's load (its event is the one above).
-            trail: VecDeque::from([AuditRecord {
-                seq: 1,
-                event: Audit::PolicyLoad { hash, kept: 0, revoked: 0 },
-            }]),
-            next_seq: 2,
+            trail,
         };
-        let mut server =
-            Server::new(at::SERVICE, REPLY).receiving(CapabilitySlot { cnode: at::CNODE, index: RECEIVED });
-        let error = server.serve::<Security>(|incoming, request| {
-            let reply = security.handle(incoming, request);
-            security.signal();
-            reply
-        });
-        println!("security: stopped serving: {error}");
+        let error = kit.run(&mut security);
+        println!("security: stopped serving: {error:?}");
         1
     }
 
+    impl kit::Server for World {
+        type Protocol = Security;
+        type Session = ();
+
+        fn request(&mut self, _kit: &mut Kit<()>, call: &Call<'_>, request: Request) -> Answer<Security> {
+            let answer = self.handle(call, request);
+            self.signal();
+            answer
+        }
+    }
+
     impl World {
-        fn take_slot(&mut self) -> Result<usize, SecurityError> {
-            self.free.pop().ok_or(SecurityError::OutOfResources)
+        /// Moves the capability that came with the request into a slot of its own.
+        fn keep_received(&mut self, call: &Call<'_>) -> Result<Slot, SecurityError> {
+            let received = call.capability().ok_or(SecurityError::MissingCapability)?;
+            Slot::take_from(received).map_err(|_| SecurityError::MissingCapability)
         }
 
-        fn give_slot(&mut self, slot: usize) {
-            let _ = object::delete(at::CNODE, slot);
-            self.free.push(slot);
-        }
-
-        /// Moves the capability that came with the request into a free slot.
-        fn keep_received(&mut self, incoming: &Incoming<'_>) -> Result<usize, SecurityError> {
-            let received = incoming.capability().ok_or(SecurityError::MissingCapability)?;
-            let slot = self.take_slot()?;
-            if object::move_capability(at::CNODE, slot, received.cnode, received.index).is_err() {
-                self.free.push(slot);
-                return Err(SecurityError::MissingCapability);
-            }
-            Ok(slot)
-        }
-
-        fn handle(&mut self, incoming: &Incoming<'_>, request: Request) -> Reply<Security> {
-            let client = incoming.badge() as ClientId;
+        fn handle(&mut self, call: &Call<'_>, request: Request) -> Answer<Security> {
+            let client = call.badge() as ClientId;
             match request {
                 Request::Connect { service, rights } => match self.connect(client, &service, rights) {
                     Ok((connection, root)) => {
-                        Reply::WithCapability(Ok(Response::Connected { connection }), root)
+                        Answer::WithCapability(Ok(Response::Connected { connection }), root)
                     }
-                    Err(error) => Reply::Now(Err(error)),
+                    Err(error) => Answer::Now(Err(error)),
                 },
                 Request::Register { service, session_bytes } => {
-                    Reply::Now(self.register(incoming, client, &service, session_bytes))
+                    Answer::Now(self.register(call, client, &service, session_bytes))
                 }
-                Request::Subscribe => Reply::Now(self.subscribe(incoming, client)),
-                Request::Revoke { connection } => Reply::Now(self.revoke(client, connection)),
+                Request::Subscribe => Answer::Now(self.subscribe(call, client)),
+                Request::Revoke { connection } => Answer::Now(self.revoke(client, connection)),
                 Request::ListConnections { after } => {
                     let (mut connections, mut more) = self.broker.list(client, after, LIST_PAGE);
                     loop {
                         let response = Response::Connections { connections, more };
                         if rpc::reply_fits::<Security>(&response) {
-                            return Reply::Now(Ok(response));
+                            return Answer::Now(Ok(response));
                         }
                         let Response::Connections { connections: mut page, .. } = response else {
-                            return Reply::Now(Err(SecurityError::OutOfResources));
+                            return Answer::Now(Err(SecurityError::OutOfResources));
                         };
                         page.pop();
                         (connections, more) = (page, true);
                     }
                 }
-                Request::LoadPolicy { source } => Reply::Now(self.load_policy(client, &source)),
+                Request::LoadPolicy { source } => Answer::Now(self.load_policy(client, &source)),
                 Request::Admit { program, parent_connection } => {
                     match self.admit(client, &program, parent_connection) {
                         Ok((id, label, root)) => {
-                            Reply::WithCapability(Ok(Response::Admitted { client: id, label }), root)
+                            Answer::WithCapability(Ok(Response::Admitted { client: id, label }), root)
                         }
-                        Err(error) => Reply::Now(Err(error)),
+                        Err(error) => Answer::Now(Err(error)),
                     }
                 }
-                Request::Depart { client: departed } => Reply::Now(self.depart(client, departed)),
-                Request::ReadAudit { after } => Reply::Now(self.read_audit(client, after)),
+                Request::Depart { client: departed } => Answer::Now(self.depart(client, departed)),
+                Request::ReadAudit { after } => Answer::Now(self.read_audit(client, after)),
                 Request::Notices => {
                     let (mut notices, mut more) = self.broker.take_notices(client, NOTICE_PAGE);
                     // Notices that do not fit go back to wait for the next call.
@@ -224,7 +205,7 @@ mod program {
                         more = true;
                     }
                     self.broker.requeue_notices(client, kept);
-                    Reply::Now(Ok(Response::Notices { notices, more }))
+                    Answer::Now(Ok(Response::Notices { notices, more }))
                 }
             }
         }
@@ -259,8 +240,9 @@ mod program {
             match self.mint_session(granted.server, granted.id) {
                 Ok(root) => {
                     self.record(&granted.audit);
+                    let index = root.index();
                     self.connections.insert(granted.id, root);
-                    Ok((granted.id, root))
+                    Ok((granted.id, index))
                 }
                 Err(error) => {
                     // Undo the booking: nobody holds a capability yet.
@@ -274,50 +256,32 @@ mod program {
 
         /// Mints the root of connection `id`'s session capability: a copy of `server`'s
         /// endpoint badged `id`, in a free slot.
-        fn mint_session(&mut self, server: ClientId, id: u64) -> Result<Cptr, SecurityError> {
-            let endpoint = *self.endpoints.get(&server).ok_or(SecurityError::UnknownService)?;
+        fn mint_session(&mut self, server: ClientId, id: u64) -> Result<Slot, SecurityError> {
+            let endpoint = self.endpoints.get(&server).ok_or(SecurityError::UnknownService)?.index();
             let badge = usize::try_from(id).map_err(|_| SecurityError::OutOfResources)?;
-            let slot = self.take_slot()?;
-            if object::mint(at::CNODE, slot, at::CNODE, endpoint, SESSION_RIGHTS, badge).is_err() {
-                self.free.push(slot);
-                return Err(SecurityError::OutOfResources);
-            }
-            Ok(slot)
+            Slot::mint(endpoint, SESSION_RIGHTS, badge).map_err(|_| SecurityError::OutOfResources)
         }
 
         fn register(
             &mut self,
-            incoming: &Incoming<'_>,
+            call: &Call<'_>,
             client: ClientId,
             service: &str,
             session_bytes: u64,
         ) -> Result<Response, SecurityError> {
-            let endpoint = self.keep_received(incoming)?;
-            if let Err(error) = self.broker.register(client, service, session_bytes) {
-                self.give_slot(endpoint);
-                return Err(error);
-            }
-            // One endpoint per server: a server of two services registers the same one.
-            if let Some(old) = self.endpoints.insert(client, endpoint) {
-                self.give_slot(old);
-            }
+            let endpoint = self.keep_received(call)?;
+            self.broker.register(client, service, session_bytes)?;
+            // One endpoint per server: a server of two services registers the same one
+            // (the old slot goes).
+            self.endpoints.insert(client, endpoint);
             tracing::info!(service, client, session_bytes, "registered");
             Ok(Response::Registered)
         }
 
-        fn subscribe(
-            &mut self,
-            incoming: &Incoming<'_>,
-            client: ClientId,
-        ) -> Result<Response, SecurityError> {
-            let notification = self.keep_received(incoming)?;
-            if let Err(error) = self.broker.subscribe(client) {
-                self.give_slot(notification);
-                return Err(error);
-            }
-            if let Some(old) = self.notifications.insert(client, notification) {
-                self.give_slot(old);
-            }
+        fn subscribe(&mut self, call: &Call<'_>, client: ClientId) -> Result<Response, SecurityError> {
+            let notification = self.keep_received(call)?;
+            self.broker.subscribe(client)?;
+            self.notifications.insert(client, notification);
             Ok(Response::Subscribed)
         }
 
@@ -332,8 +296,7 @@ mod program {
         /// copy made from it) and its donation returns.
         fn undo(&mut self, closed: Closed) {
             if let Some(root) = self.connections.remove(&closed.id) {
-                let _ = object::revoke(at::CNODE, root);
-                self.give_slot(root);
+                let _ = object::revoke(at::CNODE, root.index());
             }
             if closed.donation > 0 {
                 let _ = self.donor.reclaim(closed.id);
@@ -367,26 +330,18 @@ mod program {
             program: &str,
             parent_connection: u64,
         ) -> Result<(ClientId, String, Cptr), SecurityError> {
-            let slot = self.take_slot()?;
-            let (client, label) = match self.broker.admit_spawned(admitter, program, parent_connection) {
-                Ok(admitted) => admitted,
-                Err(error) => {
-                    self.free.push(slot);
-                    return Err(error);
-                }
-            };
+            let (client, label) = self.broker.admit_spawned(admitter, program, parent_connection)?;
             let badge = usize::try_from(client).unwrap_or(0);
-            if badge == 0
-                || object::mint(at::CNODE, slot, at::CNODE, at::SERVICE, SESSION_RIGHTS, badge).is_err()
-            {
-                self.free.push(slot);
+            let minted = if badge == 0 { None } else { Slot::mint(at::SERVICE, SESSION_RIGHTS, badge).ok() };
+            let Some(slot) = minted else {
                 self.broker.depart_now(client);
                 return Err(SecurityError::OutOfResources);
-            }
+            };
             let label = self.broker.policy().label_text(label).to_string();
             tracing::debug!(client, program, label = label.as_str(), "admitted");
+            let index = slot.index();
             self.clients.insert(client, slot);
-            Ok((client, label, slot))
+            Ok((client, label, index))
         }
 
         fn depart(&mut self, departer: ClientId, client: ClientId) -> Result<Response, SecurityError> {
@@ -401,48 +356,34 @@ mod program {
                 self.undo(connection);
             }
             if let Some(root) = self.clients.remove(&client) {
-                let _ = object::revoke(at::CNODE, root);
-                self.give_slot(root);
+                let _ = object::revoke(at::CNODE, root.index());
             }
-            if let Some(endpoint) = self.endpoints.remove(&client) {
-                self.give_slot(endpoint);
-            }
-            if let Some(notification) = self.notifications.remove(&client) {
-                self.give_slot(notification);
-            }
+            self.endpoints.remove(&client);
+            self.notifications.remove(&client);
             Ok(Response::Departed { closed: count })
         }
 
         /// Writes an audit record as an `audit` event and keeps it in the trail.
         fn record(&mut self, audit: &Audit) {
             record(audit);
-            if self.trail.len() == AUDIT_KEPT {
-                self.trail.pop_front();
-            }
-            self.trail.push_back(AuditRecord { seq: self.next_seq, event: audit.clone() });
-            self.next_seq += 1;
+            self.trail.record(audit.clone());
         }
 
         fn read_audit(&self, client: ClientId, after: u64) -> Result<Response, SecurityError> {
             if !self.broker.may_read_audit(client) {
                 return Err(SecurityError::NotPermitted);
             }
-            let mut records: Vec<AuditRecord> =
-                self.trail.iter().filter(|record| record.seq > after).take(AUDIT_PAGE).cloned().collect();
-            let mut more =
-                self.trail.back().is_some_and(|last| records.last().is_some_and(|mine| mine.seq < last.seq));
-            while !rpc::reply_fits::<Security>(&Response::Audit { records: records.clone(), more }) {
-                records.pop();
-                more = true;
-            }
+            let (records, more) = self.trail.page(after, AUDIT_PAGE, |records, more| {
+                rpc::reply_fits::<Security>(&Response::Audit { records: records.to_vec(), more })
+            });
             Ok(Response::Audit { records, more })
         }
 
         /// Signals every server with new session notices.
         fn signal(&mut self) {
             for server in self.broker.servers_to_signal() {
-                if let Some(&notification) = self.notifications.get(&server) {
-                    let _ = ipc::signal(notification);
+                if let Some(notification) = self.notifications.get(&server) {
+                    let _ = ipc::signal(notification.index());
                 }
             }
         }

@@ -46,8 +46,9 @@ pub mod server_slots {
     pub const DEVICE_MEMORY: usize = 8;
     /// The IRQ handler of its first device (`devices[i]`: `DEVICE_IRQ + 2 * i`).
     pub const DEVICE_IRQ: usize = 9;
-    /// Endpoints (write and grant, badged) of the services it uses, in manifest order.
-    pub const FIRST_CLIENT: usize = 16;
+    /// Endpoints (write and grant, badged) of the services it uses, in manifest order; their
+    /// names are in its start info (`userlib::start::service`).
+    pub const FIRST_CLIENT: usize = userlib::start::FIRST_SERVICE_SLOT;
     /// The first slot nothing was put in.
     pub const FIRST_FREE: usize = 32;
 }
@@ -132,6 +133,10 @@ pub struct Spec<'a> {
     pub fault_endpoint: Cptr,
     /// Capabilities it starts with.
     pub grants: &'a [Grant],
+    /// Names of the services whose capabilities it starts with, from
+    /// [`server_slots::FIRST_CLIENT`] in order (written into its start info, so it asks for
+    /// a service by name).
+    pub services: &'a [&'a str],
 }
 
 /// A built process, ready to start. The capabilities are in the caller's CNode.
@@ -267,6 +272,7 @@ pub fn build(workspace: &mut Workspace<'_>, spec: &Spec<'_>) -> Result<Process, 
     let plan = elf::plan(spec.elf).map_err(BuildError::Elf)?;
     let mut info = StartInfo::new(IPC_BUFFER_ADDRESS, HEAP_ADDRESS, spec.heap_pages * PAGE_SIZE);
     info.set_strings(spec.name, spec.arguments.iter().copied(), spec.environment.iter().copied())
+        .and_then(|()| info.set_services(spec.services.iter().copied()))
         .map_err(|_| BuildError::StartInfoTooLarge)?;
 
     let cnode = workspace.make(ObjectType::CNode, spec.cnode_radix)?;

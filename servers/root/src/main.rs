@@ -323,6 +323,7 @@ fn start_server(
         heap_pages,
         fault_endpoint,
         grants: &[],
+        services: &server.uses[..server.use_count],
     };
     let process = loader::build(&mut workspace, &spec).map_err(|error| match error {
         loader::BuildError::Elf(_) => "not a valid program",

@@ -40,7 +40,7 @@ const ROUNDS: usize = 6;
 const SPAWN: u32 = policy::Rights::SPAWN.bits();
 
 fn main() -> i32 {
-    let proc = ProcClient::new(server_slots::FIRST_CLIENT);
+    let Some(proc) = userlib::start::service("proc").map(ProcClient::new) else { return 1 };
     let mut spawn = [0u64; ROUNDS];
     let mut round = [0u64; ROUNDS];
     for index in 0..ROUNDS {
@@ -60,7 +60,7 @@ fn main() -> i32 {
     }
     report("spawn", &spawn[1..]);
     report("spawn.wait", &round[1..]);
-    let security = SecurityClient::new(server_slots::FIRST_CLIENT + 1);
+    let Some(security) = SecurityClient::from_start_info() else { return 1 };
     let session = CapabilitySlot { cnode: server_slots::CNODE, index: server_slots::FIRST_FREE };
     let mut setup = [0u64; ROUNDS];
     let mut first_call = [0u64; ROUNDS];

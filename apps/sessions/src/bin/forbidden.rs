@@ -16,21 +16,24 @@ use userlib::rpc::{self, CapabilitySlot, Protocol, RpcError};
 
 userlib::entry!(main);
 
-/// Where the session with the security server is (`loader::server_slots::FIRST_CLIENT`).
-const SECURITY: usize = 16;
 /// A receive slot: CNode 0 means the thread's own CSpace root (a spawned program holds no
 /// capability to its CNode); slot 32 is free.
 const CNODE: usize = 0;
 const FREE_SLOT: usize = 32;
 
 fn main() -> i32 {
+    let Some(session) = userlib::start::service("security") else {
+        println!("forbidden: started without a session with the security server");
+        return 1;
+    };
+    let security = SecurityClient::new(session);
     // A well-framed message whose bytes are no request: variant 99 of 12.
     let mut garbage = Message::new(Security::LABEL, &[]);
     let answer = rpc::pack(&[99], &mut garbage.words)
         .map_err(|_| kernel_abi::Error::InvalidArgument)
         .and_then(|length| {
             garbage.length = length;
-            ipc::call(SECURITY, &garbage)
+            ipc::call(session, &garbage)
         })
         .map(|reply| rpc::decode_reply::<Security>(&reply));
     match answer {
@@ -42,7 +45,6 @@ fn main() -> i32 {
             return 2;
         }
     }
-    let security = SecurityClient::new(SECURITY);
     let into = CapabilitySlot { cnode: CNODE, index: FREE_SLOT };
     match security.connect("proc", Rights::SPAWN.bits(), into) {
         Ok(connection) => {

@@ -20,13 +20,14 @@ use userlib::rpc::Client;
 
 userlib::entry!(main);
 
-/// Where the session with the security server is (`loader::server_slots::FIRST_CLIENT`).
-const SECURITY: usize = 16;
 /// More sessions than any quota pays for: the loop ends by refusal, not by this.
 const MOST: u32 = 10_000;
 
 fn main() -> i32 {
-    let security = Client::<Security>::new(SECURITY);
+    let Some(security) = userlib::start::service("security").map(Client::<Security>::new) else {
+        println!("greedy: started without a session with the security server");
+        return 1;
+    };
     let request = Request::Connect { service: "console".to_string(), rights: Rights::WRITE.bits() };
     let mut opened = 0;
     let refusal = loop {

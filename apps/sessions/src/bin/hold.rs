@@ -18,8 +18,6 @@ use userlib::rpc::CapabilitySlot;
 
 userlib::entry!(main);
 
-/// Where the session with the security server is (`loader::server_slots::FIRST_CLIENT`).
-const SECURITY: usize = 16;
 /// Where the console session goes: a free slot of the program's CNode.
 const CONSOLE: usize = 32;
 /// A receive slot's CNode 0 means the thread's own CSpace root (a spawned program holds
@@ -27,7 +25,10 @@ const CONSOLE: usize = 32;
 const CNODE: usize = 0;
 
 fn main() -> i32 {
-    let security = SecurityClient::new(SECURITY);
+    let Some(security) = SecurityClient::from_start_info() else {
+        println!("hold: started without a session with the security server");
+        return 1;
+    };
     let into = CapabilitySlot { cnode: CNODE, index: CONSOLE };
     let connection = match security.connect("console", Rights::WRITE.bits(), into) {
         Ok(connection) => connection,

@@ -19,15 +19,16 @@ use userlib::rpc::CapabilitySlot;
 
 userlib::entry!(main);
 
-/// Where the session with the security server is (`loader::server_slots::FIRST_CLIENT`).
-const SECURITY: usize = 16;
 /// Where the console session goes: CNode 0 is the thread's own CSpace root.
 const CONSOLE: CapabilitySlot = CapabilitySlot { cnode: 0, index: 32 };
 /// Longest line kept.
 const MAX_LINE: usize = 200;
 
 fn main() -> i32 {
-    let security = SecurityClient::new(SECURITY);
+    let Some(security) = SecurityClient::from_start_info() else {
+        println!("readline: started without a session with the security server");
+        return 1;
+    };
     if let Err(error) = security.connect("console", Rights::READ.union(Rights::WRITE).bits(), CONSOLE) {
         println!("readline: cannot connect to the console: {error}");
         return 1;

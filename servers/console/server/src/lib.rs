@@ -80,13 +80,13 @@ pub struct Terminal<R> {
     waiting: Vec<WaitingRead<R>>,
 }
 
-impl<R: Copy> Default for Terminal<R> {
+impl<R> Default for Terminal<R> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<R: Copy> Terminal<R> {
+impl<R> Terminal<R> {
     /// An empty terminal with no foreground set.
     pub fn new() -> Self {
         Self {

@@ -2,11 +2,11 @@
 //! 0x1000_0000, PLIC source 10) with interrupts and serves the console protocol
 //! (`console-api`) on its service endpoint.
 //!
-//! At start it finds the capabilities of `loader::server_slots` (its CNode, address space,
-//! thread, memory budget, service endpoint, the UART's device Untyped and IRQ handler). It
-//! makes a notification, binds it to its own thread and to the UART's interrupt, so an
-//! interrupt wakes it out of its endpoint receive (a message with label 0), and a pool of
-//! reply objects for reads that wait for input.
+//! It runs on the server kit (`kit`): the kit registers `console` with the security
+//! server, takes session notices (each connection is mapped to its process, the terminal
+//! session, from them) and the memory clients donate, and delivers requests and the UART's
+//! interrupt (a bit of the kit's notification, routed from the IRQ handler) to
+//! [`driver::Console`]. Reads that wait keep their caller with the kit's deferred answers.
 //!
 //! - `Write`: the bytes go out by polling the transmitter (a `\n` not after `\r` becomes
 //!   `\r\n`, see [`console::translate`]); the kernel prints to the same UART, so lines of
@@ -35,20 +35,17 @@ fn main() {
 mod driver {
     extern crate alloc;
 
-    use alloc::collections::BTreeMap;
     use alloc::vec::Vec;
 
     use console::{Action, ReadNow, Terminal};
-    use console_api::{Console, ConsoleError, Request, Response};
-    use donor_api::DonorClient;
-    use kernel_abi::{Error, ObjectType, Rights};
+    use console_api::{Console as Protocol, ConsoleError, Request, Response};
+    use kernel_abi::{Error, ObjectType};
+    use kit::{Answer, Call, Caller, Config, Deferred, Kit, Session, Slot};
     use loader::server_slots as at;
-    use security_api::{SecurityClient, SecurityError, SessionNotice};
     use tracing::level_filters::LevelFilter;
-    use userlib::ipc::{self, Cptr};
+    use userlib::ipc;
     use userlib::mmio::Registers;
-    use userlib::rpc::{self, CapabilitySlot, Incoming, Outcome, Reply, RpcError, Server};
-    use userlib::{object, println};
+    use userlib::println;
 
     /// Where the UART's registers are mapped in this server.
     const UART_ADDRESS: usize = 0x20_0000_0000;
@@ -63,44 +60,46 @@ mod driver {
     /// Polls of the line status before a byte is given up (the UART never stays busy this
     /// long unless it is broken).
     const TRANSMIT_POLLS: usize = 100_000;
-    /// Reads that may wait at once (one reply object each, plus one to receive with).
-    const REPLY_OBJECTS: usize = 8;
-    /// The badge of the notification capability the interrupt signals.
-    const INTERRUPT_BADGE: usize = 1;
-    /// The badge of the one the security server signals when session notices wait.
-    const SESSION_BADGE: usize = 2;
+    /// Reads that may wait at once.
+    const WAITING_READS: usize = 8;
+    /// The notification bit the UART's interrupt signals.
+    const INTERRUPT_BIT: usize = 1 << 1;
     /// What a session costs its client (its waiting read and share of the input buffer).
     const SESSION_BYTES: u64 = 16 << 10;
-
-    /// Slots of this server's CNode (above `server_slots::FIRST_FREE`).
-    const NOTIFICATION: usize = at::FIRST_FREE;
-    const INTERRUPT_NOTIFICATION: usize = at::FIRST_FREE + 1;
-    const UART_FRAME: usize = at::FIRST_FREE + 2;
-    const RECEIVED: usize = at::FIRST_FREE + 3;
-    const FOREGROUND_NOTIFICATION: usize = at::FIRST_FREE + 4;
-    const FIRST_PAGE_TABLE: usize = at::FIRST_FREE + 5;
-    const FIRST_REPLY: usize = at::FIRST_FREE + 8;
-    const SESSION_NOTIFICATION: usize = FIRST_REPLY + REPLY_OBJECTS;
-    /// Slots for the memory sessions' clients donate (from here to the CNode's end).
-    const FIRST_SESSION_MEMORY: usize = SESSION_NOTIFICATION + 1;
-    const SLOTS: usize = 1 << 12;
-    /// The resource donor (from the manifest: `uses = ["security", "donor"]`).
-    const DONOR: usize = at::FIRST_CLIENT + 1;
+    /// Page tables the UART's mapping may need.
+    const PAGE_TABLES: usize = 3;
 
     pub(crate) fn main() -> i32 {
-        let level = arguments_level();
-        let _ = userlib::trace::init("console", level);
-        match setup() {
-            Ok(mut console) => {
+        let _ = userlib::trace::init("console", arguments_level());
+        let config = Config::new("console")
+            .service("console", SESSION_BYTES)
+            .receiving_capabilities()
+            .deferred_answers(WAITING_READS);
+        let started = Kit::start(config).map_err(|error| ("start", kit_error(error))).and_then(|kit| {
+            let console = Console::new(&kit)?;
+            Ok((kit, console))
+        });
+        match started {
+            Ok((mut kit, mut console)) => {
+                // Input typed before now raised no interrupt we saw; take it, and unmask.
+                let actions = console.drain_input();
+                console.carry_out(&mut kit, actions);
                 tracing::info!("serving the console on the UART");
-                let error = console.serve();
-                tracing::error!(error = %error, "the service endpoint failed; stopping");
+                let error = kit.run(&mut console);
+                tracing::error!(?error, "the service endpoint failed; stopping");
                 2
             }
             Err((what, error)) => {
-                println!("console: cannot start: {what}: {error}");
+                println!("console: cannot start: {what}: {error:?}");
                 1
             }
+        }
+    }
+
+    fn kit_error(error: kit::KitError) -> Error {
+        match error {
+            kit::KitError::Kernel(error) => error,
+            _ => Error::InvalidArgument,
         }
     }
 
@@ -120,170 +119,83 @@ mod driver {
         LevelFilter::INFO
     }
 
-    /// The server's state.
-    struct ConsoleServer {
+    /// The console's state beyond the kit's.
+    pub(crate) struct Console {
         uart: Registers,
-        terminal: Terminal<Cptr>,
-        /// Reply objects no read waits on.
-        spare_replies: Vec<Cptr>,
+        terminal: Terminal<Deferred>,
         /// The last byte written (for the newline rule).
         last_written: u8,
         /// Bytes the transmitter never took.
         lost_output: u64,
-        /// Whether `FOREGROUND_NOTIFICATION` holds the foreground's notification.
-        foreground_notification: bool,
-        first_reply: Cptr,
-        /// The security server, if the manifest gives the console one (`uses =
-        /// ["security"]`); without it the console serves the manifest's clients alone.
-        security: Option<SecurityClient>,
-        /// Each open connection's process (security client id), from session notices.
-        clients: BTreeMap<usize, usize>,
-        /// The memory each connection's client donated for it (an Untyped the donor
-        /// moved here; the donor revokes it when the session closes).
-        session_memory: BTreeMap<usize, Cptr>,
-        free_slots: Vec<usize>,
+        /// The foreground's interrupt notification (sent with `SetForeground`).
+        foreground_notification: Option<Slot>,
+        /// The capabilities behind the UART's mapping and interrupt, kept for its life.
+        _device: Vec<Slot>,
     }
 
     type SetupError = (&'static str, Error);
 
-    fn make(object_type: ObjectType, index: usize, count: usize) -> Result<(), Error> {
-        object::retype(at::MEMORY, object_type, 0, at::CNODE, index, count)
+    impl Console {
+        fn new(kit: &Kit<()>) -> Result<Console, SetupError> {
+            let mut device = Vec::new();
+            let uart = map_uart(&mut device)?;
+            let interrupt = kit
+                .notification(INTERRUPT_BIT)
+                .map_err(|error| ("badge the notification", kit_error(error)))?;
+            userlib::object::irq_set_notification(at::DEVICE_IRQ, interrupt.index())
+                .map_err(|error| ("route the interrupt", error))?;
+            device.push(interrupt);
+            uart.write8(INTERRUPT_ENABLE, RECEIVE_INTERRUPT);
+            Ok(Console {
+                uart,
+                terminal: Terminal::new(),
+                last_written: 0,
+                lost_output: 0,
+                foreground_notification: None,
+                _device: device,
+            })
+        }
     }
 
     /// Maps the UART's registers, making the page tables on the way.
-    fn map_uart() -> Result<Registers, SetupError> {
-        object::retype(at::DEVICE_MEMORY, ObjectType::Frame, 0, at::CNODE, UART_FRAME, 1)
+    fn map_uart(device: &mut Vec<Slot>) -> Result<Registers, SetupError> {
+        let frame = Slot::new().map_err(|error| ("make the UART frame", kit_error(error)))?;
+        userlib::object::retype(at::DEVICE_MEMORY, ObjectType::Frame, 0, at::CNODE, frame.index(), 1)
             .map_err(|error| ("make the UART frame", error))?;
-        let mut table = FIRST_PAGE_TABLE;
-        loop {
-            match Registers::map(UART_FRAME, at::ADDRESS_SPACE, UART_ADDRESS) {
-                Err(Error::MissingPageTable) if table < FIRST_REPLY => {
-                    make(ObjectType::PageTable, table, 1).map_err(|error| ("make a page table", error))?;
-                    object::map_page_table(table, at::ADDRESS_SPACE, UART_ADDRESS)
+        let index = frame.index();
+        device.push(frame);
+        for _ in 0..=PAGE_TABLES {
+            match Registers::map(index, at::ADDRESS_SPACE, UART_ADDRESS) {
+                Err(Error::MissingPageTable) => {
+                    let table = Slot::make(ObjectType::PageTable, 0)
+                        .map_err(|error| ("make a page table", kit_error(error)))?;
+                    userlib::object::map_page_table(table.index(), at::ADDRESS_SPACE, UART_ADDRESS)
                         .map_err(|error| ("map a page table", error))?;
-                    table += 1;
+                    device.push(table);
                 }
                 other => return other.map_err(|error| ("map the UART", error)),
             }
         }
+        Err(("map the UART", Error::MissingPageTable))
     }
 
-    fn setup() -> Result<ConsoleServer, SetupError> {
-        make(ObjectType::Notification, NOTIFICATION, 1).map_err(|error| ("make the notification", error))?;
-        object::mint(
-            at::CNODE,
-            INTERRUPT_NOTIFICATION,
-            at::CNODE,
-            NOTIFICATION,
-            Rights::WRITE,
-            INTERRUPT_BADGE,
-        )
-        .map_err(|error| ("badge the notification", error))?;
-        make(ObjectType::Reply, FIRST_REPLY, REPLY_OBJECTS).map_err(|error| ("make reply objects", error))?;
-        let uart = map_uart()?;
-        object::bind_notification(at::THREAD, NOTIFICATION)
-            .map_err(|error| ("bind the notification", error))?;
-        object::irq_set_notification(at::DEVICE_IRQ, INTERRUPT_NOTIFICATION)
-            .map_err(|error| ("route the interrupt", error))?;
-        uart.write8(INTERRUPT_ENABLE, RECEIVE_INTERRUPT);
-        let security = register();
-        let mut console = ConsoleServer {
-            uart,
-            terminal: Terminal::new(),
-            spare_replies: (FIRST_REPLY + 1..FIRST_REPLY + REPLY_OBJECTS).collect(),
-            last_written: 0,
-            lost_output: 0,
-            foreground_notification: false,
-            first_reply: FIRST_REPLY,
-            security,
-            clients: BTreeMap::new(),
-            session_memory: BTreeMap::new(),
-            free_slots: (FIRST_SESSION_MEMORY..SLOTS).rev().collect(),
-        };
-        // Input typed before now raised no interrupt we saw; take it, and unmask.
-        console.drain_uart();
-        Ok(console)
-    }
+    impl kit::Server for Console {
+        type Protocol = Protocol;
+        type Session = ();
 
-    /// Registers `console` with the security server and subscribes to session notices
-    /// through the notification bound to this thread (badge [`SESSION_BADGE`]).
-    fn register() -> Option<SecurityClient> {
-        let security = SecurityClient::new(at::FIRST_CLIENT);
-        match security.register("console", at::SERVICE, SESSION_BYTES) {
-            Ok(()) => {}
-            Err(SecurityError::Rpc(_)) => {
-                tracing::info!("no security server: serving the manifest's clients only");
-                return None;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "the security server refused the registration");
-                return None;
-            }
-        }
-        let subscribed = object::mint(
-            at::CNODE,
-            SESSION_NOTIFICATION,
-            at::CNODE,
-            NOTIFICATION,
-            Rights::WRITE,
-            SESSION_BADGE,
-        )
-        .ok()
-        .and_then(|()| security.subscribe(SESSION_NOTIFICATION).ok());
-        if subscribed.is_none() {
-            tracing::warn!("no session notices: closed sessions keep their state");
-        }
-        Some(security)
-    }
-
-    impl ConsoleServer {
-        fn serve(&mut self) -> Error {
-            let mut server = Server::new(at::SERVICE, self.first_reply)
-                .receiving(CapabilitySlot { cnode: at::CNODE, index: RECEIVED });
-            server.run(|incoming| self.handle(incoming))
-        }
-
-        /// One message: an interrupt (label 0, from the bound notification), or a request.
-        fn handle(&mut self, incoming: &Incoming<'_>) -> Outcome {
-            if incoming.label() == 0 && incoming.message().words().is_empty() {
-                if incoming.badge() & SESSION_BADGE != 0 {
-                    self.take_notices();
-                }
-                if incoming.badge() & INTERRUPT_BADGE != 0 {
-                    self.drain_uart();
-                }
-                // A client that sent label 0 itself gets a typed error; after a notification
-                // nobody waits on the reply object and the answer goes nowhere.
-                return Reply::<Console>::Now(Err(ConsoleError::Rpc(RpcError::WrongProtocol))).outcome();
-            }
-            match incoming.request::<Console>() {
-                Ok(request) => self.request(incoming, request),
-                Err(error) => {
-                    tracing::warn!(session = incoming.badge(), error = %error, "bad request");
-                    Reply::<Console>::Now(Err(ConsoleError::Rpc(error))).outcome()
-                }
-            }
-        }
-
-        /// The terminal session (process) of a connection: its client, or for a manifest
-        /// client with no notice, its badge.
-        fn session(&self, badge: usize) -> usize {
-            self.clients.get(&badge).copied().unwrap_or(badge)
-        }
-
-        fn request(&mut self, incoming: &Incoming<'_>, request: Request) -> Outcome {
-            let session = self.session(incoming.badge());
+        fn request(&mut self, kit: &mut Kit<()>, call: &Call<'_>, request: Request) -> Answer<Protocol> {
+            let session = terminal_session(kit, call.caller());
             let result = match request {
                 Request::Write { bytes } => Ok(Response::Written { count: self.write(&bytes) }),
                 Request::Read { max } => {
                     let max = usize::try_from(max).unwrap_or(usize::MAX);
                     match self.terminal.read(session, max) {
                         ReadNow::Answer(result) => result,
-                        ReadNow::Wait => match self.spare_replies.pop() {
-                            Some(next_reply) => {
-                                self.terminal.wait(session, max, incoming.reply_object());
+                        ReadNow::Wait => match kit.defer() {
+                            Some(deferred) => {
+                                self.terminal.wait(session, max, deferred);
                                 tracing::debug!(session, "read waits for input");
-                                return Outcome::Later { next_reply };
+                                return Answer::Later;
                             }
                             None => Err(ConsoleError::Busy),
                         },
@@ -292,88 +204,48 @@ mod driver {
                 Request::SetForeground { client } => {
                     let client = usize::try_from(client).unwrap_or(usize::MAX);
                     self.terminal.set_foreground(session, client).map(|actions| {
-                        self.take_notification(incoming);
+                        // The notification sent with it replaces the old one (or none).
+                        self.foreground_notification =
+                            call.capability().and_then(|slot| Slot::take_from(slot).ok());
                         tracing::debug!(session, client, "foreground set");
-                        self.carry_out(actions);
+                        self.carry_out(kit, actions);
                         Response::ForegroundSet
                     })
                 }
             };
-            Reply::<Console>::Now(result).outcome()
+            Answer::Now(result)
         }
 
-        /// The security server's session notices: a closed session's read ends.
-        fn take_notices(&mut self) {
-            let Some(Ok(notices)) = self.security.map(|security| security.notices()) else { return };
-            for notice in notices {
-                match notice {
-                    SessionNotice::Opened { connection, client_id, client, donation_bytes, .. } => {
-                        let (Ok(connection), Ok(client_id)) =
-                            (usize::try_from(connection), usize::try_from(client_id))
-                        else {
-                            continue;
-                        };
-                        self.clients.insert(connection, client_id);
-                        if donation_bytes > 0 {
-                            self.take_memory(connection);
-                        }
-                        tracing::debug!(
-                            connection,
-                            session = client_id,
-                            client = client.as_str(),
-                            "session opened"
-                        );
-                    }
-                    SessionNotice::Closed { connection } => {
-                        let Ok(connection) = usize::try_from(connection) else { continue };
-                        // The donor took the memory back already (revoked); the slot goes.
-                        if let Some(slot) = self.session_memory.remove(&connection) {
-                            let _ = object::delete(at::CNODE, slot);
-                            self.free_slots.push(slot);
-                        }
-                        let Some(session) = self.clients.remove(&connection) else { continue };
-                        // The process's other connections keep its terminal session.
-                        if !self.clients.values().any(|&other| other == session) {
-                            let actions = self.terminal.close(session);
-                            self.carry_out(actions);
-                        }
-                        tracing::debug!(connection, session, "session closed");
-                    }
-                }
+        fn notified(&mut self, kit: &mut Kit<()>, bits: usize) {
+            if bits & INTERRUPT_BIT != 0 {
+                let actions = self.drain_input();
+                self.carry_out(kit, actions);
             }
         }
 
-        /// Takes the memory the client of `connection` donated for its session and keeps
-        /// it for the session's life. (The console's per-session state is a map entry and
-        /// at most one waiting read, so nothing is made from it yet.)
-        fn take_memory(&mut self, connection: usize) {
-            let Some(slot) = self.free_slots.pop() else { return };
-            let into = CapabilitySlot { cnode: at::CNODE, index: slot };
-            match DonorClient::new(DONOR).take(connection as u64, into) {
-                Ok(bytes) => {
-                    tracing::debug!(connection, bytes, "took the session's memory");
-                    self.session_memory.insert(connection, slot);
-                }
-                Err(error) => {
-                    tracing::debug!(connection, %error, "no memory for the session");
-                    self.free_slots.push(slot);
-                }
+        fn closed(&mut self, kit: &mut Kit<()>, session: Session<(), Slot>) {
+            let client = session.info.client_id;
+            // The process's other connections keep its terminal session.
+            if !kit.sessions.client_has_sessions(client)
+                && let Ok(terminal_session) = usize::try_from(client)
+            {
+                let actions = self.terminal.close(terminal_session);
+                self.carry_out(kit, actions);
             }
         }
+    }
 
-        /// Keeps the notification sent with `SetForeground` (or forgets the old one).
-        fn take_notification(&mut self, incoming: &Incoming<'_>) {
-            if self.foreground_notification {
-                let _ = object::delete(at::CNODE, FOREGROUND_NOTIFICATION);
-                self.foreground_notification = false;
-            }
-            if let Some(slot) = incoming.capability() {
-                self.foreground_notification =
-                    object::move_capability(at::CNODE, FOREGROUND_NOTIFICATION, slot.cnode, slot.index)
-                        .is_ok();
-            }
-        }
+    /// The terminal session (process) of a caller: a session's client, or for a manifest
+    /// client, its badge.
+    fn terminal_session(kit: &Kit<()>, caller: Caller) -> usize {
+        let id = match caller {
+            Caller::Session(connection) => kit.sessions.client_of(connection).unwrap_or(connection),
+            other => other.badge(),
+        };
+        usize::try_from(id).unwrap_or(usize::MAX)
+    }
 
+    impl Console {
         /// Writes `bytes` by polling the transmitter; returns how many were taken.
         fn write(&mut self, bytes: &[u8]) -> u32 {
             let uart = &self.uart;
@@ -396,9 +268,9 @@ mod driver {
             u32::try_from(bytes.len()).unwrap_or(u32::MAX)
         }
 
-        /// Reads every byte the UART holds, hands it to the terminal, answers whoever that
-        /// satisfies, and acknowledges the interrupt.
-        fn drain_uart(&mut self) {
+        /// Reads every byte the UART holds and hands it to the terminal, and acknowledges
+        /// the interrupt; returns what the terminal says to do.
+        fn drain_input(&mut self) -> Vec<Action<Deferred>> {
             let mut bytes = Vec::new();
             while self.uart.read8(LINE_STATUS) & DATA_READY != 0 {
                 bytes.push(self.uart.read8(RECEIVE_BUFFER));
@@ -408,25 +280,23 @@ mod driver {
             if self.terminal.dropped() > dropped {
                 tracing::warn!(dropped = self.terminal.dropped(), "input buffer full; typed bytes dropped");
             }
-            self.carry_out(actions);
             // Only fails if the handler is gone, and then there is nothing to acknowledge.
-            let _ = object::irq_acknowledge(at::DEVICE_IRQ);
+            let _ = userlib::object::irq_acknowledge(at::DEVICE_IRQ);
+            actions
         }
 
-        fn carry_out(&mut self, actions: Vec<Action<Cptr>>) {
+        fn carry_out(&mut self, kit: &mut Kit<()>, actions: Vec<Action<Deferred>>) {
             for action in actions {
                 match action {
                     Action::Answer { reply, result } => {
                         if let Err(ConsoleError::Interrupted) = result {
                             tracing::debug!("Ctrl-C ends a read");
                         }
-                        // NoCaller: the reader is gone (its thread was destroyed); fine.
-                        let _ = rpc::answer::<Console>(reply, &result, None);
-                        self.spare_replies.push(reply);
+                        kit.answer::<Protocol>(reply, &result, None);
                     }
                     Action::SignalForeground => {
-                        if self.foreground_notification {
-                            let _ = ipc::signal(FOREGROUND_NOTIFICATION);
+                        if let Some(notification) = &self.foreground_notification {
+                            let _ = ipc::signal(notification.index());
                         }
                     }
                 }

@@ -34,23 +34,13 @@ mod program {
     use donor::{FREE_PAGE, Ledger};
     use donor_api::{Donor, DonorError, Request, Response};
     use kernel_abi::ObjectType;
+    use kit::{Answer, Call, Caller, Config, Kit, Slot};
     use loader::server_slots as at;
-    use security_api::{FIRST_CONNECTION, SecurityClient};
-    use userlib::ipc::Cptr;
-    use userlib::rpc::{Incoming, Reply, Server};
     use userlib::{object, println};
 
     /// log2 bytes of a chunk: one process quota. Half of it (`CHUNK_BITS - 1`) is the
     /// process's own memory; the rest pays for its sessions.
     const CHUNK_BITS: usize = 22;
-    /// The reply object it serves with.
-    const REPLY: usize = at::FIRST_FREE;
-    /// Where a granted Untyped waits to be moved out by the reply.
-    const OUTGOING: usize = at::FIRST_FREE + 1;
-    /// The first chunk's slot.
-    const FIRST_CHUNK: usize = at::FIRST_FREE + 2;
-    /// Slots of this server's CNode.
-    const SLOTS: usize = 1 << 12;
     /// The source of boot servers' donations (they have no chunk of their own).
     const BOOT: u64 = 0;
     /// A process's share of the CPU: this much in every period (so one program that never
@@ -59,10 +49,9 @@ mod program {
     const PERIOD_US: u32 = 100_000;
 
     /// The memory set aside for one connection.
-    #[derive(Clone, Copy)]
     struct Donation {
         /// The Untyped (the donor keeps it; the server takes a child of it).
-        untyped: Cptr,
+        untyped: Slot,
         /// Its size, log2 bytes.
         bits: usize,
         /// Whose memory it is: the paying client's chunk, or `BOOT`.
@@ -71,30 +60,34 @@ mod program {
 
     struct Books {
         ledger: Ledger,
-        free_chunks: Vec<Cptr>,
+        free_chunks: Vec<Slot>,
         /// Chunks granted, by client id (and `BOOT`'s, once a boot server donated).
-        granted: BTreeMap<u64, Cptr>,
+        granted: BTreeMap<u64, Slot>,
         /// Live connections' donations.
         donations: BTreeMap<u64, Donation>,
         /// Donations given back, kept for reuse, by source (an Untyped carved out of a
         /// chunk cannot go back into it until the whole chunk is revoked).
         spare: BTreeMap<u64, Vec<Donation>>,
-        free_slots: Vec<usize>,
+        /// Where a granted Untyped or budget waits to be moved out by the reply.
+        outgoing: Slot,
     }
 
     pub(crate) fn main() -> i32 {
         let _ = userlib::trace::init("donor", tracing::Level::INFO);
-        if object::retype(at::MEMORY, ObjectType::Reply, 0, at::CNODE, REPLY, 1).is_err() {
-            println!("donor: cannot make a reply object");
-            return 1;
-        }
+        // The donor registers so that programs can connect to it (the shell's `free`), but
+        // takes no session notices: the security server calls the donor, so the donor may
+        // not call it back once the system runs (the manifest's `boot_only`).
+        let config = Config::new("donor").service("donor", 0).without_notices();
+        let (kit, outgoing) = match Kit::<()>::start(config).and_then(|kit| Ok((kit, Slot::new()?))) {
+            Ok(started) => started,
+            Err(error) => {
+                println!("donor: cannot start: {error}");
+                return 1;
+            }
+        };
         let mut free_chunks = Vec::new();
-        let mut next = FIRST_CHUNK;
-        while next < SLOTS
-            && object::retype(at::MEMORY, ObjectType::Untyped, CHUNK_BITS, at::CNODE, next, 1).is_ok()
-        {
-            free_chunks.push(next);
-            next += 1;
+        while let Ok(chunk) = Slot::make(ObjectType::Untyped, CHUNK_BITS) {
+            free_chunks.push(chunk);
         }
         free_chunks.reverse();
         // One chunk pays for the boot servers' sessions (their allowances); the rest is
@@ -104,11 +97,6 @@ mod program {
             return 1;
         };
         let total = (free_chunks.len() as u64) << CHUNK_BITS;
-        let security = SecurityClient::new(at::FIRST_CLIENT);
-        if let Err(error) = security.register("donor", at::SERVICE, 0) {
-            println!("donor: cannot register with the security server: {error}");
-            return 1;
-        }
         tracing::info!(chunks = free_chunks.len(), mib = total >> 20, "ready");
         let mut books = Books {
             ledger: Ledger::new(total),
@@ -116,73 +104,82 @@ mod program {
             granted: BTreeMap::from([(BOOT, boot)]),
             donations: BTreeMap::new(),
             spare: BTreeMap::new(),
-            free_slots: (next..SLOTS).rev().collect(),
+            outgoing,
         };
-        let mut server = Server::new(at::SERVICE, REPLY);
-        let error = server.serve::<Donor>(|incoming, request| books.handle(incoming, request));
-        println!("donor: stopped serving: {error}");
+        let error = kit.run(&mut books);
+        println!("donor: stopped serving: {error:?}");
         1
     }
 
+    impl kit::Server for Books {
+        type Protocol = Donor;
+        type Session = ();
+
+        fn request(&mut self, _kit: &mut Kit<()>, call: &Call<'_>, request: Request) -> Answer<Donor> {
+            self.handle(call.caller(), request)
+        }
+    }
+
     impl Books {
-        fn handle(&mut self, incoming: &Incoming<'_>, request: Request) -> Reply<Donor> {
-            let badge = incoming.badge() as u64;
-            let privileged = badge < FIRST_CONNECTION;
+        fn handle(&mut self, caller: Caller, request: Request) -> Answer<Donor> {
+            let badge = caller.badge();
+            // Manifest clients (the process manager, the security server, the servers that
+            // take donations) may do everything; sessions (the shell's `free`) only look.
+            let privileged = matches!(caller, Caller::Manifest(_));
             if !privileged && !matches!(request, Request::Free { .. }) {
-                return Reply::Now(Err(DonorError::NotPermitted));
+                return Answer::Now(Err(DonorError::NotPermitted));
             }
+            let outgoing = self.outgoing.index();
             match request {
                 Request::Grant { client, pid, program, bytes } => {
                     match self.grant(client, pid, &program, bytes) {
-                        Ok(bytes) => Reply::WithCapability(Ok(Response::Granted { bytes }), OUTGOING),
-                        Err(error) => Reply::Now(Err(error)),
+                        Ok(bytes) => Answer::WithCapability(Ok(Response::Granted { bytes }), outgoing),
+                        Err(error) => Answer::Now(Err(error)),
                     }
                 }
                 Request::Report { client, bytes } => {
-                    Reply::Now(self.ledger.report(client, bytes).map(|()| Response::Reported))
+                    Answer::Now(self.ledger.report(client, bytes).map(|()| Response::Reported))
                 }
-                Request::Release { client } => Reply::Now(self.release(client)),
-                Request::Charge { client, program, connection, bytes, server } => Reply::Now(
+                Request::Release { client } => Answer::Now(self.release(client)),
+                Request::Charge { client, program, connection, bytes, server } => Answer::Now(
                     self.charge(client, &program, connection, bytes, server).map(|()| Response::Charged),
                 ),
                 Request::Reclaim { connection } => {
-                    Reply::Now(Ok(Response::Reclaimed { bytes: self.reclaim(connection) }))
+                    Answer::Now(Ok(Response::Reclaimed { bytes: self.reclaim(connection) }))
                 }
                 Request::Free { after } => {
-                    Reply::Now(Ok(Response::Memory(self.ledger.memory(after, FREE_PAGE))))
+                    Answer::Now(Ok(Response::Memory(self.ledger.memory(after, FREE_PAGE))))
                 }
                 Request::Take { connection } => match self.take(badge, connection) {
-                    Ok(bytes) => Reply::WithCapability(Ok(Response::Taken { bytes }), OUTGOING),
-                    Err(error) => Reply::Now(Err(error)),
+                    Ok(bytes) => Answer::WithCapability(Ok(Response::Taken { bytes }), outgoing),
+                    Err(error) => Answer::Now(Err(error)),
                 },
                 Request::Budget { client } => match self.budget(client) {
-                    Ok(()) => Reply::WithCapability(
+                    Ok(()) => Answer::WithCapability(
                         Ok(Response::Budget { budget_us: BUDGET_US, period_us: PERIOD_US }),
-                        OUTGOING,
+                        outgoing,
                     ),
-                    Err(error) => Reply::Now(Err(error)),
+                    Err(error) => Answer::Now(Err(error)),
                 },
             }
         }
 
-        /// A chunk for `client`: a child Untyped of its first half waits in `OUTGOING` for
+        /// A chunk for `client`: a child Untyped of its first half waits in the outgoing slot for
         /// the reply to move it.
         fn grant(&mut self, client: u64, pid: u32, program: &str, bytes: u64) -> Result<u64, DonorError> {
             let chunk_bytes = 1u64 << CHUNK_BITS;
             if bytes > chunk_bytes {
                 return Err(DonorError::OutOfMemory);
             }
-            let &chunk = self.free_chunks.last().ok_or(DonorError::OutOfMemory)?;
-            // A reply that could not move the last one leaves it here: it goes.
-            let _ = object::delete(at::CNODE, OUTGOING);
-            object::retype(chunk, ObjectType::Untyped, CHUNK_BITS - 1, at::CNODE, OUTGOING, 1)
-                .map_err(|_| DonorError::OutOfMemory)?;
+            let chunk = self.free_chunks.last().ok_or(DonorError::OutOfMemory)?.index();
+            self.carve_outgoing(chunk, ObjectType::Untyped, CHUNK_BITS - 1)?;
             if let Err(error) = self.ledger.grant(client, pid, program, chunk_bytes) {
                 let _ = object::revoke(at::CNODE, chunk);
                 return Err(error);
             }
-            self.free_chunks.pop();
-            self.granted.insert(client, chunk);
+            if let Some(chunk) = self.free_chunks.pop() {
+                self.granted.insert(client, chunk);
+            }
             Ok(chunk_bytes)
         }
 
@@ -191,29 +188,27 @@ mod program {
             if let Some(chunk) = self.granted.remove(&client) {
                 // Everything made from the quota, wherever its capabilities went: the
                 // process and the memory its sessions were given.
-                let _ = object::revoke(at::CNODE, chunk);
+                let _ = object::revoke(at::CNODE, chunk.index());
                 self.free_chunks.push(chunk);
             }
-            let gone: Vec<u64> = self
-                .donations
-                .iter()
-                .filter(|(_, donation)| donation.source == client)
-                .map(|(&id, _)| id)
-                .collect();
-            for connection in gone {
-                if let Some(donation) = self.donations.remove(&connection) {
-                    self.give_slot(donation.untyped);
-                }
-            }
-            for donation in self.spare.remove(&client).unwrap_or_default() {
-                self.give_slot(donation.untyped);
-            }
+            // Its donations' slots go with them (empty now: the revoke took them).
+            self.donations.retain(|_, donation| donation.source != client);
+            self.spare.remove(&client);
             Ok(Response::Released { bytes })
         }
 
-        fn give_slot(&mut self, slot: usize) {
-            let _ = object::delete(at::CNODE, slot);
-            self.free_slots.push(slot);
+        /// A new object of `object_type` made from `source` waits in the outgoing slot
+        /// for the reply to carry it (a reply that could not move the last one left it
+        /// there: it goes first).
+        fn carve_outgoing(
+            &mut self,
+            source: usize,
+            object_type: ObjectType,
+            bits: usize,
+        ) -> Result<(), DonorError> {
+            let _ = object::delete(at::CNODE, self.outgoing.index());
+            object::retype(source, object_type, bits, at::CNODE, self.outgoing.index(), 1)
+                .map_err(|_| DonorError::OutOfMemory)
         }
 
         /// Books the session and sets its memory aside: an Untyped of the session's cost,
@@ -244,16 +239,15 @@ mod program {
 
         /// An Untyped of `bits` from `source`'s memory: one given back before, or a new
         /// one carved from its chunk.
-        fn set_aside(&mut self, source: u64, bits: usize) -> Result<Cptr, DonorError> {
+        fn set_aside(&mut self, source: u64, bits: usize) -> Result<Slot, DonorError> {
             if let Some(spare) = self.spare.get_mut(&source)
                 && let Some(index) = spare.iter().position(|donation| donation.bits == bits)
             {
                 return Ok(spare.swap_remove(index).untyped);
             }
-            let &chunk = self.granted.get(&source).ok_or(DonorError::NoSuchClient)?;
-            let slot = self.free_slots.pop().ok_or(DonorError::OutOfMemory)?;
-            if object::retype(chunk, ObjectType::Untyped, bits, at::CNODE, slot, 1).is_err() {
-                self.free_slots.push(slot);
+            let chunk = self.granted.get(&source).ok_or(DonorError::NoSuchClient)?.index();
+            let slot = Slot::new().map_err(|_| DonorError::OutOfMemory)?;
+            if object::retype(chunk, ObjectType::Untyped, bits, at::CNODE, slot.index(), 1).is_err() {
                 // The chunk is carved up (donations given back in other sizes): no room.
                 return Err(DonorError::QuotaExceeded { free: 0 });
             }
@@ -262,16 +256,14 @@ mod program {
 
         /// A scheduling context for `client`'s thread, made from its quota (so it goes with
         /// the quota) and configured with a process's share of the CPU; it waits in
-        /// `OUTGOING` for the reply to carry a copy.
+        /// the outgoing slot for the reply to carry a copy.
         fn budget(&mut self, client: u64) -> Result<(), DonorError> {
-            let &chunk =
-                self.granted.get(&client).filter(|_| client != BOOT).ok_or(DonorError::NoSuchClient)?;
-            let _ = object::delete(at::CNODE, OUTGOING);
-            object::retype(chunk, ObjectType::SchedContext, 0, at::CNODE, OUTGOING, 1)
-                .map_err(|_| DonorError::OutOfMemory)?;
+            let chunk =
+                self.granted.get(&client).filter(|_| client != BOOT).ok_or(DonorError::NoSuchClient)?.index();
+            self.carve_outgoing(chunk, ObjectType::SchedContext, 0)?;
             object::configure_sched_context(
                 at::SCHED_CONTROL,
-                OUTGOING,
+                self.outgoing.index(),
                 BUDGET_US as usize,
                 PERIOD_US as usize,
             )
@@ -283,20 +275,19 @@ mod program {
         fn reclaim(&mut self, connection: u64) -> u64 {
             let bytes = self.ledger.reclaim(connection);
             if let Some(donation) = self.donations.remove(&connection) {
-                let _ = object::revoke(at::CNODE, donation.untyped);
+                let _ = object::revoke(at::CNODE, donation.untyped.index());
                 self.spare.entry(donation.source).or_default().push(donation);
             }
             bytes
         }
 
         /// The server of `connection` (`caller`) takes its memory: a child Untyped of the
-        /// donation waits in `OUTGOING` for the reply to move it.
+        /// donation waits in the outgoing slot for the reply to move it.
         fn take(&mut self, caller: u64, connection: u64) -> Result<u64, DonorError> {
-            let donation = *self.donations.get(&connection).ok_or(DonorError::NotPermitted)?;
+            let donation = self.donations.get(&connection).ok_or(DonorError::NotPermitted)?;
+            let (untyped, bits) = (donation.untyped.index(), donation.bits);
             let bytes = self.ledger.take(caller, connection)?;
-            let _ = object::delete(at::CNODE, OUTGOING);
-            object::retype(donation.untyped, ObjectType::Untyped, donation.bits, at::CNODE, OUTGOING, 1)
-                .map_err(|_| DonorError::OutOfMemory)?;
+            self.carve_outgoing(untyped, ObjectType::Untyped, bits)?;
             Ok(bytes)
         }
     }

@@ -1,0 +1,86 @@
+//! The server kit: what every Lattice server shares, so each server is its api crate, its
+//! logic in a lib, and a short `main.rs` (DESIGN.md §4).
+//!
+//! - [`slots`]: capability slots as owned values ([`Slot`]) that delete their capability
+//!   and return to the pool when dropped, so no server keeps a free-slot list of its own.
+//! - [`Caller`]: who sent a message, from its badge: a manifest client (the root task's
+//!   badges, below [`security_api::FIRST_CONNECTION`]), a session (a connection id), or a
+//!   process's fault endpoint ([`FAULT_BADGE`] onwards).
+//! - [`sessions`]: the sessions the security server grants a server: registered and
+//!   subscribed once, their notices taken, each session's donated Untyped taken when it
+//!   opens and released when it closes, and per-session state kept by connection id.
+//! - [`serve`]: one event loop (Hubris's `NotificationHandler` is the model) that hands a
+//!   server decoded requests, its notification bits (interrupts, timers) and fault
+//!   messages, and takes session notices itself, so no server decodes by hand.
+//! - Services by name: `kit::service("donor")` is the capability the root task gave for
+//!   the manifest's `uses = ["donor"]` (the names travel in the start info), never a slot
+//!   number.
+//!
+//! The pure parts (the slot pool, badges, the session table) are host-tested; the parts
+//! that call the kernel build only for Lattice.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod caller;
+pub mod sessions;
+pub mod slots;
+
+#[cfg(target_arch = "riscv64")]
+pub mod serve;
+
+pub use caller::{Caller, FAULT_BADGE};
+pub use sessions::{Session, SessionInfo, SessionTable};
+pub use slots::SlotPool;
+
+#[cfg(target_arch = "riscv64")]
+pub use serve::{Answer, Call, Config, Deferred, Kit, Server};
+#[cfg(target_arch = "riscv64")]
+pub use slots::Slot;
+
+/// Why the kit could not do something for the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KitError {
+    /// No free capability slot is left in the server's CNode.
+    NoSlots,
+    /// The program was given no capability to this service (it is not in the manifest's
+    /// `uses`).
+    NoService(&'static str),
+    /// A kernel operation failed.
+    Kernel(kernel_abi::Error),
+    /// The security server refused to register or subscribe the service.
+    Refused,
+}
+
+impl From<kernel_abi::Error> for KitError {
+    fn from(error: kernel_abi::Error) -> Self {
+        Self::Kernel(error)
+    }
+}
+
+impl core::fmt::Display for KitError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NoSlots => f.write_str("no free capability slots"),
+            Self::NoService(name) => {
+                write!(f, "no capability to the `{name}` service (not in the manifest's uses)")
+            }
+            Self::Kernel(error) => write!(f, "{error:?}"),
+            Self::Refused => f.write_str("the security server refused the registration"),
+        }
+    }
+}
+
+/// The capability this program was given for service `name` (a manifest `uses` entry, or
+/// `"security"` for a spawned program), by its name in the start info.
+pub fn service(name: &'static str) -> Result<usize, KitError> {
+    #[cfg(target_arch = "riscv64")]
+    {
+        userlib::start::service(name).ok_or(KitError::NoService(name))
+    }
+    #[cfg(not(target_arch = "riscv64"))]
+    {
+        Err(KitError::NoService(name))
+    }
+}
