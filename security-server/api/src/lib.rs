@@ -13,7 +13,7 @@
 //! | --- | --- | --- | --- |
 //! | `Connect` | reply carries the session capability: a badged copy of the service's endpoint, badge = connection id | `Connected` | no: each call opens a new connection |
 //! | `Register` | request carries the server's endpoint (with GRANT) | `Registered` | no: a second registration is `AlreadyRegistered` |
-//! | `Subscribe` (registered servers) | request carries a notification the security server signals when session notices wait | `Subscribed` | yes: the last one counts |
+//! | `Subscribe` (registered servers) | request carries a notification the security server signals when a session closed (opened sessions' notices wait for the server to take them before it serves their first request) | `Subscribed` | yes: the last one counts |
 //! | `Revoke` | none | `Revoked` | yes, but the second is `NoSuchConnection` |
 //! | `ListConnections` | none | `Connections` (a page; `more` says whether to ask again after the last id) | yes |
 //! | `LoadPolicy` | none | `PolicyLoaded` | yes |

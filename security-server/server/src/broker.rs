@@ -178,8 +178,8 @@ impl Broker {
         }
     }
 
-    /// Servers that have notices queued since the last call: the program signals their
-    /// notifications.
+    /// Servers that have notices to act on queued since the last call (a session closed):
+    /// the program signals their notifications.
     pub fn servers_to_signal(&mut self) -> BTreeSet<ClientId> {
         core::mem::take(&mut self.to_signal)
     }
@@ -194,13 +194,19 @@ impl Broker {
         Ok(())
     }
 
-    /// Queues `notice` for the server of `service`, if it takes notices.
+    /// Queues `notice` for the server of `service`, if it takes notices. A `Closed` notice
+    /// marks the server to be signalled (it must drop the session's state now); an
+    /// `Opened` one only waits: the server takes it before it serves the connection's first
+    /// request (the kit does), so opening a connection costs the client no work of the
+    /// server's.
     fn notify(&mut self, service: &str, notice: SessionNotice) {
         if let Some(registered) = self.services.get(service)
             && let Some(queue) = self.notices.get_mut(&registered.server)
         {
+            if !matches!(notice, SessionNotice::Opened { .. }) {
+                self.to_signal.insert(registered.server);
+            }
             queue.push_back(notice);
-            self.to_signal.insert(registered.server);
         }
     }
 

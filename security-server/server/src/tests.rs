@@ -187,7 +187,7 @@ fn servers_that_take_notices_hear_of_opened_and_closed_sessions() {
     broker.servers_to_signal();
     let id = broker.connect(HTTPD, "console", rights("write"), free).expect("grant").id;
     let quiet = broker.connect(HTTPD, "fs", rights("read"), free).expect("grant").id;
-    assert_eq!(broker.servers_to_signal().into_iter().collect::<Vec<_>>(), [CONSOLE], "fs takes no notices");
+    assert!(broker.servers_to_signal().is_empty(), "opened sessions wait for the server's first request");
     let (notices, more) = broker.take_notices(CONSOLE, 8);
     assert!(!more);
     assert!(

@@ -13,7 +13,10 @@
 //! interrupt handler drains a device that has nothing to give).
 //!
 //! Sessions: a server that registers a service ([`Config::service`]) subscribes to its
-//! session notices with the bound notification. The kit takes them when signalled: an
+//! session notices with the bound notification. The security server signals it when a
+//! session closes; an opened session's notice waits until the connection's first request,
+//! so opening a connection costs its client none of the server's work. The kit takes the
+//! notices when signalled or at such a first request: an
 //! opened session's donated Untyped is taken from the donor into a [`Slot`] kept with the
 //! session, [`Server::opened`] runs; a closed one's entry goes, with its donation, after
 //! [`Server::closed`]. A request through a connection the kit has not heard of yet makes it
@@ -350,7 +353,8 @@ impl<S: Default> Kit<S> {
         match donor.take(info.connection, slot.as_receive()) {
             Ok(_) => Some(slot),
             Err(error) => {
-                tracing::warn!(connection = info.connection, %error, "no memory for the session");
+                // A session revoked before its first request has no donation left.
+                tracing::debug!(connection = info.connection, %error, "no memory for the session");
                 None
             }
         }
