@@ -24,6 +24,7 @@ const HOST_PACKAGES: &[&str] = &[
     "console",
     "donor-api",
     "donor",
+    "grant",
     "policy",
     "shell",
     "image",
@@ -31,7 +32,7 @@ const HOST_PACKAGES: &[&str] = &[
 /// User-level library crates, linted for the RISC-V user target along with the program
 /// packages the build compiles ([`build::USER_PACKAGES`]).
 const USER_LIBRARIES: &[&str] =
-    &["userlib", "security-api", "security-server", "proc-api", "console-api", "donor-api"];
+    &["userlib", "grant", "security-api", "security-server", "proc-api", "console-api", "donor-api"];
 
 /// How long a boot may take to reach a line (QEMU under TCG on a loaded 2-core machine).
 pub const STEP: Duration = Duration::from_secs(60);

@@ -13,7 +13,7 @@ extern crate alloc;
 
 use alloc::string::ToString;
 
-use policy::Rights;
+use grant::Rights;
 use security_api::{Request, Response, Security, SecurityError};
 use userlib::println;
 use userlib::rpc::Client;
@@ -27,7 +27,7 @@ const MOST: u32 = 10_000;
 
 fn main() -> i32 {
     let security = Client::<Security>::new(SECURITY);
-    let request = Request::Connect { service: "console".to_string(), rights: Rights::WRITE.bits() };
+    let request = Request::Connect { service: "console".to_string(), rights: Rights::WRITE };
     let mut opened = 0;
     let refusal = loop {
         if opened == MOST {

@@ -12,7 +12,7 @@ extern crate alloc;
 use alloc::string::String;
 
 use console_api::{ConsoleClient, ConsoleError};
-use policy::Rights;
+use grant::Rights;
 use security_api::SecurityClient;
 use userlib::println;
 use userlib::rpc::CapabilitySlot;
@@ -28,7 +28,7 @@ const MAX_LINE: usize = 200;
 
 fn main() -> i32 {
     let security = SecurityClient::new(SECURITY);
-    if let Err(error) = security.connect("console", Rights::READ.union(Rights::WRITE).bits(), CONSOLE) {
+    if let Err(error) = security.connect("console", Rights::READ.union(Rights::WRITE), CONSOLE) {
         println!("readline: cannot connect to the console: {error}");
         return 1;
     }
