@@ -18,8 +18,9 @@ use sha2::{Digest, Sha256};
 use crate::label::{Categories, Label, Level, MAX_CATEGORIES, MAX_LEVELS};
 use crate::{FsPath, Scope, ServiceKind};
 
-/// The version of the encoding [`Policy::to_bytes`] writes; bumped on any change to it.
-pub const FORMAT_VERSION: u16 = 1;
+/// The version of the encoding [`Policy::to_bytes`] writes; bumped on any change to it
+/// (2: a scope is encoded as the sum of its kind's part, `grant::Scope`).
+pub const FORMAT_VERSION: u16 = 2;
 
 /// The most programs a policy can declare.
 pub const MAX_PROGRAMS: usize = 1024;
@@ -826,8 +827,11 @@ mod tests {
         let bytes = policy.to_bytes();
         assert_eq!(Policy::from_bytes(&bytes), Ok(policy.clone()));
         let mut other_version = bytes.clone();
-        other_version[0] = 2;
-        assert_eq!(Policy::from_bytes(&other_version), Err(LoadError::UnsupportedVersion(2)));
+        // The previous version (its scopes were structs of every kind's lists) and the next.
+        for version in [FORMAT_VERSION - 1, FORMAT_VERSION + 1] {
+            other_version[0] = u8::try_from(version).expect("a one-byte varint");
+            assert_eq!(Policy::from_bytes(&other_version), Err(LoadError::UnsupportedVersion(version)));
+        }
         let mut other_hash = bytes.clone();
         other_hash[1] ^= 0xff;
         assert_eq!(Policy::from_bytes(&other_hash), Err(LoadError::HashMismatch));
