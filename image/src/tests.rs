@@ -26,6 +26,7 @@ const HOST_PACKAGES: &[&str] = &[
     "donor",
     "kit",
     "proc",
+    "grant",
     "policy",
     "shell",
     "image",
@@ -33,7 +34,7 @@ const HOST_PACKAGES: &[&str] = &[
 /// User-level library crates, linted for the RISC-V user target along with the program
 /// packages the build compiles ([`build::USER_PACKAGES`]).
 const USER_LIBRARIES: &[&str] =
-    &["userlib", "kit", "security-api", "security-server", "proc-api", "console-api", "donor-api"];
+    &["userlib", "kit", "grant", "security-api", "security-server", "proc-api", "console-api", "donor-api"];
 
 /// How long a boot may take to reach a line (QEMU under TCG on a loaded 2-core machine).
 pub const STEP: Duration = Duration::from_secs(60);

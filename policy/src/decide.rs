@@ -16,8 +16,7 @@ use core::fmt;
 
 use crate::label::Label;
 use crate::policy::{Declassification, DeclassificationId, Grant, GrantId, Policy, ProgramId, ServiceId};
-use crate::rights::Rights;
-use crate::scope::Scope;
+use crate::{Rights, Scope};
 
 /// The party asking to connect: its program (if the policy declares it) and its label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

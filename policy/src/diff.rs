@@ -18,8 +18,7 @@ use core::fmt;
 use crate::decide::{Decision, DenyReason};
 use crate::label::Label;
 use crate::policy::{GrantId, LabelError, Policy};
-use crate::rights::Rights;
-use crate::scope::{Scope, ScopeItem, ServiceKind};
+use crate::{Rights, Scope, ScopeItem, ServiceKind};
 
 /// A live connection: who, to what, with which rights.
 #[derive(Clone, Debug, PartialEq, Eq)]

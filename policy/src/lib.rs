@@ -11,6 +11,10 @@
 //!
 //! The feature `host` (the default) adds [`host`]: the checker summary and the dry-run
 //! report printed by `cargo xtask policy`.
+//!
+//! [`Rights`], [`Scope`] and the scope's parts are the `grant` crate's, re-exported here:
+//! they travel on the wire, so programs that only send or check them link `grant`, not
+//! this crate (with rhai).
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -26,18 +30,20 @@ pub mod diff;
 pub mod host;
 pub mod label;
 pub mod policy;
-pub mod rights;
-pub mod scope;
+
+/// The grant types, under the names they had when they lived here.
+pub use grant::{rights, scope};
 
 #[cfg(feature = "compiler")]
 pub use compiler::{CompileErrors, Compiled, Diagnostic, DiagnosticKind, Limits, compile, compile_with};
 pub use decide::{Allowed, Client, Decision, DenyReason};
+pub use grant::{
+    ConsoleOp, Destination, FsOp, FsPath, Ipv4Net, MAX_MEMORY, MAX_PATH_LEN, MergeError, PortRange,
+    ProgramPattern, Rights, RightsError, Scope, ScopeError, ScopeItem, ServiceKind, Subtree, format_memory,
+    parse_memory,
+};
 pub use label::{Categories, Label, Level};
 pub use policy::{
     Declassification, DeclassificationId, FORMAT_VERSION, Grant, GrantId, LabelError, LabelSource, Labelling,
     LoadError, ParentRule, Policy, Program, ProgramId, Service, ServiceId, SourcePos, Tables,
-};
-pub use rights::Rights;
-pub use scope::{
-    Destination, FsPath, Ipv4Net, PortRange, ProgramPattern, Scope, ScopeError, ScopeItem, ServiceKind,
 };

@@ -5,7 +5,8 @@
 //! well formed; programs sorted by path and services by name (so an id is an index and a
 //! name lookup is a binary search); every id and label in range; an ordinary service's
 //! server has a fixed label; at most one grant per (program, service), of the service's
-//! kind and well formed; every declassification names an existing grant.
+//! kind and not empty (a scope is normal by its type: `grant` refuses to decode one that
+//! is not); every declassification names an existing grant.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -15,10 +16,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::label::{Categories, Label, Level, MAX_CATEGORIES, MAX_LEVELS};
-use crate::scope::{FsPath, Scope, ServiceKind};
+use crate::{FsPath, Scope, ServiceKind};
 
-/// The version of the encoding [`Policy::to_bytes`] writes; bumped on any change to it.
-pub const FORMAT_VERSION: u16 = 1;
+/// The version of the encoding [`Policy::to_bytes`] writes; bumped on any change to it
+/// (2: a scope is encoded as the sum of its kind's part, `grant::Scope`).
+pub const FORMAT_VERSION: u16 = 2;
 
 /// The most programs a policy can declare.
 pub const MAX_PROGRAMS: usize = 1024;
@@ -303,7 +305,7 @@ impl Policy {
             if grant.program.index() >= programs {
                 return Err(Invalid("grant program out of range"));
             }
-            if grant.scope.kind() != service.kind || !grant.scope.is_well_formed() || grant.scope.is_empty() {
+            if grant.scope.kind() != service.kind || grant.scope.is_empty() {
                 return Err(Invalid("grant scope malformed, empty or of the wrong kind"));
             }
             let cell = grant.program.index() * services + grant.service.index();
@@ -634,8 +636,8 @@ pub enum LabelSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Rights;
     use crate::decide::{Client, Decision, DenyReason};
-    use crate::rights::Rights;
     use alloc::string::ToString;
 
     fn low() -> Label {
@@ -825,8 +827,11 @@ mod tests {
         let bytes = policy.to_bytes();
         assert_eq!(Policy::from_bytes(&bytes), Ok(policy.clone()));
         let mut other_version = bytes.clone();
-        other_version[0] = 2;
-        assert_eq!(Policy::from_bytes(&other_version), Err(LoadError::UnsupportedVersion(2)));
+        // The previous version (its scopes were structs of every kind's lists) and the next.
+        for version in [FORMAT_VERSION - 1, FORMAT_VERSION + 1] {
+            other_version[0] = u8::try_from(version).expect("a one-byte varint");
+            assert_eq!(Policy::from_bytes(&other_version), Err(LoadError::UnsupportedVersion(version)));
+        }
         let mut other_hash = bytes.clone();
         other_hash[1] ^= 0xff;
         assert_eq!(Policy::from_bytes(&other_hash), Err(LoadError::HashMismatch));

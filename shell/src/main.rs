@@ -83,14 +83,14 @@ mod lattice {
             userlib::println!("shell: started without a session with the security server");
             return 70;
         };
-        use policy::Rights;
+        use grant::Rights;
         for (service, rights, slot) in [
             ("console", Rights::READ.union(Rights::WRITE), CONSOLE),
             ("proc", Rights::SPAWN, PROC),
             ("donor", Rights::MEMORY, DONOR),
         ] {
             let into = CapabilitySlot { cnode: at::CNODE, index: slot };
-            if let Err(error) = security.connect(service, rights.bits(), into) {
+            if let Err(error) = security.connect(service, rights, into) {
                 userlib::println!("shell: cannot connect to {service}: {error}");
             }
         }
@@ -380,11 +380,8 @@ mod lattice {
                     client_name: connection.client,
                     client_label: connection.client_label,
                     service: connection.service,
-                    rights: policy::Rights::from_bits(connection.rights).map_or_else(
-                        || alloc::format!("{:#x}", connection.rights),
-                        |rights| rights.to_string(),
-                    ),
-                    scope: connection.scope,
+                    rights: connection.rights.to_string(),
+                    scope: connection.scope.to_string(),
                     donation_bytes: connection.donation_bytes,
                 })
                 .collect())

@@ -15,7 +15,7 @@ use crate::policy::{
     Declassification, Grant, MAX_DECLASSIFICATIONS, MAX_GRANTS, MAX_PARENT_RULES, MAX_PROGRAMS, MAX_SERVICES,
     ParentRule, Policy, Program, ProgramId, Service, ServiceId, SourcePos, Tables,
 };
-use crate::scope::{FsPath, ProgramPattern, Scope};
+use crate::{FsPath, ProgramPattern, Scope};
 
 struct Checker {
     errors: Vec<Diagnostic>,

@@ -17,9 +17,8 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, NativeCallCon
 
 use super::{Diagnostic, DiagnosticKind, Limits, did_you_mean};
 use crate::policy::{SourcePos, is_valid_name};
-use crate::rights::Rights;
-use crate::scope::{
-    Destination, FsPath, PortRange, ProgramPattern, Scope, ScopeError, ServiceKind, parse_memory,
+use crate::{
+    Destination, FsPath, PortRange, ProgramPattern, Rights, Scope, ScopeError, ServiceKind, parse_memory,
 };
 
 /// A label as the script wrote it: names, checked against the declared levels and

@@ -3,6 +3,7 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use grant::Rights;
 use userlib::ipc::Cptr;
 use userlib::rpc::{CapabilitySlot, Client, RpcError, Transfer};
 
@@ -37,7 +38,7 @@ impl SecurityClient {
 
     /// Opens a connection to `service` with `rights`; the session capability arrives in
     /// `into` (an empty slot). Returns the connection id.
-    pub fn connect(&self, service: &str, rights: u32, into: CapabilitySlot) -> Result<u64, SecurityError> {
+    pub fn connect(&self, service: &str, rights: Rights, into: CapabilitySlot) -> Result<u64, SecurityError> {
         let request = Request::Connect { service: service.to_string(), rights };
         let transfer = Transfer { send: None, receive: Some(into) };
         match self.client.call_with(&request, transfer)? {

@@ -4,7 +4,8 @@
 //! the [`SessionNotice`]s about connections to them.
 //!
 //! Protocol [`Security`] (label `SECU`), carried by `userlib::rpc` (postcard in one
-//! message).
+//! message). Rights and scopes travel typed, as the `grant` crate's [`Rights`] and
+//! [`Scope`]: a server asks a session's scope what it allows instead of parsing text.
 //!
 //! Operations, with the capability they carry, whether they block, and whether repeating
 //! them is harmless (idempotent):
@@ -36,6 +37,7 @@ extern crate alloc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use grant::{Rights, Scope};
 use serde::{Deserialize, Serialize};
 use userlib::rpc::{Protocol, RpcError, label};
 
@@ -65,14 +67,15 @@ impl Protocol for Security {
 /// Variants are only ever added at the end (postcard numbers them by position).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
-    /// Opens a connection to `service` with `rights` (bits whose meaning the service
-    /// defines). The policy decides from the caller's label; if allowed, the reply carries
-    /// the session capability, so the caller names a receive slot.
+    /// Opens a connection to `service` with `rights` (which of them a service understands
+    /// depends on its kind: `grant::ServiceKind::rights`). The policy decides from the
+    /// caller's label; if allowed, the reply carries the session capability, so the caller
+    /// names a receive slot.
     Connect {
         /// The service's registered name (`"fs"`, `"net"`, `"console"`, ...).
         service: String,
-        /// The rights asked for.
-        rights: u32,
+        /// The rights asked for (bits that name no right do not decode: `Malformed`).
+        rights: Rights,
     },
     /// Registers the caller as the server of `service`; the request carries its endpoint
     /// capability (the security server mints session capabilities from it). Only programs
@@ -198,9 +201,10 @@ pub struct ConnectionInfo {
     /// The service.
     pub service: String,
     /// The rights granted.
-    pub rights: u32,
-    /// The scope the policy granted (`"subtree /www, read-only"`), empty for none.
-    pub scope: String,
+    pub rights: Rights,
+    /// What the session may reach: the grant's scope narrowed to `rights` (its `Display`
+    /// is the policy's text, `fs /www read`).
+    pub scope: Scope,
     /// Bytes of the client's quota donated to the server for the session.
     pub donation_bytes: u64,
 }
@@ -355,13 +359,15 @@ pub enum SessionNotice {
         /// The client's id (the same for all its connections).
         client_id: u64,
         /// The rights granted.
-        rights: u32,
+        rights: Rights,
         /// The client program's path.
         client: String,
         /// The client's label.
         label: String,
-        /// What the session may reach (the policy's scope for this grant).
-        scope: String,
+        /// What the session may reach: the grant's scope narrowed to `rights`. The server
+        /// asks it (`scope.allows(path, op)`, `scope.allows_listen(port)`, ...) for each
+        /// request.
+        scope: Scope,
         /// Bytes of memory the client donated for the session's state.
         donation_bytes: u64,
     },

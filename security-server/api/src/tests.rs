@@ -4,6 +4,8 @@
 use alloc::string::ToString;
 use alloc::vec;
 
+use grant::{Destination, FsPath, PortRange, ProgramPattern, ServiceKind};
+
 use userlib::ipc::Message;
 use userlib::rpc::{self, MAX_PAYLOAD_BYTES, REPLY_LABEL, RpcError};
 
@@ -11,7 +13,7 @@ use super::*;
 
 fn requests() -> Vec<Request> {
     vec![
-        Request::Connect { service: "fs".to_string(), rights: 3 },
+        Request::Connect { service: "fs".to_string(), rights: Rights::READ.union(Rights::WRITE) },
         Request::Register { service: "net".to_string(), session_bytes: 16384 },
         Request::Revoke { connection: u64::MAX },
         Request::ListConnections { after: 17 },
@@ -30,8 +32,8 @@ fn connection(id: u64) -> ConnectionInfo {
         client: "/bin/httpd".to_string(),
         client_label: "public".to_string(),
         service: "fs".to_string(),
-        rights: 1,
-        scope: "subtree /www, read-only".to_string(),
+        rights: Rights::READ,
+        scope: Scope::fs(FsPath::parse("/www").unwrap(), Rights::READ).unwrap(),
         donation_bytes: 16384,
     }
 }
@@ -89,10 +91,10 @@ fn notices() -> Vec<SessionNotice> {
         SessionNotice::Opened {
             connection: 9,
             client_id: 1001,
-            rights: 3,
+            rights: Rights::LISTEN,
             client: "/bin/httpd".to_string(),
             label: "public".to_string(),
-            scope: "listen tcp 80".to_string(),
+            scope: Scope::tcp_listen(PortRange::new(80, 80).unwrap()),
             donation_bytes: 65536,
         },
         SessionNotice::Closed { connection: 9 },
@@ -168,4 +170,68 @@ fn a_page_of_typical_connections_fits_a_reply() {
     assert!(!rpc::reply_fits::<Security>(&too_many));
     let policy = Request::LoadPolicy { source: "x".repeat(MAX_PAYLOAD_BYTES - 4) };
     assert!(rpc::fits(&policy));
+}
+
+/// The shell's session scopes under `policy/default.rhai`, the largest the shipped policies
+/// grant one program for one service, and a net scope with every kind of entry.
+fn large_scopes() -> Vec<Scope> {
+    let fs =
+        |path: &str, rights: &str| Scope::fs(FsPath::parse(path).unwrap(), Rights::parse(rights).unwrap());
+    let mut files = fs("/", "read").unwrap();
+    for path in ["/home", "/tmp", "/var/cache/a-rather-long-directory-name"] {
+        files.merge(&fs(path, "read write create delete").unwrap()).unwrap();
+    }
+    let mut net = Scope::tcp_listen(PortRange::parse("7000-7001").unwrap());
+    for destination in ["*:*", "10.0.0.0/8:443"] {
+        net.merge(&Scope::tcp_connect(Destination::parse(destination).unwrap())).unwrap();
+        net.merge(&Scope::udp(Destination::parse(destination).unwrap())).unwrap();
+    }
+    vec![
+        files,
+        net,
+        Scope::spawn(ProgramPattern::parse("/bin/*").unwrap()),
+        Scope::plain(ServiceKind::Console, Rights::READ.union(Rights::WRITE)).unwrap(),
+        Scope::memory(16 << 20).unwrap(),
+    ]
+}
+
+#[test]
+fn rights_that_name_no_right_do_not_decode() {
+    // `Connect { service: "fs", rights: 1 << 12 }`, written by hand: variant 0, the name,
+    // then the bits as a varint.
+    let mut bytes = vec![0, 2, b'f', b's'];
+    bytes.extend_from_slice(&[0x80, 0x20]);
+    let mut message = Message::new(Security::LABEL, &[]);
+    message.length = rpc::pack(&bytes, &mut message.words).unwrap();
+    assert_eq!(rpc::decode_request::<Security>(&message), Err(RpcError::Malformed));
+    // The same bytes with a right that exists decode.
+    let good = [0, 2, b'f', b's', 0x01];
+    message.length = rpc::pack(&good, &mut message.words).unwrap();
+    assert_eq!(
+        rpc::decode_request::<Security>(&message),
+        Ok(Request::Connect { service: "fs".to_string(), rights: Rights::READ })
+    );
+}
+
+#[test]
+fn a_page_of_notices_with_large_scopes_fits_a_reply() {
+    let notices: Vec<SessionNotice> = large_scopes()
+        .into_iter()
+        .cycle()
+        // The security server pages notices by 8 (`broker::NOTICE_PAGE`).
+        .take(8)
+        .zip(1 << 16..)
+        .map(|(scope, connection)| SessionNotice::Opened {
+            connection,
+            client_id: 1001,
+            rights: scope.rights(),
+            client: "/bin/a-program-with-a-long-name".to_string(),
+            label: "internal{user,web}".to_string(),
+            scope,
+            donation_bytes: 16 << 10,
+        })
+        .collect();
+    let page = Response::Notices { notices: notices.clone(), more: true };
+    assert!(rpc::reply_fits::<Security>(&page));
+    assert_eq!(rpc::decode_reply::<Security>(&rpc::encode_reply::<Security>(&Ok(page.clone()))), Ok(page));
 }

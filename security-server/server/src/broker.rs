@@ -11,7 +11,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use policy::diff::{self, Outcome};
-use policy::{Decision, Label, Policy, Rights};
+use policy::{Decision, Label, Policy, Rights, Scope};
 pub use security_api::Audit;
 use security_api::{ConnectionInfo, PolicyLoaded, SecurityError, SessionNotice};
 
@@ -46,8 +46,8 @@ struct Connection {
     client: ClientId,
     service: String,
     rights: Rights,
-    /// The scope granted, as the policy prints it.
-    scope: String,
+    /// The scope granted: the grant's, narrowed to `rights`.
+    scope: Scope,
     /// Bytes of the client's quota the session was charged.
     donation: u64,
 }
@@ -77,8 +77,8 @@ pub struct Granted {
     pub id: u64,
     /// The service's server.
     pub server: ClientId,
-    /// The scope the policy granted, as the policy prints it.
-    pub scope: String,
+    /// The scope the policy granted: the grant's, narrowed to the rights asked for.
+    pub scope: Scope,
     /// Bytes the session was charged.
     pub donation: u64,
     /// The audit record of the grant.
@@ -272,7 +272,7 @@ impl Broker {
         &mut self,
         client: ClientId,
         service: &str,
-        rights: u32,
+        rights: Rights,
         pay: impl FnOnce(ClientId, u64, u64, ClientId) -> Result<(), SecurityError>,
     ) -> Result<Granted, Box<(SecurityError, Audit)>> {
         let Some(program) = self.clients.get(&client) else {
@@ -290,18 +290,11 @@ impl Broker {
                 deny(&program.path, &label_text, service, &rule),
             )));
         };
-        let Some(rights) = Rights::from_bits(rights) else {
-            let rule = format!("rights {rights:#x} are not rights the policy knows");
-            return Err(Box::new((
-                SecurityError::Denied { rule: rule.clone() },
-                deny(&program.path, &label_text, service, &rule),
-            )));
-        };
         match self.policy.decide_named(&program.path, program.label, service, rights) {
             Decision::Allow(allowed) => {
                 let rule =
                     format!("the grant of {service} to {} at {}", program.path, allowed.grant().origin);
-                let scope = allowed.scope().to_string();
+                let scope = allowed.scope();
                 let id = self.next_connection;
                 let donation = registered.session_bytes;
                 if let Err(error) = pay(client, id, donation, registered.server) {
@@ -319,7 +312,7 @@ impl Broker {
                 let notice = SessionNotice::Opened {
                     connection: id,
                     client_id: client,
-                    rights: rights.bits(),
+                    rights,
                     client: program.path.clone(),
                     label: self.policy.label_text(program.label).to_string(),
                     scope: scope.clone(),
@@ -406,7 +399,7 @@ impl Broker {
                     client_label: client
                         .map_or_else(String::new, |c| self.policy.label_text(c.label).to_string()),
                     service: connection.service.clone(),
-                    rights: connection.rights.bits(),
+                    rights: connection.rights,
                     scope: connection.scope.clone(),
                     donation_bytes: connection.donation,
                 }

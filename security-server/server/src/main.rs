@@ -214,7 +214,7 @@ mod program {
             &mut self,
             client: ClientId,
             service: &str,
-            rights: u32,
+            rights: policy::Rights,
         ) -> Result<(u64, Cptr), SecurityError> {
             let path = self.broker.path_of(client).unwrap_or_default().to_string();
             let donor = self.donor;

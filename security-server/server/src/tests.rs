@@ -4,7 +4,7 @@
 use alloc::string::ToString;
 use alloc::vec::Vec;
 
-use policy::compile;
+use policy::{ConsoleOp, FsOp, FsPath, Rights, compile};
 use security_api::SecurityError;
 
 use crate::broker::{Audit, Broker, Closed, FIRST_SPAWNED_CLIENT};
@@ -50,8 +50,12 @@ fn free(_: u64, _: u64, _: u64, _: u64) -> Result<(), SecurityError> {
     Ok(())
 }
 
-fn rights(text: &str) -> u32 {
-    policy::Rights::parse(text).expect("rights").bits()
+fn rights(text: &str) -> Rights {
+    Rights::parse(text).expect("rights")
+}
+
+fn path(text: &str) -> FsPath {
+    FsPath::normalize(text).expect("path")
 }
 
 /// A broker with the servers registered and the three programs admitted.
@@ -80,7 +84,9 @@ fn a_granted_connection_is_booked_and_audited() {
     let mut broker = system();
     let granted = broker.connect(HTTPD, "fs", rights("read"), free).expect("httpd may read /www");
     assert_eq!(granted.server, FS);
-    assert!(granted.scope.contains("/www"), "scope {:?}", granted.scope);
+    assert!(granted.scope.allows(&path("/www/index.html"), FsOp::Read), "scope {}", granted.scope);
+    assert!(!granted.scope.allows(&path("/wwwx"), FsOp::Read), "scope {}", granted.scope);
+    assert!(!granted.scope.allows(&path("/www/index.html"), FsOp::Write), "scope {}", granted.scope);
     assert!(matches!(&granted.audit, Audit::Grant { connection, client, label, service, .. }
         if *connection == granted.id && client == "/bin/httpd" && label == "public{web}" && service == "fs"));
     let (listed, more) = broker.list(SHELL, 0, 10);
@@ -88,6 +94,8 @@ fn a_granted_connection_is_booked_and_audited() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].client, "/bin/httpd");
     assert_eq!(listed[0].client_label, "public{web}");
+    assert_eq!((listed[0].rights, &listed[0].scope), (Rights::READ, &granted.scope));
+    assert_eq!(listed[0].scope.to_string(), "fs /www read");
 }
 
 #[test]
@@ -99,9 +107,9 @@ fn a_denial_names_the_rule_and_books_nothing() {
     assert!(matches!(audit, Audit::Deny { ref client, .. } if client == "/bin/httpd"));
     let (error, _) = *broker.connect(TOOL, "console", rights("write"), free).expect_err("no grant");
     assert!(matches!(error, SecurityError::Denied { .. }));
-    let (error, _) = *broker.connect(TOOL, "net", 1, free).expect_err("nobody serves net");
+    let (error, _) = *broker.connect(TOOL, "net", Rights::LISTEN, free).expect_err("nobody serves net");
     assert_eq!(error, SecurityError::UnknownService);
-    let (error, _) = *broker.connect(99, "fs", 1, free).expect_err("not admitted");
+    let (error, _) = *broker.connect(99, "fs", Rights::READ, free).expect_err("not admitted");
     assert_eq!(error, SecurityError::NotPermitted);
     assert_eq!(broker.list(SHELL, 0, 10).0.len(), 0);
 }
@@ -200,6 +208,25 @@ fn servers_that_take_notices_hear_of_opened_and_closed_sessions() {
     assert_eq!(broker.take_notices(CONSOLE, 8).0, [SessionNotice::Closed { connection: id }]);
     assert_eq!(broker.take_notices(CONSOLE, 8).0, []);
     assert_eq!(broker.take_notices(FS, 8).0, []);
+}
+
+#[test]
+fn a_notice_carries_the_grants_scope_narrowed_to_the_rights_asked_for() {
+    let mut broker = system();
+    // The shell may read and write the console; it asks only to write.
+    let id = broker.connect(SHELL, "console", rights("write"), free).expect("grant").id;
+    let (notices, _) = broker.take_notices(CONSOLE, 8);
+    let [SessionNotice::Opened { connection, rights: granted, scope, .. }] = &notices[..] else {
+        panic!("one opened notice: {notices:?}")
+    };
+    assert_eq!((*connection, *granted), (id, Rights::WRITE));
+    assert!(scope.allows_console(ConsoleOp::Write));
+    assert!(!scope.allows_console(ConsoleOp::Read), "narrowed to write: {scope}");
+    // The process manager's sessions carry the spawn patterns.
+    let spawn = broker.connect(SHELL, "proc", rights("spawn"), free).expect("grant").id;
+    let (listed, _) = broker.list(SHELL, 0, 10);
+    let proc = listed.iter().find(|c| c.id == spawn).expect("listed");
+    assert!(proc.scope.allows_spawn("/bin/hello") && !proc.scope.allows_spawn("/sbin/fs"), "{}", proc.scope);
 }
 
 #[test]

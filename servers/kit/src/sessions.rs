@@ -12,6 +12,7 @@
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 
+use grant::{Rights, Scope};
 use security_api::SessionNotice;
 
 /// What the security server said about a session when it opened.
@@ -22,13 +23,14 @@ pub struct SessionInfo {
     /// The client's security client id (the same for all its connections: its process).
     pub client_id: u64,
     /// The rights granted.
-    pub rights: u32,
+    pub rights: Rights,
     /// The client program's path.
     pub client: String,
     /// The client's label.
     pub label: String,
-    /// What the session may reach.
-    pub scope: String,
+    /// What the session may reach: the server asks it (`scope.allows(path, op)`,
+    /// `scope.allows_listen(port)`, ...) for each request.
+    pub scope: Scope,
     /// Bytes the client donated for the session's state.
     pub donation_bytes: u64,
 }
@@ -134,10 +136,10 @@ mod tests {
         SessionInfo {
             connection,
             client_id,
-            rights: 3,
+            rights: Rights::WRITE,
             client: "/bin/hold".to_string(),
             label: "internal{user}".to_string(),
-            scope: "console write".to_string(),
+            scope: Scope::empty(grant::ServiceKind::Console),
             donation_bytes: 16384,
         }
     }
@@ -155,10 +157,10 @@ mod tests {
         let notice = SessionNotice::Opened {
             connection: 65536,
             client_id: 1000,
-            rights: 3,
+            rights: Rights::WRITE,
             client: "/bin/hold".to_string(),
             label: "internal{user}".to_string(),
-            scope: "console write".to_string(),
+            scope: Scope::empty(grant::ServiceKind::Console),
             donation_bytes: 16384,
         };
         assert_eq!(SessionInfo::from_notice(notice), Some(info(65536, 1000)));

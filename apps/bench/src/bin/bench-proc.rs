@@ -37,7 +37,7 @@ userlib::entry!(main);
 /// Rounds per figure; the first warms the manager (its heap, its spare reply objects).
 const ROUNDS: usize = 6;
 /// The right to spawn.
-const SPAWN: u32 = policy::Rights::SPAWN.bits();
+const SPAWN: grant::Rights = grant::Rights::SPAWN;
 
 fn main() -> i32 {
     let Some(proc) = userlib::start::service("proc").map(ProcClient::new) else { return 1 };

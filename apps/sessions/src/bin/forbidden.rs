@@ -8,7 +8,7 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
-use policy::Rights;
+use grant::Rights;
 use security_api::{Security, SecurityClient, SecurityError};
 use userlib::ipc::{self, Message};
 use userlib::println;
@@ -46,7 +46,7 @@ fn main() -> i32 {
         }
     }
     let into = CapabilitySlot { cnode: CNODE, index: FREE_SLOT };
-    match security.connect("proc", Rights::SPAWN.bits(), into) {
+    match security.connect("proc", Rights::SPAWN, into) {
         Ok(connection) => {
             println!("forbidden: the policy let connection {connection} to proc through");
             0

@@ -13,7 +13,7 @@ extern crate alloc;
 
 use alloc::string::ToString;
 
-use policy::Rights;
+use grant::Rights;
 use security_api::{Request, Response, Security, SecurityError};
 use userlib::println;
 use userlib::rpc::Client;
@@ -28,7 +28,7 @@ fn main() -> i32 {
         println!("greedy: started without a session with the security server");
         return 1;
     };
-    let request = Request::Connect { service: "console".to_string(), rights: Rights::WRITE.bits() };
+    let request = Request::Connect { service: "console".to_string(), rights: Rights::WRITE };
     let mut opened = 0;
     let refusal = loop {
         if opened == MOST {

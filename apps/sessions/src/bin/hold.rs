@@ -11,7 +11,7 @@
 extern crate alloc;
 
 use console_api::{ConsoleClient, ConsoleError};
-use policy::Rights;
+use grant::Rights;
 use security_api::SecurityClient;
 use userlib::println;
 use userlib::rpc::CapabilitySlot;
@@ -30,7 +30,7 @@ fn main() -> i32 {
         return 1;
     };
     let into = CapabilitySlot { cnode: CNODE, index: CONSOLE };
-    let connection = match security.connect("console", Rights::WRITE.bits(), into) {
+    let connection = match security.connect("console", Rights::WRITE, into) {
         Ok(connection) => connection,
         Err(error) => {
             println!("hold: cannot connect to the console: {error}");

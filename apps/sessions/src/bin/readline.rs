@@ -12,7 +12,7 @@ extern crate alloc;
 use alloc::string::String;
 
 use console_api::{ConsoleClient, ConsoleError};
-use policy::Rights;
+use grant::Rights;
 use security_api::SecurityClient;
 use userlib::println;
 use userlib::rpc::CapabilitySlot;
@@ -29,7 +29,7 @@ fn main() -> i32 {
         println!("readline: started without a session with the security server");
         return 1;
     };
-    if let Err(error) = security.connect("console", Rights::READ.union(Rights::WRITE).bits(), CONSOLE) {
+    if let Err(error) = security.connect("console", Rights::READ.union(Rights::WRITE), CONSOLE) {
         println!("readline: cannot connect to the console: {error}");
         return 1;
     }

@@ -39,6 +39,7 @@ mod driver {
 
     use console::{Action, ReadNow, Terminal};
     use console_api::{Console as Protocol, ConsoleError, Request, Response};
+    use grant::ConsoleOp;
     use kernel_abi::{Error, ObjectType};
     use kit::{Answer, Call, Caller, Config, Deferred, Kit, Session, Slot};
     use loader::server_slots as at;
@@ -184,6 +185,17 @@ mod driver {
         type Session = ();
 
         fn request(&mut self, kit: &mut Kit<()>, call: &Call<'_>, request: Request) -> Answer<Protocol> {
+            // A session may do what its scope grants (a `write` session only writes);
+            // manifest clients are the system's own.
+            let op = match request {
+                Request::Write { .. } => ConsoleOp::Write,
+                Request::Read { .. } | Request::SetForeground { .. } => ConsoleOp::Read,
+            };
+            if let Caller::Session(connection) = call.caller()
+                && !kit.sessions.get(connection).is_some_and(|session| session.info.scope.allows_console(op))
+            {
+                return Answer::Now(Err(ConsoleError::NotPermitted));
+            }
             let session = terminal_session(kit, call.caller());
             let result = match request {
                 Request::Write { bytes } => Ok(Response::Written { count: self.write(&bytes) }),

@@ -1,7 +1,8 @@
 //! Rights: what a client asks a service for, as a small bit set with names.
 //!
 //! Each service kind understands some of the rights ([`ServiceKind::rights`]); a grant's
-//! [`Scope`](crate::Scope) says where each right applies.
+//! [`Scope`](crate::Scope) says where each right applies. On the wire a set is its bits; a
+//! bit that names no right does not decode.
 //!
 //! [`ServiceKind::rights`]: crate::ServiceKind::rights
 
@@ -9,8 +10,9 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// A set of rights.
+/// A set of rights. Only bits of [`Rights::ALL`] are ever set.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
 pub struct Rights(u32);
 
 impl Rights {
@@ -119,13 +121,28 @@ impl Rights {
     }
 }
 
-/// Why a list of rights does not parse.
+impl TryFrom<u32> for Rights {
+    type Error = RightsError<'static>;
+    fn try_from(bits: u32) -> Result<Self, RightsError<'static>> {
+        Rights::from_bits(bits).ok_or(RightsError::UnknownBits(bits))
+    }
+}
+
+impl From<Rights> for u32 {
+    fn from(rights: Rights) -> u32 {
+        rights.0
+    }
+}
+
+/// Why a list of rights does not parse, or bits are no set of rights.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RightsError<'a> {
     /// The list names no right.
     Empty,
     /// A word that is not the name of a right.
     Unknown(&'a str),
+    /// Bits that name no right (outside [`Rights::ALL`]).
+    UnknownBits(u32),
 }
 
 impl fmt::Display for RightsError<'_> {
@@ -141,6 +158,9 @@ impl fmt::Display for RightsError<'_> {
                     f.write_str(name)?;
                 }
                 f.write_str(")")
+            }
+            RightsError::UnknownBits(bits) => {
+                write!(f, "rights {bits:#x} name bits outside {:#x}, which no right has", Rights::ALL.0)
             }
         }
     }
@@ -198,5 +218,20 @@ mod tests {
         assert_eq!(Rights::from_bits(Rights::ALL.bits()), Some(Rights::ALL));
         let all = Rights::NAMED.iter().fold(Rights::NONE, |acc, (r, _)| acc.union(*r));
         assert_eq!(all, Rights::ALL);
+    }
+
+    #[test]
+    fn the_wire_carries_bits_and_refuses_unknown_ones() {
+        let rights = Rights::READ.union(Rights::SPAWN);
+        let bytes = postcard::to_allocvec(&rights).expect("serializes");
+        // The same bytes as the plain `u32` the wire carried before the type.
+        assert_eq!(bytes, postcard::to_allocvec(&rights.bits()).expect("serializes"));
+        assert_eq!(postcard::from_bytes::<Rights>(&bytes), Ok(rights));
+        for bits in [1u32 << 12, u32::MAX, Rights::ALL.bits() + 1] {
+            let bytes = postcard::to_allocvec(&bits).expect("serializes");
+            assert!(postcard::from_bytes::<Rights>(&bytes).is_err(), "{bits:#x} should not decode");
+            assert_eq!(Rights::try_from(bits), Err(RightsError::UnknownBits(bits)));
+        }
+        assert!(RightsError::UnknownBits(1 << 12).to_string().contains("0x1000"));
     }
 }
