@@ -10,15 +10,14 @@
 //! - `conn.setup`: from just before the `Connect` request to the security server (for the
 //!   process manager, `proc`) to its answer with the session capability in hand: the
 //!   policy's decision, the donor charging the session to this program, the capability
-//!   minted, the audit event, the server's notification signalled. The server runs at a
-//!   higher priority than this program, so it also takes its session notice from the
-//!   security server before the answer is read here. From then on a call is possible.
+//!   minted, the audit event. The server is not signalled: its kit takes the session's
+//!   notice at the first request. From then on a call is possible.
 //! - `conn.first_call`: the same, through the first call on the new session answered (a
-//!   `List`): the process manager takes its session notice from the security server
-//!   first, then answers.
+//!   `List`): the process manager's kit takes the session notice (and the donation) from
+//!   the security server and the donor first, then it answers.
 //!
-//! The manifest gives it the process manager at `FIRST_CLIENT` (for `spawn`, as the shell
-//! has it) and its security session at the slot after (for `conn.*`); each connection is
+//! The manifest gives it the process manager (for `spawn`, as the shell has it) and its
+//! security session (for `conn.*`), found by name in its start info; each connection is
 //! revoked after its round, so the donation comes back.
 //! Prints `bench NAME INSTRUCTIONS` lines like the kernel benchmarks, then `bench done`.
 #![no_std]

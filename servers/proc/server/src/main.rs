@@ -113,10 +113,19 @@ mod program {
         fn request(&mut self, kit: &mut Kit<()>, call: &Call<'_>, request: Request) -> Answer<Proc> {
             let caller = call.badge();
             match request {
-                Request::Spawn { program, args, env, foreground: _ } => Answer::Now(
-                    self.spawn(call.caller(), &program, &args, &env)
-                        .map(|(pid, client)| Response::Spawned { pid, client }),
-                ),
+                Request::Spawn { program, args, env, foreground: _ } => {
+                    if !may_spawn(kit, call.caller(), &program) {
+                        tracing::info!(
+                            program = program.as_str(),
+                            "spawn outside the session's scope refused"
+                        );
+                        return Answer::Now(Err(ProcError::NotPermitted));
+                    }
+                    Answer::Now(
+                        self.spawn(call.caller(), &program, &args, &env)
+                            .map(|(pid, client)| Response::Spawned { pid, client }),
+                    )
+                }
                 Request::Wait { pid } => {
                     match self.table.check_parent(caller, pid).and_then(|()| self.table.wait(pid)) {
                         Ok(WaitNow::Exited(status)) => Answer::Now(Ok(Response::Exited { pid, status })),
@@ -157,6 +166,19 @@ mod program {
             if let Ok(pid) = Pid::try_from(number) {
                 self.ended(kit, pid, message);
             }
+        }
+    }
+
+    /// Whether `caller` may spawn `program`: a session by its scope's spawn patterns (a bare
+    /// archive name is `/bin/NAME`, as the security server labels it); a manifest client
+    /// (a test program of a test system) always.
+    fn may_spawn(kit: &Kit<()>, caller: Caller, program: &str) -> bool {
+        let Caller::Session(connection) = caller else { return true };
+        let Some(session) = kit.sessions.get(connection) else { return false };
+        if program.starts_with('/') {
+            session.info.scope.allows_spawn(program)
+        } else {
+            session.info.scope.allows_spawn(&alloc::format!("/bin/{program}"))
         }
     }
 
