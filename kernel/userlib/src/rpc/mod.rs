@@ -166,43 +166,71 @@ pub fn pack(bytes: &[u8], words: &mut [usize; MAX_MESSAGE_WORDS]) -> Result<usiz
 /// Unpacks the payload of message `words` (as sent: the length word first) into `buffer`;
 /// returns the payload bytes. Checks every rule of the wire format.
 pub fn unpack<'a>(words: &[usize], buffer: &'a mut [u8; MAX_PAYLOAD_BYTES]) -> Result<&'a [u8], RpcError> {
-    let (&length, payload) = words.split_first().ok_or(RpcError::Malformed)?;
+    let bytes = payload(words)?;
+    buffer[..bytes.len()].copy_from_slice(bytes);
+    Ok(&buffer[..bytes.len()])
+}
+
+/// The payload of message `words` (as sent: the length word first), read in place, after
+/// checking every rule of the wire format (length within the words and at most
+/// [`MAX_PAYLOAD_BYTES`], no extra words, zero padding).
+pub fn payload(words: &[usize]) -> Result<&[u8], RpcError> {
+    let (&length, rest) = words.split_first().ok_or(RpcError::Malformed)?;
     if length > MAX_PAYLOAD_BYTES {
         return Err(RpcError::TooLarge);
     }
-    if payload.len() != length.div_ceil(WORD_BYTES) {
+    if rest.len() != length.div_ceil(WORD_BYTES) {
         return Err(RpcError::Malformed);
     }
-    for (index, word) in payload.iter().enumerate() {
-        let start = index * WORD_BYTES;
-        let bytes = word.to_le_bytes();
-        let valid = (length - start).min(WORD_BYTES);
-        if bytes[valid..].iter().any(|&padding| padding != 0) {
-            return Err(RpcError::Malformed);
-        }
-        buffer[start..start + valid].copy_from_slice(&bytes[..valid]);
+    let (bytes, padding) = as_bytes(rest).split_at(length);
+    if padding.iter().any(|&byte| byte != 0) {
+        return Err(RpcError::Malformed);
     }
-    Ok(&buffer[..length])
+    Ok(bytes)
 }
 
-/// Encodes `value` as a message with `label`.
+// The wire format numbers a payload's bytes as little-endian words do in memory, so the
+// payload is read and written in place through a byte view of the words.
+const _: () = assert!(cfg!(target_endian = "little"));
+
+/// The bytes of `words` in memory order: byte `i` is bits `8 * (i % 8)` of word `i / 8`.
+fn as_bytes(words: &[usize]) -> &[u8] {
+    // SAFETY: the pointer and length cover exactly the memory of `words`, which is
+    // initialised; u8 has alignment 1 and every byte of a usize is a valid u8; the slice
+    // borrows `words`, so it lives no longer and nothing writes it meanwhile.
+    unsafe { core::slice::from_raw_parts(words.as_ptr().cast::<u8>(), core::mem::size_of_val(words)) }
+}
+
+/// [`as_bytes`], to write.
+fn as_bytes_mut(words: &mut [usize]) -> &mut [u8] {
+    // SAFETY: as in `as_bytes`, and every byte pattern is a valid usize, so whatever is
+    // written through the view leaves valid words; the view borrows `words` exclusively.
+    unsafe { core::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), core::mem::size_of_val(words)) }
+}
+
+/// Encodes `value` as a message with `label`, written in place into the message's words
+/// (no intermediate buffer: a message is about 1 KiB, and every copy of it costs).
+#[inline]
 pub fn encode<T: Serialize + ?Sized>(label: usize, value: &T) -> Result<Message, RpcError> {
-    let mut bytes = [0u8; MAX_PAYLOAD_BYTES];
-    let encoded = postcard::to_slice(value, &mut bytes).map_err(|error| match error {
-        postcard::Error::SerializeBufferFull => RpcError::TooLarge,
-        // Only a type postcard cannot represent (a sequence of unknown length) gets here.
-        _ => RpcError::Malformed,
-    })?;
     let mut message = Message::new(label, &[]);
-    message.length = pack(encoded, &mut message.words)?;
+    let payload_bytes = &mut as_bytes_mut(&mut message.words[1..])[..MAX_PAYLOAD_BYTES];
+    // The words start zeroed, so the padding after the payload is zero, as the format says.
+    let length = postcard::to_slice(value, payload_bytes)
+        .map_err(|error| match error {
+            postcard::Error::SerializeBufferFull => RpcError::TooLarge,
+            // Only a type postcard cannot represent (a sequence of unknown length) gets here.
+            _ => RpcError::Malformed,
+        })?
+        .len();
+    message.words[0] = length;
+    message.length = 1 + length.div_ceil(WORD_BYTES);
     Ok(message)
 }
 
-/// Decodes the payload of `message` (whatever its label) as a `T`.
+/// Decodes the payload of `message` (whatever its label) as a `T`, read in place.
+#[inline]
 pub fn decode<T: DeserializeOwned>(message: &Message) -> Result<T, RpcError> {
-    let mut buffer = [0u8; MAX_PAYLOAD_BYTES];
-    let bytes = unpack(message.words(), &mut buffer)?;
-    decode_bytes(bytes)
+    decode_bytes(payload(message.words())?)
 }
 
 /// Decodes postcard `bytes` as a `T`, requiring every byte to be used.
