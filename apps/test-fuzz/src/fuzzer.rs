@@ -144,14 +144,14 @@ fn registers(random: &mut Random, number: usize) -> Registers {
 /// Fills the IPC buffer's extra message words and capability fields with random values.
 fn scramble_ipc_buffer(random: &mut Random) {
     if let Some(buffer) = userlib::ipc::ipc_buffer() {
-        for word in &mut buffer.message[4..10] {
-            *word = invocation_word(random);
+        for index in 4..10 {
+            buffer.set_message(index, invocation_word(random));
         }
-        for cap in &mut buffer.send_caps {
-            *cap = capability(random);
+        for index in 0..kernel_abi::syscall::MAX_TRANSFER_CAPS {
+            buffer.set_send_cap(index, capability(random));
         }
-        buffer.receive_cnode = if random.below(4) == 0 { random.below(FUZZER_SLOTS + 4) } else { 0 };
-        buffer.receive_index = random.below(FUZZER_SLOTS + 4);
+        let cnode = if random.below(4) == 0 { random.below(FUZZER_SLOTS + 4) } else { 0 };
+        buffer.set_receive_slot(cnode, random.below(FUZZER_SLOTS + 4));
     }
 }
 

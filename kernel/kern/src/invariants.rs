@@ -3,6 +3,9 @@
 //!
 //! Reachable means: the caller's CSpace root CNode, every CNode whose capability is in a
 //! reachable slot, and every thread whose capability is, with the thread's own slots.
+//!
+//! Every object reference taken here is live (named by a capability in a reachable slot, or
+//! by a link of such an object) and exclusive (only read, one at a time, nothing called).
 
 use kernel_abi::syscall::Invariant;
 use kernel_core::capability::{self, Capability, SLOT_SIZE, SlotId, SlotStore};
@@ -44,7 +47,8 @@ impl Reachable {
     /// Every slot: the CNodes' (from 1) and the threads' own.
     fn slots(&self) -> impl Iterator<Item = SlotId> + '_ {
         let cnode_slots = self.cnodes[..self.cnode_count].iter().flat_map(|&object| {
-            let count = ObjectRef::<CNodeHeader>::new(object).get().slots;
+            // SAFETY: live and exclusive as the module doc says (a reachable CNode); one read.
+            let count = unsafe { ObjectRef::<CNodeHeader>::new(object).get() }.slots;
             (1..count).map(move |index| object + index * SLOT_SIZE)
         });
         let thread_slots = self.threads[..self.thread_count].iter().flat_map(|&object| {
@@ -59,7 +63,8 @@ pub fn check(kernel: &Kernel, caller: ObjectRef<Thread>) -> Result<usize, Invari
     let mut reachable =
         Reachable { cnodes: [0; MAX_CNODES], cnode_count: 0, threads: [0; MAX_THREADS], thread_count: 0 };
     reachable.add_thread(caller.address());
-    if let Capability::CNode { object, .. } = caller.get().capability(CSPACE_SLOT) {
+    // SAFETY: live: the current thread; exclusive: one read.
+    if let Capability::CNode { object, .. } = unsafe { caller.get() }.capability(CSPACE_SLOT) {
         reachable.add_cnode(object);
     }
     // Grow the set until nothing new is found.
@@ -122,7 +127,8 @@ fn check_references(reachable: &Reachable, capability: &Capability) -> Result<()
         | Capability::Reply { object } => object,
         _ => return Ok(()),
     };
-    let references = ObjectRef::<Header>::new(object).get().references;
+    // SAFETY: as the module doc says (a capability in a reachable slot names it); one read.
+    let references = unsafe { ObjectRef::<Header>::new(object).get() }.references;
     let found = reachable
         .slots()
         .filter(|&slot| {
@@ -173,7 +179,8 @@ fn queue_contains(head: usize, thread: usize) -> Result<bool, Invariant> {
     let mut node = head;
     let mut steps = 0;
     while node != 0 {
-        let tcb = ObjectRef::<Thread>::new(node).get();
+        // SAFETY: as the module doc says (a queue link); reads only.
+        let tcb = unsafe { ObjectRef::<Thread>::new(node).get() };
         if tcb.queue_previous != previous {
             return Err(Invariant::Queues);
         }
@@ -191,14 +198,16 @@ fn queue_contains(head: usize, thread: usize) -> Result<bool, Invariant> {
 }
 
 fn check_endpoint(endpoint: ObjectRef<Endpoint>) -> Result<(), Invariant> {
-    let ep = endpoint.get();
+    // SAFETY: as the module doc says; reads only, and the threads read below are others.
+    let ep = unsafe { endpoint.get() };
     if ep.queue.is_empty() != (ep.waiting == Waiting::Idle) {
         return Err(Invariant::Queues);
     }
     let mut node = ep.queue.head;
     let mut steps = 0;
     while node != 0 {
-        let state = ObjectRef::<Thread>::new(node).get().state;
+        // SAFETY: as the module doc says (a queue link); one read.
+        let state = unsafe { ObjectRef::<Thread>::new(node).get() }.state;
         let consistent = match (ep.waiting, state) {
             (Waiting::Senders, State::BlockedOnSend { endpoint: e }) => e == endpoint.address(),
             (Waiting::Receivers, State::BlockedOnReceive { endpoint: e, .. }) => e == endpoint.address(),
@@ -207,7 +216,8 @@ fn check_endpoint(endpoint: ObjectRef<Endpoint>) -> Result<(), Invariant> {
         if !consistent {
             return Err(Invariant::Queues);
         }
-        node = ObjectRef::<Thread>::new(node).get().queue_next;
+        // SAFETY: as above.
+        node = unsafe { ObjectRef::<Thread>::new(node).get() }.queue_next;
         steps += 1;
         if steps > MAX_QUEUE_WALK {
             return Err(Invariant::Queues);
@@ -217,7 +227,8 @@ fn check_endpoint(endpoint: ObjectRef<Endpoint>) -> Result<(), Invariant> {
 }
 
 fn check_notification(notification: ObjectRef<Notification>) -> Result<(), Invariant> {
-    let n = notification.get();
+    // SAFETY: as the module doc says; reads only.
+    let n = unsafe { notification.get() };
     if !n.queue.is_empty() && (n.pending || n.word != 0) {
         return Err(Invariant::Queues);
     }
@@ -225,15 +236,22 @@ fn check_notification(notification: ObjectRef<Notification>) -> Result<(), Invar
 }
 
 fn check_thread(kernel: &Kernel, thread: ObjectRef<Thread>) -> Result<(), Invariant> {
-    let ok = match thread.get().state {
+    // SAFETY: as the module doc says (the thread is reachable; its state
+    // links name the objects it waits on); one read each.
+    let ok = match unsafe { thread.get() }.state {
         State::Ready => kernel.scheduler.is_queued(thread),
         State::BlockedOnSend { endpoint } | State::BlockedOnReceive { endpoint, .. } => {
-            queue_contains(ObjectRef::<Endpoint>::new(endpoint).get().queue.head, thread.address())?
+            // SAFETY: as above.
+            let head = unsafe { ObjectRef::<Endpoint>::new(endpoint).get() }.queue.head;
+            queue_contains(head, thread.address())?
         }
         State::BlockedOnNotification { notification } => {
-            queue_contains(ObjectRef::<Notification>::new(notification).get().queue.head, thread.address())?
+            // SAFETY: as above.
+            let head = unsafe { ObjectRef::<Notification>::new(notification).get() }.queue.head;
+            queue_contains(head, thread.address())?
         }
-        State::BlockedOnReply { reply } => ObjectRef::<Reply>::new(reply).get().caller == thread.address(),
+        // SAFETY: as above.
+        State::BlockedOnReply { reply } => unsafe { ObjectRef::<Reply>::new(reply).get() }.caller == thread.address(),
         State::Running => kernel.scheduler.current() == Some(thread),
         State::Throttled => kernel.scheduler.is_throttled(thread),
         State::Inactive => !kernel.scheduler.is_queued(thread) && !kernel.scheduler.is_throttled(thread),

@@ -84,25 +84,33 @@ impl Kernel {
     /// Ends `thread` with `status`: an exit message to its fault endpoint if it has one,
     /// otherwise a report; the root task's exit powers the machine off.
     pub fn exit_thread(&mut self, thread: ObjectRef<Thread>, status: usize) {
-        self.stop_thread(thread, [FaultKind::Exited as usize, thread.get().frame.pc, 0, 0, status]);
+        // SAFETY: live: the thread that called exit; exclusive: one read.
+        let pc = unsafe { thread.get() }.frame.pc;
+        self.stop_thread(thread, [FaultKind::Exited as usize, pc, 0, 0, status]);
     }
 
     /// Reports a fault of `thread` and stops it.
     fn fault_thread(&mut self, thread: ObjectRef<Thread>, kind: FaultKind, cause: usize) {
-        let pc = thread.get().frame.pc;
+        // SAFETY: live: the thread that trapped; exclusive: one read.
+        let pc = unsafe { thread.get() }.frame.pc;
         self.stop_thread(thread, [kind as usize, pc, csr::read_stval(), cause, 0]);
     }
 
     /// Stops `thread` with the fault (or exit) message `words`: delivered to its fault
     /// endpoint, or reported on the console when it has none.
     fn stop_thread(&mut self, thread: ObjectRef<Thread>, words: [usize; FAULT_MESSAGE_WORDS]) {
-        if let Capability::Endpoint { object, badge, .. } = thread.get().capability(FAULT_ENDPOINT_SLOT) {
+        // SAFETY: live: the thread that trapped or exited; exclusive: one read.
+        let fault_endpoint = unsafe { thread.get() }.capability(FAULT_ENDPOINT_SLOT);
+        if let Capability::Endpoint { object, badge, .. } = fault_endpoint {
             thread::stop(self, thread);
-            thread.get().pending = Pending::Fault { badge, words };
+            // SAFETY: as above; `stop` has returned.
+            unsafe { thread.get() }.pending = Pending::Fault { badge, words };
             object::endpoint::send_fault(self, ObjectRef::new(object), thread);
             return;
         }
-        let tcb = thread.get();
+        // SAFETY: as above; the reports below only read the name, and call nothing that
+        // touches the thread until `stop`.
+        let tcb = unsafe { thread.get() };
         let kind = FaultKind::from_word(words[0]).unwrap_or(FaultKind::IllegalInstruction);
         if kind == FaultKind::Exited {
             kprintln!("[kernel] {} exited with status {}", tcb.name(), words[4]);
@@ -180,7 +188,11 @@ impl Kernel {
 /// Called by the trap vector for every trap from user mode, with the current thread's saved
 /// registers in `frame`. Returns the frame to resume.
 extern "C" fn trap_from_user(_frame: *mut trap::TrapFrame) -> *mut trap::TrapFrame {
-    KERNEL.with(|kernel| fastpath::try_fast(kernel).unwrap_or_else(|| kernel.handle_trap()))
+    let handle = |kernel: &mut Kernel| fastpath::try_fast(kernel).unwrap_or_else(|| kernel.handle_trap());
+    // SAFETY: the trap entry from user mode is the only borrower while user code runs, and
+    // cannot be re-entered (the kernel runs with interrupts off; a trap in kernel mode goes
+    // to `trap_from_kernel`, which touches no kernel state); `handle` does not call `with`.
+    unsafe { KERNEL.with(handle) }
 }
 
 /// The device tree blob at `physical_address`, seen through the boot direct map.
@@ -316,7 +328,7 @@ extern "C" fn kernel_main(hart_id: usize, dtb_physical: usize, load_address: usi
     let archive =
         BootArchive::parse(&BOOT_ARCHIVE.0).unwrap_or_else(|error| boot_failure(format_args!("{error}")));
     let boot_list = board.bootarg("lattice.boot").unwrap_or("root");
-    let frame = KERNEL.with(|kernel| {
+    let boot = |kernel: &mut Kernel| {
         kernel.kernel_root = kernel_root;
         kernel.scheduler = Scheduler::new(board.timebase_hz);
         start_boot_programs(kernel, frames, &board, &archive, boot_list);
@@ -326,7 +338,10 @@ extern "C" fn kernel_main(hart_id: usize, dtb_physical: usize, load_address: usi
         kernel.scheduler.start();
         csr::enable_interrupts(csr::SIE_TIMER | csr::SIE_EXTERNAL);
         kernel.schedule()
-    });
+    };
+    // SAFETY: boot's one borrow, before any user code runs (so before any trap: the kernel
+    // itself runs with interrupts off); `boot` does not call `with`.
+    let frame = unsafe { KERNEL.with(boot) };
     // SAFETY: the frame lives in the root task's thread object, which never moves;
     // switch_to_next put the thread's address space in satp.
     unsafe { trap::enter_user(frame) }

@@ -60,7 +60,10 @@ pub fn boot_info() -> Option<&'static BootInfo> {
     if info.magic != kernel_abi::bootinfo::BOOT_INFO_MAGIC {
         return None;
     }
-    ipc::set_ipc_buffer(kernel_abi::bootinfo::ROOT_IPC_BUFFER_ADDRESS);
+    // SAFETY: the kernel configured the root task's thread with its IPC buffer frame mapped
+    // read-write at ROOT_IPC_BUFFER_ADDRESS (outside the image, stack and heap regions), and
+    // no other thread uses it until the root task hands it out, which it never does.
+    unsafe { ipc::set_ipc_buffer(kernel_abi::bootinfo::ROOT_IPC_BUFFER_ADDRESS) };
     Some(info)
 }
 

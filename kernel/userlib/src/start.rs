@@ -34,8 +34,12 @@ pub fn begin(a0: usize) {
         return;
     }
     let Some(info) = info() else { return };
-    if info.ipc_buffer != 0 {
-        crate::ipc::set_ipc_buffer(info.ipc_buffer);
+    let buffer_end = info.ipc_buffer.saturating_add(kernel_abi::ipc_buffer::IPC_BUFFER_SIZE);
+    if info.ipc_buffer != 0 && !crate::memory::overlaps_program(info.ipc_buffer, buffer_end) {
+        // SAFETY: the process builder configured this thread with its IPC buffer frame
+        // mapped read-write at the address it wrote here (`loader::build`), a page of its
+        // own outside the image and stack (checked) and the heap (set up below, elsewhere).
+        unsafe { crate::ipc::set_ipc_buffer(info.ipc_buffer) };
     }
     if info.heap_size != 0 {
         // The builder mapped the region read-write for this program alone. If it is refused
