@@ -115,12 +115,14 @@ fn capability(random: &mut Random) -> usize {
     if random.below(5) == 0 { random.below(FUZZER_SLOTS + 4) } else { 1 + random.below(FILLED_SLOTS) }
 }
 
-/// An invocation argument: small numbers (object types, sizes, labels), slot indices, or
-/// any argument word.
+/// An invocation argument: small numbers (object types, sizes, labels), slot indices, a
+/// time within the next 10 ms (timer deadlines that fire while the fuzzer runs), or any
+/// argument word.
 fn invocation_word(random: &mut Random) -> usize {
-    match random.below(10) {
+    match random.below(11) {
         0..5 => random.below(17),
         5..8 => random.below(FUZZER_SLOTS + 4),
+        8 => usize::try_from(userlib::time::now()).unwrap_or(0).wrapping_add(random.below(100_000)),
         _ => random.argument(),
     }
 }

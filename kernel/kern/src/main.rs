@@ -69,6 +69,8 @@ pub struct Kernel {
     root_thread: usize,
     /// The interrupt controller and IRQ handlers.
     pub interrupts: object::irq::Interrupts,
+    /// The armed timers, earliest first.
+    pub timers: kernel_core::deadlines::DeadlineList,
 }
 
 static KERNEL: KernelCell<Kernel> = KernelCell::new(Kernel {
@@ -78,6 +80,7 @@ static KERNEL: KernelCell<Kernel> = KernelCell::new(Kernel {
     kernel_root: 0,
     root_thread: 0,
     interrupts: object::irq::Interrupts::new(),
+    timers: kernel_core::deadlines::DeadlineList::new(),
 });
 
 impl Kernel {
@@ -149,7 +152,7 @@ impl Kernel {
                 5 => {
                     let now = csr::read_time() as u64;
                     self.scheduler.account(now);
-                    self.scheduler.timer_interrupt(now);
+                    self.timer_interrupt(now);
                 }
                 9 => object::irq::handle(self),
                 other => kprintln!("[kernel] unexpected interrupt {other} ignored"),
@@ -165,6 +168,15 @@ impl Kernel {
         self.schedule()
     }
 
+    /// The SBI timer fired: the scheduler's tick and refills, the user timers due by `now`,
+    /// then the SBI timer is set for the next of all of them (the running thread may go on
+    /// without a reschedule that would set it).
+    fn timer_interrupt(&mut self, now: u64) {
+        self.scheduler.timer_interrupt(now);
+        object::timer::expire(self, now);
+        self.scheduler.program_next_event();
+    }
+
     /// The frame of the next thread to run; while none can run, waits for interrupts (taken
     /// by polling `sip`: the kernel keeps them disabled) and handles them.
     fn schedule(&mut self) -> *mut trap::TrapFrame {
@@ -176,7 +188,7 @@ impl Kernel {
             csr::wait_for_interrupt();
             let pending = csr::read_sip();
             if pending & csr::SIP_TIMER != 0 {
-                self.scheduler.timer_interrupt(csr::read_time() as u64);
+                self.timer_interrupt(csr::read_time() as u64);
             }
             if pending & csr::SIP_EXTERNAL != 0 {
                 object::irq::handle(self);

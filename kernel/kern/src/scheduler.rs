@@ -41,6 +41,9 @@ pub struct Scheduler {
     last_charge: u64,
     /// `time` units per second.
     timebase_hz: u64,
+    /// The earliest deadline of an armed user timer (`u64::MAX`: none), kept by
+    /// `object::timer`.
+    user_deadline: u64,
     queues: [Queue; PRIORITIES],
 }
 
@@ -60,6 +63,7 @@ impl Scheduler {
             timer_deadline: u64::MAX,
             last_charge: 0,
             timebase_hz,
+            user_deadline: u64::MAX,
         }
     }
 
@@ -278,6 +282,31 @@ impl Scheduler {
         }
     }
 
+    /// The earliest armed user timer's deadline is now `deadline` (`u64::MAX`: none). It
+    /// takes effect at the next programming of the timer (see [`Self::program_by`]).
+    pub fn set_user_deadline(&mut self, deadline: u64) {
+        self.user_deadline = deadline;
+    }
+
+    /// Makes sure the timer fires by `deadline`: reprograms it if it is set for later (a
+    /// timer just armed; the running thread may go on without a reschedule).
+    pub fn program_by(&mut self, deadline: u64) {
+        if deadline < self.timer_deadline {
+            self.program_timer(deadline);
+        }
+    }
+
+    /// The next time the timer must fire: the tick, a throttled thread's refill, or a user
+    /// timer, whichever comes first.
+    fn next_event(&self) -> u64 {
+        self.next_tick.min(self.earliest_refill()).min(self.user_deadline)
+    }
+
+    /// Programs the timer for the next event (after an interrupt consumed the last one).
+    pub fn program_next_event(&mut self) {
+        self.program_timer(self.next_event());
+    }
+
     /// Charges the time since the last charge to whatever budget the running thread uses.
     pub fn account(&mut self, now: u64) {
         let used = now.saturating_sub(self.last_charge);
@@ -412,7 +441,7 @@ impl Scheduler {
         // SAFETY: live: the thread chosen to run; exclusive: one store.
         unsafe { next.get() }.state = State::Running;
         let now = csr::read_time() as u64;
-        let mut deadline = self.next_tick.min(self.earliest_refill());
+        let mut deadline = self.next_event();
         if let Budget::Context(context) = thread::budget(next) {
             // SAFETY: live: `budget` found it in a thread's slot; exclusive: one read.
             deadline = deadline.min(now + unsafe { context.get() }.remaining);
@@ -434,7 +463,7 @@ impl Scheduler {
             self.enqueue(current, false);
         }
         self.current = 0;
-        self.program_timer(self.next_tick.min(self.earliest_refill()));
+        self.program_timer(self.next_event());
     }
 
     /// Makes `next` the current thread: its address space in `satp`, its FP registers loaded.

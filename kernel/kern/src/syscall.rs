@@ -13,7 +13,7 @@ use crate::ipc;
 use crate::memory::UserSlice;
 use crate::object::endpoint::{self, SendOptions};
 use crate::object::thread::{self, ADDRESS_SPACE_SLOT, Thread};
-use crate::object::{ObjectRef, cnode, irq, notification, reply, sched_context, untyped, vspace};
+use crate::object::{ObjectRef, cnode, irq, notification, reply, sched_context, timer, untyped, vspace};
 
 /// Longest `debug_write`, in bytes; longer writes are refused, not truncated.
 pub const DEBUG_WRITE_MAX: usize = 64 * 1024;
@@ -205,6 +205,12 @@ fn call(kernel: &mut Kernel, caller: ObjectRef<Thread>) -> Result<(), Error> {
             let invocation = irq::decode(kernel, &capability, info.label(), words, resolve)?;
             irq::invoke(kernel, invocation)?;
             0
+        }
+        Capability::Timer { object } => {
+            let invocation = timer::decode(object, info.label(), words, resolve)?;
+            let now = crate::arch::riscv64::csr::read_time() as u64;
+            results[0] = timer::invoke(kernel, invocation, now);
+            1
         }
         Capability::SchedControl => {
             let configure =

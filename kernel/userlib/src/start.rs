@@ -34,6 +34,7 @@ pub fn begin(a0: usize) {
         return;
     }
     let Some(info) = info() else { return };
+    crate::time::set_timebase_hz(info.timebase_hz as u64);
     let buffer_end = info.ipc_buffer.saturating_add(kernel_abi::ipc_buffer::IPC_BUFFER_SIZE);
     if info.ipc_buffer != 0 && !crate::memory::overlaps_program(info.ipc_buffer, buffer_end) {
         // SAFETY: the process builder configured this thread with its IPC buffer frame
@@ -85,8 +86,8 @@ pub struct StartInfo {
     pub environment_count: usize,
     /// Bytes of `data` in use.
     pub data_length: usize,
-    /// Reserved, zero.
-    pub reserved: usize,
+    /// `rdtime` units per second (0: not told), for `crate::time`.
+    pub timebase_hz: usize,
     /// The strings.
     pub data: [u8; DATA_SIZE],
 }
@@ -104,7 +105,7 @@ impl StartInfo {
             argument_count: 0,
             environment_count: 0,
             data_length: 0,
-            reserved: 0,
+            timebase_hz: 0,
             data: [0; DATA_SIZE],
         }
     }
@@ -161,7 +162,7 @@ impl StartInfo {
             self.argument_count,
             self.environment_count,
             self.data_length,
-            self.reserved,
+            self.timebase_hz,
         ];
         header.into_iter().chain(self.data.chunks_exact(8).map(|chunk| {
             let mut word = [0u8; 8];

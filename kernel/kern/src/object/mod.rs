@@ -37,6 +37,7 @@ pub mod notification;
 pub mod reply;
 pub mod sched_context;
 pub mod thread;
+pub mod timer;
 pub mod untyped;
 pub mod vspace;
 
@@ -132,7 +133,8 @@ fn header_of(capability: &Capability) -> Option<ObjectRef<Header>> {
         | Capability::Endpoint { object, .. }
         | Capability::Notification { object, .. }
         | Capability::Reply { object }
-        | Capability::SchedContext { object } => Some(ObjectRef::new(object)),
+        | Capability::SchedContext { object }
+        | Capability::Timer { object } => Some(ObjectRef::new(object)),
         _ => None,
     }
 }
@@ -143,6 +145,7 @@ const _: () = {
     assert!(core::mem::offset_of!(notification::Notification, header) == 0);
     assert!(core::mem::offset_of!(reply::Reply, header) == 0);
     assert!(core::mem::offset_of!(sched_context::SchedContext, header) == 0);
+    assert!(core::mem::offset_of!(timer::Timer, header) == 0);
     assert!(core::mem::offset_of!(cnode::CNodeHeader, header) == 0);
 };
 
@@ -186,6 +189,7 @@ pub fn release(kernel: &mut Kernel, capability: Capability) {
         Capability::Notification { object, .. } => notification::destroy(kernel, ObjectRef::new(object)),
         Capability::Reply { object } => reply::destroy(kernel, ObjectRef::new(object)),
         Capability::SchedContext { object } => sched_context::destroy(kernel, ObjectRef::new(object)),
+        Capability::Timer { object } => timer::destroy(kernel, ObjectRef::new(object)),
         Capability::CNode { object, .. } => {
             // SAFETY: live: its last capability just went, which does not free its memory;
             // exclusive: nothing else runs until the block ends.

@@ -11,7 +11,7 @@ use kernel_abi::object::{MIN_UNTYPED_BITS, PAGE_BITS};
 use kernel_abi::{Error, Rights};
 use kernel_core::capability::{self, Capability, SLOT_SIZE, SlotId};
 
-use super::{cnode, endpoint, notification, reply, sched_context, thread, vspace};
+use super::{cnode, endpoint, notification, reply, sched_context, thread, timer, vspace};
 use crate::Kernel;
 use crate::memory::zero_range;
 
@@ -164,6 +164,10 @@ pub fn make_object(
         ObjectType::SchedContext => {
             sched_context::initialise(object);
             Capability::SchedContext { object }
+        }
+        ObjectType::Timer => {
+            timer::initialise(object);
+            Capability::Timer { object }
         }
     }
 }
