@@ -139,8 +139,7 @@ fn null_syscall() {
 fn server(arguments: usize) -> usize {
     let (endpoint, reply, transfer) = (arguments & 0xfff, (arguments >> 12) & 0xfff, arguments >> 24 != 0);
     if transfer && let Some(buffer) = ipc::ipc_buffer() {
-        buffer.receive_cnode = 0;
-        buffer.receive_index = transfer_slot();
+        buffer.set_receive_slot(0, transfer_slot());
     }
     let Ok(_) = ipc::receive_short(endpoint, reply) else { return 1 };
     // The reading taken just before a reply is published after the next receive, so that
@@ -203,7 +202,7 @@ fn ipc_round_trip(bench: &mut Bench, shared: Cptr, cross_address_space: bool, tr
     let mut reply_receive = [0usize; ROUNDS];
     let message = if transfer {
         if let Some(buffer) = ipc::ipc_buffer() {
-            buffer.send_caps[0] = endpoint;
+            buffer.set_send_cap(0, endpoint);
         }
         Short { info: MessageInfo::new(0, 0, 1), words: [0; 4] }
     } else {

@@ -115,12 +115,14 @@ fn capability(random: &mut Random) -> usize {
     if random.below(5) == 0 { random.below(FUZZER_SLOTS + 4) } else { 1 + random.below(FILLED_SLOTS) }
 }
 
-/// An invocation argument: small numbers (object types, sizes, labels), slot indices, or
-/// any argument word.
+/// An invocation argument: small numbers (object types, sizes, labels), slot indices, a
+/// time within the next 10 ms (timer deadlines that fire while the fuzzer runs), or any
+/// argument word.
 fn invocation_word(random: &mut Random) -> usize {
-    match random.below(10) {
+    match random.below(11) {
         0..5 => random.below(17),
         5..8 => random.below(FUZZER_SLOTS + 4),
+        8 => usize::try_from(userlib::time::now()).unwrap_or(0).wrapping_add(random.below(100_000)),
         _ => random.argument(),
     }
 }
@@ -144,14 +146,14 @@ fn registers(random: &mut Random, number: usize) -> Registers {
 /// Fills the IPC buffer's extra message words and capability fields with random values.
 fn scramble_ipc_buffer(random: &mut Random) {
     if let Some(buffer) = userlib::ipc::ipc_buffer() {
-        for word in &mut buffer.message[4..10] {
-            *word = invocation_word(random);
+        for index in 4..10 {
+            buffer.set_message(index, invocation_word(random));
         }
-        for cap in &mut buffer.send_caps {
-            *cap = capability(random);
+        for index in 0..kernel_abi::syscall::MAX_TRANSFER_CAPS {
+            buffer.set_send_cap(index, capability(random));
         }
-        buffer.receive_cnode = if random.below(4) == 0 { random.below(FUZZER_SLOTS + 4) } else { 0 };
-        buffer.receive_index = random.below(FUZZER_SLOTS + 4);
+        let cnode = if random.below(4) == 0 { random.below(FUZZER_SLOTS + 4) } else { 0 };
+        buffer.set_receive_slot(cnode, random.below(FUZZER_SLOTS + 4));
     }
 }
 

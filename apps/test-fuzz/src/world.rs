@@ -4,7 +4,8 @@
 //! The fuzzer's CNode (radix 6) holds, at fixed indices, a small Untyped, endpoints with
 //! different rights and badges, a notification, reply objects, frames, page tables, an
 //! address space of its own to map them in, a thread (the victim) that runs in that
-//! address space, a second CNode and a scheduling context; the rest of its slots are empty.
+//! address space, a second CNode, a scheduling context and a timer (signalling the
+//! notification); the rest of its slots are empty.
 //! The root task keeps the originals (and the fuzzer's thread and CNode capabilities) in
 //! its own CNode, which is what makes the whole world reachable for `debug_check`.
 
@@ -18,7 +19,7 @@ use userlib::thread::Spawn;
 pub const FUZZER_SLOTS: usize = 1 << FUZZER_RADIX;
 const FUZZER_RADIX: usize = 6;
 /// The fuzzer's CNode slots the world fills at first (1..=FILLED_SLOTS).
-pub const FILLED_SLOTS: usize = 18;
+pub const FILLED_SLOTS: usize = 19;
 /// log2 bytes of the memory the world is made from.
 const WORLD_BITS: usize = 20;
 /// log2 bytes of the Untyped the fuzzer may retype.
@@ -49,10 +50,11 @@ pub struct World {
     victim: Cptr,
     small_cnode: Cptr,
     sched_context: Cptr,
+    timer: Cptr,
 }
 
 /// Root slots a world takes.
-pub const WORLD_ROOT_SLOTS: usize = 12;
+pub const WORLD_ROOT_SLOTS: usize = 13;
 
 impl World {
     /// Names the root slots `first..first + WORLD_ROOT_SLOTS`.
@@ -70,6 +72,7 @@ impl World {
             victim: first + 9,
             small_cnode: first + 10,
             sched_context: first + 11,
+            timer: first + 12,
         }
     }
 
@@ -95,6 +98,8 @@ impl World {
         make(ObjectType::Thread, 0, self.victim)?;
         make(ObjectType::CNode, 2, self.small_cnode)?;
         make(ObjectType::SchedContext, 0, self.sched_context)?;
+        make(ObjectType::Timer, 0, self.timer)?;
+        object::timer_set_notification(self.timer, self.notification)?;
         object::map_frame(
             self.ipc_buffer,
             slot::ADDRESS_SPACE,
@@ -131,6 +136,7 @@ impl World {
         copy(16, self.small_cnode, Rights::ALL)?;
         copy(17, self.frame, Rights::READ)?;
         copy(18, self.sched_context, Rights::ALL)?;
+        copy(19, self.timer, Rights::ALL)?;
         // The victim: its own address space, the fuzzer's CNode, not started.
         object::configure_thread(self.victim, self.cnode, self.address_space, 0, 0, 0)?;
         Ok(())

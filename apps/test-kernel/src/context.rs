@@ -128,9 +128,10 @@ impl Context {
         }
         // Receiving and sending capabilities is per test.
         if let Some(buffer) = ipc::ipc_buffer() {
-            buffer.receive_cnode = 0;
-            buffer.receive_index = 0;
-            buffer.send_caps = [0; kernel_abi::syscall::MAX_TRANSFER_CAPS];
+            buffer.set_receive_slot(0, 0);
+            for index in 0..kernel_abi::syscall::MAX_TRANSFER_CAPS {
+                buffer.set_send_cap(index, 0);
+            }
         }
         let _ = object::revoke(CNODE, self.pool);
         for index in self.first_test_slot..self.next_slot {

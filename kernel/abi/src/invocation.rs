@@ -97,6 +97,21 @@ pub enum IrqHandlerOp {
     Clear = 3,
 }
 
+/// Operations on a timer capability. Deadlines are absolute, in `rdtime` units (the device
+/// tree's timebase, `BootInfo::timebase_hz` per second).
+#[repr(usize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerOp {
+    /// Words: notification cptr (WRITE right). The timer signals it, with that
+    /// capability's badge, when it fires. Replaces the notification given before.
+    SetNotification = 1,
+    /// Words: deadline. Arms the timer for it, replacing the deadline it was armed for; a
+    /// deadline not after now fires at once. Returns: 1 if it was armed before, else 0.
+    Arm = 2,
+    /// Disarms it. Returns: 1 if it was armed, else 0.
+    Cancel = 3,
+}
+
 /// Operations on the scheduling control capability.
 #[repr(usize)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

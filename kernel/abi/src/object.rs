@@ -26,10 +26,12 @@ pub enum ObjectType {
     Reply = 9,
     /// A scheduling context: a CPU budget per period.
     SchedContext = 10,
+    /// A timer: signals a notification at a deadline (in `rdtime` units).
+    Timer = 11,
 }
 
 /// Every object type, in number order.
-pub const ALL_OBJECT_TYPES: [ObjectType; 11] = [
+pub const ALL_OBJECT_TYPES: [ObjectType; 12] = [
     ObjectType::Untyped,
     ObjectType::CNode,
     ObjectType::Thread,
@@ -41,6 +43,7 @@ pub const ALL_OBJECT_TYPES: [ObjectType; 11] = [
     ObjectType::Notification,
     ObjectType::Reply,
     ObjectType::SchedContext,
+    ObjectType::Timer,
 ];
 
 impl TryFrom<usize> for ObjectType {
@@ -65,6 +68,8 @@ pub const THREAD_SIZE_BITS: usize = 11;
 pub const SMALL_OBJECT_SIZE_BITS: usize = 6;
 /// log2 bytes of a scheduling context.
 pub const SCHED_CONTEXT_SIZE_BITS: usize = 8;
+/// log2 bytes of a timer (its fields, then the slot holding the notification it signals).
+pub const TIMER_SIZE_BITS: usize = 7;
 /// log2 bytes of a page table, address space or small frame.
 pub const PAGE_BITS: usize = 12;
 /// log2 bytes of a large frame.
@@ -94,6 +99,7 @@ impl ObjectType {
             Self::LargeFrame => Some(LARGE_PAGE_BITS),
             Self::Endpoint | Self::Notification | Self::Reply => Some(SMALL_OBJECT_SIZE_BITS),
             Self::SchedContext => Some(SCHED_CONTEXT_SIZE_BITS),
+            Self::Timer => Some(TIMER_SIZE_BITS),
         }
     }
 }

@@ -123,10 +123,13 @@ pub enum Error {
     /// The operation needs a thread state the target is not in (for example resuming a
     /// thread with no address space).
     BadThreadState = 18,
+    /// The object lacks something it must be given first (a timer armed before it has a
+    /// notification to signal).
+    NotBound = 19,
 }
 
 /// Every error, for tables and tests.
-pub const ALL_ERRORS: [Error; 18] = [
+pub const ALL_ERRORS: [Error; 19] = [
     Error::InvalidSyscall,
     Error::InvalidArgument,
     Error::InvalidUserPointer,
@@ -145,6 +148,7 @@ pub const ALL_ERRORS: [Error; 18] = [
     Error::NoCaller,
     Error::TruncatedMessage,
     Error::BadThreadState,
+    Error::NotBound,
 ];
 
 impl Error {
@@ -169,6 +173,7 @@ impl Error {
             Self::NoCaller => "no caller to reply to",
             Self::TruncatedMessage => "truncated message",
             Self::BadThreadState => "bad thread state",
+            Self::NotBound => "nothing bound",
         }
     }
 }

@@ -119,6 +119,11 @@ pub enum Capability {
         /// Physical address of the scheduling context.
         object: usize,
     },
+    /// A timer.
+    Timer {
+        /// Physical address of the timer.
+        object: usize,
+    },
     /// Authority to make IRQ handler capabilities.
     IrqControl,
     /// Authority over one interrupt line.
@@ -150,6 +155,7 @@ impl Capability {
             Self::Notification { .. } => "notification",
             Self::Reply { .. } => "reply",
             Self::SchedContext { .. } => "scheduling context",
+            Self::Timer { .. } => "timer",
             Self::IrqControl => "irq control",
             Self::IrqHandler { .. } => "irq handler",
             Self::SchedControl => "sched control",

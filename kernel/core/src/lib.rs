@@ -8,6 +8,7 @@
 
 pub mod board;
 pub mod capability;
+pub mod deadlines;
 pub mod elf;
 pub mod frames;
 pub mod layout;

@@ -46,7 +46,8 @@ impl core::fmt::Display for BootError {
 
 fn frame(frames: &mut FrameAllocator) -> Result<usize, BootError> {
     let frame = frames.allocate().ok_or(BootError::OutOfMemory)?;
-    zero_frame(frame);
+    // SAFETY: the allocator just handed the frame out; nothing refers to it yet.
+    unsafe { zero_frame(frame) };
     Ok(frame)
 }
 
@@ -72,7 +73,8 @@ fn make_program(
     let cnode_pages = cnode_bytes.div_ceil(PAGE_SIZE);
     let cnode_object =
         frames.allocate_contiguous(cnode_pages, cnode_bytes.max(PAGE_SIZE)).ok_or(BootError::OutOfMemory)?;
-    zero_range(cnode_object, cnode_pages * PAGE_SIZE);
+    // SAFETY: the allocator just handed these frames out; nothing refers to them yet.
+    unsafe { zero_range(cnode_object, cnode_pages * PAGE_SIZE) };
     let cnode = untyped::make_object(kernel, ObjectType::CNode, cnode_object, usize::from(radix), false);
     let thread_object = frame(frames)?;
     let Capability::Thread { .. } = untyped::make_object(kernel, ObjectType::Thread, thread_object, 0, false)
@@ -83,7 +85,9 @@ fn make_program(
     let root = frame(frames)?;
     let address_space = untyped::make_object(kernel, ObjectType::AddressSpace, root, 0, false);
     let program = loader::load(frames, root, elf).map_err(BootError::Load)?;
-    let tcb = thread.get();
+    // SAFETY: live: the thread was just made in this frame; exclusive: nothing else refers
+    // to it yet, and the block below calls nothing that could.
+    let tcb = unsafe { thread.get() };
     tcb.set_name(name);
     tcb.priority = BOOT_PRIORITY;
     tcb.frame.pc = program.entry;
@@ -195,7 +199,9 @@ pub fn make_root_task(
         }
     }
     thread::refresh_satp(program.thread);
-    let tcb = program.thread.get();
+    // SAFETY: live: the root task's thread, made above; exclusive: the reference is used
+    // for two stores before anything else runs.
+    let tcb = unsafe { program.thread.get() };
     tcb.ipc_buffer = bootinfo::ROOT_IPC_BUFFER_ADDRESS;
     tcb.frame.set_a(0, bootinfo::BOOT_INFO_ADDRESS);
     kernel.scheduler.make_ready(program.thread);

@@ -1,12 +1,14 @@
 //! `KernelCell`: global kernel state without locks.
 //!
 //! The kernel runs on one hart with interrupts disabled and is never preempted, so there is
-//! never more than one flow of control inside it. A lock would only hide bugs. The only
-//! borrower is the trap entry from user mode (`trap_from_user`), which cannot be re-entered:
-//! traps taken in kernel mode go to `trap_from_kernel`, which panics without touching kernel
-//! state, and the panic handler touches none either. Debug builds check this at run time
-//! (a second borrow panics loudly); release builds, where the check would sit on every
-//! IPC, rely on that structure.
+//! never more than one flow of control inside it. A lock would only hide bugs. The borrowers
+//! are boot (`kernel_main`, once, before any trap) and the trap entry from user mode
+//! (`trap_from_user`), which cannot be re-entered: traps taken in kernel mode go to
+//! `trap_from_kernel`, which panics without touching kernel state, and the panic handler
+//! touches none either. That structure is what makes a borrow exclusive, so [`KernelCell::with`]
+//! is an `unsafe fn` whose two callers say why. Debug builds also check it at run time (a
+//! second borrow panics loudly); release builds, where the check would sit on every IPC,
+//! rely on the structure alone.
 
 use core::cell::{Cell, UnsafeCell};
 
@@ -27,13 +29,19 @@ impl<T> KernelCell<T> {
     }
 
     /// Runs `f` with exclusive access to the value.
+    ///
+    /// # Safety
+    ///
+    /// No other call of `with` on this cell may be running: the caller is the outermost
+    /// borrower (boot, or the trap entry from user mode), and `f` does not call `with`.
     #[inline(always)]
-    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+    pub unsafe fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         if cfg!(debug_assertions) {
             assert!(!self.borrowed.replace(true), "kernel state borrowed twice (re-entered)");
         }
-        // SAFETY: no other reference to the value exists: the module comment explains why
-        // the kernel cannot re-enter a borrow, and debug builds check it with `borrowed`.
+        // SAFETY: no other reference to the value exists: the caller is the only borrower
+        // (this function's contract, explained in the module doc), and debug builds check it
+        // with `borrowed`.
         let result = f(unsafe { &mut *self.value.get() });
         if cfg!(debug_assertions) {
             self.borrowed.set(false);

@@ -73,7 +73,8 @@ pub fn try_fast(kernel: &mut Kernel) -> Option<*mut TrapFrame> {
         return None;
     }
     let current = kernel.scheduler.current()?;
-    let number = current.get().frame.a(7);
+    // SAFETY: live: the current thread, which just trapped; exclusive: one read.
+    let number = unsafe { current.get() }.frame.a(7);
     if number == kernel_abi::Syscall::Call as usize {
         call(kernel, current, fpu_state)
     } else if number == kernel_abi::Syscall::ReplyRecv as usize {
@@ -85,9 +86,16 @@ pub fn try_fast(kernel: &mut Kernel) -> Option<*mut TrapFrame> {
 
 /// `call` on an endpoint with a receiver waiting: deliver, bind the reply object, and run
 /// the receiver. Returns its frame, or `None` to take the general path.
+///
+/// Four objects are referenced at once: the caller (running), the endpoint and reply object
+/// its capabilities name, and the receiver at the endpoint's head (blocked, so not the
+/// caller). They are of different types or states, so the references never overlap; the
+/// only call that touches one of them, `pop_front` (the receiver's queue links), comes
+/// before the receiver's reference is taken again.
 #[inline(always)]
 fn call(kernel: &mut Kernel, caller: ObjectRef<Thread>, fpu_state: usize) -> Option<*mut TrapFrame> {
-    let client = caller.get();
+    // SAFETY: live: the current thread; exclusive: nothing called below touches it.
+    let client = unsafe { caller.get() };
     let info = client.frame.a(1);
     if needs_general_path(info) || !unaccounted(client) {
         return None;
@@ -99,11 +107,16 @@ fn call(kernel: &mut Kernel, caller: ObjectRef<Thread>, fpu_state: usize) -> Opt
         return None;
     }
     let endpoint = ObjectRef::<Endpoint>::new(object);
-    if endpoint.get().waiting != Waiting::Receivers {
+    // SAFETY: live: the caller's endpoint capability keeps it alive; exclusive: only the
+    // queue operation below (through this reference) touches it.
+    let ep = unsafe { endpoint.get() };
+    if ep.waiting != Waiting::Receivers {
         return None;
     }
-    let receiver = ObjectRef::<Thread>::new(endpoint.get().queue.head);
-    let server = receiver.get();
+    let receiver = ObjectRef::<Thread>::new(ep.queue.head);
+    // SAFETY: live: the head of a non-empty endpoint queue; exclusive: blocked on receive,
+    // so not the caller, and this reference is last used before `pop_front`.
+    let server = unsafe { receiver.get() };
     let State::BlockedOnReceive { reply, .. } = server.state else { return None };
     if reply == 0
         || server.scheduling != Scheduling::Unlimited
@@ -114,30 +127,40 @@ fn call(kernel: &mut Kernel, caller: ObjectRef<Thread>, fpu_state: usize) -> Opt
         return None;
     }
     let reply = ObjectRef::<Reply>::new(reply);
-    if reply.get().caller != 0 {
+    // SAFETY: live: a receiver's reply object is linked from its state (cleared when the
+    // reply object is destroyed); exclusive: nothing called below touches it.
+    let reply_object = unsafe { reply.get() };
+    if reply_object.caller != 0 {
         return None;
     }
     // Committed.
-    let ep = endpoint.get();
     ep.queue.pop_front();
     if ep.queue.is_empty() {
         ep.waiting = Waiting::Idle;
     }
-    reply.get().receiver = 0;
+    reply_object.receiver = 0;
     client.frame.pc = client.frame.pc.wrapping_add(4);
-    copy_message(&client.frame, &mut receiver.get().frame, info, badge);
-    reply.get().caller = caller.address();
+    // SAFETY: as above; `pop_front` has returned, and nothing else touches the receiver.
+    let server = unsafe { receiver.get() };
+    copy_message(&client.frame, &mut server.frame, info, badge);
+    reply_object.caller = caller.address();
     client.state = State::BlockedOnReply { reply: reply.address() };
-    kernel.scheduler.load_clean(receiver, fpu_state);
-    receiver.get().state = State::Running;
-    Some(&mut receiver.get().frame)
+    server.state = State::Running;
+    kernel.scheduler.load_clean(receiver, server.satp, fpu_state);
+    Some(&mut server.frame)
 }
 
 /// `reply_recv` answering a waiting caller, with nobody waiting to send: deliver the reply,
 /// queue the server as a receiver, and run the caller.
+///
+/// As in [`call`], four objects at once: the server (running), its endpoint and reply
+/// object, and the caller bound to the reply object (blocked on it, so not the server).
+/// The only call that touches one of them, `push_back` (the server's queue links), comes
+/// after the server's reference is last used.
 #[inline(always)]
 fn reply_receive(kernel: &mut Kernel, server: ObjectRef<Thread>, fpu_state: usize) -> Option<*mut TrapFrame> {
-    let me = server.get();
+    // SAFETY: live: the current thread; exclusive: last used before `push_back`.
+    let me = unsafe { server.get() };
     let info = me.frame.a(1);
     if needs_general_path(info) || !unaccounted(me) {
         return None;
@@ -148,22 +171,33 @@ fn reply_receive(kernel: &mut Kernel, server: ObjectRef<Thread>, fpu_state: usiz
         return None;
     }
     let endpoint = ObjectRef::<Endpoint>::new(object);
-    if endpoint.get().waiting == Waiting::Senders {
+    // SAFETY: live: the server's endpoint capability keeps it alive; exclusive: only the
+    // queue operation below (through this reference) touches it.
+    let ep = unsafe { endpoint.get() };
+    if ep.waiting == Waiting::Senders {
         return None;
     }
     if let Some(notification) = ObjectRef::<Notification>::from_link(me.bound_notification)
-        && notification.get().pending
+        // SAFETY: live: a bound notification is linked from the thread (unbound when
+        // destroyed); exclusive: one read.
+        && unsafe { notification.get() }.pending
     {
         return None;
     }
     let reply_object = ObjectRef::<Reply>::new(reply);
-    if reply_object.get().receiver != 0 {
+    // SAFETY: live: the server's reply capability keeps it alive; exclusive: nothing called
+    // below touches it.
+    let reply_state = unsafe { reply_object.get() };
+    if reply_state.receiver != 0 {
         return None;
     }
-    let caller = ObjectRef::<Thread>::from_link(reply_object.get().caller)?;
-    let client = caller.get();
+    let caller = ObjectRef::<Thread>::from_link(reply_state.caller)?;
+    // SAFETY: live: a reply object's caller is linked from it (cleared when the caller
+    // stops); exclusive: that caller is blocked on the reply, so it is not the server, and
+    // it is in no queue `push_back` could touch.
+    let client = unsafe { caller.get() };
     if !matches!(client.state, State::BlockedOnReply { reply: waiting } if waiting == reply)
-        || reply_object.get().server != 0
+        || reply_state.server != 0
         || !unaccounted(client)
         || !matches!(client.slots[ADDRESS_SPACE_SLOT].capability, Capability::AddressSpace { .. })
         || kernel.scheduler.highest_ready_priority().is_some_and(|best| best > client.priority)
@@ -171,15 +205,14 @@ fn reply_receive(kernel: &mut Kernel, server: ObjectRef<Thread>, fpu_state: usiz
         return None;
     }
     // Committed.
-    reply_object.get().caller = 0;
-    reply_object.get().receiver = server.address();
+    reply_state.caller = 0;
+    reply_state.receiver = server.address();
     copy_message(&me.frame, &mut client.frame, info, 0);
     me.frame.pc = me.frame.pc.wrapping_add(4);
     me.state = State::BlockedOnReceive { endpoint: object, reply };
-    let ep = endpoint.get();
     ep.queue.push_back(server);
     ep.waiting = Waiting::Receivers;
-    kernel.scheduler.load_clean(caller, fpu_state);
-    caller.get().state = State::Running;
-    Some(&mut caller.get().frame)
+    client.state = State::Running;
+    kernel.scheduler.load_clean(caller, client.satp, fpu_state);
+    Some(&mut client.frame)
 }

@@ -2,7 +2,11 @@
 //! caller's CSpace. Used by the syscall fuzzer and the kernel test suite; it only reads.
 //!
 //! Reachable means: the caller's CSpace root CNode, every CNode whose capability is in a
-//! reachable slot, and every thread whose capability is, with the thread's own slots.
+//! reachable slot, and every thread and timer whose capability is, with their own slots.
+//! The list of armed timers is checked whole (sorted, linked both ways, all armed).
+//!
+//! Every object reference taken here is live (named by a capability in a reachable slot, or
+//! by a link of such an object) and exclusive (only read, one at a time, nothing called).
 
 use kernel_abi::syscall::Invariant;
 use kernel_core::capability::{self, Capability, SLOT_SIZE, SlotId, SlotStore};
@@ -13,10 +17,11 @@ use crate::object::endpoint::{Endpoint, Waiting};
 use crate::object::notification::Notification;
 use crate::object::reply::Reply;
 use crate::object::thread::{self, CSPACE_SLOT, State, Thread};
-use crate::object::{Header, ObjectRef};
+use crate::object::{Header, ObjectRef, timer};
 
 const MAX_CNODES: usize = 128;
 const MAX_THREADS: usize = 256;
+const MAX_TIMERS: usize = 256;
 const MAX_QUEUE_WALK: usize = 4096;
 
 struct Reachable {
@@ -24,6 +29,8 @@ struct Reachable {
     cnode_count: usize,
     threads: [usize; MAX_THREADS],
     thread_count: usize,
+    timers: [usize; MAX_TIMERS],
+    timer_count: usize,
 }
 
 impl Reachable {
@@ -41,25 +48,42 @@ impl Reachable {
         }
     }
 
-    /// Every slot: the CNodes' (from 1) and the threads' own.
+    fn add_timer(&mut self, object: usize) {
+        if !self.timers[..self.timer_count].contains(&object) && self.timer_count < MAX_TIMERS {
+            self.timers[self.timer_count] = object;
+            self.timer_count += 1;
+        }
+    }
+
+    /// Every slot: the CNodes' (from 1), the threads' own and the timers'.
     fn slots(&self) -> impl Iterator<Item = SlotId> + '_ {
         let cnode_slots = self.cnodes[..self.cnode_count].iter().flat_map(|&object| {
-            let count = ObjectRef::<CNodeHeader>::new(object).get().slots;
+            // SAFETY: live and exclusive as the module doc says (a reachable CNode); one read.
+            let count = unsafe { ObjectRef::<CNodeHeader>::new(object).get() }.slots;
             (1..count).map(move |index| object + index * SLOT_SIZE)
         });
         let thread_slots = self.threads[..self.thread_count].iter().flat_map(|&object| {
             (0..=thread::SCHED_CONTEXT_SLOT).map(move |index| thread::slot_id(ObjectRef::new(object), index))
         });
-        cnode_slots.chain(thread_slots)
+        let timer_slots =
+            self.timers[..self.timer_count].iter().map(|&object| timer::slot_id(ObjectRef::new(object)));
+        cnode_slots.chain(thread_slots).chain(timer_slots)
     }
 }
 
 /// Checks every invariant; returns the number of slots looked at.
 pub fn check(kernel: &Kernel, caller: ObjectRef<Thread>) -> Result<usize, Invariant> {
-    let mut reachable =
-        Reachable { cnodes: [0; MAX_CNODES], cnode_count: 0, threads: [0; MAX_THREADS], thread_count: 0 };
+    let mut reachable = Reachable {
+        cnodes: [0; MAX_CNODES],
+        cnode_count: 0,
+        threads: [0; MAX_THREADS],
+        thread_count: 0,
+        timers: [0; MAX_TIMERS],
+        timer_count: 0,
+    };
     reachable.add_thread(caller.address());
-    if let Capability::CNode { object, .. } = caller.get().capability(CSPACE_SLOT) {
+    // SAFETY: live: the current thread; exclusive: one read.
+    if let Capability::CNode { object, .. } = unsafe { caller.get() }.capability(CSPACE_SLOT) {
         reachable.add_cnode(object);
     }
     // Grow the set until nothing new is found.
@@ -91,6 +115,21 @@ pub fn check(kernel: &Kernel, caller: ObjectRef<Thread>) -> Result<usize, Invari
             break;
         }
     }
+    // Timers hold no CNode or thread: their slots join once the rest is known.
+    let mut found_timers = [0usize; MAX_TIMERS];
+    let mut timers = 0;
+    for slot in reachable.slots() {
+        if let Capability::Timer { object } = KernelSlots.load(slot).capability
+            && timers < MAX_TIMERS
+        {
+            found_timers[timers] = object;
+            timers += 1;
+        }
+    }
+    for object in &found_timers[..timers] {
+        reachable.add_timer(*object);
+    }
+    timer::check(kernel).map_err(|_| Invariant::Queues)?;
 
     let slot_count = reachable.slots().count();
     capability::check_tree(&KernelSlots, reachable.slots(), slot_count + 1)
@@ -119,16 +158,19 @@ fn check_references(reachable: &Reachable, capability: &Capability) -> Result<()
         | Capability::Thread { object }
         | Capability::Endpoint { object, .. }
         | Capability::Notification { object, .. }
-        | Capability::Reply { object } => object,
+        | Capability::Reply { object }
+        | Capability::Timer { object } => object,
         _ => return Ok(()),
     };
-    let references = ObjectRef::<Header>::new(object).get().references;
+    // SAFETY: as the module doc says (a capability in a reachable slot names it); one read.
+    let references = unsafe { ObjectRef::<Header>::new(object).get() }.references;
     let found = reachable
         .slots()
         .filter(|&slot| {
             matches!(KernelSlots.load(slot).capability,
                 Capability::CNode { object: o, .. } | Capability::Thread { object: o } | Capability::Endpoint { object: o, .. }
-                | Capability::Notification { object: o, .. } | Capability::Reply { object: o } if o == object)
+                | Capability::Notification { object: o, .. } | Capability::Reply { object: o }
+                | Capability::Timer { object: o } if o == object)
         })
         .count();
     if references < found { Err(Invariant::ReferenceCounts) } else { Ok(()) }
@@ -150,7 +192,8 @@ fn check_untyped(slot: SlotId, base: usize, size_bits: u8, used: usize) -> Resul
             | Capability::Endpoint { object, .. }
             | Capability::Notification { object, .. }
             | Capability::Reply { object }
-            | Capability::SchedContext { object } => object,
+            | Capability::SchedContext { object }
+            | Capability::Timer { object } => object,
             Capability::AddressSpace { root, .. } => root,
             Capability::PageTable { table, .. } => table,
             Capability::Frame { frame, .. } => frame,
@@ -173,7 +216,8 @@ fn queue_contains(head: usize, thread: usize) -> Result<bool, Invariant> {
     let mut node = head;
     let mut steps = 0;
     while node != 0 {
-        let tcb = ObjectRef::<Thread>::new(node).get();
+        // SAFETY: as the module doc says (a queue link); reads only.
+        let tcb = unsafe { ObjectRef::<Thread>::new(node).get() };
         if tcb.queue_previous != previous {
             return Err(Invariant::Queues);
         }
@@ -191,14 +235,16 @@ fn queue_contains(head: usize, thread: usize) -> Result<bool, Invariant> {
 }
 
 fn check_endpoint(endpoint: ObjectRef<Endpoint>) -> Result<(), Invariant> {
-    let ep = endpoint.get();
+    // SAFETY: as the module doc says; reads only, and the threads read below are others.
+    let ep = unsafe { endpoint.get() };
     if ep.queue.is_empty() != (ep.waiting == Waiting::Idle) {
         return Err(Invariant::Queues);
     }
     let mut node = ep.queue.head;
     let mut steps = 0;
     while node != 0 {
-        let state = ObjectRef::<Thread>::new(node).get().state;
+        // SAFETY: as the module doc says (a queue link); one read.
+        let state = unsafe { ObjectRef::<Thread>::new(node).get() }.state;
         let consistent = match (ep.waiting, state) {
             (Waiting::Senders, State::BlockedOnSend { endpoint: e }) => e == endpoint.address(),
             (Waiting::Receivers, State::BlockedOnReceive { endpoint: e, .. }) => e == endpoint.address(),
@@ -207,7 +253,8 @@ fn check_endpoint(endpoint: ObjectRef<Endpoint>) -> Result<(), Invariant> {
         if !consistent {
             return Err(Invariant::Queues);
         }
-        node = ObjectRef::<Thread>::new(node).get().queue_next;
+        // SAFETY: as above.
+        node = unsafe { ObjectRef::<Thread>::new(node).get() }.queue_next;
         steps += 1;
         if steps > MAX_QUEUE_WALK {
             return Err(Invariant::Queues);
@@ -217,7 +264,8 @@ fn check_endpoint(endpoint: ObjectRef<Endpoint>) -> Result<(), Invariant> {
 }
 
 fn check_notification(notification: ObjectRef<Notification>) -> Result<(), Invariant> {
-    let n = notification.get();
+    // SAFETY: as the module doc says; reads only.
+    let n = unsafe { notification.get() };
     if !n.queue.is_empty() && (n.pending || n.word != 0) {
         return Err(Invariant::Queues);
     }
@@ -225,15 +273,24 @@ fn check_notification(notification: ObjectRef<Notification>) -> Result<(), Invar
 }
 
 fn check_thread(kernel: &Kernel, thread: ObjectRef<Thread>) -> Result<(), Invariant> {
-    let ok = match thread.get().state {
+    // SAFETY: as the module doc says (the thread is reachable; its state
+    // links name the objects it waits on); one read each.
+    let ok = match unsafe { thread.get() }.state {
         State::Ready => kernel.scheduler.is_queued(thread),
         State::BlockedOnSend { endpoint } | State::BlockedOnReceive { endpoint, .. } => {
-            queue_contains(ObjectRef::<Endpoint>::new(endpoint).get().queue.head, thread.address())?
+            // SAFETY: as above.
+            let head = unsafe { ObjectRef::<Endpoint>::new(endpoint).get() }.queue.head;
+            queue_contains(head, thread.address())?
         }
         State::BlockedOnNotification { notification } => {
-            queue_contains(ObjectRef::<Notification>::new(notification).get().queue.head, thread.address())?
+            // SAFETY: as above.
+            let head = unsafe { ObjectRef::<Notification>::new(notification).get() }.queue.head;
+            queue_contains(head, thread.address())?
         }
-        State::BlockedOnReply { reply } => ObjectRef::<Reply>::new(reply).get().caller == thread.address(),
+        State::BlockedOnReply { reply } => {
+            // SAFETY: as above.
+            unsafe { ObjectRef::<Reply>::new(reply).get() }.caller == thread.address()
+        }
         State::Running => kernel.scheduler.current() == Some(thread),
         State::Throttled => kernel.scheduler.is_throttled(thread),
         State::Inactive => !kernel.scheduler.is_queued(thread) && !kernel.scheduler.is_throttled(thread),

@@ -16,13 +16,16 @@ use kernel_abi::syscall::{MAX_MESSAGE_WORDS, REGISTER_MESSAGE_WORDS};
 use kernel_core::capability::{self, Capability};
 
 use crate::Kernel;
+use crate::memory::IpcBufferWords;
 use crate::object::ObjectRef;
 use crate::object::cnode::{self, KernelSlots};
 use crate::object::thread::{self, CSPACE_SLOT, Pending, Thread};
 
 /// What the receiver's registers say after a delivery.
 fn deliver_registers(receiver: ObjectRef<Thread>, info: MessageInfo, badge: usize) {
-    let frame = &mut receiver.get().frame;
+    // SAFETY: live: every thread in this file is a sender or receiver the caller holds (the
+    // current thread, or one taken from a queue or a reply object); exclusive: three stores.
+    let frame = &mut unsafe { receiver.get() }.frame;
     frame.set_a(0, 0);
     frame.set_a(1, info.0);
     frame.set_a(6, badge);
@@ -36,28 +39,34 @@ pub fn transfer(
     badge: usize,
     can_grant: bool,
 ) {
-    if let Pending::Fault { words, .. } = sender.get().pending {
+    let (pending, info, words) = {
+        // SAFETY: live (as in `deliver_registers`); exclusive: the sender's registers are
+        // copied out, nothing called.
+        let tcb = unsafe { sender.get() };
+        let frame = &tcb.frame;
+        (tcb.pending, MessageInfo(frame.a(1)), [frame.a(2), frame.a(3), frame.a(4), frame.a(5)])
+    };
+    if let Pending::Fault { words, .. } = pending {
         deliver_fault(receiver, badge, &words);
         return;
     }
-    let info = MessageInfo(sender.get().frame.a(1));
     let mut length = info.length();
-    for index in 0..REGISTER_MESSAGE_WORDS {
-        let word = sender.get().frame.a(2 + index);
-        receiver.get().frame.set_a(2 + index, word);
+    // SAFETY: live (as in `deliver_registers`); exclusive: four stores.
+    let frame = &mut unsafe { receiver.get() }.frame;
+    for (index, word) in words.into_iter().enumerate() {
+        frame.set_a(2 + index, word);
     }
     if length > REGISTER_MESSAGE_WORDS {
         match (thread::ipc_buffer(sender), thread::ipc_buffer(receiver)) {
             (Some(from), Some(to)) => {
-                to.message[REGISTER_MESSAGE_WORDS..length]
-                    .copy_from_slice(&from.message[REGISTER_MESSAGE_WORDS..length]);
+                IpcBufferWords::copy_message(from, to, REGISTER_MESSAGE_WORDS..length);
             }
             _ => length = REGISTER_MESSAGE_WORDS,
         }
     }
     let caps = if info.caps() > 0 && can_grant { transfer_capability(kernel, sender, receiver) } else { 0 };
     if let Some(buffer) = thread::ipc_buffer(receiver) {
-        buffer.received_caps = caps;
+        buffer.set_received_caps(caps);
     }
     deliver_registers(receiver, MessageInfo::new(info.label(), length.min(MAX_MESSAGE_WORDS), caps), badge);
 }
@@ -68,13 +77,17 @@ pub fn deliver_fault(
     badge: usize,
     words: &[usize; kernel_abi::syscall::FAULT_MESSAGE_WORDS],
 ) {
+    // SAFETY: live (as in `deliver_registers`); exclusive: four stores.
+    let frame = &mut unsafe { receiver.get() }.frame;
     for (index, word) in words.iter().take(REGISTER_MESSAGE_WORDS).enumerate() {
-        receiver.get().frame.set_a(2 + index, *word);
+        frame.set_a(2 + index, *word);
     }
     let mut length = REGISTER_MESSAGE_WORDS;
     if let Some(buffer) = thread::ipc_buffer(receiver) {
-        buffer.message[REGISTER_MESSAGE_WORDS..words.len()].copy_from_slice(&words[REGISTER_MESSAGE_WORDS..]);
-        buffer.received_caps = 0;
+        for (index, word) in words.iter().enumerate().skip(REGISTER_MESSAGE_WORDS) {
+            buffer.set_message(index, *word);
+        }
+        buffer.set_received_caps(0);
         length = words.len();
     }
     deliver_registers(receiver, MessageInfo::new(kernel_abi::syscall::FAULT_LABEL, length, 0), badge);
@@ -86,7 +99,7 @@ fn transfer_capability(kernel: &mut Kernel, sender: ObjectRef<Thread>, receiver:
     let (Some(out), Some(into)) = (thread::ipc_buffer(sender), thread::ipc_buffer(receiver)) else {
         return 0;
     };
-    let (cptr, receive_cnode, receive_index) = (out.send_caps[0], into.receive_cnode, into.receive_index);
+    let (cptr, (receive_cnode, receive_index)) = (out.send_cap(), into.receive_slot());
     if receive_index == 0 {
         return 0;
     }
@@ -96,7 +109,8 @@ fn transfer_capability(kernel: &mut Kernel, sender: ObjectRef<Thread>, receiver:
         return 0;
     }
     let destination_cnode = if receive_cnode == 0 {
-        receiver.get().capability(CSPACE_SLOT)
+        // SAFETY: live (as in `deliver_registers`); exclusive: one read.
+        unsafe { receiver.get() }.capability(CSPACE_SLOT)
     } else {
         match resolve(receiver, receive_cnode) {
             Ok(slot) => cnode::load(slot),
@@ -121,6 +135,7 @@ fn transfer_capability(kernel: &mut Kernel, sender: ObjectRef<Thread>, receiver:
 
 /// Looks capability address `cptr` up in `thread`'s CSpace: the slot it names.
 pub fn resolve(thread: ObjectRef<Thread>, cptr: usize) -> Result<usize, kernel_abi::Error> {
-    cnode::slot_id(&thread.get().capability(CSPACE_SLOT), cptr)
+    // SAFETY: live: the caller's thread; exclusive: one read.
+    cnode::slot_id(&unsafe { thread.get() }.capability(CSPACE_SLOT), cptr)
         .map_err(|_| kernel_abi::Error::InvalidCapability)
 }

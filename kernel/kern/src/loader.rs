@@ -76,11 +76,16 @@ pub fn load(frames: &mut FrameAllocator, root: usize, file: &[u8]) -> Result<Loa
             let copy_end = (page + PAGE_SIZE).min(segment.virtual_address + data.len());
             if copy_start < copy_end {
                 let from = copy_start - segment.virtual_address;
-                memory::copy_into_frame(
-                    frame,
-                    copy_start - page,
-                    &data[from..from + (copy_end - copy_start)],
-                );
+                // SAFETY: `frame` backs this program's page, a boot frame the loader owns
+                // (mapped only in the program's table, which nothing runs on yet); `data`
+                // is the boot archive inside the kernel image, never a frame.
+                unsafe {
+                    memory::copy_into_frame(
+                        frame,
+                        copy_start - page,
+                        &data[from..from + (copy_end - copy_start)],
+                    )
+                };
             }
         }
     }
@@ -121,7 +126,8 @@ pub fn page_frame(
         return Ok(existing.physical_address);
     }
     let frame = tables.frames.as_mut().and_then(|f| f.allocate()).ok_or(LoadError::OutOfMemory)?;
-    memory::zero_frame(frame);
+    // SAFETY: the allocator just handed the frame out; nothing refers to it yet.
+    unsafe { memory::zero_frame(frame) };
     paging::map(&mut tables, root, page, frame, PageSize::Small, flags)?;
     Ok(frame)
 }

@@ -69,6 +69,8 @@ pub struct Kernel {
     root_thread: usize,
     /// The interrupt controller and IRQ handlers.
     pub interrupts: object::irq::Interrupts,
+    /// The armed timers, earliest first.
+    pub timers: kernel_core::deadlines::DeadlineList,
 }
 
 static KERNEL: KernelCell<Kernel> = KernelCell::new(Kernel {
@@ -78,31 +80,40 @@ static KERNEL: KernelCell<Kernel> = KernelCell::new(Kernel {
     kernel_root: 0,
     root_thread: 0,
     interrupts: object::irq::Interrupts::new(),
+    timers: kernel_core::deadlines::DeadlineList::new(),
 });
 
 impl Kernel {
     /// Ends `thread` with `status`: an exit message to its fault endpoint if it has one,
     /// otherwise a report; the root task's exit powers the machine off.
     pub fn exit_thread(&mut self, thread: ObjectRef<Thread>, status: usize) {
-        self.stop_thread(thread, [FaultKind::Exited as usize, thread.get().frame.pc, 0, 0, status]);
+        // SAFETY: live: the thread that called exit; exclusive: one read.
+        let pc = unsafe { thread.get() }.frame.pc;
+        self.stop_thread(thread, [FaultKind::Exited as usize, pc, 0, 0, status]);
     }
 
     /// Reports a fault of `thread` and stops it.
     fn fault_thread(&mut self, thread: ObjectRef<Thread>, kind: FaultKind, cause: usize) {
-        let pc = thread.get().frame.pc;
+        // SAFETY: live: the thread that trapped; exclusive: one read.
+        let pc = unsafe { thread.get() }.frame.pc;
         self.stop_thread(thread, [kind as usize, pc, csr::read_stval(), cause, 0]);
     }
 
     /// Stops `thread` with the fault (or exit) message `words`: delivered to its fault
     /// endpoint, or reported on the console when it has none.
     fn stop_thread(&mut self, thread: ObjectRef<Thread>, words: [usize; FAULT_MESSAGE_WORDS]) {
-        if let Capability::Endpoint { object, badge, .. } = thread.get().capability(FAULT_ENDPOINT_SLOT) {
+        // SAFETY: live: the thread that trapped or exited; exclusive: one read.
+        let fault_endpoint = unsafe { thread.get() }.capability(FAULT_ENDPOINT_SLOT);
+        if let Capability::Endpoint { object, badge, .. } = fault_endpoint {
             thread::stop(self, thread);
-            thread.get().pending = Pending::Fault { badge, words };
+            // SAFETY: as above; `stop` has returned.
+            unsafe { thread.get() }.pending = Pending::Fault { badge, words };
             object::endpoint::send_fault(self, ObjectRef::new(object), thread);
             return;
         }
-        let tcb = thread.get();
+        // SAFETY: as above; the reports below only read the name, and call nothing that
+        // touches the thread until `stop`.
+        let tcb = unsafe { thread.get() };
         let kind = FaultKind::from_word(words[0]).unwrap_or(FaultKind::IllegalInstruction);
         if kind == FaultKind::Exited {
             kprintln!("[kernel] {} exited with status {}", tcb.name(), words[4]);
@@ -141,7 +152,7 @@ impl Kernel {
                 5 => {
                     let now = csr::read_time() as u64;
                     self.scheduler.account(now);
-                    self.scheduler.timer_interrupt(now);
+                    self.timer_interrupt(now);
                 }
                 9 => object::irq::handle(self),
                 other => kprintln!("[kernel] unexpected interrupt {other} ignored"),
@@ -157,6 +168,15 @@ impl Kernel {
         self.schedule()
     }
 
+    /// The SBI timer fired: the scheduler's tick and refills, the user timers due by `now`,
+    /// then the SBI timer is set for the next of all of them (the running thread may go on
+    /// without a reschedule that would set it).
+    fn timer_interrupt(&mut self, now: u64) {
+        self.scheduler.timer_interrupt(now);
+        object::timer::expire(self, now);
+        self.scheduler.program_next_event();
+    }
+
     /// The frame of the next thread to run; while none can run, waits for interrupts (taken
     /// by polling `sip`: the kernel keeps them disabled) and handles them.
     fn schedule(&mut self) -> *mut trap::TrapFrame {
@@ -168,7 +188,7 @@ impl Kernel {
             csr::wait_for_interrupt();
             let pending = csr::read_sip();
             if pending & csr::SIP_TIMER != 0 {
-                self.scheduler.timer_interrupt(csr::read_time() as u64);
+                self.timer_interrupt(csr::read_time() as u64);
             }
             if pending & csr::SIP_EXTERNAL != 0 {
                 object::irq::handle(self);
@@ -180,7 +200,11 @@ impl Kernel {
 /// Called by the trap vector for every trap from user mode, with the current thread's saved
 /// registers in `frame`. Returns the frame to resume.
 extern "C" fn trap_from_user(_frame: *mut trap::TrapFrame) -> *mut trap::TrapFrame {
-    KERNEL.with(|kernel| fastpath::try_fast(kernel).unwrap_or_else(|| kernel.handle_trap()))
+    let handle = |kernel: &mut Kernel| fastpath::try_fast(kernel).unwrap_or_else(|| kernel.handle_trap());
+    // SAFETY: the trap entry from user mode is the only borrower while user code runs, and
+    // cannot be re-entered (the kernel runs with interrupts off; a trap in kernel mode goes
+    // to `trap_from_kernel`, which touches no kernel state); `handle` does not call `with`.
+    unsafe { KERNEL.with(handle) }
 }
 
 /// The device tree blob at `physical_address`, seen through the boot direct map.
@@ -316,7 +340,7 @@ extern "C" fn kernel_main(hart_id: usize, dtb_physical: usize, load_address: usi
     let archive =
         BootArchive::parse(&BOOT_ARCHIVE.0).unwrap_or_else(|error| boot_failure(format_args!("{error}")));
     let boot_list = board.bootarg("lattice.boot").unwrap_or("root");
-    let frame = KERNEL.with(|kernel| {
+    let boot = |kernel: &mut Kernel| {
         kernel.kernel_root = kernel_root;
         kernel.scheduler = Scheduler::new(board.timebase_hz);
         start_boot_programs(kernel, frames, &board, &archive, boot_list);
@@ -326,7 +350,10 @@ extern "C" fn kernel_main(hart_id: usize, dtb_physical: usize, load_address: usi
         kernel.scheduler.start();
         csr::enable_interrupts(csr::SIE_TIMER | csr::SIE_EXTERNAL);
         kernel.schedule()
-    });
+    };
+    // SAFETY: boot's one borrow, before any user code runs (so before any trap: the kernel
+    // itself runs with interrupts off); `boot` does not call `with`.
+    let frame = unsafe { KERNEL.with(boot) };
     // SAFETY: the frame lives in the root task's thread object, which never moves;
     // switch_to_next put the thread's address space in satp.
     unsafe { trap::enter_user(frame) }

@@ -8,9 +8,12 @@
 //! are accessed (through the direct map). `sstatus.SUM` stays clear, so a kernel bug that
 //! dereferences a user address faults instead of silently reading user memory.
 
+use core::mem::offset_of;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use kernel_abi::Error;
+use kernel_abi::ipc_buffer::{IPC_BUFFER_SIZE, IpcBuffer};
+use kernel_abi::syscall::MAX_MESSAGE_WORDS;
 use kernel_core::board::{BoardInfo, Region};
 use kernel_core::frames::FrameAllocator;
 use kernel_core::layout::{KERNEL_IMAGE_BASE, PAGE_SIZE, PHYS_MAP_BASE, USER_END, align_down, align_up};
@@ -47,10 +50,15 @@ pub fn is_ram(start: usize, length: usize) -> bool {
 }
 
 /// Fills the frame at `physical_address` with zeros.
-pub fn zero_frame(physical_address: usize) {
+///
+/// # Safety
+///
+/// The frame must be RAM the caller owns and nothing refers to: one the frame allocator
+/// just handed out.
+pub unsafe fn zero_frame(physical_address: usize) {
     debug_assert_eq!(physical_address % PAGE_SIZE, 0);
-    // SAFETY: the frame came from the frame allocator, so it is RAM inside the direct map,
-    // page aligned, and owned by the caller (nothing else refers to it yet).
+    // SAFETY: the caller's contract: RAM inside the direct map, page aligned, owned by the
+    // caller (nothing else refers to it yet).
     unsafe { core::ptr::write_bytes(direct_map(physical_address) as *mut u8, 0, PAGE_SIZE) }
 }
 
@@ -77,7 +85,8 @@ impl PhysicalMemory for DirectMap<'_> {
 
     fn allocate_table(&mut self) -> Option<usize> {
         let frame = self.frames.as_mut()?.allocate()?;
-        zero_frame(frame);
+        // SAFETY: the allocator just handed the frame out; nothing refers to it yet.
+        unsafe { zero_frame(frame) };
         Some(frame)
     }
 }
@@ -161,7 +170,8 @@ pub fn build_kernel_page_table(
     board: &BoardInfo<'_>,
 ) -> Result<usize, MapError> {
     let root = frames.allocate().ok_or(MapError::OutOfMemory)?;
-    zero_frame(root);
+    // SAFETY: the allocator just handed the frame out; nothing refers to it yet.
+    unsafe { zero_frame(root) };
     let mut memory = DirectMap { frames: Some(frames) };
     let global = Flags::GLOBAL;
     let mut address = KERNEL_IMAGE_BASE;
@@ -194,11 +204,16 @@ pub fn build_kernel_page_table(
 }
 
 /// Copies `bytes` into the frame at `physical_address`, starting `offset` bytes in.
-pub fn copy_into_frame(physical_address: usize, offset: usize, bytes: &[u8]) {
+///
+/// # Safety
+///
+/// The frame must be RAM from the frame allocator that the caller owns and nothing else
+/// refers to (a boot program's page being loaded), and `bytes` must not lie in it.
+pub unsafe fn copy_into_frame(physical_address: usize, offset: usize, bytes: &[u8]) {
     assert!(offset <= PAGE_SIZE && bytes.len() <= PAGE_SIZE - offset);
-    // SAFETY: the frame is RAM in the direct map owned by the caller (being loaded), and the
-    // assertion keeps the copy inside it; source and destination cannot overlap because the
-    // source is the kernel image's boot archive, which the frame allocator never hands out.
+    // SAFETY: the frame is RAM in the direct map owned by the caller (the contract), and the
+    // assertion keeps the copy inside it; source and destination do not overlap (the
+    // contract; the source is the kernel image's boot archive, never handed out as frames).
     unsafe {
         core::ptr::copy_nonoverlapping(
             bytes.as_ptr(),
@@ -270,8 +285,105 @@ impl UserSlice {
 }
 
 /// Fills `[physical_address, physical_address + size)` with zeros.
-pub fn zero_range(physical_address: usize, size: usize) {
-    // SAFETY: callers pass memory retyped from an Untyped capability (RAM in the direct map,
-    // no longer holding any object, since retype only hands out memory no live object uses).
+///
+/// # Safety
+///
+/// The range must be RAM that holds no live object and that nothing refers to: memory
+/// being retyped (retype hands out only memory past the Untyped's watermark, or all of it
+/// once nothing derived from it is left), or boot frames just allocated.
+pub unsafe fn zero_range(physical_address: usize, size: usize) {
+    // SAFETY: the caller's contract: RAM in the direct map that nothing uses.
     unsafe { core::ptr::write_bytes(direct_map(physical_address) as *mut u8, 0, size) }
+}
+
+/// A thread's IPC buffer: words of user memory the kernel reads and writes for long
+/// messages and capability transfer. It is reached through the direct map and accessed
+/// only by copying words in and out through raw pointers, never by reference: two threads
+/// may name the same page (even the same buffer), and its owner writes it whenever it runs.
+///
+/// Invariant (of [`Self::new`], the only constructor): the buffer lies inside one RAM
+/// frame, 8-byte aligned. A frame's memory stays a frame until its Untyped is revoked and
+/// retyped, which never happens while a syscall holds one of these.
+#[derive(Clone, Copy, Debug)]
+pub struct IpcBufferWords {
+    /// The buffer's first byte, in the direct map.
+    base: usize,
+}
+
+impl IpcBufferWords {
+    /// The buffer `offset` bytes into the frame at `frame` of `frame_size` bytes.
+    ///
+    /// # Safety
+    ///
+    /// `frame` is a frame of RAM (not device memory) of `frame_size` bytes, named by a
+    /// capability, and the buffer at `offset` is 8-byte aligned and fits in it: the frame
+    /// capability in a thread's IPC buffer slot and the thread's buffer address, which only
+    /// `Thread::Configure` sets, after checking exactly that (and boot, with the root task's
+    /// buffer, a boot frame of RAM).
+    #[inline(always)]
+    pub unsafe fn new(frame: usize, frame_size: usize, offset: usize) -> Self {
+        debug_assert!(offset + IPC_BUFFER_SIZE <= frame_size && offset.is_multiple_of(8));
+        Self { base: direct_map(frame + offset) }
+    }
+
+    /// The address of the word `offset` bytes into the buffer (`offset` is in bounds and
+    /// word aligned: every caller passes a field offset of `IpcBuffer`).
+    fn word(self, offset: usize) -> *mut usize {
+        debug_assert!(offset + 8 <= IPC_BUFFER_SIZE && offset.is_multiple_of(8));
+        (self.base + offset) as *mut usize
+    }
+
+    fn read(self, offset: usize) -> usize {
+        // SAFETY: inside the buffer (the constructor's invariant and `word`'s), aligned RAM;
+        // nothing holds a reference to user frames, and any bits are a valid usize.
+        unsafe { core::ptr::read(self.word(offset)) }
+    }
+
+    fn write(self, offset: usize, value: usize) {
+        // SAFETY: as in `read`; the kernel runs alone, so no user thread writes meanwhile.
+        unsafe { core::ptr::write(self.word(offset), value) }
+    }
+
+    /// Message word `index` (0 past the buffer's words).
+    pub fn message(self, index: usize) -> usize {
+        if index >= MAX_MESSAGE_WORDS {
+            return 0;
+        }
+        self.read(offset_of!(IpcBuffer, message) + 8 * index)
+    }
+
+    /// Sets message word `index` (ignored past the buffer's words).
+    pub fn set_message(self, index: usize, value: usize) {
+        if index < MAX_MESSAGE_WORDS {
+            self.write(offset_of!(IpcBuffer, message) + 8 * index, value);
+        }
+    }
+
+    /// Copies message words `range` from `from` to `to` (the same words of both buffers),
+    /// which may be the same memory. The range is clipped to the buffer's words.
+    pub fn copy_message(from: Self, to: Self, range: core::ops::Range<usize>) {
+        let end = range.end.min(MAX_MESSAGE_WORDS);
+        if range.start >= end {
+            return;
+        }
+        let offset = offset_of!(IpcBuffer, message) + 8 * range.start;
+        // SAFETY: both ranges lie inside their buffers (clipped above), aligned RAM that
+        // nothing holds a reference to; `copy` allows them to overlap.
+        unsafe { core::ptr::copy(from.word(offset), to.word(offset), end - range.start) }
+    }
+
+    /// The capability address the sender names in `send_caps[0]`.
+    pub fn send_cap(self) -> usize {
+        self.read(offset_of!(IpcBuffer, send_caps))
+    }
+
+    /// Where the receiver accepts a capability: (CNode cptr, index).
+    pub fn receive_slot(self) -> (usize, usize) {
+        (self.read(offset_of!(IpcBuffer, receive_cnode)), self.read(offset_of!(IpcBuffer, receive_index)))
+    }
+
+    /// Records how many capabilities arrived.
+    pub fn set_received_caps(self, count: usize) {
+        self.write(offset_of!(IpcBuffer, received_caps), count);
+    }
 }

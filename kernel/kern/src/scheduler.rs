@@ -41,6 +41,9 @@ pub struct Scheduler {
     last_charge: u64,
     /// `time` units per second.
     timebase_hz: u64,
+    /// The earliest deadline of an armed user timer (`u64::MAX`: none), kept by
+    /// `object::timer`.
+    user_deadline: u64,
     queues: [Queue; PRIORITIES],
 }
 
@@ -60,6 +63,7 @@ impl Scheduler {
             timer_deadline: u64::MAX,
             last_charge: 0,
             timebase_hz,
+            user_deadline: u64::MAX,
         }
     }
 
@@ -74,12 +78,16 @@ impl Scheduler {
     }
 
     fn priority_of(thread: ObjectRef<Thread>) -> usize {
-        thread.get().priority.min(PRIORITIES - 1)
+        // SAFETY: live: every thread the scheduler is handed is live (queued threads are:
+        // destruction takes a thread out of every queue; callers pass threads they hold);
+        // exclusive: one read.
+        unsafe { thread.get() }.priority.min(PRIORITIES - 1)
     }
 
     fn enqueue(&mut self, thread: ObjectRef<Thread>, at_front: bool) {
         let priority = Self::priority_of(thread);
-        thread.get().state = State::Ready;
+        // SAFETY: live (as in `priority_of`); exclusive: one store.
+        unsafe { thread.get() }.state = State::Ready;
         if at_front {
             self.queues[priority].push_front(thread);
         } else {
@@ -91,14 +99,16 @@ impl Scheduler {
 
     /// Puts `thread` at the back of its priority's queue, state `Ready`.
     pub fn make_ready(&mut self, thread: ObjectRef<Thread>) {
-        match thread.get().state {
+        // SAFETY: live (as in `priority_of`); exclusive: one read.
+        match unsafe { thread.get() }.state {
             State::Ready => return,
             State::Throttled => self.throttled.remove(thread),
             _ => {}
         }
         if thread.address() == self.current {
             // The running thread stays on the processor; it is queued when switched out.
-            thread.get().state = State::Running;
+            // SAFETY: live (as in `priority_of`); exclusive: one store.
+            unsafe { thread.get() }.state = State::Running;
             return;
         }
         self.enqueue(thread, false);
@@ -121,7 +131,8 @@ impl Scheduler {
 
     /// A throttled thread whose context changed gets another look.
     pub fn release_if_throttled(&mut self, thread: ObjectRef<Thread>) {
-        if thread.get().state == State::Throttled {
+        // SAFETY: live (as in `priority_of`); exclusive: one read.
+        if unsafe { thread.get() }.state == State::Throttled {
             self.throttled.remove(thread);
             self.enqueue(thread, false);
         }
@@ -129,17 +140,20 @@ impl Scheduler {
 
     /// Gives `thread` the blocked `state`, taking it off the run queue if needed.
     pub fn block(&mut self, thread: ObjectRef<Thread>, state: State) {
-        match thread.get().state {
+        // SAFETY: live (as in `priority_of`); exclusive: one read.
+        match unsafe { thread.get() }.state {
             State::Ready => self.remove(thread),
             State::Throttled => self.throttled.remove(thread),
             _ => {}
         }
-        thread.get().state = state;
+        // SAFETY: as above, after the queue operations.
+        unsafe { thread.get() }.state = state;
     }
 
     /// Moves the running thread to the back of its queue (timer tick, `yield`).
     pub fn requeue_current(&mut self) {
-        if let Some(current) = self.current().filter(|t| t.get().state == State::Running) {
+        // SAFETY: live: the current thread; exclusive: one read.
+        if let Some(current) = self.current().filter(|t| unsafe { t.get() }.state == State::Running) {
             self.enqueue(current, false);
         }
     }
@@ -147,17 +161,19 @@ impl Scheduler {
     /// [`Self::load`] for the IPC fastpath, which only runs when the FP registers are not
     /// dirty (it declines otherwise), so nothing needs saving and no call is made: the
     /// fastpath stays a leaf function that spills no registers.
+    ///
+    /// `satp` is `next`'s (the fastpath holds a reference to it, so this reads nothing of it).
     #[inline(always)]
-    pub fn load_clean(&mut self, next: ObjectRef<Thread>, fpu_state: usize) {
+    pub fn load_clean(&mut self, next: ObjectRef<Thread>, satp: usize, fpu_state: usize) {
         if self.fp_owner == next.address() {
             csr::set_fpu_state(csr::SSTATUS_FS_CLEAN);
         } else if fpu_state != 0 {
             csr::fpu_off();
         }
         self.current = next.address();
-        // SAFETY: as in `load`: the fastpath checked the slot holds an address space, whose
-        // kernel half is the kernel's.
-        unsafe { csr::switch_address_space(next.get().satp) };
+        // SAFETY: as in `load`: the fastpath checked `next`'s slot holds an address space,
+        // whose kernel half is the kernel's.
+        unsafe { csr::switch_address_space(satp) };
     }
 
     /// The running thread used the FPU while it was off: load its registers, make it the
@@ -168,9 +184,19 @@ impl Scheduler {
             return false;
         }
         // The previous owner's state was saved when it left the processor.
-        fpu::load(&thread.get().fp);
+        // SAFETY: live: the current thread; exclusive: `fpu::load` only reads the registers
+        // out of it.
+        fpu::load(&unsafe { thread.get() }.fp);
         self.fp_owner = thread.address();
         true
+    }
+
+    /// `thread` is being destroyed: it no longer owns the FP registers (a new thread made
+    /// in its memory must not find them loaded), and nothing will save them into it.
+    pub fn forget(&mut self, thread: ObjectRef<Thread>) {
+        if self.fp_owner == thread.address() {
+            self.fp_owner = 0;
+        }
     }
 
     /// The highest priority with a ready thread (`None`: none ready).
@@ -193,7 +219,8 @@ impl Scheduler {
             if node == thread.address() {
                 return self.bitmap[priority / 64] & (1 << (priority % 64)) != 0;
             }
-            node = ObjectRef::<Thread>::new(node).get().queue_next;
+            // SAFETY: live: queue links name queued threads; exclusive: one read.
+            node = unsafe { ObjectRef::<Thread>::new(node).get() }.queue_next;
             steps += 1;
         }
         false
@@ -207,7 +234,8 @@ impl Scheduler {
             if node == thread.address() {
                 return true;
             }
-            node = ObjectRef::<Thread>::new(node).get().queue_next;
+            // SAFETY: live: queue links name queued threads; exclusive: one read.
+            node = unsafe { ObjectRef::<Thread>::new(node).get() }.queue_next;
             steps += 1;
         }
         false
@@ -254,6 +282,31 @@ impl Scheduler {
         }
     }
 
+    /// The earliest armed user timer's deadline is now `deadline` (`u64::MAX`: none). It
+    /// takes effect at the next programming of the timer (see [`Self::program_by`]).
+    pub fn set_user_deadline(&mut self, deadline: u64) {
+        self.user_deadline = deadline;
+    }
+
+    /// Makes sure the timer fires by `deadline`: reprograms it if it is set for later (a
+    /// timer just armed; the running thread may go on without a reschedule).
+    pub fn program_by(&mut self, deadline: u64) {
+        if deadline < self.timer_deadline {
+            self.program_timer(deadline);
+        }
+    }
+
+    /// The next time the timer must fire: the tick, a throttled thread's refill, or a user
+    /// timer, whichever comes first.
+    fn next_event(&self) -> u64 {
+        self.next_tick.min(self.earliest_refill()).min(self.user_deadline)
+    }
+
+    /// Programs the timer for the next event (after an interrupt consumed the last one).
+    pub fn program_next_event(&mut self) {
+        self.program_timer(self.next_event());
+    }
+
     /// Charges the time since the last charge to whatever budget the running thread uses.
     pub fn account(&mut self, now: u64) {
         let used = now.saturating_sub(self.last_charge);
@@ -261,7 +314,10 @@ impl Scheduler {
         if let Some(current) = self.current()
             && let Budget::Context(context) = thread::budget(current)
         {
-            let context = context.get();
+            // SAFETY: live: the context is in the slot of the thread it charges (or of the
+            // caller it lends from), which keeps it alive; exclusive: two calls on it that
+            // touch nothing else.
+            let context = unsafe { context.get() };
             context.refill(now);
             context.charge(used);
         }
@@ -270,12 +326,14 @@ impl Scheduler {
     /// Whether `thread` may run now: it still has its CSpace and address space (either can
     /// be revoked under it), and it has budget or needs none.
     fn may_run(thread: ObjectRef<Thread>, now: u64) -> bool {
-        if !thread.get().is_configured() {
+        // SAFETY: live (as in `priority_of`); exclusive: one read.
+        if !unsafe { thread.get() }.is_configured() {
             return false;
         }
         match thread::budget(thread) {
             Budget::Unlimited => true,
-            Budget::Context(context) => context.get().has_budget(now),
+            // SAFETY: live: `budget` found it in a thread's slot; exclusive: one call.
+            Budget::Context(context) => unsafe { context.get() }.has_budget(now),
             Budget::Missing => false,
         }
     }
@@ -283,11 +341,14 @@ impl Scheduler {
     /// Takes a thread that may not run off the processor: throttled until its budget
     /// refills, or stopped for good if it lost its CSpace or address space.
     fn throttle(&mut self, thread: ObjectRef<Thread>) {
-        if !thread.get().is_configured() {
-            thread.get().state = State::Inactive;
+        // SAFETY: live (as in `priority_of`); exclusive: the reference is used before the
+        // queue operation below.
+        let tcb = unsafe { thread.get() };
+        if !tcb.is_configured() {
+            tcb.state = State::Inactive;
             return;
         }
-        thread.get().state = State::Throttled;
+        tcb.state = State::Throttled;
         self.throttled.push_back(thread);
     }
 
@@ -305,7 +366,8 @@ impl Scheduler {
     fn release_refilled(&mut self, now: u64) {
         let mut node = self.throttled.head;
         while let Some(thread) = ObjectRef::<Thread>::from_link(node) {
-            node = thread.get().queue_next;
+            // SAFETY: live: queue links name queued threads; exclusive: one read.
+            node = unsafe { thread.get() }.queue_next;
             if Self::may_run(thread, now) {
                 self.throttled.remove(thread);
                 self.enqueue(thread, false);
@@ -319,9 +381,11 @@ impl Scheduler {
         let mut node = self.throttled.head;
         while let Some(thread) = ObjectRef::<Thread>::from_link(node) {
             if let Budget::Context(context) = thread::budget(thread) {
-                earliest = earliest.min(context.get().refill_at);
+                // SAFETY: live: `budget` found it in a thread's slot; exclusive: one read.
+                earliest = earliest.min(unsafe { context.get() }.refill_at);
             }
-            node = thread.get().queue_next;
+            // SAFETY: live: queue links name queued threads; exclusive: one read.
+            node = unsafe { thread.get() }.queue_next;
         }
         earliest
     }
@@ -333,18 +397,24 @@ impl Scheduler {
     pub fn switch_to_next(&mut self) -> Option<*mut TrapFrame> {
         // The common case: the running thread goes on, needs no budget, and nobody above
         // it is ready. Nothing to charge, switch or reprogram.
-        if let Some(running) = self.current()
-            && running.get().state == State::Running
-            && running.get().is_configured()
-            && running.get().scheduling == thread::Scheduling::Unlimited
-            && running.get().donation_reply == 0
-            && self.highest_ready().is_none_or(|best| best <= Self::priority_of(running))
-        {
-            return Some(&mut running.get().frame);
+        if let Some(running) = self.current() {
+            // SAFETY: live: the current thread; exclusive: the reference is used for these
+            // reads (`priority_of` reads the priority through its own, after the last use
+            // of this one) and to return its frame, which the trap exit restores from.
+            let tcb = unsafe { running.get() };
+            if tcb.state == State::Running
+                && tcb.is_configured()
+                && tcb.scheduling == thread::Scheduling::Unlimited
+                && tcb.donation_reply == 0
+                && self.highest_ready().is_none_or(|best| best <= tcb.priority.min(PRIORITIES - 1))
+            {
+                return Some(&mut tcb.frame);
+            }
         }
         let now = csr::read_time() as u64;
         self.account(now);
-        let mut current = self.current().filter(|t| t.get().state == State::Running);
+        // SAFETY: live: the current thread; exclusive: one read.
+        let mut current = self.current().filter(|t| unsafe { t.get() }.state == State::Running);
         if let Some(running) = current
             && !Self::may_run(running, now)
         {
@@ -368,27 +438,32 @@ impl Scheduler {
             }
         };
         self.load(next);
-        next.get().state = State::Running;
+        // SAFETY: live: the thread chosen to run; exclusive: one store.
+        unsafe { next.get() }.state = State::Running;
         let now = csr::read_time() as u64;
-        let mut deadline = self.next_tick.min(self.earliest_refill());
+        let mut deadline = self.next_event();
         if let Budget::Context(context) = thread::budget(next) {
-            deadline = deadline.min(now + context.get().remaining);
+            // SAFETY: live: `budget` found it in a thread's slot; exclusive: one read.
+            deadline = deadline.min(now + unsafe { context.get() }.remaining);
         }
         self.last_charge = now;
         self.program_timer(deadline);
-        Some(&mut next.get().frame)
+        // SAFETY: live: as above; the frame is what the trap exit restores from, and nothing
+        // else touches the thread before it does.
+        Some(&mut unsafe { next.get() }.frame)
     }
 
     /// Nothing can run: forget the current thread and make sure the timer will wake the
     /// processor for the next tick or refill.
     pub fn idle(&mut self) {
         if let Some(current) = self.current()
-            && current.get().state == State::Running
+            // SAFETY: live: the current thread; exclusive: one read.
+            && unsafe { current.get() }.state == State::Running
         {
             self.enqueue(current, false);
         }
         self.current = 0;
-        self.program_timer(self.next_tick.min(self.earliest_refill()));
+        self.program_timer(self.next_event());
     }
 
     /// Makes `next` the current thread: its address space in `satp`, its FP registers loaded.
@@ -402,7 +477,10 @@ impl Scheduler {
             if fpu == csr::SSTATUS_FS_DIRTY
                 && let Some(owner) = ObjectRef::<Thread>::from_link(self.fp_owner)
             {
-                fpu::save(&mut owner.get().fp);
+                // SAFETY: live: the FP owner is a live thread (destruction gives up
+                // ownership, `forget`); exclusive: `fpu::save` only writes the registers
+                // into it.
+                fpu::save(&mut unsafe { owner.get() }.fp);
             }
             if self.fp_owner == next.address() {
                 csr::set_fpu_state(csr::SSTATUS_FS_CLEAN);
@@ -414,10 +492,13 @@ impl Scheduler {
         // The address space can change under a running thread (reconfiguration), so it is
         // loaded on every return to user mode; writing satp is cheap. Callers only load a
         // thread whose address-space slot holds an address space, so the cache is current.
-        if let Capability::AddressSpace { .. } = next.get().capability(ADDRESS_SPACE_SLOT) {
+        // SAFETY: live: the thread being loaded; exclusive: the reference is used for two
+        // reads and calls nothing.
+        let tcb = unsafe { next.get() };
+        if let Capability::AddressSpace { .. } = tcb.capability(ADDRESS_SPACE_SLOT) {
             // SAFETY: every address space's kernel half is copied from the kernel page table
             // when it is made, so the kernel stays mapped across the switch.
-            unsafe { csr::switch_address_space(next.get().satp) };
+            unsafe { csr::switch_address_space(tcb.satp) };
         }
     }
 }

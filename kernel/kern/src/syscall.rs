@@ -13,24 +13,38 @@ use crate::ipc;
 use crate::memory::UserSlice;
 use crate::object::endpoint::{self, SendOptions};
 use crate::object::thread::{self, ADDRESS_SPACE_SLOT, Thread};
-use crate::object::{ObjectRef, cnode, irq, notification, reply, sched_context, untyped, vspace};
+use crate::object::{ObjectRef, cnode, irq, notification, reply, sched_context, timer, untyped, vspace};
 
 /// Longest `debug_write`, in bytes; longer writes are refused, not truncated.
 pub const DEBUG_WRITE_MAX: usize = 64 * 1024;
 /// Most argument words an invocation reads (registers plus IPC buffer).
 const MAX_INVOCATION_WORDS: usize = 8;
 
+/// Register `a<index>` of `caller`, copied out.
+fn register(caller: ObjectRef<Thread>, index: usize) -> usize {
+    // SAFETY: live: every `caller` in this file is the thread that trapped, running until
+    // it blocks; exclusive: one read.
+    unsafe { caller.get() }.frame.a(index)
+}
+
+/// Sets register `a<index>` of `caller`.
+fn set_register(caller: ObjectRef<Thread>, index: usize, value: usize) {
+    // SAFETY: as in `register`; one store.
+    unsafe { caller.get() }.frame.set_a(index, value);
+}
+
 /// Handles an `ecall` from `caller`.
 pub fn handle(kernel: &mut Kernel, caller: ObjectRef<Thread>) {
-    let frame = &mut caller.get().frame;
-    frame.pc += 4; // resume after the ecall
-    let number = frame.a(7);
+    // SAFETY: live: the thread that trapped; exclusive: two accesses, nothing called.
+    let number = unsafe {
+        let frame = &mut caller.get().frame;
+        frame.pc += 4; // resume after the ecall
+        frame.a(7)
+    };
     let result = match Syscall::try_from(number) {
-        Ok(Syscall::DebugWrite) => debug_write(caller).map(|written| {
-            caller.get().frame.set_a(1, written);
-        }),
+        Ok(Syscall::DebugWrite) => debug_write(caller).map(|written| set_register(caller, 1, written)),
         Ok(Syscall::Exit) => {
-            let status = caller.get().frame.a(0);
+            let status = register(caller, 0);
             kernel.exit_thread(caller, status);
             Ok(())
         }
@@ -44,15 +58,13 @@ pub fn handle(kernel: &mut Kernel, caller: ObjectRef<Thread>) {
         Ok(Syscall::Recv) => receive(kernel, caller, true),
         Ok(Syscall::NonBlockingRecv) => receive(kernel, caller, false),
         Ok(Syscall::DebugCheck) => crate::invariants::check(kernel, caller)
-            .map(|slots| {
-                caller.get().frame.set_a(1, slots);
-            })
+            .map(|slots| set_register(caller, 1, slots))
             .map_err(|invariant| {
-                caller.get().frame.set_a(1, invariant as usize);
+                set_register(caller, 1, invariant as usize);
                 Error::InvalidArgument
             }),
         Ok(Syscall::ReplyRecv) => {
-            let reply_cptr = caller.get().frame.a(6);
+            let reply_cptr = register(caller, 6);
             match lookup(caller, reply_cptr) {
                 Ok((_, Capability::Reply { object })) => {
                     // Nobody to answer is fine here: a server's first reply_recv has no caller.
@@ -71,17 +83,18 @@ pub fn handle(kernel: &mut Kernel, caller: ObjectRef<Thread>) {
         Ok(()) => 0,
         Err(error) => error as usize,
     };
-    caller.get().frame.set_a(0, code);
+    set_register(caller, 0, code);
 }
 
 fn debug_write(caller: ObjectRef<Thread>) -> Result<usize, Error> {
-    let frame = &caller.get().frame;
-    let (address, length) = (frame.a(0), frame.a(1));
+    let (address, length) = (register(caller, 0), register(caller, 1));
     if length > DEBUG_WRITE_MAX {
         return Err(Error::InvalidArgument);
     }
     let slice = UserSlice::new(address, length)?;
-    let Capability::AddressSpace { root, .. } = caller.get().capability(ADDRESS_SPACE_SLOT) else {
+    // SAFETY: live: the thread that trapped; exclusive: one read.
+    let address_space = unsafe { caller.get() }.capability(ADDRESS_SPACE_SLOT);
+    let Capability::AddressSpace { root, .. } = address_space else {
         return Err(Error::InvalidUserPointer);
     };
     slice.read_in_pieces(root, crate::console::write_bytes)?;
@@ -96,7 +109,7 @@ fn lookup(thread: ObjectRef<Thread>, cptr: usize) -> Result<(SlotId, Capability)
 }
 
 fn send(kernel: &mut Kernel, caller: ObjectRef<Thread>, blocking: bool) -> Result<(), Error> {
-    let (_, capability) = lookup(caller, caller.get().frame.a(0))?;
+    let (_, capability) = lookup(caller, register(caller, 0))?;
     match capability {
         Capability::Endpoint { object, rights, badge } => {
             if !rights.contains(Rights::WRITE) {
@@ -119,13 +132,13 @@ fn send(kernel: &mut Kernel, caller: ObjectRef<Thread>, blocking: bool) -> Resul
 }
 
 fn receive(kernel: &mut Kernel, caller: ObjectRef<Thread>, blocking: bool) -> Result<(), Error> {
-    let (_, capability) = lookup(caller, caller.get().frame.a(0))?;
+    let (_, capability) = lookup(caller, register(caller, 0))?;
     match capability {
         Capability::Endpoint { object, rights, .. } => {
             if !rights.contains(Rights::READ) {
                 return Err(Error::InsufficientRights);
             }
-            let reply_cptr = caller.get().frame.a(6);
+            let reply_cptr = register(caller, 6);
             let reply_object = if reply_cptr == 0 {
                 0
             } else {
@@ -148,7 +161,7 @@ fn receive(kernel: &mut Kernel, caller: ObjectRef<Thread>, blocking: bool) -> Re
 }
 
 fn call(kernel: &mut Kernel, caller: ObjectRef<Thread>) -> Result<(), Error> {
-    let (slot, capability) = lookup(caller, caller.get().frame.a(0))?;
+    let (slot, capability) = lookup(caller, register(caller, 0))?;
     if let Capability::Endpoint { object, rights, badge } = capability {
         if !rights.contains(Rights::WRITE) {
             return Err(Error::InsufficientRights);
@@ -158,15 +171,15 @@ fn call(kernel: &mut Kernel, caller: ObjectRef<Thread>) -> Result<(), Error> {
         return endpoint::send(kernel, ObjectRef::new(object), caller, options);
     }
     // An invocation of a kernel object: gather the argument words.
-    let info = MessageInfo(caller.get().frame.a(1));
+    let info = MessageInfo(register(caller, 1));
     let mut words = [0usize; MAX_INVOCATION_WORDS];
     let length = info.length().min(MAX_INVOCATION_WORDS);
     for (index, word) in words.iter_mut().enumerate().take(length) {
         *word = if index < REGISTER_MESSAGE_WORDS {
-            caller.get().frame.a(2 + index)
+            register(caller, 2 + index)
         } else {
             match thread::ipc_buffer(caller) {
-                Some(buffer) => buffer.message[index],
+                Some(buffer) => buffer.message(index),
                 None => return Err(Error::InvalidArgument),
             }
         };
@@ -193,6 +206,12 @@ fn call(kernel: &mut Kernel, caller: ObjectRef<Thread>) -> Result<(), Error> {
             irq::invoke(kernel, invocation)?;
             0
         }
+        Capability::Timer { object } => {
+            let invocation = timer::decode(object, info.label(), words, resolve)?;
+            let now = crate::arch::riscv64::csr::read_time() as u64;
+            results[0] = timer::invoke(kernel, invocation, now);
+            1
+        }
         Capability::SchedControl => {
             let configure =
                 sched_context::decode(info.label(), words, kernel.scheduler.timebase_hz(), resolve)?;
@@ -213,17 +232,17 @@ fn call(kernel: &mut Kernel, caller: ObjectRef<Thread>) -> Result<(), Error> {
         _ => return Err(Error::IllegalOperation),
     };
     // The invoker is still running (invocations never block): return the results.
-    let frame = &mut caller.get().frame;
-    frame.set_a(0, 0);
-    frame.set_a(1, MessageInfo::new(0, count, 0).0);
+    set_register(caller, 0, 0);
+    set_register(caller, 1, MessageInfo::new(0, count, 0).0);
     for (index, value) in results.iter().take(count.min(REGISTER_MESSAGE_WORDS)).enumerate() {
-        frame.set_a(2 + index, *value);
+        set_register(caller, 2 + index, *value);
     }
     if count > REGISTER_MESSAGE_WORDS
         && let Some(buffer) = thread::ipc_buffer(caller)
     {
-        buffer.message[REGISTER_MESSAGE_WORDS..count]
-            .copy_from_slice(&results[REGISTER_MESSAGE_WORDS..count]);
+        for (index, value) in results.iter().enumerate().take(count).skip(REGISTER_MESSAGE_WORDS) {
+            buffer.set_message(index, *value);
+        }
     }
     Ok(())
 }

@@ -141,7 +141,7 @@ pub fn init(start: usize, size: usize) -> Result<(), HeapError> {
         return Err(HeapError::BadRegion);
     }
     let end = start.checked_add(size).ok_or(HeapError::BadRegion)?;
-    let ipc_buffer = crate::ipc::ipc_buffer().map_or(0, |buffer| core::ptr::from_mut(buffer) as usize);
+    let ipc_buffer = crate::ipc::ipc_buffer().map_or(0, crate::ipc::IpcBufferWords::address);
     let ipc_page = ipc_buffer & !(PAGE - 1);
     if crate::memory::overlaps_program(start, end)
         || (ipc_buffer != 0 && ipc_page < end && start < ipc_page + PAGE)
@@ -168,6 +168,11 @@ pub fn init(start: usize, size: usize) -> Result<(), HeapError> {
 pub fn region() -> Option<(usize, usize)> {
     let size = SIZE.load(Ordering::Acquire);
     (size != 0).then(|| (START.load(Ordering::Acquire), size))
+}
+
+/// Whether `[start, end)` overlaps the heap region (false before [`init`]).
+pub fn overlaps(start: usize, end: usize) -> bool {
+    region().is_some_and(|(heap, size)| start < heap + size && end > heap)
 }
 
 /// How much of the heap is in use (zero before [`init`]).

@@ -5,9 +5,14 @@
 //! [`set_ipc_buffer`] (the root task's is set up by the kernel and registered by
 //! [`crate::boot_info`]).
 
+#[cfg(target_arch = "riscv64")]
+use core::mem::offset_of;
+
 use kernel_abi::MessageInfo;
 #[cfg(target_arch = "riscv64")]
 use kernel_abi::ipc_buffer::IpcBuffer;
+#[cfg(target_arch = "riscv64")]
+use kernel_abi::syscall::MAX_TRANSFER_CAPS;
 use kernel_abi::syscall::{MAX_MESSAGE_WORDS, REGISTER_MESSAGE_WORDS};
 #[cfg(target_arch = "riscv64")]
 use kernel_abi::{Error, Syscall};
@@ -21,26 +26,172 @@ pub type Cptr = usize;
 /// Tells the runtime where this thread's IPC buffer is mapped (the address given to
 /// `Thread::configure`; 0 for none). It is kept in the thread pointer register `tp`, so
 /// every thread has its own.
+///
+/// # Safety
+///
+/// `address` is 0, or the address the kernel was given for this thread's IPC buffer: 8-byte
+/// aligned, inside a frame mapped readable and writable in this program while the thread
+/// runs, outside everything Rust code of the program refers to (its image, stacks and
+/// heap), and used as an IPC buffer by this thread alone. The runtime then reads and writes
+/// that memory whenever this thread sends or receives a long message.
 #[cfg(target_arch = "riscv64")]
-pub fn set_ipc_buffer(address: usize) {
+pub unsafe fn set_ipc_buffer(address: usize) {
     // SAFETY: Lattice programs do not use thread-local storage, so `tp` is free for the
     // runtime; writing it affects only this thread.
     unsafe { core::arch::asm!("mv tp, {}", in(reg) address, options(nomem, nostack)) };
 }
 
-/// This thread's IPC buffer, if one was registered.
+/// This thread's IPC buffer, if one was registered with [`set_ipc_buffer`].
 #[cfg(target_arch = "riscv64")]
-pub fn ipc_buffer() -> Option<&'static mut IpcBuffer> {
+#[inline(always)]
+pub fn ipc_buffer() -> Option<IpcBufferWords> {
     let address: usize;
     // SAFETY: reading tp has no side effects.
     unsafe { core::arch::asm!("mv {}, tp", out(reg) address, options(nomem, nostack)) };
-    if address == 0 {
-        return None;
+    (address != 0).then_some(IpcBufferWords { address })
+}
+
+/// This thread's IPC buffer: a page the kernel reads and writes too, so it is reached by
+/// copying words in and out through raw pointers, never through a Rust reference (the
+/// kernel changes it only during a syscall, which the compiler treats as writing any memory
+/// a pointer could reach). Only [`ipc_buffer`] makes one, from the address
+/// [`set_ipc_buffer`] was promised.
+#[cfg(target_arch = "riscv64")]
+#[derive(Clone, Copy, Debug)]
+pub struct IpcBufferWords {
+    address: usize,
+}
+
+#[cfg(target_arch = "riscv64")]
+impl IpcBufferWords {
+    /// The buffer's address (where it is mapped).
+    #[inline(always)]
+    pub fn address(self) -> usize {
+        self.address
     }
-    // SAFETY: `set_ipc_buffer` was given the address of this thread's IPC buffer, a page the
-    // kernel checked is mapped writable and large enough; only this thread uses it, and the
-    // returned reference is used for one copy at a time.
-    Some(unsafe { &mut *(address as *mut IpcBuffer) })
+
+    /// The word `offset` bytes in (a field offset of `IpcBuffer`, so in bounds and aligned).
+    #[inline(always)]
+    fn word(self, offset: usize) -> *mut usize {
+        debug_assert!(offset + 8 <= kernel_abi::ipc_buffer::IPC_BUFFER_SIZE && offset.is_multiple_of(8));
+        (self.address + offset) as *mut usize
+    }
+
+    #[inline(always)]
+    fn read(self, offset: usize) -> usize {
+        // SAFETY: `set_ipc_buffer`'s contract: the buffer is mapped readable for this thread,
+        // aligned, and no Rust object lives there; the offset is inside it (`word`). A plain
+        // read is enough: the kernel writes the buffer only inside a syscall's `ecall`, which
+        // the compiler assumes may write any memory.
+        unsafe { core::ptr::read(self.word(offset)) }
+    }
+
+    #[inline(always)]
+    fn write(self, offset: usize, value: usize) {
+        // SAFETY: as in `read`, and the page is mapped writable (a plain write: the `ecall`
+        // that lets the kernel read it is assumed to read any memory).
+        unsafe { core::ptr::write(self.word(offset), value) }
+    }
+
+    /// Message word `index` (0 past the last word).
+    #[inline(always)]
+    pub fn message(self, index: usize) -> usize {
+        if index >= MAX_MESSAGE_WORDS {
+            return 0;
+        }
+        self.read(offset_of!(IpcBuffer, message) + 8 * index)
+    }
+
+    /// Sets message word `index` (ignored past the last word).
+    #[inline(always)]
+    pub fn set_message(self, index: usize, value: usize) {
+        if index < MAX_MESSAGE_WORDS {
+            self.write(offset_of!(IpcBuffer, message) + 8 * index, value);
+        }
+    }
+
+    /// Copies `words` into the message words from `first` on (clipped to the last word).
+    #[inline(always)]
+    pub fn write_message(self, first: usize, words: &[usize]) {
+        let count = words.len().min(MAX_MESSAGE_WORDS.saturating_sub(first));
+        if count > 0 {
+            // SAFETY: as in `write`, for `count` words from `first`, inside the message array
+            // (clipped above); `words` is Rust memory, so it does not overlap the buffer.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    words.as_ptr(),
+                    self.word(offset_of!(IpcBuffer, message) + 8 * first),
+                    count,
+                )
+            };
+        }
+    }
+
+    /// Copies the message words from `first` on into `words` (clipped to the last word).
+    #[inline(always)]
+    pub fn read_message(self, first: usize, words: &mut [usize]) {
+        let count = words.len().min(MAX_MESSAGE_WORDS.saturating_sub(first));
+        if count > 0 {
+            // SAFETY: as in `read`, for `count` words from `first`, inside the message array
+            // (clipped above); `words` is Rust memory, so it does not overlap the buffer.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    self.word(offset_of!(IpcBuffer, message) + 8 * first),
+                    words.as_mut_ptr(),
+                    count,
+                )
+            };
+        }
+    }
+
+    /// The capability address in `send_caps[index]` (0 past the last).
+    #[inline(always)]
+    pub fn send_cap(self, index: usize) -> usize {
+        if index >= MAX_TRANSFER_CAPS {
+            return 0;
+        }
+        self.read(offset_of!(IpcBuffer, send_caps) + 8 * index)
+    }
+
+    /// Names the capability to send in `send_caps[index]` (ignored past the last).
+    #[inline(always)]
+    pub fn set_send_cap(self, index: usize, cptr: Cptr) {
+        if index < MAX_TRANSFER_CAPS {
+            self.write(offset_of!(IpcBuffer, send_caps) + 8 * index, cptr);
+        }
+    }
+
+    /// Where a received capability goes: (CNode cptr, 0 for the thread's root; slot index, 0
+    /// for none).
+    #[inline(always)]
+    pub fn receive_slot(self) -> (Cptr, usize) {
+        (self.read(offset_of!(IpcBuffer, receive_cnode)), self.read(offset_of!(IpcBuffer, receive_index)))
+    }
+
+    /// Says where a received capability goes (`index` 0: accept none).
+    #[inline(always)]
+    pub fn set_receive_slot(self, cnode: Cptr, index: usize) {
+        self.write(offset_of!(IpcBuffer, receive_cnode), cnode);
+        self.write(offset_of!(IpcBuffer, receive_index), index);
+    }
+
+    /// How many capabilities the last message brought (written by the kernel).
+    #[inline(always)]
+    pub fn received_caps(self) -> usize {
+        self.read(offset_of!(IpcBuffer, received_caps))
+    }
+
+    /// The runtime's word (the kernel never touches it).
+    #[inline(always)]
+    pub fn user_data(self) -> usize {
+        self.read(offset_of!(IpcBuffer, user_data))
+    }
+
+    /// Sets the runtime's word.
+    #[inline(always)]
+    pub fn set_user_data(self, value: usize) {
+        self.write(offset_of!(IpcBuffer, user_data), value);
+    }
 }
 
 /// A message: a label and words.
@@ -87,8 +238,7 @@ impl Message {
         if self.length > REGISTER_MESSAGE_WORDS
             && let Some(buffer) = ipc_buffer()
         {
-            buffer.message[REGISTER_MESSAGE_WORDS..self.length]
-                .copy_from_slice(&self.words[REGISTER_MESSAGE_WORDS..self.length]);
+            buffer.write_message(REGISTER_MESSAGE_WORDS, &self.words[REGISTER_MESSAGE_WORDS..self.length]);
         }
         [a0, self.info().0, self.words[0], self.words[1], self.words[2], self.words[3], a6]
     }
@@ -106,8 +256,12 @@ impl Message {
         message.words[..REGISTER_MESSAGE_WORDS].copy_from_slice(&registers[2..6]);
         if message.length > REGISTER_MESSAGE_WORDS {
             match ipc_buffer() {
-                Some(buffer) => message.words[REGISTER_MESSAGE_WORDS..message.length]
-                    .copy_from_slice(&buffer.message[REGISTER_MESSAGE_WORDS..message.length]),
+                Some(buffer) => {
+                    buffer.read_message(
+                        REGISTER_MESSAGE_WORDS,
+                        &mut message.words[REGISTER_MESSAGE_WORDS..message.length],
+                    );
+                }
                 None => message.length = REGISTER_MESSAGE_WORDS,
             }
         }
@@ -139,8 +293,8 @@ fn decode_error(code: usize) -> Error {
 fn syscall(number: Syscall, registers: Registers) -> Registers {
     // SAFETY: every IPC-family call writes only the caller's registers, its IPC buffer, and
     // (for a capability it agreed to receive) a slot it named; none is Rust-owned memory
-    // the caller could hold a reference into across this call, since the IPC buffer is
-    // only reached through `ipc_buffer()` by this thread.
+    // the caller could hold a reference into across this call: the IPC buffer holds no
+    // Rust object (`set_ipc_buffer`'s contract) and is only copied in and out.
     unsafe { raw_registers(number as usize, registers) }
 }
 

@@ -9,6 +9,7 @@
 //!   `extern crate alloc` and [`heap::init`].
 //! - [`rpc`] carries serde requests and responses in IPC messages (postcard), client and
 //!   server side; [`trace`] prints `tracing` events as lines on the console.
+//! - [`time`] reads the real-time counter and wraps kernel timers (sleep until a deadline).
 //!
 //! This crate and the kernel are the only places user-level `unsafe` may live: programs,
 //! servers and the shell `forbid(unsafe_code)` and reach the machine through here.
@@ -42,6 +43,8 @@ pub mod start;
 pub mod syscall;
 #[cfg(target_arch = "riscv64")]
 pub mod thread;
+#[cfg(target_arch = "riscv64")]
+pub mod time;
 pub mod trace;
 
 pub use kernel_abi::bootinfo::BootInfo;
@@ -60,7 +63,11 @@ pub fn boot_info() -> Option<&'static BootInfo> {
     if info.magic != kernel_abi::bootinfo::BOOT_INFO_MAGIC {
         return None;
     }
-    ipc::set_ipc_buffer(kernel_abi::bootinfo::ROOT_IPC_BUFFER_ADDRESS);
+    time::set_timebase_hz(info.timebase_hz as u64);
+    // SAFETY: the kernel configured the root task's thread with its IPC buffer frame mapped
+    // read-write at ROOT_IPC_BUFFER_ADDRESS (outside the image, stack and heap regions), and
+    // no other thread uses it until the root task hands it out, which it never does.
+    unsafe { ipc::set_ipc_buffer(kernel_abi::bootinfo::ROOT_IPC_BUFFER_ADDRESS) };
     Some(info)
 }
 

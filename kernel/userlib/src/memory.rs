@@ -10,8 +10,8 @@
 //! not mapped (or not with the needed permission) faults like any other, which is what the
 //! kernel's fault tests want.
 //!
-//! The thread's IPC buffer is such a page too; [`crate::ipc::ipc_buffer`] hands out a
-//! reference to it for one copy at a time, so use these functions on it only between calls.
+//! The thread's IPC buffer is such a page too; [`crate::ipc::ipc_buffer`] reaches it the
+//! same way (volatile word copies, never a reference).
 
 /// Top of the initial user stack (exclusive); `kernel_core::layout::USER_STACK_TOP`, which
 /// user programs do not link.

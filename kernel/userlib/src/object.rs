@@ -1,6 +1,6 @@
 //! Typed wrappers for kernel object invocations (`kernel_abi::invocation`).
 
-use kernel_abi::invocation::{CNodeOp, FrameOp, PageTableOp, ThreadOp, UntypedOp};
+use kernel_abi::invocation::{CNodeOp, FrameOp, PageTableOp, ThreadOp, TimerOp, UntypedOp};
 use kernel_abi::{Error, ObjectType, Rights};
 
 use crate::ipc::{Cptr, invoke};
@@ -180,4 +180,22 @@ pub fn irq_set_notification(handler: Cptr, notification: Cptr) -> Result<(), Err
 /// Acknowledges the interrupt of `handler`, so that the next one is delivered.
 pub fn irq_acknowledge(handler: Cptr) -> Result<(), Error> {
     invoke(handler, kernel_abi::invocation::IrqHandlerOp::Acknowledge as usize, &[]).map(|_| ())
+}
+
+/// Makes `timer` signal `notification` (WRITE right; with that capability's badge) when it
+/// fires, instead of whatever it signalled before.
+pub fn timer_set_notification(timer: Cptr, notification: Cptr) -> Result<(), Error> {
+    invoke(timer, TimerOp::SetNotification as usize, &[notification]).map(|_| ())
+}
+
+/// Arms `timer` for `deadline` (absolute, in `rdtime` units), replacing its deadline; one
+/// not after now fires at once. Returns whether it was armed before.
+pub fn timer_arm(timer: Cptr, deadline: u64) -> Result<bool, Error> {
+    let deadline = usize::try_from(deadline).map_err(|_| Error::InvalidArgument)?;
+    invoke(timer, TimerOp::Arm as usize, &[deadline]).map(|reply| reply.word(0) != 0)
+}
+
+/// Disarms `timer`. Returns whether it was armed.
+pub fn timer_cancel(timer: Cptr) -> Result<bool, Error> {
+    invoke(timer, TimerOp::Cancel as usize, &[]).map(|reply| reply.word(0) != 0)
 }

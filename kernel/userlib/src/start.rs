@@ -42,8 +42,13 @@ pub fn begin(a0: usize) {
         return;
     }
     let Some(info) = info() else { return };
-    if info.ipc_buffer != 0 {
-        crate::ipc::set_ipc_buffer(info.ipc_buffer);
+    crate::time::set_timebase_hz(info.timebase_hz as u64);
+    let buffer_end = info.ipc_buffer.saturating_add(kernel_abi::ipc_buffer::IPC_BUFFER_SIZE);
+    if info.ipc_buffer != 0 && !crate::memory::overlaps_program(info.ipc_buffer, buffer_end) {
+        // SAFETY: the process builder configured this thread with its IPC buffer frame
+        // mapped read-write at the address it wrote here (`loader::build`), a page of its
+        // own outside the image and stack (checked) and the heap (set up below, elsewhere).
+        unsafe { crate::ipc::set_ipc_buffer(info.ipc_buffer) };
     }
     if info.heap_size != 0 {
         // The builder mapped the region read-write for this program alone. If it is refused
@@ -64,7 +69,7 @@ pub fn started_at() -> u64 {
 
 /// Bytes of strings the page holds.
 pub const DATA_SIZE: usize = 4096 - 8 * HEADER_WORDS;
-const HEADER_WORDS: usize = 8;
+const HEADER_WORDS: usize = 9;
 
 /// The name, arguments or environment do not fit in the page, contain a NUL byte, or an
 /// environment key is empty or contains `=`.
@@ -91,6 +96,8 @@ pub struct StartInfo {
     pub data_length: usize,
     /// Number of service names (after the environment).
     pub service_count: usize,
+    /// `rdtime` units per second (0: not told), for `crate::time`.
+    pub timebase_hz: usize,
     /// The strings.
     pub data: [u8; DATA_SIZE],
 }
@@ -109,6 +116,7 @@ impl StartInfo {
             environment_count: 0,
             data_length: 0,
             service_count: 0,
+            timebase_hz: 0,
             data: [0; DATA_SIZE],
         }
     }
@@ -184,6 +192,7 @@ impl StartInfo {
             self.environment_count,
             self.data_length,
             self.service_count,
+            self.timebase_hz,
         ];
         header.into_iter().chain(self.data.chunks_exact(8).map(|chunk| {
             let mut word = [0u8; 8];

@@ -118,9 +118,9 @@ pub fn undefined(number: usize, arguments: [usize; 6]) -> Option<Result<usize, E
 ///
 /// Safe to call because of what the kernel may do on behalf of any syscall, valid or not:
 /// it writes the caller's registers `a0`..`a6` (returned here, never memory), the caller's
-/// IPC buffer (through the frame capability in the thread's own slot, which the runtime
-/// reaches only through [`crate::ipc::ipc_buffer`] for one copy at a time, never across
-/// this call), and capability slots (kernel memory). It never writes user memory named by
+/// IPC buffer (through the frame capability in the thread's own slot; the runtime reaches
+/// it only by copying words through [`crate::ipc::ipc_buffer`], never by reference), and
+/// capability slots (kernel memory). It never writes user memory named by
 /// an argument. Number 1 (`exit`) ends the thread, and an invocation of the thread's own
 /// capability could move its pc or stack; a thread that fuzzes must therefore not hold a
 /// capability to itself (or to anything that shares its address space), and whoever

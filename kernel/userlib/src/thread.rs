@@ -45,7 +45,10 @@ pub type Entry = fn(usize) -> usize;
 /// The first instruction of every thread started by [`start`]: registers its IPC buffer,
 /// runs the entry function and exits with its result.
 extern "C" fn trampoline(entry: usize, argument: usize, ipc_buffer: usize) -> ! {
-    set_ipc_buffer(ipc_buffer);
+    // SAFETY: `start` passes the address it configured the thread's IPC buffer at (0 for
+    // none), after checking it lies outside everything Rust code refers to; the kernel
+    // checked the frame is read-write RAM and the buffer fits in it.
+    unsafe { set_ipc_buffer(ipc_buffer) };
     // SAFETY: `start` passes `entry as usize` for a valid `Entry` (a plain `fn` pointer of
     // this program, which never unloads), so converting it back yields that function.
     let entry = unsafe { core::mem::transmute::<usize, Entry>(entry) };
@@ -60,7 +63,10 @@ pub struct Spawn {
     pub cspace: Cptr,
     /// Its address space.
     pub address_space: Cptr,
-    /// Its IPC buffer: the frame capability, and the address it is mapped at (0: none).
+    /// Its IPC buffer: the frame capability, and the address it is mapped at (0: none). The
+    /// page must be mapped there read-write and be no other thread's buffer (the kernel and
+    /// the runtime then copy long messages through it); [`start`] refuses an address inside
+    /// the program's image, initial stack or heap.
     pub ipc_buffer: (Cptr, usize),
     /// Its fault endpoint (0: none).
     pub fault_endpoint: Cptr,
@@ -71,6 +77,13 @@ pub struct Spawn {
 /// Configures `spawn.thread` to run `entry(argument)` on `stack_top`, and resumes it.
 pub fn start(spawn: &Spawn, entry: Entry, argument: usize, stack_top: usize) -> Result<(), Error> {
     let (frame, address) = spawn.ipc_buffer;
+    if frame != 0
+        && address.checked_add(kernel_abi::ipc_buffer::IPC_BUFFER_SIZE).is_none_or(|end| {
+            crate::memory::overlaps_program(address, end) || crate::heap::overlaps(address, end)
+        })
+    {
+        return Err(Error::InvalidArgument);
+    }
     object::configure_thread(
         spawn.thread,
         spawn.cspace,

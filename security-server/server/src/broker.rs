@@ -38,6 +38,9 @@ struct Client {
     path: String,
     /// Its label in the policy in force.
     label: Label,
+    /// The label as the policy writes it (for notices, listings and audit records; kept
+    /// so that a connection does not format it again).
+    label_text: String,
 }
 
 /// A live connection.
@@ -237,7 +240,8 @@ impl Broker {
         let parent_label =
             parent.and_then(|parent| self.clients.get(&parent)).map_or(Label::BOTTOM, |p| p.label);
         let label = self.policy.label_for(path, parent_label).label;
-        self.clients.insert(client, Client { path: path.to_string(), label });
+        let label_text = self.policy.label_text(label).to_string();
+        self.clients.insert(client, Client { path: path.to_string(), label, label_text });
         Ok(label)
     }
 
@@ -282,12 +286,12 @@ impl Broker {
                 deny(&format!("client {client}"), "", service, &rule),
             )));
         };
-        let label_text = self.policy.label_text(program.label).to_string();
+        let label_text = &program.label_text;
         let Some(&registered) = self.services.get(service) else {
             let rule = String::from("no server has registered the service");
             return Err(Box::new((
                 SecurityError::UnknownService,
-                deny(&program.path, &label_text, service, &rule),
+                deny(&program.path, label_text, service, &rule),
             )));
         };
         match self.policy.decide_named(&program.path, program.label, service, rights) {
@@ -299,13 +303,13 @@ impl Broker {
                 let donation = registered.session_bytes;
                 if let Err(error) = pay(client, id, donation, registered.server) {
                     let why = format!("{error}");
-                    return Err(Box::new((error, deny(&program.path, &label_text, service, &why))));
+                    return Err(Box::new((error, deny(&program.path, label_text, service, &why))));
                 }
                 self.next_connection += 1;
                 let audit = Audit::Grant {
                     connection: id,
                     client: program.path.clone(),
-                    label: self.policy.label_text(program.label).to_string(),
+                    label: label_text.clone(),
                     service: service.to_string(),
                     rule,
                 };
@@ -314,7 +318,7 @@ impl Broker {
                     client_id: client,
                     rights,
                     client: program.path.clone(),
-                    label: self.policy.label_text(program.label).to_string(),
+                    label: label_text.clone(),
                     scope: scope.clone(),
                     donation_bytes: donation,
                 };
@@ -335,7 +339,7 @@ impl Broker {
                 let rule = self.policy.explain(&reason).to_string();
                 Err(Box::new((
                     SecurityError::Denied { rule: rule.clone() },
-                    deny(&program.path, &label_text, service, &rule),
+                    deny(&program.path, label_text, service, &rule),
                 )))
             }
         }
@@ -396,8 +400,7 @@ impl Broker {
                 ConnectionInfo {
                     id,
                     client: client.map_or_else(String::new, |c| c.path.clone()),
-                    client_label: client
-                        .map_or_else(String::new, |c| self.policy.label_text(c.label).to_string()),
+                    client_label: client.map_or_else(String::new, |c| c.label_text.clone()),
                     service: connection.service.clone(),
                     rights: connection.rights,
                     scope: connection.scope.clone(),
@@ -449,6 +452,7 @@ impl Broker {
         for client in self.clients.values_mut() {
             client.label = diff::label_in_new_policy(&self.policy, &new, &client.path, client.label)
                 .unwrap_or_else(|_| new.label_for(&client.path, Label::BOTTOM).label);
+            client.label_text = new.label_text(client.label).to_string();
         }
         let kept = u32::try_from(self.connections.len()).unwrap_or(u32::MAX);
         let count = u32::try_from(revoked.len()).unwrap_or(u32::MAX);

@@ -7,7 +7,7 @@
 //! | what | where |
 //! | --- | --- |
 //! | program segments | their ELF addresses, with their ELF permissions (never W+X) |
-//! | start info page (read-only) | `userlib::start::START_INFO_ADDRESS` |
+//! | start info page (read-only: name, arguments, environment, timebase) | `userlib::start::START_INFO_ADDRESS` |
 //! | IPC buffer | `userlib::start::IPC_BUFFER_ADDRESS` |
 //! | heap | `userlib::start::HEAP_ADDRESS`, `heap_pages` pages |
 //! | stack | below `USER_STACK_TOP`, `stack_pages` pages, a guard page under it |
@@ -271,6 +271,8 @@ pub fn map_shared(
 pub fn build(workspace: &mut Workspace<'_>, spec: &Spec<'_>) -> Result<Process, BuildError> {
     let plan = elf::plan(spec.elf).map_err(BuildError::Elf)?;
     let mut info = StartInfo::new(IPC_BUFFER_ADDRESS, HEAP_ADDRESS, spec.heap_pages * PAGE_SIZE);
+    // The builder passes on the timebase it was told (the root task by the kernel).
+    info.timebase_hz = userlib::time::timebase_hz().and_then(|hz| usize::try_from(hz).ok()).unwrap_or(0);
     info.set_strings(spec.name, spec.arguments.iter().copied(), spec.environment.iter().copied())
         .and_then(|()| info.set_services(spec.services.iter().copied()))
         .map_err(|_| BuildError::StartInfoTooLarge)?;

@@ -199,7 +199,7 @@ fn rights_checked(context: &mut Context) -> Outcome {
 fn send_capability(arguments: usize) -> usize {
     let (endpoint, capability) = (unpack(arguments, 0), unpack(arguments, 1));
     if let Some(buffer) = ipc::ipc_buffer() {
-        buffer.send_caps[0] = capability;
+        buffer.set_send_cap(0, capability);
     }
     let mut message = Message::new(5, &[capability]);
     message.caps = 1;
@@ -212,8 +212,7 @@ fn send_capability(arguments: usize) -> usize {
 /// Sets where this thread receives a capability (0: nowhere).
 fn set_receive_slot(index: usize) {
     if let Some(buffer) = ipc::ipc_buffer() {
-        buffer.receive_cnode = 0;
-        buffer.receive_index = index;
+        buffer.set_receive_slot(0, index);
     }
 }
 
@@ -228,7 +227,7 @@ fn capability_transfer(context: &mut Context) -> Outcome {
     ok!(context.spawn(send_capability, pack([granting, sent, 0, 0]), 100, 0));
     let (message, _) = ok!(ipc::receive(endpoint, 0));
     check_eq!((message.label, message.caps), (5, 1));
-    check_eq!(ipc::ipc_buffer().map(|buffer| buffer.received_caps), Some(1));
+    check_eq!(ipc::ipc_buffer().map(|buffer| buffer.received_caps()), Some(1));
     // The copy signals the same notification with the same badge.
     ok!(ipc::signal(received));
     check_eq!(ipc::poll(notification), Ok(0x40));
@@ -237,7 +236,7 @@ fn capability_transfer(context: &mut Context) -> Outcome {
     ok!(context.spawn(send_capability, pack([plain, sent, 0, 0]), 100, 0));
     let (message, _) = ok!(ipc::receive(endpoint, 0));
     check_eq!((message.label, message.caps), (5, 0));
-    check_eq!(ipc::ipc_buffer().map(|buffer| buffer.received_caps), Some(0));
+    check_eq!(ipc::ipc_buffer().map(|buffer| buffer.received_caps()), Some(0));
     check_eq!(ipc::signal(received), Err(Error::InvalidCapability));
     Ok(())
 }
@@ -500,7 +499,7 @@ fn donor(arguments: usize) -> usize {
         return error as usize;
     }
     if let Some(buffer) = ipc::ipc_buffer() {
-        buffer.send_caps[0] = child;
+        buffer.set_send_cap(0, child);
     }
     let mut message = Message::new(6, &[]);
     message.caps = 1;
@@ -528,7 +527,7 @@ fn untyped_moves(context: &mut Context) -> Outcome {
     ok!(context.spawn(send_capability, pack([granting, child, 0, 0]), 100, 0));
     let (message, _) = ok!(ipc::receive(endpoint, 0));
     check_eq!((message.label, message.caps), (5, 1));
-    check_eq!(ipc::ipc_buffer().map(|buffer| buffer.received_caps), Some(1));
+    check_eq!(ipc::ipc_buffer().map(|buffer| buffer.received_caps()), Some(1));
     ok!(debug_check());
     check_eq!(object::copy(CNODE, scratch, CNODE, child, Rights::ALL), Err(Error::InvalidCapability));
     check_eq!(

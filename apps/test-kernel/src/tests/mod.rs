@@ -10,6 +10,7 @@ mod ipc;
 mod notification;
 mod syscall;
 mod thread;
+mod timer;
 mod untyped;
 mod vspace;
 
@@ -22,6 +23,7 @@ pub const GROUPS: &[&[Test]] = &[
     ipc::ALL,
     &[ipc::REPLY_DELETED_WHILE_RECEIVING],
     notification::ALL,
+    timer::ALL,
     thread::ALL,
     vspace::ALL,
     syscall::ALL,

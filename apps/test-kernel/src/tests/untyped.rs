@@ -88,6 +88,7 @@ fn every_type(context: &mut Context) -> Outcome {
         (ObjectType::Notification, 0),
         (ObjectType::Reply, 0),
         (ObjectType::SchedContext, 0),
+        (ObjectType::Timer, 0),
     ] {
         ok!(context.make(object_type, size_bits));
     }

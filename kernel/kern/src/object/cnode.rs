@@ -45,7 +45,9 @@ impl SlotStore for KernelSlots {
 
 /// Makes a CNode of `2^radix` slots in the zeroed memory at `object`.
 pub fn initialise(object: usize, radix: u8) {
-    let header = ObjectRef::<CNodeHeader>::new(object).get();
+    // SAFETY: live: retype (or boot) just zeroed this memory for a CNode; exclusive:
+    // nothing else knows it yet.
+    let header = unsafe { ObjectRef::<CNodeHeader>::new(object).get() };
     *header = CNodeHeader { header: Header::default(), slots: 1 << radix };
 }
 
@@ -108,7 +110,9 @@ pub fn revoke(kernel: &mut Kernel, slot: SlotId) -> usize {
 
 /// Empties every slot of a dead CNode (called while draining zombies).
 pub fn empty_all_slots(kernel: &mut Kernel, object: usize) {
-    let slots = ObjectRef::<CNodeHeader>::new(object).get().slots;
+    // SAFETY: live: a zombie CNode, dead but intact until a later retype; exclusive: one
+    // read.
+    let slots = unsafe { ObjectRef::<CNodeHeader>::new(object).get() }.slots;
     for index in 1..slots {
         let slot = object + index * SLOT_SIZE;
         if !load(slot).is_null() {

@@ -38,12 +38,15 @@ const _: () = assert!(core::mem::size_of::<Endpoint>() <= 1 << kernel_abi::objec
 
 /// Makes an idle endpoint in zeroed memory.
 pub fn initialise(object: usize) {
-    let endpoint = ObjectRef::<Endpoint>::new(object).get();
-    endpoint.waiting = Waiting::Idle;
+    // SAFETY: live: retype just zeroed this memory for an endpoint (all zero bytes is a
+    // valid idle one); exclusive: nothing else knows it yet.
+    unsafe { ObjectRef::<Endpoint>::new(object).get() }.waiting = Waiting::Idle;
 }
 
 fn dequeue(endpoint: ObjectRef<Endpoint>) -> Option<ObjectRef<Thread>> {
-    let ep = endpoint.get();
+    // SAFETY: live: the caller's (from a capability, or a waiter's state); exclusive: the
+    // queue operation touches threads only.
+    let ep = unsafe { endpoint.get() };
     let thread = ep.queue.pop_front()?;
     if ep.queue.is_empty() {
         ep.waiting = Waiting::Idle;
@@ -54,7 +57,9 @@ fn dequeue(endpoint: ObjectRef<Endpoint>) -> Option<ObjectRef<Thread>> {
 
 /// Removes `thread` from the endpoint's queue.
 pub fn remove_waiter(endpoint: ObjectRef<Endpoint>, thread: ObjectRef<Thread>) {
-    let ep = endpoint.get();
+    // SAFETY: live: the thread's state names it (waiters leave when it is destroyed);
+    // exclusive: the queue operation touches threads only.
+    let ep = unsafe { endpoint.get() };
     ep.queue.remove(thread);
     if ep.queue.is_empty() {
         ep.waiting = Waiting::Idle;
@@ -65,11 +70,16 @@ pub fn remove_waiter(endpoint: ObjectRef<Endpoint>, thread: ObjectRef<Thread>) {
 /// A receiver leaving the queue no longer holds its reply object.
 #[inline(always)]
 pub fn release_reply(thread: ObjectRef<Thread>) {
-    if let State::BlockedOnReceive { reply, .. } = thread.get().state
-        && let Some(reply) = ObjectRef::<reply::Reply>::from_link(reply)
-        && reply.get().receiver == thread.address()
-    {
-        reply.get().receiver = 0;
+    // SAFETY: live: the caller's thread, and the reply object its state names (a reply
+    // object being destroyed wakes its receiver first); exclusive: different objects, one
+    // read of the thread, a read and a store of the reply object, nothing called.
+    unsafe {
+        if let State::BlockedOnReceive { reply, .. } = thread.get().state
+            && let Some(reply) = ObjectRef::<reply::Reply>::from_link(reply)
+            && reply.get().receiver == thread.address()
+        {
+            reply.get().receiver = 0;
+        }
     }
 }
 
@@ -86,6 +96,12 @@ pub struct SendOptions {
     pub blocking: bool,
 }
 
+/// The state of a thread (copied out).
+fn state_of(thread: ObjectRef<Thread>) -> State {
+    // SAFETY: live: every thread passed here is a waiter or the caller; exclusive: one read.
+    unsafe { thread.get() }.state
+}
+
 /// `sender` sends on `endpoint`. If a receiver waits, the message moves now; otherwise the
 /// sender waits (or `WouldBlock` if it may not). A call leaves the sender waiting for the
 /// reply, bound to the receiver's reply object.
@@ -95,10 +111,11 @@ pub fn send(
     sender: ObjectRef<Thread>,
     options: SendOptions,
 ) -> Result<(), Error> {
-    if endpoint.get().waiting == Waiting::Receivers
+    // SAFETY: live: the sender's capability names it; exclusive: one read.
+    if unsafe { endpoint.get() }.waiting == Waiting::Receivers
         && let Some(receiver) = dequeue(endpoint)
     {
-        let State::BlockedOnReceive { reply: reply_object, .. } = receiver.get().state else {
+        let State::BlockedOnReceive { reply: reply_object, .. } = state_of(receiver) else {
             return Err(Error::Cancelled);
         };
         ipc::transfer(kernel, sender, receiver, options.badge, options.can_grant);
@@ -115,8 +132,8 @@ pub fn send(
     if !options.blocking {
         return Err(Error::WouldBlock);
     }
-    let tcb = sender.get();
-    tcb.pending =
+    // SAFETY: live: the caller; exclusive: one store.
+    unsafe { sender.get() }.pending =
         Pending::Message { badge: options.badge, can_grant: options.can_grant, is_call: options.is_call };
     block_sender(kernel, endpoint, sender);
     Ok(())
@@ -125,7 +142,9 @@ pub fn send(
 /// Queues `sender` (whose `pending` is set) on `endpoint`.
 pub fn block_sender(kernel: &mut Kernel, endpoint: ObjectRef<Endpoint>, sender: ObjectRef<Thread>) {
     kernel.scheduler.block(sender, State::BlockedOnSend { endpoint: endpoint.address() });
-    let ep = endpoint.get();
+    // SAFETY: live: the caller names it from a capability; exclusive: the queue operation
+    // touches threads only.
+    let ep = unsafe { endpoint.get() };
     ep.queue.push_back(sender);
     ep.waiting = Waiting::Senders;
 }
@@ -142,10 +161,12 @@ pub fn receive(
     if notification::take_bound_signal(receiver) {
         return Ok(());
     }
-    if endpoint.get().waiting == Waiting::Senders
+    // SAFETY: live: the receiver's capability names it; exclusive: one read.
+    if unsafe { endpoint.get() }.waiting == Waiting::Senders
         && let Some(sender) = dequeue(endpoint)
     {
-        let pending = sender.get().pending;
+        // SAFETY: live: it was in the queue; exclusive: one read.
+        let pending = unsafe { sender.get() }.pending;
         let (badge, can_grant, is_call, is_fault) = match pending {
             Pending::Message { badge, can_grant, is_call } => (badge, can_grant, is_call, false),
             Pending::Fault { badge, .. } => (badge, false, false, true),
@@ -154,10 +175,13 @@ pub fn receive(
         ipc::transfer(kernel, sender, receiver, badge, can_grant);
         if is_fault {
             // The faulting thread stays stopped; its handler restarts or destroys it.
-            sender.get().state = State::Inactive;
-            sender.get().pending = Pending::None;
+            // SAFETY: live: as above; exclusive: two stores.
+            let tcb = unsafe { sender.get() };
+            tcb.state = State::Inactive;
+            tcb.pending = Pending::None;
         } else if is_call {
-            sender.get().state = State::Inactive;
+            // SAFETY: live: as above; exclusive: one store.
+            unsafe { sender.get() }.state = State::Inactive;
             match ObjectRef::<reply::Reply>::from_link(reply_object) {
                 Some(reply_object) => reply::bind(kernel, reply_object, sender, receiver),
                 None => thread::wake(kernel, sender, Error::Cancelled as usize),
@@ -171,16 +195,20 @@ pub fn receive(
         return Err(Error::WouldBlock);
     }
     if let Some(reply) = ObjectRef::<reply::Reply>::from_link(reply_object) {
-        if reply.get().receiver != 0 {
+        // SAFETY: live: the receiver's reply capability names it; exclusive: a read and a
+        // store, nothing called.
+        let reply = unsafe { reply.get() };
+        if reply.receiver != 0 {
             // Another thread is receiving with it: a caller could be bound only once.
             return Err(Error::IllegalOperation);
         }
-        reply.get().receiver = receiver.address();
+        reply.receiver = receiver.address();
     }
     kernel
         .scheduler
         .block(receiver, State::BlockedOnReceive { endpoint: endpoint.address(), reply: reply_object });
-    let ep = endpoint.get();
+    // SAFETY: live: as above; exclusive: the queue operation touches threads only.
+    let ep = unsafe { endpoint.get() };
     ep.queue.push_back(receiver);
     ep.waiting = Waiting::Receivers;
     Ok(())
@@ -189,7 +217,8 @@ pub fn receive(
 /// The last capability is gone: every waiting thread is woken with `Cancelled`.
 pub fn destroy(kernel: &mut Kernel, endpoint: ObjectRef<Endpoint>) {
     while let Some(thread) = dequeue(endpoint) {
-        thread.get().state = State::Inactive;
+        // SAFETY: live: it was in the queue; exclusive: one store.
+        unsafe { thread.get() }.state = State::Inactive;
         thread::wake(kernel, thread, Error::Cancelled as usize);
     }
 }
@@ -197,14 +226,18 @@ pub fn destroy(kernel: &mut Kernel, endpoint: ObjectRef<Endpoint>) {
 /// Delivers the fault message pending in `thread` (already stopped) through `endpoint`: to
 /// a waiting receiver now, or queued until one comes. The thread stays stopped either way.
 pub fn send_fault(kernel: &mut Kernel, endpoint: ObjectRef<Endpoint>, thread: ObjectRef<Thread>) {
-    let Pending::Fault { badge, .. } = thread.get().pending else { return };
-    if endpoint.get().waiting == Waiting::Receivers
+    // SAFETY: live: the faulting thread; exclusive: one read.
+    let Pending::Fault { badge, .. } = unsafe { thread.get() }.pending else { return };
+    // SAFETY: live: its fault endpoint capability names it; exclusive: one read.
+    if unsafe { endpoint.get() }.waiting == Waiting::Receivers
         && let Some(receiver) = dequeue(endpoint)
     {
         ipc::transfer(kernel, thread, receiver, badge, false);
         kernel.scheduler.make_ready(receiver);
-        thread.get().pending = Pending::None;
-        thread.get().state = State::Inactive;
+        // SAFETY: live: as above; exclusive: two stores.
+        let tcb = unsafe { thread.get() };
+        tcb.pending = Pending::None;
+        tcb.state = State::Inactive;
         return;
     }
     block_sender(kernel, endpoint, thread);

@@ -13,10 +13,22 @@
 //! threads are put on a list ("zombies") that the outermost delete drains, so a chain of
 //! any length never overflows the kernel stack.
 //!
-//! Access discipline: [`ObjectRef::get`] hands out a `&mut` to the object through the direct
-//! map. The kernel runs on one hart, is never preempted and never re-entered, and no
-//! function holds the reference to an object across a call that may touch the same object;
-//! that is what keeps these references unique.
+//! Access discipline: an [`ObjectRef`] is only a typed physical address, like a raw pointer,
+//! and making one is safe; turning it into a reference is not. [`ObjectRef::get`] is the one
+//! place in the kernel that makes a `&mut` to an object, and it is an `unsafe fn` whose
+//! caller says (`// SAFETY:`) why both halves of its contract hold:
+//!
+//! - **live**: the address names an initialised object of the type. A capability keeps its
+//!   object alive (the last capability's deletion destroys it, and its memory is retyped
+//!   only after every capability derived from the Untyped is gone); the kernel clears every
+//!   link (queue, binding, reply) to an object when it destroys the object; the current
+//!   thread is live while it runs.
+//! - **exclusive**: while the reference is used, nothing else reads or writes the object.
+//!   The kernel runs on one hart, is never preempted and never re-entered, so this is a
+//!   property of the code between taking the reference and its last use: no second
+//!   reference to the same object, and no call that touches the object. Most references
+//!   therefore live for one statement, or for a function that calls nothing which could
+//!   reach the object.
 
 pub mod cnode;
 pub mod endpoint;
@@ -25,6 +37,7 @@ pub mod notification;
 pub mod reply;
 pub mod sched_context;
 pub mod thread;
+pub mod timer;
 pub mod untyped;
 pub mod vspace;
 
@@ -76,12 +89,21 @@ impl<T> ObjectRef<T> {
         self.address
     }
 
-    /// The object, through the direct map (see the module's access discipline).
-    #[allow(clippy::mut_from_ref, reason = "kernel objects live in retyped memory, not in Rust-owned data")]
-    pub fn get(self) -> &'static mut T {
-        // SAFETY: `address` holds a live, initialised `T` (constructor contract) inside the
-        // direct map, aligned to the object's size; uniqueness of the reference is kept by the
-        // module's access discipline (single hart, no re-entry, no overlapping borrows).
+    /// The object, through the direct map.
+    ///
+    /// # Safety
+    ///
+    /// The caller chooses the lifetime `'a` and must make sure that, for all of it:
+    ///
+    /// - `self` names a live, initialised `T` (its address came from a capability in a
+    ///   slot, from a link the kernel keeps, or is the current thread; see the module doc);
+    /// - nothing else reads or writes the object: no other reference to it is used, and no
+    ///   function called while the reference is live touches the object.
+    #[inline(always)]
+    pub unsafe fn get<'a>(self) -> &'a mut T {
+        // SAFETY: the caller guarantees a live `T` at `address`; objects are retyped from RAM
+        // below 128 GiB (inside the direct map) and aligned to their size, which is at least
+        // the type's alignment; exclusivity for `'a` is the caller's promise.
         unsafe { &mut *(direct_map(self.address) as *mut T) }
     }
 }
@@ -101,29 +123,38 @@ pub struct Header {
 const ZOMBIE_CNODE: usize = 1;
 const ZOMBIE_THREAD: usize = 2;
 
-/// The header of the counted object `capability` refers to, if it is one.
-fn header_of(capability: &Capability) -> Option<&'static mut Header> {
+/// The header of the counted object `capability` refers to, if it is one. Every counted
+/// object starts with its [`Header`] (`repr(C)`, first field; a CNode's is the start of its
+/// slot 0), so the header's address is the object's.
+fn header_of(capability: &Capability) -> Option<ObjectRef<Header>> {
     match *capability {
-        Capability::CNode { object, .. } => Some(ObjectRef::<Header>::new(object).get()),
-        Capability::Thread { object } => Some(&mut ObjectRef::<thread::Thread>::new(object).get().header),
-        Capability::Endpoint { object, .. } => {
-            Some(&mut ObjectRef::<endpoint::Endpoint>::new(object).get().header)
-        }
-        Capability::Notification { object, .. } => {
-            Some(&mut ObjectRef::<notification::Notification>::new(object).get().header)
-        }
-        Capability::Reply { object } => Some(&mut ObjectRef::<reply::Reply>::new(object).get().header),
-        Capability::SchedContext { object } => {
-            Some(&mut ObjectRef::<sched_context::SchedContext>::new(object).get().header)
-        }
+        Capability::CNode { object, .. }
+        | Capability::Thread { object }
+        | Capability::Endpoint { object, .. }
+        | Capability::Notification { object, .. }
+        | Capability::Reply { object }
+        | Capability::SchedContext { object }
+        | Capability::Timer { object } => Some(ObjectRef::new(object)),
         _ => None,
     }
 }
 
+const _: () = {
+    assert!(core::mem::offset_of!(thread::Thread, header) == 0);
+    assert!(core::mem::offset_of!(endpoint::Endpoint, header) == 0);
+    assert!(core::mem::offset_of!(notification::Notification, header) == 0);
+    assert!(core::mem::offset_of!(reply::Reply, header) == 0);
+    assert!(core::mem::offset_of!(sched_context::SchedContext, header) == 0);
+    assert!(core::mem::offset_of!(timer::Timer, header) == 0);
+    assert!(core::mem::offset_of!(cnode::CNodeHeader, header) == 0);
+};
+
 /// Records that a new capability to the object of `capability` exists.
 pub fn retain(kernel: &mut Kernel, capability: &Capability) {
     if let Some(header) = header_of(capability) {
-        header.references += 1;
+        // SAFETY: live: `capability` names its object (it is being copied from a live one,
+        // or was just made with it); exclusive: a statement that calls nothing.
+        unsafe { header.get() }.references += 1;
     } else if let Capability::AddressSpace { asid, .. } = *capability {
         kernel.asids.retain(asid);
     } else if let Capability::IrqHandler { irq } = *capability {
@@ -143,8 +174,14 @@ pub fn release(kernel: &mut Kernel, capability: Capability) {
         _ => {}
     }
     let Some(header) = header_of(&capability) else { return };
-    header.references = header.references.saturating_sub(1);
-    if header.references > 0 {
+    // SAFETY: live: the capability being released still named the object, so it has not
+    // been destroyed; exclusive: the reference ends with this block, which calls nothing.
+    let remaining = unsafe {
+        let header = header.get();
+        header.references = header.references.saturating_sub(1);
+        header.references
+    };
+    if remaining > 0 {
         return;
     }
     match capability {
@@ -152,8 +189,11 @@ pub fn release(kernel: &mut Kernel, capability: Capability) {
         Capability::Notification { object, .. } => notification::destroy(kernel, ObjectRef::new(object)),
         Capability::Reply { object } => reply::destroy(kernel, ObjectRef::new(object)),
         Capability::SchedContext { object } => sched_context::destroy(kernel, ObjectRef::new(object)),
+        Capability::Timer { object } => timer::destroy(kernel, ObjectRef::new(object)),
         Capability::CNode { object, .. } => {
-            let header = ObjectRef::<Header>::new(object).get();
+            // SAFETY: live: its last capability just went, which does not free its memory;
+            // exclusive: nothing else runs until the block ends.
+            let header = unsafe { ObjectRef::<Header>::new(object).get() };
             header.zombie_kind = ZOMBIE_CNODE;
             header.next_zombie = kernel.zombies;
             kernel.zombies = object;
@@ -162,7 +202,10 @@ pub fn release(kernel: &mut Kernel, capability: Capability) {
             let thread = ObjectRef::<thread::Thread>::new(object);
             // Stop it at once so it never runs again; its slots are emptied when drained.
             thread::stop(kernel, thread);
-            let header = &mut thread.get().header;
+            kernel.scheduler.forget(thread);
+            // SAFETY: live as the CNode above; exclusive: `stop` has returned and nothing
+            // else is called while the reference is used.
+            let header = &mut unsafe { thread.get() }.header;
             header.zombie_kind = ZOMBIE_THREAD;
             header.next_zombie = kernel.zombies;
             kernel.zombies = object;
@@ -176,10 +219,16 @@ pub fn drain_zombies(kernel: &mut Kernel) {
     while kernel.zombies != 0 {
         let object = kernel.zombies;
         // Both kinds start with a Header (a CNode's lives in its slot 0).
-        let header = ObjectRef::<Header>::new(object).get();
-        kernel.zombies = header.next_zombie;
-        let kind = header.zombie_kind;
-        header.next_zombie = 0;
+        // SAFETY: live: a zombie is dead but its memory is intact (memory is reused only by
+        // a retype, a later syscall, after this drain); exclusive: the reference ends with
+        // this block, which calls nothing.
+        let (next, kind) = unsafe {
+            let header = ObjectRef::<Header>::new(object).get();
+            let next = (header.next_zombie, header.zombie_kind);
+            header.next_zombie = 0;
+            next
+        };
+        kernel.zombies = next;
         match kind {
             ZOMBIE_CNODE => cnode::empty_all_slots(kernel, object),
             ZOMBIE_THREAD => thread::empty_slots(kernel, ObjectRef::new(object)),

@@ -45,7 +45,9 @@ const _: () =
 
 /// Makes an unconfigured scheduling context (no budget: a thread bound to it cannot run).
 pub fn initialise(object: usize) {
-    let context = ObjectRef::<SchedContext>::new(object).get();
+    // SAFETY: live: retype just zeroed this memory for a scheduling context (all zero bytes
+    // is a valid unconfigured one); exclusive: nothing else knows it yet.
+    let context = unsafe { ObjectRef::<SchedContext>::new(object).get() };
     context.budget = 0;
     context.remaining = 0;
 }
@@ -112,7 +114,9 @@ pub fn decode(
 
 /// Gives the context its budget and period, starting a full period now.
 pub fn configure(kernel: &mut Kernel, configure: Configure, now: u64) {
-    let context = configure.context.get();
+    // SAFETY: live: the invoker's capability names it (decode checked); exclusive: the one
+    // call made while it is used, `release_if_throttled`, touches threads and run queues.
+    let context = unsafe { configure.context.get() };
     context.budget = configure.budget;
     context.period = configure.period;
     context.remaining = configure.budget;
@@ -130,7 +134,8 @@ pub fn bind(kernel: &mut Kernel, thread: ObjectRef<Thread>, slot: SlotId) -> Res
         let Capability::SchedContext { object } = cnode::load(slot) else {
             return Err(Error::IllegalOperation);
         };
-        let bound = ObjectRef::<SchedContext>::new(object).get().bound_thread;
+        // SAFETY: live: the capability in `slot` names it; exclusive: one read.
+        let bound = unsafe { ObjectRef::<SchedContext>::new(object).get() }.bound_thread;
         if bound != 0 && bound != thread.address() {
             return Err(Error::IllegalOperation);
         }
@@ -138,16 +143,19 @@ pub fn bind(kernel: &mut Kernel, thread: ObjectRef<Thread>, slot: SlotId) -> Res
     unbind(kernel, thread);
     let own = thread::slot_id(thread, SCHED_CONTEXT_SLOT);
     if slot == 0 {
-        thread.get().scheduling = Scheduling::Passive;
+        // SAFETY: live: the invoked thread; exclusive: one store.
+        unsafe { thread.get() }.scheduling = Scheduling::Passive;
     } else {
         let original = cnode::load(slot);
         if let Some(copy) = original.derive(Rights::ALL, None) {
             cnode::insert(kernel, slot, own, copy);
         }
         if let Capability::SchedContext { object } = original {
-            ObjectRef::<SchedContext>::new(object).get().bound_thread = thread.address();
+            // SAFETY: live: the capability in `slot` names it; exclusive: one store.
+            unsafe { ObjectRef::<SchedContext>::new(object).get() }.bound_thread = thread.address();
         }
-        thread.get().scheduling = Scheduling::Budgeted;
+        // SAFETY: live: the invoked thread; exclusive: one store.
+        unsafe { thread.get() }.scheduling = Scheduling::Budgeted;
     }
     kernel.scheduler.release_if_throttled(thread);
     Ok(())
@@ -157,7 +165,8 @@ pub fn bind(kernel: &mut Kernel, thread: ObjectRef<Thread>, slot: SlotId) -> Res
 fn unbind(kernel: &mut Kernel, thread: ObjectRef<Thread>) {
     let own = thread::slot_id(thread, SCHED_CONTEXT_SLOT);
     if let Capability::SchedContext { object } = cnode::load(own) {
-        ObjectRef::<SchedContext>::new(object).get().bound_thread = 0;
+        // SAFETY: live: the thread's own slot names it; exclusive: one store.
+        unsafe { ObjectRef::<SchedContext>::new(object).get() }.bound_thread = 0;
     }
     cnode::delete(kernel, own);
 }
@@ -166,5 +175,6 @@ fn unbind(kernel: &mut Kernel, thread: ObjectRef<Thread>) {
 /// was a capability too), so there is nothing left to undo but lending.
 pub fn destroy(kernel: &mut Kernel, context: ObjectRef<SchedContext>) {
     let _ = kernel;
-    context.get().bound_thread = 0;
+    // SAFETY: live: dead but intact until a later retype; exclusive: one store.
+    unsafe { context.get() }.bound_thread = 0;
 }

@@ -7,7 +7,7 @@
 //! `queue_previous`.
 
 use kernel_abi::invocation::ThreadOp;
-use kernel_abi::ipc_buffer::{IPC_BUFFER_SIZE, IpcBuffer};
+use kernel_abi::ipc_buffer::IPC_BUFFER_SIZE;
 use kernel_abi::{Error, Rights};
 use kernel_core::capability::{self, Capability, SLOT_SIZE, Slot, SlotId};
 
@@ -16,7 +16,7 @@ use super::{Header, ObjectRef, endpoint, notification, reply};
 use crate::Kernel;
 use crate::arch::riscv64::fpu::FpState;
 use crate::arch::riscv64::trap::TrapFrame;
-use crate::memory::direct_map;
+use crate::memory::IpcBufferWords;
 
 /// Slot of the CSpace root CNode.
 pub const CSPACE_SLOT: usize = 0;
@@ -163,7 +163,9 @@ const _: () = assert!(core::mem::offset_of!(Thread, slots) == 64, "thread slots 
 
 /// Makes a thread in the zeroed memory at `object`: inactive, priority 0, no capabilities.
 pub fn initialise(object: usize) {
-    let thread = ObjectRef::<Thread>::new(object).get();
+    // SAFETY: live: retype just zeroed this memory for a thread (all zero bytes is a valid
+    // inactive thread); exclusive: nothing else knows it yet.
+    let thread = unsafe { ObjectRef::<Thread>::new(object).get() };
     thread.state = State::Inactive;
     thread.name[..6].copy_from_slice(b"thread");
 }
@@ -204,9 +206,13 @@ impl Thread {
 pub fn budget(thread: ObjectRef<Thread>) -> Budget {
     let mut current = thread;
     for _ in 0..16 {
-        let tcb = current.get();
+        // SAFETY: live: `thread` is the caller's, then each caller is linked from a live
+        // reply object; exclusive: the reference is only read, and nothing is called.
+        let tcb = unsafe { current.get() };
         if let Some(reply) = ObjectRef::<reply::Reply>::from_link(tcb.donation_reply)
-            && let Some(caller) = ObjectRef::<Thread>::from_link(reply.get().caller)
+            // SAFETY: live: a donation reply is linked from its server (cleared when either
+            // goes); exclusive: one read.
+            && let Some(caller) = ObjectRef::<Thread>::from_link(unsafe { reply.get() }.caller)
         {
             current = caller;
             continue;
@@ -226,25 +232,26 @@ pub fn budget(thread: ObjectRef<Thread>) -> Budget {
 /// Recomputes the cached `satp` from the thread's address-space slot; called whenever
 /// something is put into that slot.
 pub fn refresh_satp(thread: ObjectRef<Thread>) {
-    let tcb = thread.get();
+    // SAFETY: live: the caller's thread; exclusive: a read and a write, nothing called.
+    let tcb = unsafe { thread.get() };
     tcb.satp = match tcb.capability(ADDRESS_SPACE_SLOT) {
         Capability::AddressSpace { root, asid } => kernel_core::paging::satp(root, asid),
         _ => 0,
     };
 }
 
-/// The thread's IPC buffer, if it has one.
-pub fn ipc_buffer(thread: ObjectRef<Thread>) -> Option<&'static mut IpcBuffer> {
-    let tcb = thread.get();
+/// The thread's IPC buffer, if it has one (see [`IpcBufferWords`]: words copied in and out,
+/// never a reference).
+pub fn ipc_buffer(thread: ObjectRef<Thread>) -> Option<IpcBufferWords> {
+    // SAFETY: live: the caller's thread; exclusive: two reads.
+    let tcb = unsafe { thread.get() };
     let Capability::Frame { frame, large, .. } = tcb.capability(IPC_BUFFER_SLOT) else { return None };
     let size = if large { 2 << 20 } else { 4096 };
-    let offset = tcb.ipc_buffer & (size - 1);
-    // Configure checked alignment and that the buffer fits in the frame.
-    // SAFETY: the frame capability in the thread's own slot keeps the frame alive (deleting
-    // it empties the slot, and this returns None); `offset + IPC_BUFFER_SIZE <= size` and
-    // 8-byte alignment were checked when the buffer was configured. User code may write the
-    // page concurrently only when it runs, and the kernel runs alone.
-    Some(unsafe { &mut *(direct_map(frame + offset) as *mut IpcBuffer) })
+    // SAFETY: the frame capability in the IPC buffer slot and the buffer address were set
+    // together by `Configure`, which refused device frames and checked the buffer's
+    // alignment and fit, or by boot (a RAM frame, the buffer at its start); `size` is the
+    // capability's frame size.
+    Some(unsafe { IpcBufferWords::new(frame, size, tcb.ipc_buffer & (size - 1)) })
 }
 
 /// A FIFO of threads, linked through the threads themselves.
@@ -266,11 +273,15 @@ impl Queue {
     /// Appends `thread`.
     #[inline(always)]
     pub fn push_back(&mut self, thread: ObjectRef<Thread>) {
-        let tcb = thread.get();
+        // SAFETY: live: the caller's thread; exclusive: two stores (the caller holds no
+        // reference to it across this call).
+        let tcb = unsafe { thread.get() };
         tcb.queue_next = 0;
         tcb.queue_previous = self.tail;
         match ObjectRef::<Thread>::from_link(self.tail) {
-            Some(tail) => tail.get().queue_next = thread.address(),
+            // SAFETY: live: the queue's tail (queues hold live threads); exclusive: one
+            // store; it is not `thread`, which was in no queue.
+            Some(tail) => unsafe { tail.get() }.queue_next = thread.address(),
             None => self.head = thread.address(),
         }
         self.tail = thread.address();
@@ -278,11 +289,13 @@ impl Queue {
 
     /// Prepends `thread`.
     pub fn push_front(&mut self, thread: ObjectRef<Thread>) {
-        let tcb = thread.get();
+        // SAFETY: as in `push_back`.
+        let tcb = unsafe { thread.get() };
         tcb.queue_previous = 0;
         tcb.queue_next = self.head;
         match ObjectRef::<Thread>::from_link(self.head) {
-            Some(head) => head.get().queue_previous = thread.address(),
+            // SAFETY: as in `push_back`, for the head.
+            Some(head) => unsafe { head.get() }.queue_previous = thread.address(),
             None => self.tail = thread.address(),
         }
         self.head = thread.address();
@@ -299,35 +312,44 @@ impl Queue {
     /// Unlinks `thread`, which must be in this queue.
     #[inline(always)]
     pub fn remove(&mut self, thread: ObjectRef<Thread>) {
-        let tcb = thread.get();
+        // SAFETY: live: a queued thread; exclusive: the reference is used before and after
+        // the neighbours' stores below, which go to other threads.
+        let tcb = unsafe { thread.get() };
         let (next, previous) = (tcb.queue_next, tcb.queue_previous);
+        tcb.queue_next = 0;
+        tcb.queue_previous = 0;
         match ObjectRef::<Thread>::from_link(previous) {
-            Some(previous) => previous.get().queue_next = next,
+            // SAFETY: live: its neighbour in the queue; exclusive: one store, to a thread
+            // that is not `thread` (a queue has no cycles).
+            Some(previous) => unsafe { previous.get() }.queue_next = next,
             None => self.head = next,
         }
         match ObjectRef::<Thread>::from_link(next) {
-            Some(next) => next.get().queue_previous = previous,
+            // SAFETY: as for `previous`.
+            Some(next) => unsafe { next.get() }.queue_previous = previous,
             None => self.tail = previous,
         }
-        tcb.queue_next = 0;
-        tcb.queue_previous = 0;
     }
 }
 
 /// Takes `thread` out of whatever it waits in and makes it inactive. Safe on any state.
 pub fn stop(kernel: &mut Kernel, thread: ObjectRef<Thread>) {
     cancel_wait(kernel, thread);
-    if thread.get().state == State::Ready {
+    // SAFETY: live: the caller's thread; exclusive: one read, before the queue operation.
+    if unsafe { thread.get() }.state == State::Ready {
         kernel.scheduler.remove(thread);
     }
-    thread.get().state = State::Inactive;
-    thread.get().pending = Pending::None;
+    // SAFETY: as above, after it.
+    let tcb = unsafe { thread.get() };
+    tcb.state = State::Inactive;
+    tcb.pending = Pending::None;
 }
 
 /// Removes `thread` from the endpoint, notification or reply it waits on (its state is left
 /// for the caller to set).
 pub fn cancel_wait(kernel: &mut Kernel, thread: ObjectRef<Thread>) {
-    match thread.get().state {
+    // SAFETY: live: the caller's thread; exclusive: one read (the state is copied).
+    match unsafe { thread.get() }.state {
         State::BlockedOnSend { endpoint } | State::BlockedOnReceive { endpoint, .. } => {
             endpoint::remove_waiter(ObjectRef::new(endpoint), thread);
         }
@@ -342,22 +364,30 @@ pub fn cancel_wait(kernel: &mut Kernel, thread: ObjectRef<Thread>) {
 
 /// Makes `thread` runnable with `a0 = error` (0 for success), as the end of a blocking call.
 pub fn wake(kernel: &mut Kernel, thread: ObjectRef<Thread>, error: usize) {
-    thread.get().frame.set_a(0, error);
-    thread.get().pending = Pending::None;
+    // SAFETY: live: the caller's thread; exclusive: two stores before `make_ready`.
+    let tcb = unsafe { thread.get() };
+    tcb.frame.set_a(0, error);
+    tcb.pending = Pending::None;
     kernel.scheduler.make_ready(thread);
 }
 
 /// Empties the slots of a dead thread (called while draining zombies).
 pub fn empty_slots(kernel: &mut Kernel, thread: ObjectRef<Thread>) {
-    if let Some(reply) = ObjectRef::<reply::Reply>::from_link(thread.get().donation_reply) {
-        reply.get().server = 0;
-        thread.get().donation_reply = 0;
-    }
-    if let Some(notification) =
-        ObjectRef::<notification::Notification>::from_link(thread.get().bound_notification)
-    {
-        notification.get().bound_thread = 0;
-        thread.get().bound_notification = 0;
+    // SAFETY: live: a zombie thread (dead, memory intact until drained); exclusive: the
+    // block touches only it and the objects it links, which are other objects.
+    unsafe {
+        let tcb = thread.get();
+        if let Some(reply) = ObjectRef::<reply::Reply>::from_link(tcb.donation_reply) {
+            // Live: a donation reply is linked from its server until either goes.
+            reply.get().server = 0;
+            tcb.donation_reply = 0;
+        }
+        if let Some(notification) = ObjectRef::<notification::Notification>::from_link(tcb.bound_notification)
+        {
+            // Live: a bound notification is linked from its thread until either goes.
+            notification.get().bound_thread = 0;
+            tcb.bound_notification = 0;
+        }
     }
     for index in 0..SLOT_COUNT {
         let slot = slot_id(thread, index);
@@ -469,7 +499,8 @@ pub fn decode(
         }
         l if l == ThreadOp::ReadRegisters as usize => Invocation::ReadRegisters,
         l if l == ThreadOp::Resume as usize => {
-            if !target.get().is_configured() {
+            // SAFETY: live: the invoked capability names it; exclusive: one read.
+            if !unsafe { target.get() }.is_configured() {
                 return Err(Error::BadThreadState);
             }
             Invocation::Resume
@@ -477,7 +508,8 @@ pub fn decode(
         l if l == ThreadOp::Suspend as usize => Invocation::Suspend,
         l if l == ThreadOp::SetPriority as usize => {
             let priority = word(0)?;
-            if priority > MAX_PRIORITY || priority > caller.get().priority {
+            // SAFETY: live: the current thread; exclusive: one read.
+            if priority > MAX_PRIORITY || priority > unsafe { caller.get() }.priority {
                 return Err(Error::RangeError);
             }
             Invocation::SetPriority(priority)
@@ -490,9 +522,13 @@ pub fn decode(
             let Capability::Notification { object, .. } = cnode::load(slot) else {
                 return Err(Error::IllegalOperation);
             };
-            if target.get().bound_notification != 0
-                || ObjectRef::<notification::Notification>::new(object).get().bound_thread != 0
-            {
+            // SAFETY: live: the invoked capability names the thread, the capability in
+            // `slot` the notification; exclusive: one read each.
+            let already_bound = unsafe {
+                target.get().bound_notification != 0
+                    || ObjectRef::<notification::Notification>::new(object).get().bound_thread != 0
+            };
+            if already_bound {
                 return Err(Error::IllegalOperation);
             }
             Invocation::BindNotification(slot)
@@ -505,7 +541,8 @@ pub fn decode(
             Invocation::SetSchedContext(slot)
         }
         l if l == ThreadOp::UnbindNotification as usize => {
-            if target.get().bound_notification == 0 {
+            // SAFETY: live: the invoked capability names it; exclusive: one read.
+            if unsafe { target.get() }.bound_notification == 0 {
                 return Err(Error::IllegalOperation);
             }
             Invocation::UnbindNotification
@@ -527,15 +564,23 @@ pub fn invoke(
             set_slot(kernel, target, ADDRESS_SPACE_SLOT, address_space);
             refresh_satp(target);
             set_slot(kernel, target, IPC_BUFFER_SLOT, buffer_frame);
-            target.get().ipc_buffer = if buffer_frame != 0 { buffer_address } else { 0 };
+            // SAFETY: live: the invoked capability names it (and even if `set_slot` destroyed
+            // it through a CNode it alone kept alive, its memory stays intact until a later
+            // retype); exclusive: one store.
+            unsafe { target.get() }.ipc_buffer = if buffer_frame != 0 { buffer_address } else { 0 };
             set_slot(kernel, target, FAULT_ENDPOINT_SLOT, fault);
-            if target.get().state != State::Inactive && !target.get().is_configured() {
+            // SAFETY: as above; two reads.
+            let tcb = unsafe { target.get() };
+            if tcb.state != State::Inactive && !tcb.is_configured() {
                 stop(kernel, target);
             }
             Ok(0)
         }
         Invocation::WriteRegisters([pc, sp, a0, a1, a2, a3]) => {
-            let frame = &mut target.get().frame;
+            // SAFETY: live: the invoked capability names it; exclusive: stores into its
+            // frame, nothing called (the syscall path holds no reference to the caller's
+            // frame meanwhile, should the target be the caller).
+            let frame = &mut unsafe { target.get() }.frame;
             frame.pc = pc;
             frame.registers[TrapFrame::SP] = sp;
             for (index, value) in [a0, a1, a2, a3].into_iter().enumerate() {
@@ -544,14 +589,18 @@ pub fn invoke(
             Ok(0)
         }
         Invocation::ReadRegisters => {
-            let frame = &target.get().frame;
+            // SAFETY: live: the invoked capability names it; exclusive: reads only.
+            let frame = &unsafe { target.get() }.frame;
             *results =
                 [frame.pc, frame.registers[TrapFrame::SP], frame.a(0), frame.a(1), frame.a(2), frame.a(3)];
             Ok(6)
         }
         Invocation::Resume => {
-            if target.get().state == State::Inactive {
-                target.get().pending = Pending::None;
+            // SAFETY: live: the invoked capability names it; exclusive: used before
+            // `make_ready`.
+            let tcb = unsafe { target.get() };
+            if tcb.state == State::Inactive {
+                tcb.pending = Pending::None;
                 kernel.scheduler.make_ready(target);
             }
             Ok(0)
@@ -561,13 +610,17 @@ pub fn invoke(
             Ok(0)
         }
         Invocation::SetPriority(priority) => {
-            let was_ready = target.get().state == State::Ready;
+            // SAFETY: live: the invoked capability names it; exclusive: one read, before the
+            // queue operations (and likewise for the next two blocks).
+            let was_ready = unsafe { target.get() }.state == State::Ready;
             if was_ready {
                 kernel.scheduler.remove(target);
                 // Not Ready while out of the queue, or make_ready below would skip it.
-                target.get().state = State::Inactive;
+                // SAFETY: as above.
+                unsafe { target.get() }.state = State::Inactive;
             }
-            target.get().priority = priority;
+            // SAFETY: as above.
+            unsafe { target.get() }.priority = priority;
             if was_ready {
                 kernel.scheduler.make_ready(target);
             }
@@ -577,8 +630,12 @@ pub fn invoke(
             let Capability::Notification { object, .. } = cnode::load(slot) else {
                 return Err(Error::IllegalOperation);
             };
-            ObjectRef::<notification::Notification>::new(object).get().bound_thread = target.address();
-            target.get().bound_notification = object;
+            // SAFETY: live: the capability in `slot` names the notification, the invoked one
+            // the thread; exclusive: one store each.
+            unsafe {
+                ObjectRef::<notification::Notification>::new(object).get().bound_thread = target.address();
+                target.get().bound_notification = object;
+            }
             Ok(0)
         }
         Invocation::SetSchedContext(slot) => {
@@ -586,12 +643,17 @@ pub fn invoke(
             Ok(0)
         }
         Invocation::UnbindNotification => {
-            if let Some(notification) =
-                ObjectRef::<notification::Notification>::from_link(target.get().bound_notification)
-            {
-                notification.get().bound_thread = 0;
+            // SAFETY: live: the invoked capability names the thread, whose link names its
+            // bound notification; exclusive: the two are different objects, nothing called.
+            unsafe {
+                let tcb = target.get();
+                if let Some(notification) =
+                    ObjectRef::<notification::Notification>::from_link(tcb.bound_notification)
+                {
+                    notification.get().bound_thread = 0;
+                }
+                tcb.bound_notification = 0;
             }
-            target.get().bound_notification = 0;
             Ok(0)
         }
     }

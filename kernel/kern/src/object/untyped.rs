@@ -11,7 +11,7 @@ use kernel_abi::object::{MIN_UNTYPED_BITS, PAGE_BITS};
 use kernel_abi::{Error, Rights};
 use kernel_core::capability::{self, Capability, SLOT_SIZE, SlotId};
 
-use super::{cnode, endpoint, notification, reply, sched_context, thread, vspace};
+use super::{cnode, endpoint, notification, reply, sched_context, thread, timer, vspace};
 use crate::Kernel;
 use crate::memory::zero_range;
 
@@ -97,7 +97,10 @@ pub fn invoke(kernel: &mut Kernel, retype: Retype) -> Result<usize, Error> {
         // Objects start zeroed; Untyped is zeroed when its own objects are made, and device
         // memory is registers, never zeroed.
         if !is_device && retype.object_type != ObjectType::Untyped {
-            zero_range(object, size);
+            // SAFETY: `decode` placed the objects past the Untyped's watermark (or at its
+            // start when nothing derived from it is left), so no live object or mapping
+            // uses this memory; it is RAM (not device memory, checked above).
+            unsafe { zero_range(object, size) };
         }
         let capability = make_object(kernel, retype.object_type, object, retype.size_bits, is_device);
         cnode::insert(kernel, retype.untyped, retype.first_slot + index * SLOT_SIZE, capability);
@@ -161,6 +164,10 @@ pub fn make_object(
         ObjectType::SchedContext => {
             sched_context::initialise(object);
             Capability::SchedContext { object }
+        }
+        ObjectType::Timer => {
+            timer::initialise(object);
+            Capability::Timer { object }
         }
     }
 }

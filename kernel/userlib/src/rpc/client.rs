@@ -36,12 +36,11 @@ pub fn call_with<P: Protocol>(
     if transfer.send.is_some() || transfer.receive.is_some() {
         let buffer = ipc::ipc_buffer().ok_or(P::Error::from(RpcError::NoIpcBuffer))?;
         if let Some(capability) = transfer.send {
-            buffer.send_caps[0] = capability;
+            buffer.set_send_cap(0, capability);
             message.caps = 1;
         }
         if let Some(slot) = transfer.receive {
-            buffer.receive_cnode = slot.cnode;
-            buffer.receive_index = slot.index;
+            buffer.set_receive_slot(slot.cnode, slot.index);
         }
     }
     let reply = ipc::call(endpoint, &message);
@@ -49,7 +48,7 @@ pub fn call_with<P: Protocol>(
         && let Some(buffer) = ipc::ipc_buffer()
     {
         // No later message may drop a capability into the caller's slot unasked.
-        buffer.receive_index = 0;
+        buffer.set_receive_slot(0, 0);
     }
     let reply = reply.map_err(|error| P::Error::from(RpcError::from_kernel(error)))?;
     let received = reply.caps > 0;

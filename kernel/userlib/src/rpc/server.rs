@@ -137,7 +137,7 @@ pub fn answer<P: Protocol>(
 fn attach(message: &mut Message, capability: Option<Cptr>) -> Result<(), Error> {
     if let Some(capability) = capability {
         let buffer = ipc::ipc_buffer().ok_or(Error::InvalidArgument)?;
-        buffer.send_caps[0] = capability;
+        buffer.set_send_cap(0, capability);
         message.caps = 1;
     }
     Ok(())
@@ -179,17 +179,21 @@ impl Server {
         if ipc::ipc_buffer().is_none() {
             return Error::InvalidArgument;
         }
-        let mut answer: Option<Message> = None;
+        // The answer to the last request, sent with the next receive (when `answering`).
+        let mut answer = Message::new(0, &[]);
+        let mut answering = false;
         loop {
             if let Some(buffer) = ipc::ipc_buffer() {
                 // The handler may have called other servers, which changes these.
-                (buffer.receive_cnode, buffer.receive_index) =
-                    self.receive.map_or((0, 0), |slot| (slot.cnode, slot.index));
+                let (cnode, index) = self.receive.map_or((0, 0), |slot| (slot.cnode, slot.index));
+                buffer.set_receive_slot(cnode, index);
             }
-            let received = match answer.take() {
-                Some(message) => ipc::reply_receive(self.endpoint, &message, self.reply_object),
-                None => ipc::receive(self.endpoint, self.reply_object),
+            let received = if answering {
+                ipc::reply_receive(self.endpoint, &answer, self.reply_object)
+            } else {
+                ipc::receive(self.endpoint, self.reply_object)
             };
+            answering = false;
             let (message, badge) = match received {
                 Ok(received) => received,
                 Err(error) => return error,
@@ -202,11 +206,12 @@ impl Server {
                 let _ = object::delete(slot.cnode, slot.index);
             }
             match outcome {
-                Outcome::Answer(mut message, capability) => {
+                Outcome::Answer(message, capability) => {
+                    answer = message;
                     // Only fails without an IPC buffer, checked above; then no capability
                     // is counted and the answer goes alone.
-                    let _ = attach(&mut message, capability);
-                    answer = Some(message);
+                    let _ = attach(&mut answer, capability);
+                    answering = true;
                 }
                 Outcome::Later { next_reply } => self.reply_object = next_reply,
             }
