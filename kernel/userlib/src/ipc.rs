@@ -243,6 +243,30 @@ impl Message {
         [a0, self.info().0, self.words[0], self.words[1], self.words[2], self.words[3], a6]
     }
 
+    /// Reads a received message out of registers and the IPC buffer into this one, in
+    /// place: only the received words are written (the rest keep whatever they held, past
+    /// `length`), so no kilobyte is zeroed or moved per message.
+    #[cfg(target_arch = "riscv64")]
+    #[inline(always)]
+    fn store_into(&mut self, registers: &Registers) {
+        let info = MessageInfo(registers[1]);
+        self.label = info.label();
+        self.length = info.length();
+        self.caps = info.caps();
+        self.words[..REGISTER_MESSAGE_WORDS].copy_from_slice(&registers[2..6]);
+        if self.length > REGISTER_MESSAGE_WORDS {
+            match ipc_buffer() {
+                Some(buffer) => {
+                    buffer.read_message(
+                        REGISTER_MESSAGE_WORDS,
+                        &mut self.words[REGISTER_MESSAGE_WORDS..self.length],
+                    );
+                }
+                None => self.length = REGISTER_MESSAGE_WORDS,
+            }
+        }
+    }
+
     /// Reads a received message out of registers and the IPC buffer.
     #[cfg(target_arch = "riscv64")]
     fn store(registers: &Registers) -> Self {
@@ -306,6 +330,43 @@ pub fn call(cap: Cptr, message: &Message) -> Result<Message, Error> {
     Ok(Message::store(&registers))
 }
 
+/// [`call`] in place: sends `message` and replaces it with the reply (what the RPC layer
+/// uses: one message buffer per call, no copy of it).
+#[cfg(target_arch = "riscv64")]
+#[inline]
+pub fn call_in_place(cap: Cptr, message: &mut Message) -> Result<(), Error> {
+    let registers = syscall(Syscall::Call, message.load(cap, 0));
+    check(&registers)?;
+    message.store_into(&registers);
+    Ok(())
+}
+
+/// [`receive`] into `into`, in place; returns the sender's badge.
+#[cfg(target_arch = "riscv64")]
+#[inline]
+pub fn receive_into(cap: Cptr, reply: Cptr, into: &mut Message) -> Result<usize, Error> {
+    let registers = syscall(Syscall::Recv, [cap, 0, 0, 0, 0, 0, reply]);
+    check(&registers)?;
+    into.store_into(&registers);
+    Ok(registers[6])
+}
+
+/// [`reply_receive`] with the next message received into `into`, in place; returns the
+/// sender's badge.
+#[cfg(target_arch = "riscv64")]
+#[inline]
+pub fn reply_receive_into(
+    cap: Cptr,
+    answer: &Message,
+    reply: Cptr,
+    into: &mut Message,
+) -> Result<usize, Error> {
+    let registers = syscall(Syscall::ReplyRecv, answer.load(cap, reply));
+    check(&registers)?;
+    into.store_into(&registers);
+    Ok(registers[6])
+}
+
 /// Sends `message` on `cap` (endpoint: waits for a receiver; notification: signals; reply:
 /// answers the caller).
 #[cfg(target_arch = "riscv64")]
@@ -367,10 +428,48 @@ pub fn poll(cap: Cptr) -> Result<usize, Error> {
 }
 
 /// Invokes the kernel object `cap` with operation `label` and argument `words`; returns the
-/// result words.
+/// result words. Arguments past the fourth go through the IPC buffer (as a message's do);
+/// no [`Message`] is built, so an invocation costs a syscall, not a kilobyte of copies.
 #[cfg(target_arch = "riscv64")]
-pub fn invoke(cap: Cptr, label: usize, words: &[usize]) -> Result<Message, Error> {
-    call(cap, &Message::new(label, words))
+pub fn invoke(cap: Cptr, label: usize, words: &[usize]) -> Result<Invoked, Error> {
+    let length = words.len().min(MAX_MESSAGE_WORDS);
+    let word = |index: usize| words.get(index).copied().unwrap_or(0);
+    if length > REGISTER_MESSAGE_WORDS
+        && let Some(buffer) = ipc_buffer()
+    {
+        buffer.write_message(REGISTER_MESSAGE_WORDS, &words[REGISTER_MESSAGE_WORDS..length]);
+    }
+    let info = MessageInfo::new(label, length, 0);
+    let registers = syscall(Syscall::Call, [cap, info.0, word(0), word(1), word(2), word(3), 0]);
+    check(&registers)?;
+    Ok(Invoked { registers })
+}
+
+/// The result words of an invocation ([`invoke`]).
+#[cfg(target_arch = "riscv64")]
+#[derive(Clone, Copy, Debug)]
+pub struct Invoked {
+    registers: Registers,
+}
+
+#[cfg(target_arch = "riscv64")]
+impl Invoked {
+    /// How many result words there are.
+    pub fn length(&self) -> usize {
+        MessageInfo(self.registers[1]).length()
+    }
+
+    /// Result word `index`, or 0 past the end (words past the fourth come from the IPC
+    /// buffer, read now).
+    pub fn word(&self, index: usize) -> usize {
+        if index >= self.length() {
+            0
+        } else if index < REGISTER_MESSAGE_WORDS {
+            self.registers[2 + index]
+        } else {
+            ipc_buffer().map_or(0, |buffer| buffer.message(index))
+        }
+    }
 }
 
 /// The short form of a message: tag and the four register words, nothing in the IPC

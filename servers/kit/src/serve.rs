@@ -368,10 +368,15 @@ impl<S: Default> Kit<S> {
         if let Some(received) = &self.received {
             loop_server = loop_server.receiving(received.as_receive());
         }
-        loop_server.run(|incoming| self.dispatch(server, incoming))
+        loop_server.run(|incoming, answer| self.dispatch(server, incoming, answer))
     }
 
-    fn dispatch<V: Server<Session = S>>(&mut self, server: &mut V, incoming: &Incoming<'_>) -> Outcome {
+    fn dispatch<V: Server<Session = S>>(
+        &mut self,
+        server: &mut V,
+        incoming: &Incoming<'_>,
+        answer: &mut Message,
+    ) -> Outcome {
         let message = incoming.message();
         let caller = Caller::from_badge(incoming.badge() as u64);
         if message.label == 0 && message.length == 0 {
@@ -385,14 +390,15 @@ impl<S: Default> Kit<S> {
             }
             // After a signal nobody waits on the reply object and this goes nowhere; a
             // client that sent label 0 itself gets a typed error.
-            return Reply::<V::Protocol>::Now(Err(RpcError::WrongProtocol.into())).outcome();
+            return Reply::<V::Protocol>::Now(Err(RpcError::WrongProtocol.into())).write(answer);
         }
         if let Caller::Fault(number) = caller
             && message.label == FAULT_LABEL
         {
             server.fault(self, number, message);
             // Nobody waits for an answer to a fault message.
-            return Outcome::Answer(Message::new(0, &[]), None);
+            (answer.label, answer.length, answer.caps) = (0, 0, 0);
+            return Outcome::Answer(None);
         }
         let request = match incoming.request::<V::Protocol>() {
             Ok(request) => request,
@@ -404,7 +410,7 @@ impl<S: Default> Kit<S> {
                     %error,
                     "refused a malformed request"
                 );
-                return Reply::<V::Protocol>::Now(Err(error.into())).outcome();
+                return Reply::<V::Protocol>::Now(Err(error.into())).write(answer);
             }
         };
         // A session the kit has not heard of: its notice is waiting (the security server
@@ -417,8 +423,8 @@ impl<S: Default> Kit<S> {
         }
         self.deferred = false;
         let current = self.reply.index();
-        let answer = server.request(self, &Call { incoming, caller }, request);
-        let (result, capability) = match answer {
+        let answered = server.request(self, &Call { incoming, caller }, request);
+        let (result, capability) = match answered {
             Answer::Now(result) => (result, None),
             Answer::WithCapability(result, capability) => (result, Some(capability)),
             Answer::Later if self.deferred => return Outcome::Later { next_reply: self.reply.index() },
@@ -433,8 +439,8 @@ impl<S: Default> Kit<S> {
             return Outcome::Later { next_reply: self.reply.index() };
         }
         match capability {
-            None => Reply::<V::Protocol>::Now(result).outcome(),
-            Some(capability) => Reply::<V::Protocol>::WithCapability(result, capability).outcome(),
+            None => Reply::<V::Protocol>::Now(result).write(answer),
+            Some(capability) => Reply::<V::Protocol>::WithCapability(result, capability).write(answer),
         }
     }
 }

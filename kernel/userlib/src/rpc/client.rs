@@ -2,8 +2,8 @@
 
 use core::marker::PhantomData;
 
-use super::{Protocol, RpcError, decode_reply, encode_request};
-use crate::ipc::{self, Cptr};
+use super::{Protocol, RpcError, decode_reply, encode_into};
+use crate::ipc::{self, Cptr, Message};
 use crate::rpc::CapabilitySlot;
 
 /// A capability to send with a call, and where a capability in the reply may arrive.
@@ -28,7 +28,9 @@ pub fn call_with<P: Protocol>(
     request: &P::Request,
     transfer: Transfer,
 ) -> Result<(P::Response, bool), P::Error> {
-    let mut message = encode_request::<P>(request).map_err(P::Error::from)?;
+    // One message for the request and, in place, the reply.
+    let mut message = Message::new(0, &[]);
+    encode_into(&mut message, P::LABEL, request).map_err(P::Error::from)?;
     if ipc::ipc_buffer().is_none() {
         // Without one the kernel would cut the message to four words.
         return Err(P::Error::from(RpcError::NoIpcBuffer));
@@ -43,16 +45,16 @@ pub fn call_with<P: Protocol>(
             buffer.set_receive_slot(slot.cnode, slot.index);
         }
     }
-    let reply = ipc::call(endpoint, &message);
+    let called = ipc::call_in_place(endpoint, &mut message);
     if transfer.receive.is_some()
         && let Some(buffer) = ipc::ipc_buffer()
     {
         // No later message may drop a capability into the caller's slot unasked.
         buffer.set_receive_slot(0, 0);
     }
-    let reply = reply.map_err(|error| P::Error::from(RpcError::from_kernel(error)))?;
-    let received = reply.caps > 0;
-    decode_reply::<P>(&reply).map(|response| (response, received))
+    called.map_err(|error| P::Error::from(RpcError::from_kernel(error)))?;
+    let received = message.caps > 0;
+    decode_reply::<P>(&message).map(|response| (response, received))
 }
 
 /// A client of protocol `P`: the endpoint capability of a session (usually a badged copy

@@ -208,23 +208,39 @@ fn as_bytes_mut(words: &mut [usize]) -> &mut [u8] {
     unsafe { core::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), core::mem::size_of_val(words)) }
 }
 
-/// Encodes `value` as a message with `label`, written in place into the message's words
-/// (no intermediate buffer: a message is about 1 KiB, and every copy of it costs).
+/// Encodes `value` as a message with `label`.
 #[inline]
 pub fn encode<T: Serialize + ?Sized>(label: usize, value: &T) -> Result<Message, RpcError> {
     let mut message = Message::new(label, &[]);
-    let payload_bytes = &mut as_bytes_mut(&mut message.words[1..])[..MAX_PAYLOAD_BYTES];
-    // The words start zeroed, so the padding after the payload is zero, as the format says.
-    let length = postcard::to_slice(value, payload_bytes)
+    encode_into(&mut message, label, value)?;
+    Ok(message)
+}
+
+/// Encodes `value` as a message with `label` into `message`, in place: the payload is
+/// written straight into its words (no intermediate buffer: a message is about 1 KiB, and
+/// every copy of it costs), whatever they held before. On failure `message` is not a
+/// valid message.
+#[inline]
+pub fn encode_into<T: Serialize + ?Sized>(
+    message: &mut Message,
+    label: usize,
+    value: &T,
+) -> Result<(), RpcError> {
+    let length = postcard::to_slice(value, &mut as_bytes_mut(&mut message.words[1..])[..MAX_PAYLOAD_BYTES])
         .map_err(|error| match error {
             postcard::Error::SerializeBufferFull => RpcError::TooLarge,
             // Only a type postcard cannot represent (a sequence of unknown length) gets here.
             _ => RpcError::Malformed,
         })?
         .len();
+    let words = length.div_ceil(WORD_BYTES);
+    // The padding after the payload, up to its last word's end, must be zero.
+    as_bytes_mut(&mut message.words[1..=words])[length..].fill(0);
+    message.label = label;
+    message.caps = 0;
     message.words[0] = length;
-    message.length = 1 + length.div_ceil(WORD_BYTES);
-    Ok(message)
+    message.length = 1 + words;
+    Ok(())
 }
 
 /// Decodes the payload of `message` (whatever its label) as a `T`, read in place.
@@ -269,12 +285,22 @@ pub fn decode_request<P: Protocol>(message: &Message) -> Result<P::Request, RpcE
 /// Encodes the reply `result` of protocol `P`. A response too large for a message becomes
 /// `Err(TooLarge)`, so the caller always gets an answer it can decode.
 pub fn encode_reply<P: Protocol>(result: &Result<P::Response, P::Error>) -> Message {
-    encode(REPLY_LABEL, result).unwrap_or_else(|error| {
+    let mut message = Message::new(REPLY_LABEL, &[]);
+    encode_reply_into::<P>(&mut message, result);
+    message
+}
+
+/// [`encode_reply`] into `message`, in place.
+#[inline]
+pub fn encode_reply_into<P: Protocol>(message: &mut Message, result: &Result<P::Response, P::Error>) {
+    if let Err(error) = encode_into(message, REPLY_LABEL, result) {
         let fallback: Result<P::Response, P::Error> = Err(P::Error::from(error));
         // A transport error variant always fits; if an interface made it not, the caller
         // gets an empty reply, which it decodes as Malformed.
-        encode(REPLY_LABEL, &fallback).unwrap_or_else(|_| Message::new(REPLY_LABEL, &[0]))
-    })
+        if encode_into(message, REPLY_LABEL, &fallback).is_err() {
+            *message = Message::new(REPLY_LABEL, &[0]);
+        }
+    }
 }
 
 /// Decodes a reply of protocol `P`: the server's answer, or the transport error.

@@ -9,7 +9,7 @@
 
 use kernel_abi::Error;
 
-use super::{Protocol, RpcError, decode, decode_request, encode_reply};
+use super::{Protocol, RpcError, decode, decode_request, encode_reply, encode_reply_into};
 use crate::ipc::{self, Cptr, Message};
 use crate::object;
 
@@ -71,14 +71,11 @@ impl Incoming<'_> {
 }
 
 /// What the loop does after a handler returns.
-#[derive(Debug)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "one lives on the loop's stack at a time; boxing would allocate per answer"
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// Answer the caller now with this message, and this capability if `Some`.
-    Answer(Message, Option<Cptr>),
+    /// Answer the caller now with the message the handler wrote into the loop's answer
+    /// (the `&mut Message` it was given), and this capability if `Some`.
+    Answer(Option<Cptr>),
     /// Do not answer now: the handler kept the message's reply object to answer later
     /// (through [`answer`]); the loop receives from now on with `next_reply`, an unused
     /// reply object.
@@ -108,12 +105,17 @@ impl<P: Protocol> From<Result<P::Response, P::Error>> for Reply<P> {
 }
 
 impl<P: Protocol> Reply<P> {
-    /// The loop's outcome: the answer encoded.
-    pub fn outcome(self) -> Outcome {
+    /// The loop's outcome, with the answer encoded into `answer` (in place).
+    #[inline]
+    pub fn write(self, answer: &mut Message) -> Outcome {
         match self {
-            Self::Now(result) => Outcome::Answer(encode_reply::<P>(&result), None),
+            Self::Now(result) => {
+                encode_reply_into::<P>(answer, &result);
+                Outcome::Answer(None)
+            }
             Self::WithCapability(result, capability) => {
-                Outcome::Answer(encode_reply::<P>(&result), Some(capability))
+                encode_reply_into::<P>(answer, &result);
+                Outcome::Answer(Some(capability))
             }
             Self::Later { next_reply } => Outcome::Later { next_reply },
         }
@@ -175,12 +177,15 @@ impl Server {
     /// Returns only when receiving fails (the endpoint was deleted: `Cancelled`; a bad
     /// capability), with that error; `InvalidArgument` at once if this thread has no IPC
     /// buffer (long messages could not arrive).
-    pub fn run(&mut self, mut handler: impl FnMut(&Incoming<'_>) -> Outcome) -> Error {
+    pub fn run(&mut self, mut handler: impl FnMut(&Incoming<'_>, &mut Message) -> Outcome) -> Error {
         if ipc::ipc_buffer().is_none() {
             return Error::InvalidArgument;
         }
-        // The answer to the last request, sent with the next receive (when `answering`).
+        // One message for what arrives and one for the answer, both reused in place: a
+        // message is about 1 KiB, so nothing copies or zeroes one per request.
+        let mut request = Message::new(0, &[]);
         let mut answer = Message::new(0, &[]);
+        // Whether `answer` goes out with the next receive.
         let mut answering = false;
         loop {
             if let Some(buffer) = ipc::ipc_buffer() {
@@ -189,25 +194,24 @@ impl Server {
                 buffer.set_receive_slot(cnode, index);
             }
             let received = if answering {
-                ipc::reply_receive(self.endpoint, &answer, self.reply_object)
+                ipc::reply_receive_into(self.endpoint, &answer, self.reply_object, &mut request)
             } else {
-                ipc::receive(self.endpoint, self.reply_object)
+                ipc::receive_into(self.endpoint, self.reply_object, &mut request)
             };
             answering = false;
-            let (message, badge) = match received {
-                Ok(received) => received,
+            let badge = match received {
+                Ok(badge) => badge,
                 Err(error) => return error,
             };
-            let capability = if message.caps > 0 { self.receive } else { None };
-            let incoming = Incoming { message: &message, badge, reply_object: self.reply_object, capability };
-            let outcome = handler(&incoming);
+            let capability = if request.caps > 0 { self.receive } else { None };
+            let incoming = Incoming { message: &request, badge, reply_object: self.reply_object, capability };
+            let outcome = handler(&incoming, &mut answer);
             if let Some(slot) = capability {
                 // Whatever the handler did not take; an empty slot is fine to delete.
                 let _ = object::delete(slot.cnode, slot.index);
             }
             match outcome {
-                Outcome::Answer(message, capability) => {
-                    answer = message;
+                Outcome::Answer(capability) => {
                     // Only fails without an IPC buffer, checked above; then no capability
                     // is counted and the answer goes alone.
                     let _ = attach(&mut answer, capability);
@@ -226,9 +230,9 @@ impl Server {
         &mut self,
         mut handler: impl FnMut(&Incoming<'_>, P::Request) -> Reply<P>,
     ) -> Error {
-        self.run(|incoming| match incoming.request::<P>() {
-            Ok(request) => handler(incoming, request).outcome(),
-            Err(error) => Outcome::Answer(encode_reply::<P>(&Err(P::Error::from(error))), None),
+        self.run(|incoming, answer| match incoming.request::<P>() {
+            Ok(request) => handler(incoming, request).write(answer),
+            Err(error) => Reply::<P>::Now(Err(P::Error::from(error))).write(answer),
         })
     }
 }
