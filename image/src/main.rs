@@ -13,15 +13,16 @@
 
 mod bench;
 mod build;
+mod disk;
 mod flat;
+mod host;
 mod manifest;
+mod net;
 mod policy_cmd;
 mod qemu;
 mod setup;
 mod systest;
 mod tests;
-mod tests_console;
-mod tests_kernel;
 
 use std::process::ExitCode;
 

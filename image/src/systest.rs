@@ -5,12 +5,19 @@
 //! ([`Machine::type_line`]); every wait has a deadline, and waking up is driven by output
 //! arriving (a condition variable), never by sleeping. The verdict of a boot is the
 //! machine's exit status, which the kernel sets through the test device.
+//!
+//! [`boot`] starts QEMU for a [`Boot`]: with forwarded ports it waits until QEMU is past
+//! its set-up (OpenSBI's banner on the console), and if QEMU found a host port taken, it
+//! picks new ports and boots again, so tests never collide over ports.
 
 use std::io::{Read, Write};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use crate::qemu::{self, Boot, Console, Forward, Protocol};
 
 /// Output so far, and whether the machine has closed its console.
 #[derive(Default)]
@@ -32,6 +39,8 @@ pub struct Machine {
     shared: Arc<Shared>,
     /// Offset in the transcript after the last matched text.
     cursor: usize,
+    /// The ports QEMU forwards, as it was started.
+    forwards: Vec<Forward>,
 }
 
 impl Machine {
@@ -72,7 +81,42 @@ impl Machine {
                 }
             });
         }
-        Ok(Self { child, stdin, shared, cursor: 0 })
+        Ok(Self { child, stdin, shared, cursor: 0, forwards: Vec::new() })
+    }
+
+    /// The host process's id (QEMU's, for looking at its files and sockets in `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The host port on 127.0.0.1 that reaches `guest_port` of the guest over `protocol`.
+    pub fn host_port(&self, protocol: Protocol, guest_port: u16) -> Result<u16, String> {
+        self.forwards
+            .iter()
+            .find(|forward| forward.protocol == protocol && forward.guest_port == guest_port)
+            .map(|forward| forward.host_port)
+            .ok_or_else(|| format!("no {} forward to guest port {guest_port}", protocol.name()))
+    }
+
+    /// Waits until `needle` appears anywhere in the output, or the machine stops, without
+    /// moving past anything a test expects. Returns whether it appeared.
+    fn wait_for_anywhere(&self, needle: &str, timeout: Duration) -> Result<bool, String> {
+        let deadline = Instant::now() + timeout;
+        let mut transcript = self.shared.transcript.lock().expect("transcript lock");
+        loop {
+            if transcript.text.contains(needle) {
+                return Ok(true);
+            }
+            if transcript.closed {
+                return Ok(false);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(format!("timed out after {timeout:?} waiting for {needle:?}"));
+            }
+            transcript =
+                self.shared.changed.wait_timeout(transcript, deadline - now).expect("transcript lock").0;
+        }
     }
 
     /// Waits until `needle` appears after the previous match; returns the text from the
@@ -150,6 +194,35 @@ impl Machine {
     pub fn transcript(&self) -> String {
         self.shared.transcript.lock().expect("transcript lock").text.clone()
     }
+}
+
+/// What QEMU's firmware prints first: QEMU has set up every device and network by then.
+const FIRMWARE_BANNER: &str = "OpenSBI";
+/// Boots with forwarded ports are tried this often before giving up on finding free ports.
+const PORT_ATTEMPTS: usize = 5;
+
+/// Starts QEMU `qemu` for `boot` with the console piped. With forwarded ports, waits until
+/// QEMU's set-up is over (at most `timeout`); if a host port turned out to be taken, picks
+/// new ones and starts again (up to five times).
+pub fn boot(qemu: &Path, mut boot: Boot, timeout: Duration) -> Result<Machine, String> {
+    for attempt in 1..=PORT_ATTEMPTS {
+        let mut machine = Machine::start(boot.command(qemu, Console::Piped))?;
+        machine.forwards = boot.forwards().to_vec();
+        if machine.forwards.is_empty() || machine.wait_for_anywhere(FIRMWARE_BANNER, timeout)? {
+            return Ok(machine);
+        }
+        // QEMU stopped during set-up: a taken port, or something else to report.
+        let transcript = machine.transcript();
+        drop(machine);
+        if !transcript.contains(qemu::PORT_TAKEN) {
+            return Err(format!("QEMU stopped while starting:\n{transcript}"));
+        }
+        println!("        (attempt {attempt}: a forwarded port was taken; picking new ports)");
+        if let Some(network) = boot.network_mut() {
+            network.pick_new_ports()?;
+        }
+    }
+    Err(format!("QEMU found a forwarded port taken {PORT_ATTEMPTS} times in a row"))
 }
 
 /// The transcript of the machine dropped last, so a failed test can show what it saw.

@@ -4,16 +4,15 @@
 
 use kernel_abi::exit_status;
 
-use crate::build;
-use crate::tests::{STEP, SystemTest, boot, expect_status};
+use super::{STEP, SystemTest, expect_status};
 
-/// The console's system tests (registered in `tests::system_tests`).
-pub const CONSOLE_SYSTEM_TESTS: &[SystemTest] = &[SystemTest {
+/// The console tests, in the order they run.
+pub const TESTS: &[SystemTest] = &[SystemTest {
     name: "console.end_to_end",
     about: "the console server writes, answers malformed requests with typed errors, keeps the foreground, ends a read on Ctrl-C and echoes typed lines",
-    run: |qemu, _| {
-        let output = build::build_system("test-console")?;
-        let mut machine = boot(qemu, &output.kernel_image, |boot| boot)?;
+    system: "test-console",
+    run: |cx| {
+        let mut machine = cx.boot(|boot| boot)?;
         machine.expect("root: started console (priority 200", STEP)?;
         machine.expect("test-console: hello through the console", STEP)?;
         for check in [
@@ -31,9 +30,9 @@ pub const CONSOLE_SYSTEM_TESTS: &[SystemTest] = &[SystemTest {
         machine.expect("read waits for input session=2", STEP)?;
         machine.type_text("\x03")?;
         machine.expect(
-            "test-console: ok   CONSOLE0006 Ctrl-C ends the foreground's read with Interrupted and signals its notification",
-            STEP,
-        )?;
+                "test-console: ok   CONSOLE0006 Ctrl-C ends the foreground's read with Interrupted and signals its notification",
+                STEP,
+            )?;
         machine.expect("test-console: type lines; `quit` ends", STEP)?;
         machine.type_line("hello console")?;
         machine.expect("echo: hello console", STEP)?;
