@@ -210,6 +210,8 @@ pub struct Message {
 
 impl Message {
     /// A message with `label` and `words` (at most [`MAX_MESSAGE_WORDS`]; more are dropped).
+    /// Inlined, so the message is built where it is kept rather than moved there.
+    #[inline(always)]
     pub fn new(label: usize, words: &[usize]) -> Self {
         let length = words.len().min(MAX_MESSAGE_WORDS);
         let mut message = Self { label, length, caps: 0, words: [0; MAX_MESSAGE_WORDS] };

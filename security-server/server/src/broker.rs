@@ -277,7 +277,7 @@ impl Broker {
         client: ClientId,
         service: &str,
         rights: Rights,
-        pay: impl FnOnce(ClientId, u64, u64, ClientId) -> Result<(), SecurityError>,
+        pay: impl FnOnce(ClientId, &str, u64, u64, ClientId) -> Result<(), SecurityError>,
     ) -> Result<Granted, Box<(SecurityError, Audit)>> {
         let Some(program) = self.clients.get(&client) else {
             let rule = String::from("the caller is not a process the security server admitted");
@@ -301,7 +301,7 @@ impl Broker {
                 let scope = allowed.scope();
                 let id = self.next_connection;
                 let donation = registered.session_bytes;
-                if let Err(error) = pay(client, id, donation, registered.server) {
+                if let Err(error) = pay(client, &program.path, id, donation, registered.server) {
                     let why = format!("{error}");
                     return Err(Box::new((error, deny(&program.path, label_text, service, &why))));
                 }

@@ -216,13 +216,12 @@ mod program {
             service: &str,
             rights: policy::Rights,
         ) -> Result<(u64, Cptr), SecurityError> {
-            let path = self.broker.path_of(client).unwrap_or_default().to_string();
             let donor = self.donor;
-            let pay = |payer: ClientId, connection: u64, bytes: u64, server: ClientId| {
+            let pay = |payer: ClientId, path: &str, connection: u64, bytes: u64, server: ClientId| {
                 if bytes == 0 {
                     return Ok(());
                 }
-                donor.charge(payer, &path, connection, bytes, server).map_err(|error| match error {
+                donor.charge(payer, path, connection, bytes, server).map_err(|error| match error {
                     DonorError::QuotaExceeded { free } => {
                         SecurityError::QuotaExceeded { needed: bytes, free }
                     }
@@ -233,13 +232,13 @@ mod program {
                 Ok(granted) => granted,
                 Err(refused) => {
                     let (error, audit) = *refused;
-                    self.record(&audit);
+                    self.record(audit);
                     return Err(error);
                 }
             };
             match self.mint_session(granted.server, granted.id) {
                 Ok(root) => {
-                    self.record(&granted.audit);
+                    self.record(granted.audit);
                     let index = root.index();
                     self.connections.insert(granted.id, root);
                     Ok((granted.id, index))
@@ -287,7 +286,7 @@ mod program {
 
         fn revoke(&mut self, client: ClientId, connection: u64) -> Result<Response, SecurityError> {
             let (closed, audit) = self.broker.revoke(client, connection)?;
-            self.record(&audit);
+            self.record(audit);
             self.undo(closed);
             Ok(Response::Revoked)
         }
@@ -316,7 +315,7 @@ mod program {
             for closed in swap.revoked {
                 self.undo(closed);
             }
-            for audit in &swap.audit {
+            for audit in swap.audit {
                 self.record(audit);
             }
             let mut loaded = swap.loaded;
@@ -352,7 +351,7 @@ mod program {
             let closed = self.broker.depart(departer, client)?;
             let count = u32::try_from(closed.len()).unwrap_or(u32::MAX);
             for connection in closed {
-                self.record(&Audit::End { connection: connection.id, client: path.clone() });
+                self.record(Audit::End { connection: connection.id, client: path.clone() });
                 self.undo(connection);
             }
             if let Some(root) = self.clients.remove(&client) {
@@ -364,9 +363,9 @@ mod program {
         }
 
         /// Writes an audit record as an `audit` event and keeps it in the trail.
-        fn record(&mut self, audit: &Audit) {
-            record(audit);
-            self.trail.record(audit.clone());
+        fn record(&mut self, audit: Audit) {
+            record(&audit);
+            self.trail.record(audit);
         }
 
         fn read_audit(&self, client: ClientId, after: u64) -> Result<Response, SecurityError> {

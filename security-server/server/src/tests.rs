@@ -46,7 +46,7 @@ const TOOL: u64 = 12;
 const SESSION_BYTES: u64 = 16 << 10;
 
 /// A payer with plenty of quota.
-fn free(_: u64, _: u64, _: u64, _: u64) -> Result<(), SecurityError> {
+fn free(_: u64, _: &str, _: u64, _: u64, _: u64) -> Result<(), SecurityError> {
     Ok(())
 }
 
@@ -233,8 +233,9 @@ fn a_notice_carries_the_grants_scope_narrowed_to_the_rights_asked_for() {
 fn an_unpaid_session_is_refused_and_booked_nowhere() {
     let mut broker = system();
     broker.servers_to_signal();
-    let broke =
-        |_: u64, _: u64, bytes: u64, _: u64| Err(SecurityError::QuotaExceeded { needed: bytes, free: 0 });
+    let broke = |_: u64, _: &str, _: u64, bytes: u64, _: u64| {
+        Err(SecurityError::QuotaExceeded { needed: bytes, free: 0 })
+    };
     let (error, audit) = *broker.connect(HTTPD, "console", rights("write"), broke).expect_err("unpaid");
     assert_eq!(error, SecurityError::QuotaExceeded { needed: SESSION_BYTES, free: 0 });
     assert!(matches!(audit, Audit::Deny { ref rule, .. } if rule.contains("quota")));
