@@ -18,6 +18,31 @@
 //!
 //! The pure parts (the slot pool, badges, the session table) are host-tested; the parts
 //! that call the kernel build only for Lattice.
+//!
+//! A new server is its api crate, its logic in a lib, and a main like this (the donor's,
+//! shortened):
+//!
+//! ```ignore
+//! struct Books { ledger: donor::Ledger /* and its Slots */ }
+//!
+//! impl kit::Server for Books {
+//!     type Protocol = donor_api::Donor;
+//!     type Session = ();          // per-session state, kept in `kit.sessions`
+//!
+//!     fn request(&mut self, kit: &mut Kit<()>, call: &Call<'_>, request: Request) -> Answer<Donor> {
+//!         // `call.caller()` says who asks; a session's scope is in
+//!         // `kit.sessions.get(connection)`; answer now, or `kit.defer()` and answer later.
+//!         Answer::Now(self.ledger.handle(call.caller(), request))
+//!     }
+//!     // Optional: notified (interrupt and timer bits), fault, opened, closed.
+//! }
+//!
+//! fn main() -> i32 {
+//!     let kit = Kit::start(Config::new("donor").service("donor", 0))?;
+//!     let error = kit.run(&mut Books { .. });
+//!     1
+//! }
+//! ```
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
