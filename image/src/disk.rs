@@ -195,20 +195,18 @@ mod tests {
         directory.join(name)
     }
 
+    /// A small tree with a long name, as the system's disk will hold.
+    const FILES: &[(&str, &[u8])] = &[
+        ("/bin/hello", b"\x7fELF not really"),
+        ("etc/policy/default.rhai", b"// a policy\n"),
+        ("www/index.html", b"<h1>Lattice</h1>\n"),
+        ("a long file name.txt", b"long names work\n"),
+    ];
+
     #[test]
     fn a_fat_image_holds_its_files_and_passes_fsck() {
         let path = scratch("files.img");
-        let image = Image::fat(
-            &path,
-            8 << 20,
-            &[
-                ("/bin/hello", b"\x7fELF not really"),
-                ("etc/policy/default.rhai", b"// a policy\n"),
-                ("www/index.html", b"<h1>Lattice</h1>\n"),
-                ("a long file name.txt", b"long names work\n"),
-            ],
-        )
-        .unwrap();
+        let image = Image::fat(&path, 8 << 20, FILES).unwrap();
         assert!(image.is_fat());
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 8 << 20);
         assert_eq!(image.read("www/index.html").unwrap(), b"<h1>Lattice</h1>\n");
@@ -218,17 +216,7 @@ mod tests {
         let summary = check_fat(&path).unwrap();
         assert!(summary.contains(" files, "), "{summary}");
         // Made again from the same files, the image is the same bytes (no clock in it).
-        let again = Image::fat(
-            &scratch("again.img"),
-            8 << 20,
-            &[
-                ("/bin/hello", b"\x7fELF not really"),
-                ("etc/policy/default.rhai", b"// a policy\n"),
-                ("www/index.html", b"<h1>Lattice</h1>\n"),
-                ("a long file name.txt", b"long names work\n"),
-            ],
-        )
-        .unwrap();
+        let again = Image::fat(&scratch("again.img"), 8 << 20, FILES).unwrap();
         assert!(std::fs::read(&path).unwrap() == std::fs::read(again.path()).unwrap());
     }
 

@@ -306,17 +306,7 @@ mod tests {
 
     use super::*;
 
-    fn path(text: &str) -> FsPath {
-        FsPath::parse(text).expect("test paths are valid")
-    }
-
-    fn rights(text: &str) -> Rights {
-        Rights::parse(text).expect("test rights are valid")
-    }
-
-    fn fs(p: &str, r: &str) -> Scope {
-        Scope::fs(path(p), rights(r)).expect("test scopes are valid")
-    }
+    use crate::testing::{fs, path, rights};
 
     #[test]
     fn paths_from_policies_must_be_absolute_and_normal() {

@@ -47,3 +47,24 @@ pub use net::{Destination, Ipv4Net, PortRange};
 pub use proc::ProgramPattern;
 pub use rights::{Rights, RightsError};
 pub use scope::{MergeError, Scope, ScopeItem};
+
+/// Builders the unit tests of every module share (inputs known to be valid).
+#[cfg(test)]
+mod testing {
+    use crate::{FsPath, Rights, Scope};
+
+    /// A path the test knows is valid.
+    pub(crate) fn path(text: &str) -> FsPath {
+        FsPath::parse(text).expect("test paths are valid")
+    }
+
+    /// Rights the test knows are valid.
+    pub(crate) fn rights(text: &str) -> Rights {
+        Rights::parse(text).expect("test rights are valid")
+    }
+
+    /// An fs scope the test knows is valid.
+    pub(crate) fn fs(p: &str, r: &str) -> Scope {
+        Scope::fs(path(p), rights(r)).expect("test scopes are valid")
+    }
+}

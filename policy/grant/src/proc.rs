@@ -156,9 +156,7 @@ mod tests {
         ProgramPattern::parse(text).expect("test patterns are valid")
     }
 
-    fn path(text: &str) -> FsPath {
-        FsPath::parse(text).expect("test paths are valid")
-    }
+    use crate::testing::path;
 
     #[test]
     fn patterns_parse_and_print_back() {

@@ -376,19 +376,8 @@ mod tests {
     use alloc::string::{String, ToString};
 
     use super::*;
-    use crate::FsPath;
 
-    fn path(text: &str) -> FsPath {
-        FsPath::parse(text).expect("test paths are valid")
-    }
-
-    fn rights(text: &str) -> Rights {
-        Rights::parse(text).expect("test rights are valid")
-    }
-
-    fn fs(p: &str, r: &str) -> Scope {
-        Scope::fs(path(p), rights(r)).expect("test scopes are valid")
-    }
+    use crate::testing::{fs, path, rights};
 
     fn merged(parts: &[Scope]) -> Scope {
         let mut scope = Scope::empty(parts.first().map_or(ServiceKind::Fs, Scope::kind));
