@@ -26,6 +26,7 @@ pub const USER_PACKAGES: &[&str] = &[
     "security-server",
     "donor",
     "sessions",
+    "coreutils",
 ];
 /// Programs packed into the boot archive, in archive order. The kernel starts `root`
 /// unless the kernel command line says `lattice.boot=...`.
@@ -55,6 +56,7 @@ pub const BOOT_PROGRAMS: &[&str] = &[
     "readline",
     "greedy",
     "forbidden",
+    "sleep",
 ];
 
 /// A boot archive entry that looks like a program and is not (a truncated ELF file).

@@ -22,6 +22,7 @@ mod systest;
 mod tests;
 mod tests_console;
 mod tests_kernel;
+mod tests_time;
 
 use std::process::ExitCode;
 

@@ -24,6 +24,7 @@ const HOST_PACKAGES: &[&str] = &[
     "console",
     "donor-api",
     "donor",
+    "coreutils",
     "policy",
     "shell",
     "image",
@@ -169,7 +170,7 @@ pub fn expect_status(machine: &mut Machine, expected: u16) -> Result<(), String>
 }
 
 /// The shell's prompt.
-const PROMPT: &str = "lattice$ ";
+pub const PROMPT: &str = "lattice$ ";
 
 /// Leaves the default system's shell, which powers the machine off with status 0.
 fn exit_shell(machine: &mut Machine) -> Result<(), String> {
@@ -523,7 +524,8 @@ fn system_tests(filter: Option<&str>, tally: &mut Tally) -> Result<(), String> {
     let all = SYSTEM_TESTS
         .iter()
         .chain(crate::tests_kernel::KERNEL_SYSTEM_TESTS)
-        .chain(crate::tests_console::CONSOLE_SYSTEM_TESTS);
+        .chain(crate::tests_console::CONSOLE_SYSTEM_TESTS)
+        .chain(crate::tests_time::TIME_SYSTEM_TESTS);
     let selected: Vec<_> = all.filter(|test| filter.is_none_or(|f| test.name.contains(f))).collect();
     println!("system tests: {} in QEMU ({})", selected.len(), qemu.display());
     for test in selected {

@@ -281,7 +281,7 @@ mod tests {
         let mut sequence = 0;
         let mut now = 0;
         for _ in 0..20_000 {
-            let id = 1 + random(NODES as u64) as usize;
+            let id = 1 + usize::try_from(random(NODES as u64)).unwrap();
             match random(4) {
                 0 | 1 => {
                     let deadline = now + random(50);

@@ -3,12 +3,13 @@
 //! and reclaims everything a process held when it ends.
 //!
 //! Each process is admitted by the security server first (`Admit`: it gets a client id,
-//! a label, and its security session capability, the one capability it starts with, at
-//! `server_slots::FIRST_CLIENT`), then given a quota by the resource donor (`Grant`: a
-//! quota of `QUOTA_BYTES`, of which the donor moves the process's own half to the manager
-//! as an Untyped; the other half pays for its sessions), and built from that Untyped, so
-//! revoking it takes the whole process back; its thread runs on a CPU budget from the
-//! donor (`Budget`). When it ends, the manager revokes it, tells
+//! a label, and its security session capability, at `start_slots::SECURITY`), then given a
+//! quota by the resource donor (`Grant`: a quota of `QUOTA_BYTES`, of which the donor moves
+//! the process's own half to the manager as an Untyped; the other half pays for its
+//! sessions), and built from that Untyped, so revoking it takes the whole process back:
+//! that includes the timer and notification it starts with (`start_slots::TIMER`,
+//! `TIMER_NOTIFICATION`), so a process's timer never outlives it. Its thread runs on a CPU
+//! budget from the donor (`Budget`). When it ends, the manager revokes it, tells
 //! the security server (`Depart`: its connections close) and the donor (`Release`: the
 //! quota returns). Every process's fault endpoint is the manager's own endpoint, minted
 //! with badge `FAULT_BADGE + pid`: faults and exits arrive as messages in the same loop as
@@ -32,7 +33,7 @@ use kernel_abi::bootarchive::BootArchive;
 use kernel_abi::syscall::FAULT_LABEL;
 use kernel_abi::{FaultKind, ObjectType, Rights};
 use loader::{Grant, Spec, Workspace, server_slots as at};
-use proc_api::{ExitStatus, Pid, Proc, ProcError, ProcessInfo, ProcessState, Request, Response};
+use proc_api::{ExitStatus, Pid, Proc, ProcError, ProcessInfo, ProcessState, Request, Response, start_slots};
 use security_api::{FIRST_CONNECTION, SecurityClient, SessionNotice};
 use userlib::ipc::{Cptr, Message};
 use userlib::rpc::{self, CapabilitySlot, Outcome, Reply, Server};
@@ -51,6 +52,8 @@ const SECURITY: usize = at::FIRST_CLIENT;
 const DONOR: usize = at::FIRST_CLIENT + 1;
 /// Badges of fault endpoints start here (client badges are below).
 const FAULT_BADGE: usize = 1 << 40;
+/// The badge a process's timer signals its notification with.
+const TIMER_BADGE: usize = 1;
 /// Priority of spawned programs.
 const PROGRAM_PRIORITY: usize = 100;
 /// A page of the manager's address space to copy through (its start info page's region
@@ -366,13 +369,19 @@ impl Manager {
         let arguments: Vec<&str> = args.iter().map(String::as_str).collect();
         let environment: Vec<(&str, &str)> =
             env.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
-        // The one capability a program starts with.
-        let grants = [Grant {
-            slot: at::FIRST_CLIENT,
-            source: security,
-            rights: Rights::WRITE | Rights::GRANT,
-            badge: None,
-        }];
+        let (timer, timer_notification) = self.make_timer(chunk, used)?;
+        // What a program starts with (`proc_api::start_slots`): its security session, and a
+        // timer with its notification, paid from its quota.
+        let grants = [
+            Grant { slot: start_slots::SECURITY, source: security, rights: Rights::WRITE | Rights::GRANT, badge: None },
+            Grant { slot: start_slots::TIMER, source: timer, rights: Rights::ALL, badge: None },
+            Grant {
+                slot: start_slots::TIMER_NOTIFICATION,
+                source: timer_notification,
+                rights: Rights::READ | Rights::WRITE,
+                badge: None,
+            },
+        ];
         let slots = &mut self.slots;
         let mut take = || {
             let slot = slots.take();
@@ -422,6 +431,23 @@ impl Manager {
         // (a warning, above) and kills stay visible.
         tracing::debug!(pid, program, pages = process.pages, "spawned");
         Ok((process.thread, process.pages))
+    }
+
+    /// A timer and the notification it signals (badge 1), made from the process's quota
+    /// `chunk` into slots of ours (recorded in `used`); returns (timer, notification).
+    fn make_timer(&mut self, chunk: Cptr, used: &mut Vec<usize>) -> Result<(Cptr, Cptr), ProcError> {
+        let mut take = || {
+            let slot = self.slots.take().ok_or(ProcError::OutOfMemory)?;
+            used.push(slot);
+            Ok::<Cptr, ProcError>(slot)
+        };
+        let (timer, notification, badged) = (take()?, take()?, take()?);
+        let made = object::retype(chunk, ObjectType::Timer, 0, at::CNODE, timer, 1)
+            .and_then(|()| object::retype(chunk, ObjectType::Notification, 0, at::CNODE, notification, 1))
+            .and_then(|()| object::mint(at::CNODE, badged, at::CNODE, notification, Rights::WRITE, TIMER_BADGE))
+            .and_then(|()| object::timer_set_notification(timer, badged));
+        made.map_err(|_| ProcError::OutOfMemory)?;
+        Ok((timer, notification))
     }
 
     /// Gives a process's memory back: revoking its quota destroys every object made from
