@@ -18,9 +18,9 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
+use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel_abi::bootinfo::{BOOT_INFO_ADDRESS, slot};
 use kernel_abi::{MessageInfo, ObjectType, Rights};
-use core::sync::atomic::{AtomicUsize, Ordering};
 
 use userlib::image::Cloner;
 use userlib::ipc::{self, Cptr, Short};
@@ -290,7 +290,8 @@ fn traced(_: usize) -> usize {
 /// The woken thread (argument: timer, notification, traced thread, done notification, 12
 /// bits each): arms the timer, waits, and measures from the interrupt to its first reading.
 fn timer_woken(arguments: usize) -> usize {
-    let [timer, notification, traced, done] = core::array::from_fn(|index| (arguments >> (12 * index)) & 0xfff);
+    let [timer, notification, traced, done] =
+        core::array::from_fn(|index| (arguments >> (12 * index)) & 0xfff);
     for sample in &TIMER_WAKE {
         if object::timer_arm(timer, userlib::time::now() + TIMER_DELAY).is_err() {
             return 1;

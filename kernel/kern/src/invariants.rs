@@ -287,8 +287,10 @@ fn check_thread(kernel: &Kernel, thread: ObjectRef<Thread>) -> Result<(), Invari
             let head = unsafe { ObjectRef::<Notification>::new(notification).get() }.queue.head;
             queue_contains(head, thread.address())?
         }
-        // SAFETY: as above.
-        State::BlockedOnReply { reply } => unsafe { ObjectRef::<Reply>::new(reply).get() }.caller == thread.address(),
+        State::BlockedOnReply { reply } => {
+            // SAFETY: as above.
+            unsafe { ObjectRef::<Reply>::new(reply).get() }.caller == thread.address()
+        }
         State::Running => kernel.scheduler.current() == Some(thread),
         State::Throttled => kernel.scheduler.is_throttled(thread),
         State::Inactive => !kernel.scheduler.is_queued(thread) && !kernel.scheduler.is_throttled(thread),

@@ -16,9 +16,9 @@ use kernel_abi::syscall::{MAX_MESSAGE_WORDS, REGISTER_MESSAGE_WORDS};
 use kernel_core::capability::{self, Capability};
 
 use crate::Kernel;
+use crate::memory::IpcBufferWords;
 use crate::object::ObjectRef;
 use crate::object::cnode::{self, KernelSlots};
-use crate::memory::IpcBufferWords;
 use crate::object::thread::{self, CSPACE_SLOT, Pending, Thread};
 
 /// What the receiver's registers say after a delivery.

@@ -80,7 +80,11 @@ pub fn load(frames: &mut FrameAllocator, root: usize, file: &[u8]) -> Result<Loa
                 // (mapped only in the program's table, which nothing runs on yet); `data`
                 // is the boot archive inside the kernel image, never a frame.
                 unsafe {
-                    memory::copy_into_frame(frame, copy_start - page, &data[from..from + (copy_end - copy_start)])
+                    memory::copy_into_frame(
+                        frame,
+                        copy_start - page,
+                        &data[from..from + (copy_end - copy_start)],
+                    )
                 };
             }
         }

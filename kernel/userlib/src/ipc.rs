@@ -257,7 +257,10 @@ impl Message {
         if message.length > REGISTER_MESSAGE_WORDS {
             match ipc_buffer() {
                 Some(buffer) => {
-                    buffer.read_message(REGISTER_MESSAGE_WORDS, &mut message.words[REGISTER_MESSAGE_WORDS..message.length]);
+                    buffer.read_message(
+                        REGISTER_MESSAGE_WORDS,
+                        &mut message.words[REGISTER_MESSAGE_WORDS..message.length],
+                    );
                 }
                 None => message.length = REGISTER_MESSAGE_WORDS,
             }

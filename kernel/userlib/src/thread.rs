@@ -78,9 +78,9 @@ pub struct Spawn {
 pub fn start(spawn: &Spawn, entry: Entry, argument: usize, stack_top: usize) -> Result<(), Error> {
     let (frame, address) = spawn.ipc_buffer;
     if frame != 0
-        && address
-            .checked_add(kernel_abi::ipc_buffer::IPC_BUFFER_SIZE)
-            .is_none_or(|end| crate::memory::overlaps_program(address, end) || crate::heap::overlaps(address, end))
+        && address.checked_add(kernel_abi::ipc_buffer::IPC_BUFFER_SIZE).is_none_or(|end| {
+            crate::memory::overlaps_program(address, end) || crate::heap::overlaps(address, end)
+        })
     {
         return Err(Error::InvalidArgument);
     }

@@ -419,7 +419,9 @@ fn help_lists_every_builtin_once() {
         let lines = output.lines().filter(|line| line.trim_start().split(' ').next() == Some(name)).count();
         assert_eq!(lines, 1, "{name} in\n{output}");
     }
-    for required in ["help", "echo", "ps", "kill", "free", "conns", "revoke", "audit", "uptime", "clear", "exit"] {
+    for required in
+        ["help", "echo", "ps", "kill", "free", "conns", "revoke", "audit", "uptime", "clear", "exit"]
+    {
         assert!(Builtin::named(required).is_some(), "{required}");
     }
     assert!(output.lines().all(|line| line.len() <= 80), "help fits 80 columns:\n{output}");

@@ -382,7 +382,8 @@ pub fn empty_slots(kernel: &mut Kernel, thread: ObjectRef<Thread>) {
             reply.get().server = 0;
             tcb.donation_reply = 0;
         }
-        if let Some(notification) = ObjectRef::<notification::Notification>::from_link(tcb.bound_notification) {
+        if let Some(notification) = ObjectRef::<notification::Notification>::from_link(tcb.bound_notification)
+        {
             // Live: a bound notification is linked from its thread until either goes.
             notification.get().bound_thread = 0;
             tcb.bound_notification = 0;
@@ -646,7 +647,8 @@ pub fn invoke(
             // bound notification; exclusive: the two are different objects, nothing called.
             unsafe {
                 let tcb = target.get();
-                if let Some(notification) = ObjectRef::<notification::Notification>::from_link(tcb.bound_notification)
+                if let Some(notification) =
+                    ObjectRef::<notification::Notification>::from_link(tcb.bound_notification)
                 {
                     notification.get().bound_thread = 0;
                 }

@@ -373,7 +373,12 @@ impl Manager {
         // What a program starts with (`proc_api::start_slots`): its security session, and a
         // timer with its notification, paid from its quota.
         let grants = [
-            Grant { slot: start_slots::SECURITY, source: security, rights: Rights::WRITE | Rights::GRANT, badge: None },
+            Grant {
+                slot: start_slots::SECURITY,
+                source: security,
+                rights: Rights::WRITE | Rights::GRANT,
+                badge: None,
+            },
             Grant { slot: start_slots::TIMER, source: timer, rights: Rights::ALL, badge: None },
             Grant {
                 slot: start_slots::TIMER_NOTIFICATION,
@@ -444,7 +449,9 @@ impl Manager {
         let (timer, notification, badged) = (take()?, take()?, take()?);
         let made = object::retype(chunk, ObjectType::Timer, 0, at::CNODE, timer, 1)
             .and_then(|()| object::retype(chunk, ObjectType::Notification, 0, at::CNODE, notification, 1))
-            .and_then(|()| object::mint(at::CNODE, badged, at::CNODE, notification, Rights::WRITE, TIMER_BADGE))
+            .and_then(|()| {
+                object::mint(at::CNODE, badged, at::CNODE, notification, Rights::WRITE, TIMER_BADGE)
+            })
             .and_then(|()| object::timer_set_notification(timer, badged));
         made.map_err(|_| ProcError::OutOfMemory)?;
         Ok((timer, notification))
