@@ -27,6 +27,7 @@ pub const USER_PACKAGES: &[&str] = &[
     "donor",
     "sessions",
     "test-virtio",
+    "coreutils",
 ];
 /// Programs packed into the boot archive, in archive order. The kernel starts `root`
 /// unless the kernel command line says `lattice.boot=...`.
@@ -57,6 +58,7 @@ pub const BOOT_PROGRAMS: &[&str] = &[
     "greedy",
     "forbidden",
     "test-virtio",
+    "sleep",
 ];
 
 /// A boot archive entry that looks like a program and is not (a truncated ELF file).

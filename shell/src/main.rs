@@ -391,6 +391,10 @@ mod lattice {
             self.security.revoke(connection.0).map_err(security_error)
         }
 
+        fn uptime(&mut self) -> Result<core::time::Duration, SystemError> {
+            userlib::time::since_boot().ok_or(SystemError::Unavailable)
+        }
+
         fn audit(&mut self) -> Result<Vec<AuditEntry>, SystemError> {
             use security_api::Audit;
             let records = self.security.read_audit().map_err(security_error)?;

@@ -55,6 +55,7 @@ enum Builtin {
     Conns,
     Revoke,
     Audit,
+    Uptime,
     Set,
     Env,
     Export,
@@ -76,6 +77,7 @@ const BUILTINS: &[(Builtin, &str, &str, &str)] = &[
     (Builtin::Conns, "conns", "conns", "list the live connections"),
     (Builtin::Revoke, "revoke", "revoke ID...", "revoke connections (ids from conns)"),
     (Builtin::Audit, "audit", "audit", "show the security audit trail"),
+    (Builtin::Uptime, "uptime", "uptime", "show the time since the machine started"),
     (Builtin::Set, "set", "set", "list the shell variables"),
     (Builtin::Env, "env", "env", "list the exported variables (what programs get)"),
     (Builtin::Export, "export", "export [NAME[=VALUE]...]", "export variables to programs"),
@@ -395,6 +397,7 @@ impl<S: System> Shell<S> {
             Builtin::Conns => self.conns(),
             Builtin::Revoke => self.revoke(arguments),
             Builtin::Audit => self.audit(),
+            Builtin::Uptime => self.uptime(arguments),
             Builtin::Set => self.set(),
             Builtin::Env => self.env(),
             Builtin::Export => self.export(arguments),
@@ -528,6 +531,20 @@ impl<S: System> Shell<S> {
             say!(self, "{line}");
         }
         0
+    }
+
+    fn uptime(&mut self, arguments: &[String]) -> i64 {
+        if !arguments.is_empty() {
+            say!(self, "uptime: takes no arguments\n");
+            return STATUS_USAGE;
+        }
+        match self.system_flushed().uptime() {
+            Ok(up) => {
+                say!(self, "{}\n", format_uptime(up));
+                0
+            }
+            Err(error) => self.failed("uptime", &error),
+        }
     }
 
     fn free(&mut self) -> i64 {
@@ -737,6 +754,11 @@ fn quoted(value: &str) -> String {
     }
     text.push('\'');
     text
+}
+
+/// `up 12.345 s`: the time since the machine started, to the millisecond (rounded down).
+pub fn format_uptime(up: core::time::Duration) -> String {
+    alloc::format!("up {}.{:03} s", up.as_secs(), up.subsec_millis())
 }
 
 #[cfg(test)]

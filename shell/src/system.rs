@@ -9,6 +9,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+use core::time::Duration;
 
 pub use kernel_abi::FaultKind;
 
@@ -310,4 +311,8 @@ pub trait System {
 
     /// The security server's audit trail (what it keeps), oldest first.
     fn audit(&mut self) -> Result<Vec<AuditEntry>, SystemError>;
+
+    /// Time since the machine started (its real-time counter over the timebase).
+    /// [`SystemError::Unavailable`] if the shell was not told the timebase.
+    fn uptime(&mut self) -> Result<Duration, SystemError>;
 }

@@ -6,14 +6,25 @@
 //! just before the call to the server's read just after its receive returns; one-way
 //! `reply_recv` from the server's read just before it to the client's read just after its
 //! call returns; empty messages, equal priorities.
+//!
+//! `timer.wake` is the instructions from a timer's deadline interrupt to the first counter
+//! read of the thread it wakes. The interrupt is not instrumented in the kernel; instead a
+//! low-priority thread runs `userlib::measure::trace_instructions` (an unrolled block of
+//! counter readings) while the woken thread waits, and the woken thread reads that
+//! thread's saved registers: its pc in the block and its last reading say exactly how
+//! many instructions had retired when the interrupt came (`measure::interrupted_at`), so
+//! no loop phase blurs the figure and it repeats round after round.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
 
+use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel_abi::bootinfo::{BOOT_INFO_ADDRESS, slot};
 use kernel_abi::{MessageInfo, ObjectType, Rights};
+
 use userlib::image::Cloner;
 use userlib::ipc::{self, Cptr, Short};
+use userlib::measure::{self, TRACE_RECORDS};
 use userlib::memory::{read_word, write_word};
 use userlib::syscall::instruction_count;
 use userlib::thread::{self, Spawn};
@@ -118,6 +129,7 @@ fn main() -> i32 {
     for descendants in [1, 10, 100, 1000] {
         revoke(&mut bench, descendants);
     }
+    timer_wake(&mut bench);
     let notification = bench.make(ObjectType::Notification);
     let waiter = preemption(&mut bench, notification);
     notification_wake(&mut bench, notification, waiter);
@@ -261,6 +273,58 @@ impl NameBuffer {
     fn as_str(&self) -> &str {
         core::str::from_utf8(&self.bytes[..self.length]).unwrap_or("?")
     }
+}
+
+/// What the traced thread writes (its readings are not used: its registers say it all).
+static TRACE: [AtomicUsize; TRACE_RECORDS] = [const { AtomicUsize::new(0) }; TRACE_RECORDS];
+/// The `timer.wake` samples, written by the woken thread, read by the root task after.
+static TIMER_WAKE: [AtomicUsize; ROUNDS] = [const { AtomicUsize::new(0) }; ROUNDS];
+/// `rdtime` units from arming the timer to its deadline (10 us at QEMU's 10 MHz: plenty for
+/// the woken thread to block again and the traced thread to run).
+const TIMER_DELAY: u64 = 100;
+
+fn traced(_: usize) -> usize {
+    measure::trace_instructions(&TRACE)
+}
+
+/// The woken thread (argument: timer, notification, traced thread, done notification, 12
+/// bits each): arms the timer, waits, and measures from the interrupt to its first reading.
+fn timer_woken(arguments: usize) -> usize {
+    let [timer, notification, traced, done] =
+        core::array::from_fn(|index| (arguments >> (12 * index)) & 0xfff);
+    for sample in &TIMER_WAKE {
+        if object::timer_arm(timer, userlib::time::now() + TIMER_DELAY).is_err() {
+            return 1;
+        }
+        if ipc::wait(notification).is_err() {
+            return 2;
+        }
+        let woken = instruction_count();
+        let Ok(registers) = object::read_registers(traced) else { return 3 };
+        let interrupted = measure::interrupted_at(registers).unwrap_or(woken);
+        sample.store(woken.wrapping_sub(interrupted), Ordering::Relaxed);
+    }
+    let _ = ipc::signal(done);
+    0
+}
+
+/// `timer.wake` (see the module doc): the root task (255) waits while the woken thread
+/// (254) arms and waits and the traced thread (1) runs.
+fn timer_wake(bench: &mut Bench) {
+    let timer = bench.make(ObjectType::Timer);
+    let notification = bench.make(ObjectType::Notification);
+    let done = bench.make(ObjectType::Notification);
+    object::timer_set_notification(timer, notification).expect("timer notification");
+    let traced_buffer = bench.mapped_frame();
+    let traced_thread = bench.start(traced, 0, 1, slot::ADDRESS_SPACE, traced_buffer);
+    let woken_buffer = bench.mapped_frame();
+    let argument = timer | notification << 12 | traced_thread.0 << 24 | done << 36;
+    let woken_thread = bench.start(timer_woken, argument, 254, slot::ADDRESS_SPACE, woken_buffer);
+    ipc::wait(done).expect("the woken thread's rounds");
+    bench.stop(traced_thread);
+    bench.stop(woken_thread);
+    let samples: [usize; ROUNDS] = core::array::from_fn(|index| TIMER_WAKE[index].load(Ordering::Relaxed));
+    report("timer.wake", &samples);
 }
 
 fn waiter(notification: usize) -> usize {

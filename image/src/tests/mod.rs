@@ -20,6 +20,7 @@ mod kernel;
 mod proc;
 mod runtime;
 mod shell;
+mod time;
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -43,6 +44,7 @@ const HOST_PACKAGES: &[&str] = &[
     "console",
     "donor-api",
     "donor",
+    "coreutils",
     "kit",
     "proc",
     "grant",
@@ -181,6 +183,7 @@ pub fn all_tests() -> Vec<&'static SystemTest> {
     [
         boot::TESTS,
         shell::TESTS,
+        time::TESTS,
         fault::TESTS,
         kernel::TESTS,
         runtime::TESTS,
@@ -307,7 +310,7 @@ pub fn expect_status(machine: &mut Machine, expected: u16) -> Result<(), String>
 }
 
 /// The shell's prompt.
-const PROMPT: &str = "lattice$ ";
+pub const PROMPT: &str = "lattice$ ";
 
 /// Leaves the default system's shell, which powers the machine off with status 0.
 fn exit_shell(machine: &mut Machine) -> Result<(), String> {

@@ -170,7 +170,9 @@ impl Kernel {
 
     /// The SBI timer fired: the scheduler's tick and refills, the user timers due by `now`,
     /// then the SBI timer is set for the next of all of them (the running thread may go on
-    /// without a reschedule that would set it).
+    /// without a reschedule that would set it). Out of line, so that the syscall path
+    /// through `handle_trap` does not pay for its registers.
+    #[inline(never)]
     fn timer_interrupt(&mut self, now: u64) {
         self.scheduler.timer_interrupt(now);
         object::timer::expire(self, now);

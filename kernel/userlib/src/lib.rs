@@ -28,6 +28,7 @@ pub mod heap;
 #[cfg(target_arch = "riscv64")]
 pub mod image;
 pub mod ipc;
+pub mod measure;
 #[cfg(target_arch = "riscv64")]
 pub mod memory;
 #[cfg(target_arch = "riscv64")]

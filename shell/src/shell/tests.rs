@@ -247,6 +247,11 @@ impl System for Fake {
         Ok(())
     }
 
+    fn uptime(&mut self) -> Result<core::time::Duration, SystemError> {
+        self.check_available()?;
+        Ok(core::time::Duration::from_millis(12_345))
+    }
+
     fn audit(&mut self) -> Result<Vec<AuditEntry>, SystemError> {
         self.check_available()?;
         let entry = |seq, event: &str, details: &str| AuditEntry {
@@ -375,6 +380,8 @@ fn commands() {
              \x20 2  deny         /bin/nc (web) to fs: no grant of fs to /bin/nc\n",
             0,
         ),
+        (&[], "uptime", "up 12.345 s\n", 0),
+        (&[], "uptime now", "uptime: takes no arguments\n", 2),
         (
             &[],
             "conns",
@@ -396,6 +403,14 @@ fn commands() {
 }
 
 #[test]
+fn uptime_is_seconds_to_the_millisecond() {
+    use core::time::Duration;
+    assert_eq!(format_uptime(Duration::ZERO), "up 0.000 s");
+    assert_eq!(format_uptime(Duration::from_micros(2_999_999)), "up 2.999 s");
+    assert_eq!(format_uptime(Duration::from_secs(3600)), "up 3600.000 s");
+}
+
+#[test]
 fn help_lists_every_builtin_once() {
     let mut shell = shell();
     let output = run(&mut shell, "help");
@@ -404,7 +419,9 @@ fn help_lists_every_builtin_once() {
         let lines = output.lines().filter(|line| line.trim_start().split(' ').next() == Some(name)).count();
         assert_eq!(lines, 1, "{name} in\n{output}");
     }
-    for required in ["help", "echo", "ps", "kill", "free", "conns", "revoke", "audit", "clear", "exit"] {
+    for required in
+        ["help", "echo", "ps", "kill", "free", "conns", "revoke", "audit", "uptime", "clear", "exit"]
+    {
         assert!(Builtin::named(required).is_some(), "{required}");
     }
     assert!(output.lines().all(|line| line.len() <= 80), "help fits 80 columns:\n{output}");
@@ -419,6 +436,7 @@ fn unavailable_services_are_reported() {
         ("free", "free: service unavailable\n"),
         ("conns", "conns: service unavailable\n"),
         ("audit", "audit: service unavailable\n"),
+        ("uptime", "uptime: service unavailable\n"),
         ("revoke 3", "revoke: connection 3: service unavailable\n"),
     ] {
         assert_eq!(run(&mut shell, line), output);

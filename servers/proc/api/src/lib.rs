@@ -12,6 +12,8 @@
 //!
 //! Only the parent of a process (or a program the policy lets manage processes) may wait
 //! for or kill it; others get `NotPermitted`.
+//!
+//! What a spawned program starts with, in its own CNode: [`start_slots`].
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
@@ -33,6 +35,19 @@ impl Protocol for Proc {
     type Request = Request;
     type Response = Response;
     type Error = ProcError;
+}
+
+/// The capabilities every program the process manager spawns finds in its CNode. All are
+/// made for the process (the timer and its notification from its own quota) and go when it
+/// ends.
+pub mod start_slots {
+    /// Its session with the security server (write and grant): how it connects to anything.
+    pub const SECURITY: usize = 16;
+    /// A timer of its own (`userlib::time::Timer`), already set to signal
+    /// [`TIMER_NOTIFICATION`], disarmed.
+    pub const TIMER: usize = 17;
+    /// The notification its timer signals (badge 1), which it may wait on, poll and signal.
+    pub const TIMER_NOTIFICATION: usize = 18;
 }
 
 /// A process id. 0 is never a process (it means "none", as a parent).

@@ -3,12 +3,13 @@
 //! and reclaims everything a process held when it ends.
 //!
 //! Each process is admitted by the security server first (`Admit`: it gets a client id,
-//! a label, and its security session capability, the one capability it starts with, at
-//! `server_slots::FIRST_CLIENT`), then given a quota by the resource donor (`Grant`: a
-//! quota of `QUOTA_BYTES`, of which the donor moves the process's own half to the manager
-//! as an Untyped; the other half pays for its sessions), and built from that Untyped, so
-//! revoking it takes the whole process back; its thread runs on a CPU budget from the
-//! donor (`Budget`). When it ends, the manager revokes it, tells
+//! a label, and its security session capability, at `start_slots::SECURITY`), then given a
+//! quota by the resource donor (`Grant`: a quota of `QUOTA_BYTES`, of which the donor moves
+//! the process's own half to the manager as an Untyped; the other half pays for its
+//! sessions), and built from that Untyped, so revoking it takes the whole process back:
+//! that includes the timer and notification it starts with (`start_slots::TIMER`,
+//! `TIMER_NOTIFICATION`), so a process's timer never outlives it. Its thread runs on a CPU
+//! budget from the donor (`Budget`). When it ends, the manager revokes it, tells
 //! the security server (`Depart`: its connections close) and the donor (`Release`: the
 //! quota returns). Every process's fault endpoint is the manager's own endpoint, minted
 //! with badge `FAULT_BADGE + pid`: faults and exits arrive as messages in the same loop as
@@ -40,11 +41,11 @@ mod program {
 
     use donor_api::DonorClient;
     use kernel_abi::bootarchive::BootArchive;
-    use kernel_abi::{FaultKind, Rights};
+    use kernel_abi::{FaultKind, ObjectType, Rights};
     use kit::{Answer, Call, Caller, Config, Deferred, FAULT_BADGE, Kit, Slot};
     use loader::{Grant, Spec, Workspace, server_slots as at};
     use proc::{ProcessTable, WaitNow};
-    use proc_api::{ExitStatus, Pid, Proc, ProcError, Request, Response};
+    use proc_api::{ExitStatus, Pid, Proc, ProcError, Request, Response, start_slots};
     use security_api::SecurityClient;
     use userlib::ipc::{Cptr, Message};
     use userlib::{object, println};
@@ -53,6 +54,8 @@ mod program {
     const QUOTA_BYTES: u64 = 4 << 20;
     /// What a session costs its client (the process table entries it may create).
     const SESSION_BYTES: u64 = 16 << 10;
+    /// The badge a process's timer signals its notification with.
+    const TIMER_BADGE: usize = 1;
     /// Priority of spawned programs.
     const PROGRAM_PRIORITY: usize = 100;
     /// A page of the manager's address space to copy through (its start info page's region
@@ -169,6 +172,25 @@ mod program {
         }
     }
 
+    /// A timer and the notification it signals (badge [`TIMER_BADGE`]), made from the
+    /// process's quota `chunk` into slots of ours (kept in `used`, so they go with the
+    /// process); returns (timer, notification).
+    fn make_timer(chunk: &Slot, used: &mut Vec<Slot>) -> Result<(Cptr, Cptr), ProcError> {
+        let out_of_memory = |_| ProcError::OutOfMemory;
+        let timer = Slot::new().map_err(out_of_memory)?;
+        let notification = Slot::new().map_err(out_of_memory)?;
+        object::retype(chunk.index(), ObjectType::Timer, 0, at::CNODE, timer.index(), 1)
+            .and_then(|()| {
+                object::retype(chunk.index(), ObjectType::Notification, 0, at::CNODE, notification.index(), 1)
+            })
+            .map_err(|_| ProcError::OutOfMemory)?;
+        let badged = Slot::mint(notification.index(), Rights::WRITE, TIMER_BADGE).map_err(out_of_memory)?;
+        object::timer_set_notification(timer.index(), badged.index()).map_err(|_| ProcError::OutOfMemory)?;
+        let made = (timer.index(), notification.index());
+        used.extend([timer, notification, badged]);
+        Ok(made)
+    }
+
     /// Whether `caller` may spawn `program`: a session by its scope's spawn patterns (a bare
     /// archive name is `/bin/NAME`, as the security server labels it); a manifest client
     /// (a test program of a test system) always.
@@ -260,13 +282,24 @@ mod program {
             let arguments: Vec<&str> = args.iter().map(String::as_str).collect();
             let environment: Vec<(&str, &str)> =
                 env.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
-            // The one capability a program starts with.
-            let grants = [Grant {
-                slot: at::FIRST_CLIENT,
-                source: security,
-                rights: Rights::WRITE | Rights::GRANT,
-                badge: None,
-            }];
+            let (timer, timer_notification) = make_timer(chunk, used)?;
+            // What a program starts with (`proc_api::start_slots`): its security session, and a
+            // timer with its notification, paid from its quota.
+            let grants = [
+                Grant {
+                    slot: start_slots::SECURITY,
+                    source: security,
+                    rights: Rights::WRITE | Rights::GRANT,
+                    badge: None,
+                },
+                Grant { slot: start_slots::TIMER, source: timer, rights: Rights::ALL, badge: None },
+                Grant {
+                    slot: start_slots::TIMER_NOTIFICATION,
+                    source: timer_notification,
+                    rights: Rights::READ | Rights::WRITE,
+                    badge: None,
+                },
+            ];
             let mut take = || {
                 let slot = Slot::new().ok()?;
                 let index = slot.index();
