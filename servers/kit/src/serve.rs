@@ -7,10 +7,12 @@
 //! | a signal of the notification bound to the thread | label 0, no words, the notification word as badge | session notices are taken by the kit ([`SESSION_BIT`]); the other bits go to [`Server::notified`] (interrupts, timers) |
 //! | a fault or exit message of a process the server built | the kernel's fault label and a [`crate::FAULT_BADGE`] badge | [`Server::fault`] |
 //!
-//! A client that sends label 0 and no words itself looks like a signal: the kit answers it
-//! (as `WrongProtocol`) and passes on only the bits below `security_api::FIRST_CONNECTION`, so a
-//! session can at most cause a spurious `notified` call, which handlers tolerate (an
-//! interrupt handler drains a device that has nothing to give).
+//! A signal's badge is the notification word, made only of the bits the kit minted (below
+//! `security_api::FIRST_CONNECTION`), so a message with label 0 and no words whose badge is
+//! a session's is a client's request like any other (answered `WrongProtocol`). A manifest
+//! client (a trusted boot server) that sends one looks like a signal and can at most cause
+//! a spurious `notified` call, which handlers tolerate (an interrupt handler drains a
+//! device that has nothing to give).
 //!
 //! Sessions: a server that registers a service ([`Config::service`]) subscribes to its
 //! session notices with the bound notification. The security server signals it when a
@@ -282,9 +284,13 @@ impl<S: Default> Kit<S> {
 
     /// A capability that signals this server's notification with `bits` (for an
     /// interrupt handler or a timer): the bits come to [`Server::notified`]. `bits` must
-    /// be non-zero, below `security_api::FIRST_CONNECTION`, and leave out [`SESSION_BIT`].
+    /// be non-zero, below `security_api::FIRST_CONNECTION` (so a signal's badge is never
+    /// a session's), and leave out [`SESSION_BIT`].
     pub fn notification(&self, bits: usize) -> Result<Slot, KitError> {
-        if bits == 0 || bits & SESSION_BIT != 0 || bits > 0xffff {
+        if bits == 0
+            || bits & SESSION_BIT != 0
+            || !matches!(Caller::from_badge(bits as u64), Caller::Manifest(_))
+        {
             return Err(KitError::Kernel(kernel_abi::Error::InvalidArgument));
         }
         Slot::mint(self.notification.index(), Rights::WRITE, bits)
@@ -379,9 +385,8 @@ impl<S: Default> Kit<S> {
     ) -> Outcome {
         let message = incoming.message();
         let caller = Caller::from_badge(incoming.badge() as u64);
-        if message.label == 0 && message.length == 0 {
-            // Session badges start at FIRST_CONNECTION (2^16): only the bits below are signals.
-            let bits = incoming.badge() & 0xffff;
+        if message.label == 0 && message.length == 0 && matches!(caller, Caller::Manifest(_)) {
+            let bits = incoming.badge();
             if bits & SESSION_BIT != 0 {
                 self.take_notices(server);
             }
