@@ -254,11 +254,27 @@ impl Context {
         priority: usize,
         fault_endpoint: Cptr,
     ) -> Result<Cptr, Error> {
+        self.start_with_cspace(CNODE, address_space, thread_cap, entry, argument, priority, fault_endpoint)
+    }
+
+    /// [`Self::start_in`] with `cspace` (a CNode capability of ours) as the thread's CSpace
+    /// root instead of the root task's.
+    #[allow(clippy::too_many_arguments, reason = "the pieces of one thread, as Spawn has them")]
+    pub fn start_with_cspace(
+        &mut self,
+        cspace: Cptr,
+        address_space: Cptr,
+        thread_cap: Cptr,
+        entry: thread::Entry,
+        argument: usize,
+        priority: usize,
+        fault_endpoint: Cptr,
+    ) -> Result<Cptr, Error> {
         let (frame, address) = self.mapped_frame()?;
         let stack = thread::claim_stack().ok_or(Error::NotEnoughMemory)?;
         let spawn = Spawn {
             thread: thread_cap,
-            cspace: CNODE,
+            cspace,
             address_space,
             ipc_buffer: (frame, address),
             fault_endpoint,

@@ -96,6 +96,11 @@ pub const ALL: &[Test] = &[
         about: "a thread never runs in another thread's address space after its own is revoked",
         run: revoked_address_space_never_borrowed,
     },
+    Test {
+        id: "THREAD0018",
+        about: "a thread whose old CSpace alone kept it alive configures itself out of it: it is destroyed whole, after the invocation, and never runs again",
+        run: configured_out_of_its_own_cspace,
+    },
 ];
 
 /// The order in which threads of the current test reached their marks, as decimal digits.
@@ -406,5 +411,65 @@ fn revoked_address_space_never_borrowed(context: &mut Context) -> Outcome {
     // Had it run in our address space (the one loaded when we block), its signal (1) would
     // come first; it must not run at all, or fault.
     check_eq!(ipc::wait(notification), Ok(2));
+    Ok(())
+}
+
+/// Slots of the CSpace of the thread in [`configured_out_of_its_own_cspace`].
+mod own_cspace {
+    /// Its own thread capability (the only one left).
+    pub const ITSELF: usize = 1;
+    /// The CNode it moves to.
+    pub const NEXT: usize = 2;
+    /// The address space it keeps.
+    pub const ADDRESS_SPACE: usize = 3;
+    /// The notification it waits on before it moves.
+    pub const GO: usize = 4;
+}
+
+/// Set by the thread of [`configured_out_of_its_own_cspace`] if its `Configure` returned.
+static SURVIVED: AtomicUsize = AtomicUsize::new(0);
+
+fn configure_out_of_own_cspace(_: usize) -> usize {
+    let _ = ipc::wait(own_cspace::GO);
+    let moved =
+        object::configure_thread(own_cspace::ITSELF, own_cspace::NEXT, own_cspace::ADDRESS_SPACE, 0, 0, 0);
+    // Only reached if the kernel let it run on after its own destruction.
+    SURVIVED.store(if moved.is_ok() { 1 } else { 2 }, Ordering::Release);
+    0
+}
+
+fn configured_out_of_its_own_cspace(context: &mut Context) -> Outcome {
+    SURVIVED.store(0, Ordering::Release);
+    let cspace = ok!(context.make(ObjectType::CNode, 4));
+    let next = ok!(context.make(ObjectType::CNode, 4));
+    let go = ok!(context.make(ObjectType::Notification, 0));
+    let thread = ok!(context.make(ObjectType::Thread, 0));
+    ok!(object::copy(cspace, own_cspace::ITSELF, CNODE, thread, Rights::ALL));
+    ok!(object::copy(cspace, own_cspace::NEXT, CNODE, next, Rights::ALL));
+    // Its address space, through a copy of ours whose descendants we can count afterwards.
+    let space = context.slot();
+    ok!(object::copy(CNODE, space, CNODE, ADDRESS_SPACE, Rights::ALL));
+    ok!(object::copy(cspace, own_cspace::ADDRESS_SPACE, CNODE, space, Rights::ALL));
+    ok!(object::copy(cspace, own_cspace::GO, CNODE, go, Rights::READ));
+    // Above us, so it runs as soon as it is started and as soon as it is signalled.
+    ok!(context.start_with_cspace(cspace, ADDRESS_SPACE, thread, configure_out_of_own_cspace, 0, 200, 0));
+    // Now its CSpace holds the only capability to it, and its CSpace slot the only one to
+    // its CSpace.
+    ok!(object::delete(CNODE, thread));
+    ok!(object::delete(CNODE, cspace));
+    // When we block, it runs (200) before a thread below it (100) that tells us so: had it
+    // survived its invocation, it would have stored 1 or 2 by then.
+    let done = ok!(context.make(ObjectType::Notification, 0));
+    let done_signal = context.slot();
+    ok!(object::mint(CNODE, done_signal, CNODE, done, Rights::WRITE, 1));
+    ok!(context.spawn(signal_once, done_signal, 100, 0));
+    ok!(ipc::signal(go));
+    check_eq!(ipc::wait(done), Ok(1));
+    check_eq!(SURVIVED.load(Ordering::Acquire), 0);
+    // Nothing of it is left anywhere: no copy of the CNode it moved to or of its address
+    // space survives in its slots (the kernel wrote none into it after it died).
+    check_eq!(object::revoke(CNODE, next), Ok(0));
+    check_eq!(object::revoke(CNODE, space), Ok(0));
+    ok!(object::delete(CNODE, space));
     Ok(())
 }

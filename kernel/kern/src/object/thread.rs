@@ -398,17 +398,25 @@ pub fn empty_slots(kernel: &mut Kernel, thread: ObjectRef<Thread>) {
     }
 }
 
-/// Replaces the capability in the thread's slot `index` with a copy of `source` (or just
-/// empties it when `source` is 0).
-fn set_slot(kernel: &mut Kernel, thread: ObjectRef<Thread>, index: usize, source: SlotId) {
+/// Puts a copy of `source` (nothing, when `source` is 0) in the thread's slot `index` and
+/// returns the capability that was there, taken out of the slot but not yet released: the
+/// caller releases it ([`super::release`]) only once it touches the thread no more, since
+/// releasing it may destroy the thread (a CSpace that alone kept it alive) or the object
+/// `source` lies in.
+fn swap_slot(kernel: &mut Kernel, thread: ObjectRef<Thread>, index: usize, source: SlotId) -> Capability {
     let slot = slot_id(thread, index);
-    cnode::delete(kernel, slot);
+    let old = if cnode::load(slot).is_null() {
+        Capability::Null
+    } else {
+        capability::remove(&mut KernelSlots, slot)
+    };
     if source != 0 {
         let original = cnode::load(source);
         if let Some(copy) = original.derive(Rights::ALL, None) {
             cnode::insert(kernel, source, slot, copy);
         }
     }
+    old
 }
 
 /// A decoded thread invocation.
@@ -560,20 +568,29 @@ pub fn invoke(
 ) -> Result<usize, Error> {
     match invocation {
         Invocation::Configure { cspace, address_space, buffer_address, buffer_frame, fault } => {
-            set_slot(kernel, target, CSPACE_SLOT, cspace);
-            set_slot(kernel, target, ADDRESS_SPACE_SLOT, address_space);
+            // The old capabilities are released only at the end: releasing one may destroy
+            // the thread itself (its old CSpace may hold the only capability to it) or the
+            // CNode a new one is copied from, and nothing may touch either afterwards.
+            let old = [
+                swap_slot(kernel, target, CSPACE_SLOT, cspace),
+                swap_slot(kernel, target, ADDRESS_SPACE_SLOT, address_space),
+                swap_slot(kernel, target, IPC_BUFFER_SLOT, buffer_frame),
+                swap_slot(kernel, target, FAULT_ENDPOINT_SLOT, fault),
+            ];
             refresh_satp(target);
-            set_slot(kernel, target, IPC_BUFFER_SLOT, buffer_frame);
-            // SAFETY: live: the invoked capability names it (and even if `set_slot` destroyed
-            // it through a CNode it alone kept alive, its memory stays intact until a later
-            // retype); exclusive: one store.
-            unsafe { target.get() }.ipc_buffer = if buffer_frame != 0 { buffer_address } else { 0 };
-            set_slot(kernel, target, FAULT_ENDPOINT_SLOT, fault);
-            // SAFETY: as above; two reads.
+            // SAFETY: live: the invoked capability names it, and nothing was released yet;
+            // exclusive: one store, then two reads before `stop`.
             let tcb = unsafe { target.get() };
+            tcb.ipc_buffer = if buffer_frame != 0 { buffer_address } else { 0 };
             if tcb.state != State::Inactive && !tcb.is_configured() {
                 stop(kernel, target);
             }
+            for capability in old {
+                if !capability.is_null() {
+                    super::release(kernel, capability);
+                }
+            }
+            super::drain_zombies(kernel);
             Ok(0)
         }
         Invocation::WriteRegisters([pc, sp, a0, a1, a2, a3]) => {
