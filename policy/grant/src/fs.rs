@@ -26,8 +26,10 @@ pub const MAX_PATH_LEN: usize = 1024;
 /// An absolute, normal path: starts with `/`, no empty, `.` or `..` components, no
 /// trailing `/` (except the root itself), no control characters, at most
 /// [`MAX_PATH_LEN`] bytes.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+///
+/// On the wire: the text; one that is not normal does not decode.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct FsPath(String);
 
 impl FsPath {
@@ -40,18 +42,31 @@ impl FsPath {
     /// dropped (`/www/` is `/www`). `.`, `..` and `//` are errors.
     pub fn parse(text: &str) -> Result<FsPath, ScopeError> {
         let rest = Self::check(text)?;
+        let rest = match rest.strip_suffix('/') {
+            Some("") => return Err(bad_path(text, "empty component (//)")),
+            Some(stripped) => stripped,
+            None => rest,
+        };
+        if let Some(why) = Self::abnormal_component(rest) {
+            return Err(bad_path(text, why));
+        }
+        let mut path = String::with_capacity(rest.len() + 1);
+        path.push('/');
+        path.push_str(rest);
+        Ok(FsPath(path))
+    }
+
+    /// What is wrong with the components of `rest` (a path after its leading `/`): an
+    /// empty one (`//`, or a trailing `/`), `.` or `..`. The empty `rest` is the root.
+    fn abnormal_component(rest: &str) -> Option<&'static str> {
         if rest.is_empty() {
-            return Ok(FsPath::root());
+            return None;
         }
-        let rest = rest.strip_suffix('/').unwrap_or(rest);
-        for component in rest.split('/') {
-            match component {
-                "" => return Err(bad_path(text, "empty component (//)")),
-                "." | ".." => return Err(bad_path(text, "`.` and `..` are not allowed")),
-                _ => {}
-            }
-        }
-        Ok(FsPath(alloc::format!("/{rest}")))
+        rest.split('/').find_map(|component| match component {
+            "" => Some("empty component (// or a trailing /)"),
+            "." | ".." => Some("`.` and `..` are not allowed"),
+            _ => None,
+        })
     }
 
     /// Normalises a path a client sent, lexically: empty and `.` components go, `..` takes
@@ -117,17 +132,29 @@ fn bad_path(text: &str, why: &'static str) -> ScopeError {
     ScopeError::BadPath { text: text.into(), why }
 }
 
+/// Accepts only a path that is already normal, exactly as [`FsPath::parse`] would write
+/// it (no trailing `/`), and keeps the text without copying it.
 impl TryFrom<String> for FsPath {
     type Error = ScopeError;
     fn try_from(text: String) -> Result<Self, ScopeError> {
-        let path = FsPath::parse(&text)?;
-        if path.0 == text { Ok(path) } else { Err(ScopeError::BadPath { text, why: "not normal" }) }
+        let rest = Self::check(&text)?;
+        match Self::abnormal_component(rest) {
+            None => Ok(FsPath(text)),
+            Some(why) => Err(ScopeError::BadPath { text, why }),
+        }
     }
 }
 
 impl From<FsPath> for String {
     fn from(path: FsPath) -> String {
         path.0
+    }
+}
+
+/// The text, borrowed (no copy, unlike `serde(into)`).
+impl Serialize for FsPath {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
     }
 }
 
@@ -232,9 +259,20 @@ impl FsScope {
         items.extend(self.subtrees.iter().cloned().map(ScopeItem::Fs));
     }
 
-    /// Whether every subtree holds only fs rights (normal form is checked by the caller).
-    pub(crate) fn fits(&self) -> bool {
-        self.subtrees.iter().all(|subtree| ServiceKind::Fs.rights().contains(subtree.rights))
+    /// Whether the part is normal (see the module invariants), checked without copying:
+    /// what [`FsScope::normalize`] makes, and only that, passes.
+    pub(crate) fn is_normal(&self) -> bool {
+        let fs = ServiceKind::Fs.rights();
+        let subtrees = &self.subtrees;
+        subtrees.iter().all(|subtree| !subtree.rights.is_empty() && fs.contains(subtree.rights))
+            && subtrees.iter().zip(subtrees.iter().skip(1)).all(|(a, b)| a.path < b.path)
+            && subtrees.iter().all(|inner| {
+                subtrees.iter().all(|outer| {
+                    outer.path == inner.path
+                        || !outer.path.contains(&inner.path)
+                        || !outer.rights.intersects(inner.rights)
+                })
+            })
     }
 
     /// One entry per path, then each right an enclosing subtree already gives dropped, and

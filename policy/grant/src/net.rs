@@ -12,7 +12,7 @@ use core::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::scope::{Part, drop_covered};
+use crate::scope::{Part, drop_covered, is_without_covered};
 use crate::{Rights, Scope, ScopeError, ScopeItem};
 
 /// An inclusive range of ports, never containing port 0.
@@ -224,6 +224,16 @@ pub(crate) struct NetScope {
 }
 
 impl NetScope {
+    /// A part with these lists as they are, normal or not (tests of the normal form).
+    #[cfg(test)]
+    pub(crate) fn from_lists(
+        listen: Vec<PortRange>,
+        connect: Vec<Destination>,
+        udp: Vec<Destination>,
+    ) -> Self {
+        NetScope { listen, connect, udp }
+    }
+
     /// The rights the entries give: listen, connect, udp for each list that is not empty.
     pub(crate) fn rights(&self) -> Rights {
         [
@@ -278,6 +288,14 @@ impl NetScope {
         items.extend(self.listen.iter().copied().map(ScopeItem::Listen));
         items.extend(self.connect.iter().copied().map(ScopeItem::Connect));
         items.extend(self.udp.iter().copied().map(ScopeItem::Udp));
+    }
+
+    /// Whether the part is normal (see the module invariants), checked without copying.
+    pub(crate) fn is_normal(&self) -> bool {
+        let listen = &self.listen;
+        listen.iter().zip(listen.iter().skip(1)).all(|(a, b)| u32::from(b.first) > u32::from(a.last) + 1)
+            && is_without_covered(&self.connect, |a, b| a.covers(*b))
+            && is_without_covered(&self.udp, |a, b| a.covers(*b))
     }
 
     /// Ports sorted, overlapping and adjacent ranges merged; covered destinations dropped.

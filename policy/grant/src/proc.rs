@@ -3,18 +3,20 @@
 //!
 //! Invariants: a proc scope's patterns are sorted, with no pattern another covers.
 
-use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::scope::{Part, drop_covered};
+use crate::scope::{Part, drop_covered, is_without_covered};
 use crate::{FsPath, Rights, Scope, ScopeError, ScopeItem};
 
 /// Which programs a spawn scope names: one path, every program under a directory, or all.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+///
+/// On the wire: the variant and its path (no text to parse again); `Under("/")`, which
+/// [`ProgramPattern::parse`] writes as [`ProgramPattern::Any`], does not decode.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "PatternOnTheWire")]
 pub enum ProgramPattern {
     /// Exactly this program.
     Exact(FsPath),
@@ -60,17 +62,46 @@ impl ProgramPattern {
     }
 }
 
-impl TryFrom<String> for ProgramPattern {
+/// A pattern as it decodes, before the one check its type cannot make.
+#[derive(Deserialize)]
+#[serde(rename = "ProgramPattern")]
+enum PatternOnTheWire {
+    Exact(FsPath),
+    Under(FsPath),
+    Any,
+}
+
+/// A pattern as it encodes: the same variants, borrowing the path.
+#[derive(Serialize)]
+#[serde(rename = "ProgramPattern")]
+enum PatternToTheWire<'a> {
+    Exact(&'a FsPath),
+    Under(&'a FsPath),
+    Any,
+}
+
+impl TryFrom<PatternOnTheWire> for ProgramPattern {
     type Error = ScopeError;
-    fn try_from(text: String) -> Result<Self, ScopeError> {
-        let pattern = ProgramPattern::parse(&text)?;
-        if pattern.to_string() == text { Ok(pattern) } else { Err(ScopeError::BadPattern(text)) }
+    fn try_from(wire: PatternOnTheWire) -> Result<Self, ScopeError> {
+        match wire {
+            PatternOnTheWire::Exact(path) => Ok(ProgramPattern::Exact(path)),
+            PatternOnTheWire::Under(directory) if directory.as_str() == "/" => {
+                Err(ScopeError::BadPattern("/* (written *)".into()))
+            }
+            PatternOnTheWire::Under(directory) => Ok(ProgramPattern::Under(directory)),
+            PatternOnTheWire::Any => Ok(ProgramPattern::Any),
+        }
     }
 }
 
-impl From<ProgramPattern> for String {
-    fn from(pattern: ProgramPattern) -> String {
-        pattern.to_string()
+impl Serialize for ProgramPattern {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ProgramPattern::Exact(path) => PatternToTheWire::Exact(path),
+            ProgramPattern::Under(directory) => PatternToTheWire::Under(directory),
+            ProgramPattern::Any => PatternToTheWire::Any,
+        }
+        .serialize(serializer)
     }
 }
 
@@ -92,6 +123,12 @@ pub(crate) struct SpawnScope {
 }
 
 impl SpawnScope {
+    /// A part with these patterns as they are, normal or not (tests of the normal form).
+    #[cfg(test)]
+    pub(crate) fn from_patterns(patterns: Vec<ProgramPattern>) -> Self {
+        SpawnScope { patterns }
+    }
+
     pub(crate) fn rights(&self) -> Rights {
         if self.patterns.is_empty() { Rights::NONE } else { Rights::SPAWN }
     }
@@ -120,6 +157,11 @@ impl SpawnScope {
 
     pub(crate) fn normalize(&mut self) {
         drop_covered(&mut self.patterns, ProgramPattern::covers);
+    }
+
+    /// Whether the part is normal (see the module invariants), checked without copying.
+    pub(crate) fn is_normal(&self) -> bool {
+        is_without_covered(&self.patterns, ProgramPattern::covers)
     }
 }
 
@@ -150,6 +192,8 @@ impl Scope {
 
 #[cfg(test)]
 mod tests {
+    use alloc::string::ToString;
+
     use super::*;
 
     fn pattern(text: &str) -> ProgramPattern {
@@ -218,6 +262,19 @@ mod tests {
         assert_eq!(scope.to_string(), "spawn /sbin/fsck, /bin/*");
         assert!(!scope.restricted_to(Rights::READ).allows_spawn("/bin/ls"));
         assert!(!Scope::plain(crate::ServiceKind::Ipc, Rights::CALL).expect("valid").allows_spawn("/bin/ls"));
+    }
+
+    #[test]
+    fn patterns_travel_as_their_variant_and_path() {
+        for text in ["/bin/cat", "/bin/*", "*"] {
+            let bytes = postcard::to_allocvec(&pattern(text)).expect("serializes");
+            assert_eq!(postcard::from_bytes::<ProgramPattern>(&bytes), Ok(pattern(text)), "{text}");
+        }
+        // Variant 1 (`Under`), the path "/": the root directory, which is `*`.
+        assert!(postcard::from_bytes::<ProgramPattern>(&[1, 1, b'/']).is_err());
+        // Variant 0 (`Exact`), a path that is not normal.
+        assert!(postcard::from_bytes::<ProgramPattern>(&[0, 3, b'/', b'.', b'.']).is_err());
+        assert_eq!(postcard::to_allocvec(&pattern("*")).expect("serializes"), [2]);
     }
 
     #[test]

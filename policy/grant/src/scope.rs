@@ -252,29 +252,18 @@ impl Scope {
     }
 
     /// Whether the scope holds only rights its kind understands and is normal: true for
-    /// every scope made by this crate, checked for a deserialized one.
+    /// every scope made by this crate, checked for a deserialized one (without copying
+    /// it: a server decodes one with every session notice).
     fn is_well_formed(&self) -> bool {
-        let fits = match &self.part {
-            Part::Fs(fs) => fs.fits(),
+        match &self.part {
+            Part::Fs(fs) => fs.is_normal(),
+            Part::Net(net) => net.is_normal(),
+            Part::Proc(proc) => proc.is_normal(),
             Part::Donor(bytes) => *bytes <= crate::MAX_MEMORY,
             Part::Console(rights) | Part::Security(rights) | Part::Ipc(rights) => {
                 self.kind().rights().contains(*rights)
             }
-            Part::Net(_) | Part::Proc(_) => true,
-        };
-        fits && self.normalized() == *self
-    }
-
-    /// The scope in normal form (see the module invariants).
-    fn normalized(&self) -> Scope {
-        let mut part = self.part.clone();
-        match &mut part {
-            Part::Fs(fs) => fs.normalize(),
-            Part::Net(net) => net.normalize(),
-            Part::Proc(proc) => proc.normalize(),
-            Part::Donor(_) | Part::Console(_) | Part::Security(_) | Part::Ipc(_) => {}
         }
-        Scope { part }
     }
 }
 
@@ -293,6 +282,15 @@ impl<'de> Deserialize<'de> for Scope {
             Err(serde::de::Error::custom(ScopeError::NotNormal(scope.kind())))
         }
     }
+}
+
+/// Whether `list` is what [`drop_covered`] makes of it: strictly sorted, and no entry
+/// covered by another.
+pub(crate) fn is_without_covered<T: Ord>(list: &[T], covers: impl Fn(&T, &T) -> bool) -> bool {
+    list.iter().zip(list.iter().skip(1)).all(|(a, b)| a < b)
+        && list.iter().enumerate().all(|(index, item)| {
+            list.iter().enumerate().all(|(other, by)| other == index || !covers(by, item))
+        })
 }
 
 /// Sorts `list`, removes duplicates and every entry another entry covers.
@@ -494,6 +492,79 @@ mod tests {
         // its text (`fs /www read`) 12.
         let httpd = fs("/www", "read");
         assert_eq!(postcard::to_allocvec(&httpd).expect("serializes").len(), 8);
+    }
+
+    /// Every list of at most `longest` of `items`, in every order, repeats included.
+    fn lists<T: Clone>(items: &[T], longest: usize) -> Vec<Vec<T>> {
+        let mut all = alloc::vec![Vec::new()];
+        let mut last = all.clone();
+        for _ in 0..longest {
+            last = last
+                .iter()
+                .flat_map(|list| {
+                    items.iter().map(move |item| {
+                        let mut longer = list.clone();
+                        longer.push(item.clone());
+                        longer
+                    })
+                })
+                .collect();
+            all.extend(last.iter().cloned());
+        }
+        all
+    }
+
+    #[test]
+    fn the_normal_form_check_accepts_exactly_what_normalising_makes() {
+        let subtrees: Vec<Subtree> = ["/", "/a", "/a/b", "/c"]
+            .iter()
+            .flat_map(|p| {
+                [Rights::READ, Rights::WRITE, rights("read write"), Rights::NONE]
+                    .map(|rights| Subtree { path: path(p), rights })
+            })
+            .collect();
+        for list in lists(&subtrees, 3) {
+            let part = FsScope::from_subtrees(list);
+            let mut normal = part.clone();
+            normal.normalize();
+            assert!(normal.is_normal(), "{normal:?}");
+            assert_eq!(part.is_normal(), normal == part, "{part:?}");
+        }
+        let ranges: Vec<PortRange> = [(1, 1), (1, 2), (2, 3), (3, 3), (4, 4), (5, 9)]
+            .iter()
+            .map(|&(first, last)| PortRange::new(first, last).expect("valid"))
+            .collect();
+        let destinations: Vec<Destination> =
+            ["10.0.0.0/8:443", "10.0.0.1:443", "*:443", "10.0.0.1:1-1024", "*:*"]
+                .iter()
+                .map(|text| Destination::parse(text).expect("valid"))
+                .collect();
+        for (listen, connect) in
+            lists(&ranges, 3).into_iter().zip(lists(&destinations, 3).into_iter().cycle())
+        {
+            let part = NetScope::from_lists(listen, connect.clone(), connect);
+            let mut normal = part.clone();
+            normal.normalize();
+            assert!(normal.is_normal(), "{normal:?}");
+            assert_eq!(part.is_normal(), normal == part, "{part:?}");
+        }
+        for list in lists(&destinations, 3) {
+            let part = NetScope::from_lists(Vec::new(), list, Vec::new());
+            let mut normal = part.clone();
+            normal.normalize();
+            assert_eq!(part.is_normal(), normal == part, "{part:?}");
+        }
+        let patterns: Vec<ProgramPattern> = ["/bin/*", "/bin/cat", "*", "/bin/sub/*", "/sbin/fs"]
+            .iter()
+            .map(|text| ProgramPattern::parse(text).expect("valid"))
+            .collect();
+        for list in lists(&patterns, 3) {
+            let part = SpawnScope::from_patterns(list);
+            let mut normal = part.clone();
+            normal.normalize();
+            assert!(normal.is_normal(), "{normal:?}");
+            assert_eq!(part.is_normal(), normal == part, "{part:?}");
+        }
     }
 
     #[test]

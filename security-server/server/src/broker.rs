@@ -80,8 +80,6 @@ pub struct Granted {
     pub id: u64,
     /// The service's server.
     pub server: ClientId,
-    /// The scope the policy granted: the grant's, narrowed to the rights asked for.
-    pub scope: Scope,
     /// Bytes the session was charged.
     pub donation: u64,
     /// The audit record of the grant.
@@ -322,18 +320,10 @@ impl Broker {
                     scope: scope.clone(),
                     donation_bytes: donation,
                 };
-                self.connections.insert(
-                    id,
-                    Connection {
-                        client,
-                        service: service.to_string(),
-                        rights,
-                        scope: scope.clone(),
-                        donation,
-                    },
-                );
+                self.connections
+                    .insert(id, Connection { client, service: service.to_string(), rights, scope, donation });
                 self.notify(service, notice);
-                Ok(Granted { id, server: registered.server, scope, donation, audit })
+                Ok(Granted { id, server: registered.server, donation, audit })
             }
             Decision::Deny(reason) => {
                 let rule = self.policy.explain(&reason).to_string();
