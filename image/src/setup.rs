@@ -6,7 +6,8 @@
 //!   without them (a machine that had 1.95.0 before it met Lattice), so this adds what is
 //!   missing with `rustup target add` / `rustup component add`.
 //! - Host programs from Debian's packages (QEMU, `fsck.fat`, `curl`, `nc`): installed with
-//!   apt-get when we run as root, otherwise the error gives the exact command to run.
+//!   apt-get when we run as root (or through `sudo` when it asks no password), otherwise the
+//!   error gives the exact command to run.
 //!
 //! `.ci/run` relies on this: it runs the README's test command and nothing else, so CI fails
 //! when a fresh machine would.
@@ -69,21 +70,39 @@ pub fn ensure_host_tools(tools: &[HostTool]) -> Result<(), String> {
         .collect::<Vec<_>>()
         .join(", ");
     let how = format!("install it with:\n    sudo apt-get install {}", packages.join(" "));
-    if find_in_path("apt-get").is_none() || !running_as_root() {
+    // As root, apt-get itself; otherwise through sudo when it needs no password (a CI
+    // runner's user); otherwise the exact command for the person to run.
+    let sudo = if running_as_root() {
+        false
+    } else if find_in_path("sudo").is_some()
+        && Command::new("sudo").args(["-n", "true"]).status().is_ok_and(|status| status.success())
+    {
+        true
+    } else {
+        return Err(format!("missing on this machine: {what}; {how}"));
+    };
+    if find_in_path("apt-get").is_none() {
         return Err(format!("missing on this machine: {what}; {how}"));
     }
-    println!("setup: missing {what}: installing with apt-get...");
+    println!("setup: missing {what}: installing with {}apt-get...", if sudo { "sudo " } else { "" });
+    let apt = || {
+        let mut command = if sudo { Command::new("sudo") } else { Command::new("apt-get") };
+        if sudo {
+            command.args(["DEBIAN_FRONTEND=noninteractive", "apt-get"]);
+        }
+        command.env("DEBIAN_FRONTEND", "noninteractive");
+        command
+    };
     let install = || {
-        Command::new("apt-get")
+        apt()
             .args(["install", "-y", "--no-install-recommends"])
             .args(&packages)
-            .env("DEBIAN_FRONTEND", "noninteractive")
             .status()
             .is_ok_and(|status| status.success())
     };
     if !install() {
         println!("setup: apt-get install failed; refreshing the package lists and trying again...");
-        let _ = Command::new("apt-get").arg("update").env("DEBIAN_FRONTEND", "noninteractive").status();
+        let _ = apt().arg("update").status();
         if !install() {
             return Err(format!("installing {} failed; {how}", packages.join(" ")));
         }
