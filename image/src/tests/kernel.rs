@@ -49,6 +49,7 @@ pub const TESTS: &[SystemTest] = &[
             if !verdict.contains(": invariants held") {
                 return Err(format!("the fuzzer reports{verdict}"));
             }
+            cx.expect_checks(&machine, "test-fuzz", &[("FUZZ", 1)])?;
             machine.refute("kernel panic")?;
             expect_status(&mut machine, exit_status::SUCCESS)
         },
