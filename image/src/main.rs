@@ -13,6 +13,7 @@
 
 mod bench;
 mod build;
+mod check_lines;
 mod disk;
 mod flat;
 mod host;

@@ -32,6 +32,17 @@ struct Shared {
     changed: Condvar,
 }
 
+/// What [`Machine::line_at`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NextLine {
+    /// The line starting at the offset (without its line break), and the offset after it.
+    Line(String, usize),
+    /// The machine stopped and printed nothing more.
+    Stopped,
+    /// The deadline passed before the line was complete.
+    Deadline,
+}
+
 /// A running machine under test.
 pub struct Machine {
     child: Child,
@@ -137,6 +148,32 @@ impl Machine {
             let now = Instant::now();
             if now >= deadline {
                 return Err(format!("timed out after {timeout:?} waiting for {needle:?}"));
+            }
+            transcript =
+                self.shared.changed.wait_timeout(transcript, deadline - now).expect("transcript lock").0;
+        }
+    }
+
+    /// Waits, until `deadline`, for the line that starts at `offset` in the transcript to be
+    /// complete, independently of what [`Machine::expect`] has matched (so a reader of one
+    /// program's lines can follow them alongside a test's other waits). A last line the
+    /// machine stopped without ending counts as a line.
+    pub fn line_at(&self, offset: usize, deadline: Instant) -> NextLine {
+        let mut transcript = self.shared.transcript.lock().expect("transcript lock");
+        loop {
+            let rest = transcript.text.get(offset..).unwrap_or("");
+            if let Some(end) = rest.find('\n') {
+                return NextLine::Line(rest[..end].to_string(), offset + end + 1);
+            }
+            if transcript.closed {
+                return match rest {
+                    "" => NextLine::Stopped,
+                    rest => NextLine::Line(rest.to_string(), offset + rest.len()),
+                };
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return NextLine::Deadline;
             }
             transcript =
                 self.shared.changed.wait_timeout(transcript, deadline - now).expect("transcript lock").0;
@@ -277,6 +314,25 @@ mod tests {
         assert!(error.contains("timed out"), "{error}");
         assert!(began.elapsed() < Duration::from_secs(5));
         assert!(machine.expect_exit(Duration::from_millis(100)).is_err());
+    }
+
+    #[test]
+    fn lines_are_read_from_any_offset_without_moving_the_cursor() {
+        let mut machine =
+            shell("echo one; echo two; name=$(head -c 4 | tr -d '\\r'); printf \"got $name\"; exit 0");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let NextLine::Line(first, next) = machine.line_at(0, deadline) else { panic!("no first line") };
+        assert_eq!((first.as_str(), next), ("one", 4));
+        assert_eq!(machine.line_at(next, deadline), NextLine::Line("two".into(), 8));
+        // The cursor is where it was: expect still finds the first line.
+        machine.expect("one", Duration::from_secs(10)).unwrap();
+        // Nothing more until input comes: the deadline passes.
+        assert_eq!(machine.line_at(8, Instant::now() + Duration::from_millis(200)), NextLine::Deadline);
+        machine.type_line("ada").unwrap();
+        // The last line has no line break; once the machine stops it is a line all the same.
+        assert_eq!(machine.line_at(8, deadline), NextLine::Line("got ada".into(), 15));
+        assert_eq!(machine.line_at(15, deadline), NextLine::Stopped);
+        assert_eq!(machine.expect_exit(Duration::from_secs(10)), Ok(0));
     }
 
     #[test]

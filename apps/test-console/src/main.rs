@@ -5,8 +5,10 @@
 //! root task gave its session (the nth server of the manifest gets badge n; with no
 //! security server in that system, the console takes a session's badge as its process, see
 //! `console::Terminal`). Everything
-//! it prints goes through the console. Each check has an id and a sentence; then it echoes
-//! every line typed (`echo: LINE`) until `quit`, and exits with the number of failed checks.
+//! it prints goes through the console. Each check has an id and a sentence (its table is
+//! [`CHECKS`]) and prints one line (`test-console: ok   CONSOLE0001 ...`, the `checks`
+//! crate's form); then it echoes every line typed (`echo: LINE`) until `quit`, and exits
+//! with the number of failed checks.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -17,6 +19,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use checks::{Check, Report};
 use console_api::{Console, ConsoleClient, ConsoleError, Response};
 use kernel_abi::{ObjectType, Rights};
 use loader::server_slots as at;
@@ -35,25 +38,34 @@ const NOTIFICATION_TO_SEND: usize = at::FIRST_FREE + 1;
 /// The badge of the notification the console signals on Ctrl-C.
 const INTERRUPT_BADGE: usize = 0x10;
 
-struct Checks {
-    console: ConsoleClient,
-    failed: usize,
+const WRITE: Check = Check::new("CONSOLE0001", "a write reaches the terminal");
+const MALFORMED: Check = Check::new("CONSOLE0002", "a malformed request gets the typed error Malformed");
+const WRONG_PROTOCOL: Check =
+    Check::new("CONSOLE0003", "another protocol's label, or label 0, gets WrongProtocol");
+const UNKNOWN_VARIANT: Check =
+    Check::new("CONSOLE0004", "an unknown request variant gets Malformed and the server goes on");
+const FOREGROUND: Check =
+    Check::new("CONSOLE0005", "only the foreground reads; the controlling session moves the foreground");
+const CTRL_C: Check = Check::new(
+    "CONSOLE0006",
+    "Ctrl-C ends the foreground's read with Interrupted and signals its notification",
+);
+const READS_GO_ON: Check = Check::new("CONSOLE0007", "reads go on, line after line, until `quit` is typed");
+/// Every check, in the order they run.
+static CHECKS: [Check; 7] =
+    [WRITE, MALFORMED, WRONG_PROTOCOL, UNKNOWN_VARIANT, FOREGROUND, CTRL_C, READS_GO_ON];
+
+/// Writes `test-console: TEXT` and a line break through the console.
+fn say(console: ConsoleClient, text: impl core::fmt::Display) {
+    if console.write(format!("test-console: {text}\n").as_bytes()).is_err() {
+        println!("test-console: (console write failed) {text}");
+    }
 }
 
-impl Checks {
-    fn say(&self, text: &str) {
-        if self.console.write(format!("test-console: {text}\n").as_bytes()).is_err() {
-            println!("test-console: (console write failed) {text}");
-        }
-    }
-
-    fn check(&mut self, id: &str, sentence: &str, passed: bool, detail: impl core::fmt::Debug) {
-        if passed {
-            self.say(&format!("ok   {id} {sentence}"));
-        } else {
-            self.failed += 1;
-            self.say(&format!("FAIL {id} {sentence}: got {detail:?}"));
-        }
+/// Writes one line (a check line, which starts with the program's name) through the console.
+fn print_line(console: ConsoleClient, line: core::fmt::Arguments<'_>) {
+    if console.write(format!("{line}\n").as_bytes()).is_err() {
+        println!("(console write failed) {line}");
     }
 }
 
@@ -83,24 +95,18 @@ fn main() -> i32 {
     }
     let session = session_badge();
     let console = ConsoleClient::new(console_slot());
-    let mut checks = Checks { console, failed: 0 };
+    let mut report = Report::new("test-console", &CHECKS, |line| print_line(console, line));
 
     let written = console.write(b"test-console: hello through the console\n");
-    checks.check("CONSOLE0001", "a write reaches the terminal", written.is_ok(), &written);
+    report.check(&WRITE, written.is_ok(), &written);
 
     // Length word says 100 bytes, one payload word follows.
     let malformed = raw_call(&Message::new(Console::LABEL, &[100, 1]));
-    checks.check(
-        "CONSOLE0002",
-        "a malformed request gets the typed error Malformed",
-        malformed == Err(ConsoleError::Rpc(RpcError::Malformed)),
-        &malformed,
-    );
+    report.check_eq(&MALFORMED, &malformed, &Err(ConsoleError::Rpc(RpcError::Malformed)));
     let wrong = raw_call(&Message::new(rpc::label(*b"NOPE"), &[0]));
     let zero = raw_call(&Message::new(0, &[]));
-    checks.check(
-        "CONSOLE0003",
-        "another protocol's label, or label 0, gets WrongProtocol",
+    report.check(
+        &WRONG_PROTOCOL,
         wrong == Err(ConsoleError::Rpc(RpcError::WrongProtocol)) && wrong == zero,
         (&wrong, &zero),
     );
@@ -109,9 +115,8 @@ fn main() -> i32 {
         message.length = rpc::pack(&[9], &mut message.words).unwrap_or(1);
         message
     });
-    checks.check(
-        "CONSOLE0004",
-        "an unknown request variant gets Malformed and the server goes on",
+    report.check(
+        &UNKNOWN_VARIANT,
         bad_variant == Err(ConsoleError::Rpc(RpcError::Malformed)) && console.write(b"").is_ok(),
         &bad_variant,
     );
@@ -130,35 +135,33 @@ fn main() -> i32 {
     let other = console.set_foreground(99, None);
     let refused = console.read(16);
     let mine = console.set_foreground(u64::try_from(session).unwrap_or(0), Some(NOTIFICATION_TO_SEND));
-    checks.check(
-        "CONSOLE0005",
-        "only the foreground reads; the controlling session moves the foreground",
+    report.check(
+        &FOREGROUND,
         made.is_ok() && other.is_ok() && refused == Err(ConsoleError::NotForeground) && mine.is_ok(),
         (&made, &other, &refused, &mine),
     );
 
-    checks.say("press Ctrl-C");
+    say(console, "press Ctrl-C");
     let interrupted = console.read(16);
     let word = ipc::poll(NOTIFICATION);
-    checks.check(
-        "CONSOLE0006",
-        "Ctrl-C ends the foreground's read with Interrupted and signals its notification",
+    report.check(
+        &CTRL_C,
         interrupted == Err(ConsoleError::Interrupted) && word == Ok(INTERRUPT_BADGE),
         (&interrupted, &word),
     );
 
-    checks.say("type lines; `quit` ends");
+    say(console, "type lines; `quit` ends");
     let mut line = Vec::new();
     loop {
         let bytes = match console.read(64) {
             Ok(bytes) => bytes,
             Err(ConsoleError::Interrupted) => {
                 line.clear();
-                checks.say("^C");
+                say(console, "^C");
                 continue;
             }
             Err(error) => {
-                checks.check("CONSOLE0007", "reads go on", false, &error);
+                report.check(&READS_GO_ON, false, &error);
                 break;
             }
         };
@@ -173,12 +176,12 @@ fn main() -> i32 {
             let text = String::from_utf8_lossy(&line).into_owned();
             line.clear();
             if text == "quit" {
-                checks.say(&format!("done, {} checks failed", checks.failed));
-                return i32::try_from(checks.failed).unwrap_or(i32::MAX);
+                report.check(&READS_GO_ON, true, ());
+                return i32::try_from(report.finish()).unwrap_or(i32::MAX);
             }
             let _ = console.write(format!("echo: {text}\r\n").as_bytes());
         }
     }
-    checks.say(&format!("done, {} checks failed", checks.failed));
-    i32::try_from(checks.failed.max(1)).unwrap_or(i32::MAX)
+    // A read failed (CONSOLE0007 says so): the report counts it.
+    i32::try_from(report.finish()).unwrap_or(i32::MAX)
 }

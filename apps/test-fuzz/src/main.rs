@@ -12,8 +12,9 @@
 //! made. An exit or fault of the fuzzer arrives on its fault endpoint and restarts it too;
 //! every `RECREATE_EVERY` restarts the world is destroyed and made again.
 //!
-//! The program prints `fuzz: N syscalls, M restarts, invariants held` and exits with the
-//! number of failed checks (the machine's exit status). A kernel panic ends the machine
+//! The program prints `fuzz: N syscalls, M restarts, invariants held`, then its one check
+//! (`test-fuzz: ok   FUZZ0001 ...`, the `checks` crate's form) and the summary, and exits
+//! with the number of failed checks (the machine's exit status). A kernel panic ends the machine
 //! with status 101 instead.
 #![no_std]
 #![no_main]
@@ -24,6 +25,7 @@ mod world;
 
 use core::sync::atomic::Ordering;
 
+use checks::{Check, Report};
 use kernel_abi::bootinfo::{BootInfo, slot};
 use kernel_abi::syscall::FAULT_LABEL;
 use kernel_abi::{Error, FaultKind, ObjectType, Rights};
@@ -59,18 +61,25 @@ struct Supervisor {
     failures: usize,
 }
 
+const INVARIANTS: Check = Check::new(
+    "FUZZ0001",
+    "random syscalls from an unprivileged thread leave the kernel's invariants whole at every debug_check",
+);
+/// Every check (one: the fuzzer's verdict), printed in the `checks` crate's form.
+static CHECKS: [Check; 1] = [INVARIANTS];
+
 fn main() -> i32 {
     let Some(info) = userlib::boot_info() else {
         println!("test-fuzz: no boot info; run me as the root task");
         return 1;
     };
+    let mut report = Report::new("test-fuzz", &CHECKS, |line| println!("{line}"));
     match supervise(info) {
-        Ok(failures) => i32::try_from(failures).unwrap_or(i32::MAX),
-        Err(error) => {
-            println!("fuzz: setting up failed: {error:?}");
-            1
-        }
+        Ok(0) => report.record(&INVARIANTS, None),
+        Ok(failures) => report.record(&INVARIANTS, Some(format_args!("{failures} broken invariants"))),
+        Err(error) => report.record(&INVARIANTS, Some(format_args!("setting up failed: {error:?}"))),
     }
+    i32::try_from(report.finish()).unwrap_or(i32::MAX)
 }
 
 /// The largest RAM untyped.

@@ -8,8 +8,9 @@
 //!    oversized and wrong-protocol messages, each answered with the typed error while the
 //!    server keeps serving.
 //!
-//! Each check prints a line; the program exits with the number of failed checks, which
-//! becomes the machine's exit status.
+//! Each check has an id and a sentence (its table is [`CHECKS`]) and prints one line
+//! (`runtime: ok   RUNTIME0001 ...`, the `checks` crate's form); the program exits with
+//! the number of failed checks, which becomes the machine's exit status.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -21,6 +22,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use checks::{Check, Report};
 use kernel_abi::bootinfo::{BOOT_INFO_ADDRESS, slot};
 use kernel_abi::syscall::FAULT_LABEL;
 use kernel_abi::{Error, FaultKind, ObjectType, Rights};
@@ -116,21 +118,76 @@ static SHARED: Shared = Shared {
     gift: AtomicUsize::new(0),
 };
 
-/// Counts checks and prints the failures.
-struct Checks {
-    passed: usize,
-    failed: usize,
-}
+const HEAP_ONCE: Check =
+    Check::new("RUNTIME0001", "the heap is set once: a second init is AlreadyInitialised");
+const HEAP_NOT_WORDS: Check = Check::new("RUNTIME0002", "memory::write_word refuses the heap");
+const HEAP_REGION: Check = Check::new("RUNTIME0003", "the heap region is known");
+const VECTOR: Check = Check::new("RUNTIME0004", "a vector of 1000 numbers sums to 499500");
+const STRING: Check = Check::new("RUNTIME0005", "a formatted string is what was formatted");
+const HEAP_COUNTS: Check = Check::new("RUNTIME0006", "the heap counts the allocations");
+const HEAP_FREES: Check = Check::new("RUNTIME0007", "freeing gives the bytes back");
+const BIG: Check = Check::new("RUNTIME0008", "3 MiB in one allocation hold what was written");
+const SMALL: Check = Check::new("RUNTIME0009", "2000 small strings are allocated and kept");
+const SUBSCRIBER: Check = Check::new("RUNTIME0010", "the tracing subscriber installs");
+const SUBSCRIBER_ONCE: Check = Check::new("RUNTIME0011", "the tracing subscriber installs only once");
+const CALL: Check = Check::new("RUNTIME0012", "a call is answered");
+const LONG: Check = Check::new("RUNTIME0013", "900 bytes go and come back whole");
+const CAPABILITY_SENT: Check = Check::new("RUNTIME0014", "a capability travels with a request");
+const CAPABILITY_USED: Check = Check::new("RUNTIME0015", "the server signals the notification it was sent");
+const CAPABILITY_MISSING: Check =
+    Check::new("RUNTIME0016", "a request that needs a capability and carries none is refused");
+const CAPABILITY_LENT: Check = Check::new("RUNTIME0017", "a capability travels with an answer");
+const CAPABILITY_WORKS: Check = Check::new(
+    "RUNTIME0018",
+    "the capability lent in an answer works: signalling it reaches the server's notification",
+);
+const DEFERRED: Check = Check::new("RUNTIME0019", "a deferred answer arrives");
+const RELEASED: Check =
+    Check::new("RUNTIME0020", "the helper thread that released the deferred answer exits with 0");
+const BAD_PADDING: Check = Check::new("RUNTIME0021", "bad padding is Malformed");
+const UNKNOWN_VARIANT: Check = Check::new("RUNTIME0022", "an unknown variant is Malformed");
+const HUGE_LENGTH: Check = Check::new("RUNTIME0023", "a huge length is TooLarge");
+const OTHER_PROTOCOL: Check = Check::new("RUNTIME0024", "another protocol is WrongProtocol");
+const EMPTY: Check = Check::new("RUNTIME0025", "an empty message is Malformed");
+const STILL_SERVES: Check = Check::new("RUNTIME0026", "the server still serves after the malformed messages");
+const TOO_LARGE: Check = Check::new("RUNTIME0027", "a request too large is refused before sending");
+/// Every check, in the order they run.
+static CHECKS: [Check; 27] = [
+    HEAP_ONCE,
+    HEAP_NOT_WORDS,
+    HEAP_REGION,
+    VECTOR,
+    STRING,
+    HEAP_COUNTS,
+    HEAP_FREES,
+    BIG,
+    SMALL,
+    SUBSCRIBER,
+    SUBSCRIBER_ONCE,
+    CALL,
+    LONG,
+    CAPABILITY_SENT,
+    CAPABILITY_USED,
+    CAPABILITY_MISSING,
+    CAPABILITY_LENT,
+    CAPABILITY_WORKS,
+    DEFERRED,
+    RELEASED,
+    BAD_PADDING,
+    UNKNOWN_VARIANT,
+    HUGE_LENGTH,
+    OTHER_PROTOCOL,
+    EMPTY,
+    STILL_SERVES,
+    TOO_LARGE,
+];
 
-impl Checks {
-    fn check(&mut self, what: &str, holds: bool) {
-        if holds {
-            self.passed += 1;
-        } else {
-            self.failed += 1;
-            println!("runtime: FAILED: {what}");
-        }
-    }
+/// The report of [`CHECKS`], printed on the debug console.
+type Checks = Report<27, fn(core::fmt::Arguments<'_>)>;
+
+/// Prints one check line.
+fn print_line(line: core::fmt::Arguments<'_>) {
+    println!("{line}");
 }
 
 /// Hands out slots and objects from one Untyped.
@@ -193,24 +250,18 @@ fn main() -> i32 {
         }
     }
     let mut objects = Objects { pool, next_slot: info.first_free_slot, next_page: SCRATCH_PAGES };
-    let mut checks = Checks { passed: 0, failed: 0 };
+    let mut checks: Checks = Report::new("runtime", &CHECKS, print_line);
 
+    // A set-up that fails leaves the checks after it not run, which the report fails.
     if let Err(error) = heap_checks(&mut objects, &mut checks) {
         println!("runtime: heap set-up failed: {error:?}");
-        return 1;
-    }
-    tracing_checks(&mut checks);
-    if let Err(error) = rpc_checks(&mut objects, &mut checks) {
-        println!("runtime: RPC set-up failed: {error:?}");
-        return 1;
-    }
-
-    if checks.failed == 0 {
-        println!("runtime: all {} checks passed", checks.passed);
     } else {
-        println!("runtime: {} checks passed, {} failed", checks.passed, checks.failed);
+        tracing_checks(&mut checks);
+        if let Err(error) = rpc_checks(&mut objects, &mut checks) {
+            println!("runtime: RPC set-up failed: {error:?}");
+        }
     }
-    i32::try_from(checks.failed).unwrap_or(i32::MAX)
+    i32::try_from(checks.finish()).unwrap_or(i32::MAX)
 }
 
 fn heap_checks(objects: &mut Objects, checks: &mut Checks) -> Result<(), HeapError> {
@@ -223,41 +274,44 @@ fn heap_checks(objects: &mut Objects, checks: &mut Checks) -> Result<(), HeapErr
         size: HEAP_SIZE,
     })?;
     println!("runtime: heap of {} KiB at {HEAP_ADDRESS:#x}", HEAP_SIZE / 1024);
-    checks.check(
-        "the heap is set once",
-        heap::init(HEAP_ADDRESS, HEAP_SIZE) == Err(HeapError::AlreadyInitialised),
-    );
-    checks.check("memory::write_word refuses the heap", !userlib::memory::write_word(HEAP_ADDRESS, 0));
-    checks.check("the heap region is known", heap::region() == Some((HEAP_ADDRESS, HEAP_SIZE)));
+    checks.check_eq(&HEAP_ONCE, heap::init(HEAP_ADDRESS, HEAP_SIZE), Err(HeapError::AlreadyInitialised));
+    checks.check_eq(&HEAP_NOT_WORDS, userlib::memory::write_word(HEAP_ADDRESS, 0), false);
+    checks.check_eq(&HEAP_REGION, heap::region(), Some((HEAP_ADDRESS, HEAP_SIZE)));
 
     let numbers: Vec<u64> = (0..1000).collect();
     let sum: u64 = numbers.iter().sum();
     let text = format!("{}-{}", "lattice", "runtime");
     let usage = heap::usage();
-    checks.check("a vector of 1000 numbers", sum == 499_500);
-    checks.check("a formatted string", text == "lattice-runtime");
-    checks.check("the heap counts the allocations", usage.allocated >= 8000 && usage.allocations >= 2);
+    checks.check_eq(&VECTOR, sum, 499_500);
+    checks.check_eq(&STRING, text.as_str(), "lattice-runtime");
+    checks.check(
+        &HEAP_COUNTS,
+        usage.allocated >= 8000 && usage.allocations >= 2,
+        (usage.allocated, usage.allocations),
+    );
     println!(
         "runtime: vec sum {sum}, string {text:?}; {} bytes in {} allocations",
         usage.allocated, usage.allocations
     );
     drop(numbers);
-    checks.check("freeing gives the bytes back", heap::usage().allocated < 8000);
+    let allocated = heap::usage().allocated;
+    checks.check(&HEAP_FREES, allocated < 8000, allocated);
     // A big allocation and many small ones, freed in between.
     let big = alloc::vec![7u8; 3 << 20];
-    checks.check("3 MiB in one allocation", big.iter().all(|&byte| byte == 7));
+    checks.check(&BIG, big.iter().all(|&byte| byte == 7), big.len());
     drop(big);
     let small: Vec<String> = (0..2000).map(|index| format!("item {index}")).collect();
-    checks.check("2000 small strings", small[1999] == "item 1999");
+    checks.check_eq(&SMALL, small.get(1999).map(String::as_str), Some("item 1999"));
     Ok(())
 }
 
 fn tracing_checks(checks: &mut Checks) {
     let installed = trace::init("test-runtime", tracing::Level::INFO);
-    checks.check("the subscriber installs", installed.is_ok());
-    checks.check(
-        "only once",
-        trace::init("again", tracing::Level::INFO) == Err(trace::TraceError::AlreadyInitialised),
+    checks.check(&SUBSCRIBER, installed.is_ok(), installed);
+    checks.check_eq(
+        &SUBSCRIBER_ONCE,
+        trace::init("again", tracing::Level::INFO),
+        Err(trace::TraceError::AlreadyInitialised),
     );
     tracing::info!(target: "runtime", size = HEAP_SIZE, "heap ready");
     tracing::debug!(target: "runtime", "below the level, not printed");
@@ -277,73 +331,74 @@ fn rpc_checks(objects: &mut Objects, checks: &mut Checks) -> Result<(), Error> {
     objects.start(serve, 0, 255, 0)?;
 
     let sum = rpc::call::<Test>(endpoint, &Request::Add { a: 2, b: 3 });
-    checks.check("a call is answered", sum == Ok(Response::Sum(5)));
+    checks.check_eq(&CALL, &sum, &Ok(Response::Sum(5)));
     println!("runtime: rpc add 2 + 3 = {sum:?}");
 
     let long = "0123456789".repeat(90);
     let echoed = rpc::call::<Test>(endpoint, &Request::Echo { text: long.clone() });
-    checks.check("900 bytes go and come back whole", echoed == Ok(Response::Echoed(long)));
+    checks.check(&LONG, echoed == Ok(Response::Echoed(long)), echoed.as_ref().map(|_| "another text"));
 
     // A capability with the request: the server signals it.
     let ring = objects.slot();
     object::mint(CNODE, ring, CNODE, notification, Rights::WRITE, RING_BADGE)?;
     let rung = rpc::call_with::<Test>(endpoint, &Request::Ring, Transfer { send: Some(ring), receive: None });
-    checks.check("a capability travels with a request", rung == Ok((Response::Rung, false)));
-    checks.check("the server used it", ipc::poll(notification) == Ok(RING_BADGE));
+    checks.check_eq(&CAPABILITY_SENT, rung, Ok((Response::Rung, false)));
+    checks.check_eq(&CAPABILITY_USED, ipc::poll(notification), Ok(RING_BADGE));
     let unrung = rpc::call::<Test>(endpoint, &Request::Ring);
-    checks.check("a request without it is refused", unrung == Err(TestError::NoCapability));
+    checks.check_eq(&CAPABILITY_MISSING, unrung, Err(TestError::NoCapability));
 
     // A capability with the answer.
     let lent = objects.slot();
     let into = CapabilitySlot { cnode: CNODE, index: lent };
     let answer =
         rpc::call_with::<Test>(endpoint, &Request::Lend, Transfer { send: None, receive: Some(into) });
-    checks.check("a capability travels with an answer", answer == Ok((Response::Lent, true)));
-    checks.check("it works", ipc::signal(lent).is_ok() && ipc::poll(notification) == Ok(GIFT_BADGE));
+    checks.check_eq(&CAPABILITY_LENT, answer, Ok((Response::Lent, true)));
+    let signalled = ipc::signal(lent);
+    let polled = ipc::poll(notification);
+    checks.check(&CAPABILITY_WORKS, signalled.is_ok() && polled == Ok(GIFT_BADGE), (signalled, polled));
     println!("runtime: capabilities travelled both ways");
 
     // A deferred answer, released by a helper thread that runs once this one waits.
     let joined = objects.make(ObjectType::Endpoint)?;
     objects.start(release, endpoint, 100, joined)?;
     let later = rpc::call::<Test>(endpoint, &Request::Later);
-    checks.check("a deferred answer arrives", later == Ok(Response::Done));
+    checks.check_eq(&DEFERRED, later, Ok(Response::Done));
     let helper = ipc::receive(joined, 0).map(|(message, _)| message);
     let helper_status = helper
         .ok()
         .filter(|message| message.label == FAULT_LABEL && message.word(0) == FaultKind::Exited as usize)
         .map(|message| message.word(4));
-    checks.check("the helper released it", helper_status == Some(0));
+    checks.check_eq(&RELEASED, helper_status, Some(0));
     println!("runtime: deferred answer released by another client");
 
     // Messages that break the wire format: answered with the typed error.
     let padding = ipc::call(endpoint, &Message::new(Test::LABEL, &[5, usize::MAX]))?;
     let malformed = rpc::decode_reply::<Test>(&padding);
-    checks.check("bad padding is Malformed", malformed == Err(TestError::Rpc(RpcError::Malformed)));
+    checks.check_eq(&BAD_PADDING, &malformed, &Err(TestError::Rpc(RpcError::Malformed)));
     let unknown = ipc::call(endpoint, &Message::new(Test::LABEL, &[1, 0x63]))?;
-    checks.check("an unknown variant is Malformed", rpc::decode_reply::<Test>(&unknown) == malformed);
-    let huge = ipc::call(endpoint, &Message::new(Test::LABEL, &[2000, 0]))?;
-    checks.check(
-        "a huge length is TooLarge",
-        rpc::decode_reply::<Test>(&huge) == Err(TestError::Rpc(RpcError::TooLarge)),
+    checks.check_eq(
+        &UNKNOWN_VARIANT,
+        rpc::decode_reply::<Test>(&unknown),
+        Err(TestError::Rpc(RpcError::Malformed)),
     );
+    let huge = ipc::call(endpoint, &Message::new(Test::LABEL, &[2000, 0]))?;
+    checks.check_eq(&HUGE_LENGTH, rpc::decode_reply::<Test>(&huge), Err(TestError::Rpc(RpcError::TooLarge)));
     let other = ipc::call(endpoint, &Message::new(label(*b"OTHR"), &[0]))?;
-    checks.check(
-        "another protocol is WrongProtocol",
-        rpc::decode_reply::<Test>(&other) == Err(TestError::Rpc(RpcError::WrongProtocol)),
+    checks.check_eq(
+        &OTHER_PROTOCOL,
+        rpc::decode_reply::<Test>(&other),
+        Err(TestError::Rpc(RpcError::WrongProtocol)),
     );
     let empty = ipc::call(endpoint, &Message::new(Test::LABEL, &[]))?;
-    checks.check("an empty message is Malformed", rpc::decode_reply::<Test>(&empty) == malformed);
+    checks.check_eq(&EMPTY, rpc::decode_reply::<Test>(&empty), Err(TestError::Rpc(RpcError::Malformed)));
     match malformed {
         Err(TestError::Rpc(error)) => println!("runtime: malformed request answered with {error}"),
         other => println!("runtime: malformed request answered with {other:?}"),
     }
     let still = rpc::call::<Test>(endpoint, &Request::Add { a: 40, b: 2 });
-    checks.check("the server still serves", still == Ok(Response::Sum(42)));
+    checks.check_eq(&STILL_SERVES, still, Ok(Response::Sum(42)));
     let too_long = rpc::call::<Test>(endpoint, &Request::Echo { text: "x".repeat(2000) });
-    checks.check(
-        "a request too large is refused before sending",
-        too_long == Err(TestError::Rpc(RpcError::TooLarge)),
-    );
+    checks.check_eq(&TOO_LARGE, too_long, Err(TestError::Rpc(RpcError::TooLarge)));
     Ok(())
 }
 

@@ -6,10 +6,14 @@
 //! at the running machine: the harness's disk and network tests (`harness.*`) boot it.
 //!
 //! It only reads registers: no device is reset or driven, so a disk image is never written.
+//! Its two checks have an id and a sentence (its table is [`CHECKS`]) and print one line
+//! each (`test-virtio: ok   VIRTIO0001 ...`, the `checks` crate's form); the harness judges
+//! the transport lines.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
 
+use checks::{Check, Report};
 use kernel_abi::ObjectType;
 use kernel_abi::bootinfo::{BOOT_INFO_ADDRESS, BootInfo, slot};
 use userlib::mmio::Registers;
@@ -41,15 +45,25 @@ const DATA_READY: u8 = 1;
 /// page table the kernel made for them.
 const MAPPINGS: usize = BOOT_INFO_ADDRESS + 0x4000;
 
+const TRANSPORTS_FOUND: Check = Check::new(
+    "VIRTIO0001",
+    "each of QEMU virt's eight virtio-mmio transports is a device Untyped in the boot info, maps, and shows the virtio magic value",
+);
+const KEY_ENDS: Check =
+    Check::new("VIRTIO0002", "a key typed on the UART arrives as an interrupt and ends the wait");
+/// Every check, in the order they run.
+static CHECKS: [Check; 2] = [TRANSPORTS_FOUND, KEY_ENDS];
+
 fn main() -> i32 {
-    match run() {
-        Ok(()) => 0,
-        Err(message) => {
-            println!("test-virtio: FAILED: {message}");
-            1
-        }
+    let mut report = Report::new("test-virtio", &CHECKS, |line| println!("{line}"));
+    if let Err((check, message)) = run(&mut report) {
+        report.check(&check, false, message);
     }
+    i32::try_from(report.finish()).unwrap_or(i32::MAX)
 }
+
+/// A step that failed: the check it fails, and why.
+type Failed = (Check, &'static str);
 
 /// The name of a virtio device id (virtio 1.2 §5).
 fn device_name(id: u32) -> &'static str {
@@ -75,8 +89,8 @@ fn device_untyped(info: &BootInfo, address: usize) -> Option<usize> {
         .map(|index| slot::FIRST_UNTYPED + index)
 }
 
-fn run() -> Result<(), &'static str> {
-    let info = userlib::boot_info().ok_or("no boot info")?;
+fn run(report: &mut Report<2, impl FnMut(core::fmt::Arguments<'_>)>) -> Result<(), Failed> {
+    let info = userlib::boot_info().ok_or((TRANSPORTS_FOUND, "no boot info"))?;
     let mut free = info.first_free_slot;
     let mut next_slot = || {
         free += 1;
@@ -94,11 +108,12 @@ fn run() -> Result<(), &'static str> {
     let mut devices = 0;
     for index in 0..TRANSPORTS {
         let address = FIRST_TRANSPORT + index * TRANSPORT_STRIDE;
-        let untyped = device_untyped(info, address).ok_or("no device Untyped for a virtio-mmio transport")?;
-        let registers = map(untyped, next_slot())?;
+        let untyped = device_untyped(info, address)
+            .ok_or((TRANSPORTS_FOUND, "no device Untyped for a virtio-mmio transport"))?;
+        let registers = map(untyped, next_slot()).map_err(|what| (TRANSPORTS_FOUND, what))?;
         if registers.read32(MAGIC_VALUE) != MAGIC {
             println!("test-virtio: {address:#x}: magic {:#x}", registers.read32(MAGIC_VALUE));
-            return Err("a transport without the virtio magic value");
+            return Err((TRANSPORTS_FOUND, "a transport without the virtio magic value"));
         }
         let id = registers.read32(DEVICE_ID);
         if id != 0 {
@@ -111,35 +126,38 @@ fn run() -> Result<(), &'static str> {
         );
     }
     println!("test-virtio: {TRANSPORTS} transports, {devices} devices");
+    report.check(&TRANSPORTS_FOUND, true, ());
 
-    let uart_untyped = device_untyped(info, UART_ADDRESS).ok_or("no device Untyped for the UART")?;
-    let uart = map(uart_untyped, next_slot())?;
+    let uart_untyped =
+        device_untyped(info, UART_ADDRESS).ok_or((KEY_ENDS, "no device Untyped for the UART"))?;
+    let uart = map(uart_untyped, next_slot()).map_err(|what| (KEY_ENDS, what))?;
     let ram = (0..info.untyped_count)
         .find(|&index| info.untyped[index].is_device == 0 && info.untyped[index].size_bits >= 16)
         .map(|index| slot::FIRST_UNTYPED + index)
-        .ok_or("no RAM untyped")?;
+        .ok_or((KEY_ENDS, "no RAM untyped"))?;
     let notification = next_slot();
     object::retype(ram, ObjectType::Notification, 0, slot::CNODE, notification, 1)
-        .map_err(|_| "retype a notification")?;
+        .map_err(|_| (KEY_ENDS, "retype a notification"))?;
     let handler = next_slot();
     object::irq_handler(slot::IRQ_CONTROL, UART_IRQ, slot::CNODE, handler)
-        .map_err(|_| "take the UART IRQ")?;
-    object::irq_set_notification(handler, notification).map_err(|_| "bind the notification")?;
+        .map_err(|_| (KEY_ENDS, "take the UART IRQ"))?;
+    object::irq_set_notification(handler, notification).map_err(|_| (KEY_ENDS, "bind the notification"))?;
     uart.write8(INTERRUPT_ENABLE, 1); // receive data available
     println!("test-virtio: type a key to stop");
     // An interrupt may come with nothing to read (see CAVEATS.md); wait for a real key.
     loop {
-        ipc::wait(notification).map_err(|_| "wait")?;
+        ipc::wait(notification).map_err(|_| (KEY_ENDS, "wait on the notification"))?;
         let typed = uart.read8(LINE_STATUS) & DATA_READY != 0;
         while uart.read8(LINE_STATUS) & DATA_READY != 0 {
             uart.read8(RECEIVE_BUFFER);
         }
-        object::irq_acknowledge(handler).map_err(|_| "acknowledge")?;
+        object::irq_acknowledge(handler).map_err(|_| (KEY_ENDS, "acknowledge the interrupt"))?;
         if typed {
             break;
         }
     }
     uart.write8(INTERRUPT_ENABLE, 0);
     println!("test-virtio: done");
+    report.check(&KEY_ENDS, true, ());
     Ok(())
 }

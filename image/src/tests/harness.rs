@@ -75,10 +75,12 @@ fn only_device(devices: &[VirtioDevice], id: u32, what: &str) -> Result<(), Stri
     }
 }
 
-/// Types the key test-virtio waits for and checks it ends well.
-fn stop(machine: &mut Machine) -> Result<(), String> {
+/// Types the key test-virtio waits for and checks it ends well: its checks (VIRTIO0001 the
+/// transports found, VIRTIO0002 the key) and its exit status.
+fn stop(context: &Context, machine: &mut Machine) -> Result<(), String> {
     machine.type_text("q")?;
     machine.expect("test-virtio: done", STEP)?;
+    context.expect_checks(machine, "test-virtio", &[("VIRTIO", 2)])?;
     expect_status(machine, exit_status::SUCCESS)
 }
 
@@ -126,7 +128,7 @@ fn disk_attached(context: &Context) -> Result<(), String> {
         "QEMU holds both image files open read-write while the machine runs",
         opened,
     )?;
-    stop(&mut machine)?;
+    stop(context, &mut machine)?;
     drop(machine);
     let mut unchanged = Ok(());
     for (name, contents) in DISK_FILES {
@@ -203,7 +205,7 @@ fn net_forward(context: &Context) -> Result<(), String> {
             Ok(())
         },
     )?;
-    stop(&mut machine)?;
+    stop(context, &mut machine)?;
     drop(machine);
     context.check(
         "ports_released",
@@ -239,7 +241,7 @@ fn port_clash(context: &Context) -> Result<(), String> {
             Err(format!("QEMU holds {sockets:?}"))
         },
     )?;
-    stop(&mut machine)
+    stop(context, &mut machine)
 }
 
 /// The harness tests.

@@ -7,10 +7,11 @@
 //! and the system it boots (a manifest in `image/systems/`). The runner checks the table
 //! (ids well formed and unique, every system real), builds each system the selected tests
 //! need once, and hands each test a [`Context`]: the kernel image of its system, a fresh
-//! scratch directory, `boot` (which remembers the FAT disks it attached) and `check` (a
-//! named check inside the test). After the test returns (its machine stopped), the runner
-//! runs `fsck.fat -n` on every FAT disk the test attached. The tests live in one file per
-//! area beside this one.
+//! scratch directory, `boot` (which remembers the FAT disks it attached), `check` (a
+//! named check inside the test) and `program_checks` (the check lines an in-guest test
+//! program prints, each recorded as a named check under its id). After the test returns
+//! (its machine stopped), the runner runs `fsck.fat -n` on every FAT disk the test
+//! attached. The tests live in one file per area beside this one.
 
 mod boot;
 mod console;
@@ -29,14 +30,16 @@ use std::time::{Duration, Instant};
 use kernel_abi::exit_status;
 
 use crate::build::{self, KERNEL_TARGET, USER_TARGET, cargo};
+use crate::check_lines::{Expected, Reading};
 use crate::qemu::{self, Boot, Disk};
-use crate::systest::{self, Machine, take_last_transcript};
+use crate::systest::{self, Machine, NextLine, take_last_transcript};
 
 /// Host crates: tested with `cargo test`, linted for the host.
 const HOST_PACKAGES: &[&str] = &[
     "kernel-abi",
     "kernel-core",
     "userlib",
+    "checks",
     "security-api",
     "security-server",
     "proc-api",
@@ -54,8 +57,17 @@ const HOST_PACKAGES: &[&str] = &[
 ];
 /// User-level library crates, linted for the RISC-V user target along with the program
 /// packages the build compiles ([`build::USER_PACKAGES`]).
-const USER_LIBRARIES: &[&str] =
-    &["userlib", "kit", "grant", "security-api", "security-server", "proc-api", "console-api", "donor-api"];
+const USER_LIBRARIES: &[&str] = &[
+    "userlib",
+    "checks",
+    "kit",
+    "grant",
+    "security-api",
+    "security-server",
+    "proc-api",
+    "console-api",
+    "donor-api",
+];
 
 /// How long a boot may take to reach a line (QEMU under TCG on a loaded 2-core machine).
 pub const STEP: Duration = Duration::from_secs(60);
@@ -281,21 +293,141 @@ impl Context {
         systest::boot(&self.qemu, boot, STEP)
     }
 
-    /// Records a named check inside the test: `id` (lower case, digits, `_`; unique in the
-    /// test), a sentence saying what holds, and the result. Returns the result with the
-    /// check named, so `?` ends the test at the first failed check.
-    pub fn check(&self, id: &str, sentence: &str, result: Result<(), String>) -> Result<(), String> {
+    /// Records a named check inside the test: `id` (lower case, digits, `_` for the
+    /// harness's own checks; `AREA0001` for a program's, see [`Context::program_checks`];
+    /// unique in the test), a sentence saying what holds, and the result. Returns the result
+    /// (and its value) with the check named, so `?` ends the test at the first failed check.
+    pub fn check<T>(&self, id: &str, sentence: &str, result: Result<T, String>) -> Result<T, String> {
         let mut checks = self.checks.borrow_mut();
-        let result = if !is_word(id) {
-            Err(format!("`{id}` is not a check id (lower case, digits and _)"))
+        let result = if !is_word(id) && !checks::is_id(id) {
+            Err(format!("`{id}` is not a check id (lower case, digits and _; or AREA0001)"))
         } else if checks.iter().any(|check| check.id == id) {
             Err(format!("check `{id}` is made twice"))
         } else {
             result
         };
-        let named = result.clone().map_err(|error| format!("check {id} ({sentence}): {error}"));
-        checks.push(Check { id: id.to_string(), sentence: sentence.to_string(), result });
-        named
+        let verdict = result.as_ref().map(|_| ()).map_err(Clone::clone);
+        checks.push(Check { id: id.to_string(), sentence: sentence.to_string(), result: verdict });
+        result.map_err(|error| format!("check {id} ({sentence}): {error}"))
+    }
+
+    /// Runs one step of a test as the named check `id` (see [`Context::check`]): what `run`
+    /// returns is recorded, and handed back with the check named.
+    pub fn step<T>(
+        &self,
+        id: &str,
+        sentence: &str,
+        run: impl FnOnce() -> Result<T, String>,
+    ) -> Result<T, String> {
+        self.check(id, sentence, run())
+    }
+
+    /// A reader of the check lines `program` prints (`PROGRAM: ok   ID sentence`, see the
+    /// `checks` crate), expecting the ids of `expected` (`&[("PROC", 7)]`: `PROC0001` to
+    /// `PROC0007`). It reads the machine's whole transcript from the start, apart from what
+    /// `expect` matches, and records each line as a named check under its id.
+    pub fn program_checks(&self, program: &str, expected: Expected<'_>) -> Result<ProgramChecks<'_>, String> {
+        Ok(ProgramChecks {
+            context: self,
+            reading: Reading::new(program, expected)?,
+            offset: 0,
+            deadline: None,
+        })
+    }
+
+    /// Reads `program`'s check lines on `machine` to its summary (see
+    /// [`ProgramChecks::finish`]).
+    pub fn expect_checks(
+        &self,
+        machine: &Machine,
+        program: &str,
+        expected: Expected<'_>,
+    ) -> Result<(), String> {
+        self.program_checks(program, expected)?.finish(machine)
+    }
+}
+
+/// One program's check lines, read from a machine's console and recorded as named checks.
+/// Each wait for the next check line has a deadline of [`STEP`], so a program that stops
+/// reporting fails the test in bounded time.
+#[must_use = "a program's checks are verified by `until` and `finish`"]
+pub struct ProgramChecks<'c> {
+    context: &'c Context,
+    reading: Reading,
+    /// Where the next line starts in the transcript.
+    offset: usize,
+    /// When the next check line must have come: [`STEP`] after the first read and after
+    /// each check line (other lines do not move it).
+    deadline: Option<Instant>,
+}
+
+impl ProgramChecks<'_> {
+    /// Reads check lines until the program has reported `id`, recording each; fails at the
+    /// first failed one, at a malformed line, or if the summary comes first.
+    pub fn until(&mut self, machine: &Machine, id: &str) -> Result<(), String> {
+        let program = self.reading.program().to_string();
+        if !self.reading.expects(id) {
+            return Err(format!("the test waits for {id}, which it does not expect of {program}"));
+        }
+        while !self.reading.has_reported(id) {
+            if self.reading.summarised() {
+                return Err(format!("{program} printed its summary without reporting {id}"));
+            }
+            if let Some(error) = self.next(machine)? {
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads check lines to the program's summary, recording each, then records every
+    /// expected id it never reported as a failed check. Fails on any failed check, an
+    /// unexpected id, a malformed line, an id twice, a summary that does not count the lines
+    /// before it, or no summary before the machine stops or the deadline.
+    pub fn finish(mut self, machine: &Machine) -> Result<(), String> {
+        let mut failure = None;
+        while !self.reading.summarised() {
+            match self.next(machine) {
+                Ok(None) => {}
+                Ok(Some(error)) => {
+                    failure.get_or_insert(error);
+                }
+                Err(error) => {
+                    return Err(failure.map_or(error.clone(), |failed| format!("{failed}; then {error}")));
+                }
+            }
+        }
+        let program = self.reading.program().to_string();
+        for id in self.reading.missing() {
+            let missing = self.context.check(
+                &id,
+                &format!("reported by {program}"),
+                Err::<(), _>(format!("{program} printed its summary without it")),
+            );
+            if let Err(error) = missing {
+                failure.get_or_insert(error);
+            }
+        }
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Reads the next line; records it if it is a check line. `Ok(Some(error))` for a failed
+    /// check (recorded), `Err` when reading cannot go on.
+    fn next(&mut self, machine: &Machine) -> Result<Option<String>, String> {
+        let program = self.reading.program().to_string();
+        let deadline = *self.deadline.get_or_insert_with(|| Instant::now() + STEP);
+        match machine.line_at(self.offset, deadline) {
+            NextLine::Line(line, next) => {
+                self.offset = next;
+                let Some(taken) = self.reading.take(&line)? else { return Ok(None) };
+                self.deadline = Some(Instant::now() + STEP);
+                Ok(self.context.check(&taken.id, &taken.sentence, taken.result).err())
+            }
+            NextLine::Stopped => Err(format!(
+                "the machine stopped before {program} printed its summary (`N checks, M failed`)"
+            )),
+            NextLine::Deadline => Err(format!("{program} printed no check line and no summary for {STEP:?}")),
+        }
     }
 }
 
@@ -470,14 +602,86 @@ mod table {
         assert!(!scratch.join("old").exists(), "the scratch directory starts empty");
         assert_eq!(context.scratch("disk.img"), scratch.join("disk.img"));
         assert_eq!(context.check("first", "the first holds", Ok(())), Ok(()));
-        let failed = context.check("second", "the second holds", Err("it does not".into())).unwrap_err();
+        let failed =
+            context.check("second", "the second holds", Err::<(), _>("it does not".into())).unwrap_err();
         assert_eq!(failed, "check second (the second holds): it does not");
         assert!(context.check("first", "again", Ok(())).unwrap_err().contains("made twice"));
         assert!(context.check("Not An Id", "no", Ok(())).unwrap_err().contains("is not a check id"));
+        // A program's id, and a check that hands its value on.
+        assert_eq!(context.check("PROC0001", "a program's check", Ok(7)), Ok(7));
         let checks = context.checks.borrow();
         let recorded: Vec<(&str, bool)> =
             checks.iter().map(|check| (check.id.as_str(), check.result.is_ok())).collect();
-        assert_eq!(recorded, [("first", true), ("second", false), ("first", false), ("Not An Id", false)]);
+        assert_eq!(
+            recorded,
+            [("first", true), ("second", false), ("first", false), ("Not An Id", false), ("PROC0001", true)]
+        );
+        std::fs::remove_dir_all(&scratch).unwrap();
+    }
+
+    /// A context in a scratch directory of its own, and a shell script standing in for a
+    /// machine that prints `lines`.
+    fn program(name: &str, script: &str) -> (Context, Machine, PathBuf) {
+        use std::process::{Command, Stdio};
+        let scratch = std::env::temp_dir().join(format!("lattice-{name}-{}", std::process::id()));
+        let context = Context::new(Path::new("qemu"), Path::new("kernel.bin"), scratch.clone()).unwrap();
+        let mut command = Command::new("sh");
+        command.args(["-c", script]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        (context, Machine::start(command).unwrap(), scratch)
+    }
+
+    fn recorded(context: &Context) -> Vec<(String, bool)> {
+        context.checks.borrow().iter().map(|check| (check.id.clone(), check.result.is_ok())).collect()
+    }
+
+    #[test]
+    fn a_programs_check_lines_become_named_checks() {
+        let (context, mut machine, scratch) = program(
+            "checks-pass",
+            "echo 'p: starting'; echo 'p: ok   P0001 one'; echo 'p: waiting'; head -c 2 >/dev/null; \
+             echo 'noise'; echo 'p: ok   P0002 two'; echo 'p: 2 checks, 0 failed'",
+        );
+        let mut checks = context.program_checks("p", &[("P", 2)]).unwrap();
+        checks.until(&machine, "P0001").unwrap();
+        // The test's own waits go on beside the reader.
+        machine.expect("p: starting", STEP).unwrap();
+        machine.expect("p: waiting", STEP).unwrap();
+        machine.type_line("k").unwrap();
+        checks.finish(&machine).unwrap();
+        assert_eq!(recorded(&context), [("P0001".into(), true), ("P0002".into(), true)]);
+        assert_eq!(context.checks.borrow()[1].sentence, "two");
+        std::fs::remove_dir_all(&scratch).unwrap();
+    }
+
+    #[test]
+    fn failed_missing_and_unsummarised_checks_fail_the_test() {
+        let (context, machine, scratch) =
+            program("checks-fail", "echo 'p: FAIL P0001 one -- got 3'; echo 'p: ok   P0002 two'; exit 1");
+        let error = context.expect_checks(&machine, "p", &[("P", 2)]).unwrap_err();
+        assert!(error.contains("check P0001 (one): p says: got 3"), "{error}");
+        assert!(error.contains("the machine stopped before p printed its summary"), "{error}");
+        assert_eq!(recorded(&context), [("P0001".into(), false), ("P0002".into(), true)]);
+        std::fs::remove_dir_all(&scratch).unwrap();
+
+        let (context, machine, scratch) =
+            program("checks-missing", "echo 'p: ok   P0001 one'; echo 'p: 1 checks, 0 failed'");
+        let error = context.expect_checks(&machine, "p", &[("P", 2)]).unwrap_err();
+        assert!(error.contains("check P0002 (reported by p): p printed its summary without it"), "{error}");
+        assert_eq!(recorded(&context), [("P0001".into(), true), ("P0002".into(), false)]);
+        std::fs::remove_dir_all(&scratch).unwrap();
+
+        let (context, machine, scratch) =
+            program("checks-until", "echo 'p: ok   P0001 one'; echo 'p: 1 checks, 0 failed'; read never");
+        let mut checks = context.program_checks("p", &[("P", 2)]).unwrap();
+        let error = checks.until(&machine, "P0002").unwrap_err();
+        assert!(error.contains("p printed its summary without reporting P0002"), "{error}");
+        assert!(checks.until(&machine, "Q0001").unwrap_err().contains("does not expect"));
+        std::fs::remove_dir_all(&scratch).unwrap();
+
+        let (context, machine, scratch) =
+            program("checks-twice", "echo 'p: ok   P0001 one'; echo 'p: ok   P0001 one'");
+        let error = context.expect_checks(&machine, "p", &[("P", 1)]).unwrap_err();
+        assert!(error.contains("p reported P0001 twice"), "{error}");
         std::fs::remove_dir_all(&scratch).unwrap();
     }
 }
