@@ -38,7 +38,8 @@ use crate::sessions::{Session, SessionInfo, SessionTable};
 use crate::slots::{self, Slot};
 use crate::{Caller, KitError};
 
-/// The notification bit the security server signals when session notices wait.
+/// The notification bit the security server signals when a session closed (opened ones wait
+/// for the connection's first request).
 pub const SESSION_BIT: usize = 1 << 0;
 
 /// What a server asks of the kit at start.
