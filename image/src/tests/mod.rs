@@ -47,6 +47,7 @@ const HOST_PACKAGES: &[&str] = &[
     "console",
     "donor-api",
     "donor",
+    "fs-api",
     "coreutils",
     "kit",
     "proc",
@@ -67,6 +68,7 @@ const USER_LIBRARIES: &[&str] = &[
     "proc-api",
     "console-api",
     "donor-api",
+    "fs-api",
 ];
 
 /// How long a boot may take to reach a line (QEMU under TCG on a loaded 2-core machine).
