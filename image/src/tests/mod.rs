@@ -48,6 +48,7 @@ const HOST_PACKAGES: &[&str] = &[
     "donor-api",
     "donor",
     "fs-api",
+    "fs",
     "coreutils",
     "kit",
     "proc",
@@ -69,6 +70,7 @@ const USER_LIBRARIES: &[&str] = &[
     "console-api",
     "donor-api",
     "fs-api",
+    "fs",
 ];
 
 /// How long a boot may take to reach a line (QEMU under TCG on a loaded 2-core machine).

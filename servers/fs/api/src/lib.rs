@@ -440,6 +440,9 @@ pub enum FsError {
     InvalidSeek,
     /// The volume's structures are damaged where the operation needed them.
     Corrupted,
+    /// The open flags do not go together: neither `READ` nor `WRITE`, `TRUNCATE` or
+    /// `APPEND` without `WRITE`, `EXCLUSIVE` without `CREATE`.
+    InvalidFlags,
 }
 
 impl From<RpcError> for FsError {
@@ -473,6 +476,7 @@ impl core::fmt::Display for FsError {
             }
             Self::InvalidSeek => f.write_str("invalid position"),
             Self::Corrupted => f.write_str("the volume is damaged"),
+            Self::InvalidFlags => f.write_str("open flags that do not go together"),
         }
     }
 }

@@ -83,6 +83,7 @@ fn errors() -> Vec<FsError> {
         FsError::DonationSpent { needed: 65536, free: 1024 },
         FsError::InvalidSeek,
         FsError::Corrupted,
+        FsError::InvalidFlags,
     ]
 }
 

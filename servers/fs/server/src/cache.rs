@@ -1,0 +1,550 @@
+//! The write-back sector cache between the FAT engine and the device: reads are served
+//! from memory once a sector was read, writes stay in memory until [`SectorCache::sync`]
+//! (or until room is needed), and the cache holds at most its capacity of sectors.
+//!
+//! **Sync order.** Each dirty sector has a [`Class`], from the volume's layout (boot
+//! sector, allocation tables, FAT32's information sector, FAT12/16's root directory) and,
+//! for a cluster, from what the volume layer is doing when it writes it ([`Purpose`]):
+//! file data, or metadata (directory entries). A cluster filled with zeros while metadata
+//! is written is a directory's new cluster: it counts as data, since nothing points at
+//! it until the table and the entry do. `sync` writes, with a device flush after each
+//! group that wrote something:
+//!
+//! 1. the boot sector, if it marks the volume dirty (so a crash from here on is noticed);
+//! 2. data: file contents and new directory clusters, into clusters the disk's table
+//!    still calls free or that belong to the file;
+//! 3. the first allocation table, 4. its copies;
+//! 5. directory sectors: sizes, first clusters, names;
+//! 6. FAT32's information sector, 7. the boot sector when it marks the volume clean
+//!    (unmount), last.
+//!
+//! A crash at any point leaves a volume whose directory entries point only at chains the
+//! table already holds and at data already written: what can be wrong is what the mount
+//! check repairs (lost clusters, a chain longer than its file, a size longer than its
+//! chain, an entry set half written), never a file that a completed sync acknowledged.
+//! `sync` answers only after the final flush.
+//!
+//! **Room.** When the cache is full it drops the least recently used clean sector; if
+//! every sector is dirty it first writes back the dirty data (allowed at any time by the
+//! order above) or, if there is none, everything in sync order.
+//!
+//! Invariants: at most `capacity` sectors are held; a dirty sector is never dropped; a
+//! sector that failed to write stays dirty.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::rc::Rc;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+
+use crate::device::{BlockDevice, DeviceError, SECTOR_BYTES, SECTOR_SIZE};
+use crate::layout::{Layout, Region};
+
+/// The fewest sectors a cache holds (a FAT12 entry may span two sectors, and lamfat keeps
+/// a directory sector and a table sector in use at once).
+pub const MIN_CAPACITY: usize = 8;
+
+/// What a dirty sector is, which decides when `sync` writes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Class {
+    /// The boot sector and the other reserved sectors.
+    Boot,
+    /// File contents, or a directory's new (zeroed) cluster.
+    Data,
+    /// The first (or active) allocation table.
+    Fat,
+    /// The allocation table's copies.
+    FatCopy,
+    /// Directory entries.
+    Directory,
+    /// FAT32's information sector.
+    Information,
+}
+
+/// What the volume layer is writing, for clusters (whose layout does not say).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// A file's contents (lamfat's `File::write`).
+    FileData,
+    /// Anything else: directory entries, new directories, repairs.
+    Metadata,
+}
+
+/// Counters of what the cache did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Sector lookups served from memory.
+    pub hits: u64,
+    /// Sectors read from the device.
+    pub misses: u64,
+    /// Clean sectors dropped for room.
+    pub evictions: u64,
+    /// Sectors written to the device.
+    pub written: u64,
+    /// Device flushes.
+    pub flushes: u64,
+    /// Write-backs forced by a full cache.
+    pub forced: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    data: Box<[u8; SECTOR_SIZE]>,
+    dirty: bool,
+    class: Class,
+    stamp: u64,
+}
+
+/// The cache over device `D` (see the module doc).
+#[derive(Debug)]
+pub struct SectorCache<D> {
+    device: D,
+    layout: Option<Layout>,
+    capacity: usize,
+    entries: BTreeMap<u64, Entry>,
+    /// Sectors by last use (stamp → sector).
+    recent: BTreeMap<u64, u64>,
+    clock: u64,
+    purpose: Purpose,
+    unflushed: bool,
+    stats: CacheStats,
+}
+
+impl<D: BlockDevice> SectorCache<D> {
+    /// A cache of at most `capacity` sectors (at least [`MIN_CAPACITY`]) over `device`.
+    pub fn new(device: D, capacity: usize) -> Self {
+        Self {
+            device,
+            layout: None,
+            capacity: capacity.max(MIN_CAPACITY),
+            entries: BTreeMap::new(),
+            recent: BTreeMap::new(),
+            clock: 0,
+            purpose: Purpose::Metadata,
+            unflushed: false,
+            stats: CacheStats::default(),
+        }
+    }
+
+    /// The volume's layout, once the boot sector was read: it classifies dirty sectors.
+    /// Before it is set every sector counts as reserved.
+    pub fn set_layout(&mut self, layout: Layout) {
+        self.layout = Some(layout);
+    }
+
+    /// Says what the following writes are; returns what it was.
+    pub fn set_purpose(&mut self, purpose: Purpose) -> Purpose {
+        core::mem::replace(&mut self.purpose, purpose)
+    }
+
+    /// The device.
+    pub fn device(&self) -> &D {
+        &self.device
+    }
+
+    /// The device, to change it (tests cut it).
+    pub fn device_mut(&mut self) -> &mut D {
+        &mut self.device
+    }
+
+    /// The device, dropping the cache (and whatever is dirty in it: `sync` first).
+    pub fn into_device(self) -> D {
+        self.device
+    }
+
+    /// Bytes the device holds.
+    pub fn size(&self) -> u64 {
+        self.device.sectors().saturating_mul(SECTOR_BYTES)
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> CacheStats {
+        self.stats
+    }
+
+    /// Sectors held.
+    pub fn held(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Sectors waiting to be written.
+    pub fn dirty(&self) -> usize {
+        self.entries.values().filter(|entry| entry.dirty).count()
+    }
+
+    /// The most sectors held.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn touch(&mut self, sector: u64) {
+        self.clock += 1;
+        let stamp = self.clock;
+        if let Some(entry) = self.entries.get_mut(&sector) {
+            self.recent.remove(&entry.stamp);
+            entry.stamp = stamp;
+            self.recent.insert(stamp, sector);
+        }
+    }
+
+    /// Makes room for one more sector.
+    fn make_room(&mut self) -> Result<(), DeviceError> {
+        while self.entries.len() >= self.capacity {
+            let victim = self
+                .recent
+                .values()
+                .copied()
+                .find(|sector| self.entries.get(sector).is_some_and(|entry| !entry.dirty));
+            match victim {
+                Some(sector) => {
+                    if let Some(entry) = self.entries.remove(&sector) {
+                        self.recent.remove(&entry.stamp);
+                    }
+                    self.stats.evictions += 1;
+                }
+                None => {
+                    self.stats.forced += 1;
+                    let data_waiting = self.entries.values().any(|entry| entry.dirty && entry.class == Class::Data);
+                    if data_waiting {
+                        if self.boot_marks_dirty() {
+                            self.write_class(Class::Boot)?;
+                            self.flush()?;
+                        }
+                        self.write_class(Class::Data)?;
+                    } else {
+                        self.write_back()?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sector `sector` in the cache (read from the device unless `fill` says the caller
+    /// overwrites all of it).
+    fn load(&mut self, sector: u64, whole: bool) -> Result<(), DeviceError> {
+        if self.entries.contains_key(&sector) {
+            self.stats.hits += 1;
+            self.touch(sector);
+            return Ok(());
+        }
+        if sector >= self.device.sectors() {
+            return Err(DeviceError::OutOfRange { sector, sectors: self.device.sectors() });
+        }
+        self.make_room()?;
+        let mut data = Box::new([0_u8; SECTOR_SIZE]);
+        if !whole {
+            self.device.read_sectors(sector, &mut data[..])?;
+            self.stats.misses += 1;
+        }
+        self.entries.insert(sector, Entry { data, dirty: false, class: Class::Boot, stamp: 0 });
+        self.touch(sector);
+        Ok(())
+    }
+
+    /// Reads `buffer.len()` bytes at byte `offset` (fewer at the end of the device).
+    pub fn read_at(&mut self, offset: u64, buffer: &mut [u8]) -> Result<usize, DeviceError> {
+        let mut done = 0;
+        let size = self.size();
+        while done < buffer.len() {
+            let position = offset + done as u64;
+            if position >= size {
+                break;
+            }
+            let sector = position / SECTOR_BYTES;
+            let within = (position % SECTOR_BYTES) as usize;
+            self.load(sector, false)?;
+            let Some(entry) = self.entries.get(&sector) else { return Err(DeviceError::Failed) };
+            let count = (SECTOR_SIZE - within).min(buffer.len() - done);
+            buffer[done..done + count].copy_from_slice(&entry.data[within..within + count]);
+            done += count;
+        }
+        Ok(done)
+    }
+
+    /// Writes `data` at byte `offset` into the cache (fewer bytes at the end of the
+    /// device); the sectors become dirty.
+    pub fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<usize, DeviceError> {
+        let mut done = 0;
+        let size = self.size();
+        while done < data.len() {
+            let position = offset + done as u64;
+            if position >= size {
+                break;
+            }
+            let sector = position / SECTOR_BYTES;
+            let within = (position % SECTOR_BYTES) as usize;
+            let count = (SECTOR_SIZE - within).min(data.len() - done);
+            let bytes = &data[done..done + count];
+            let whole = count == SECTOR_SIZE;
+            self.load(sector, whole)?;
+            let class = self.classify(sector, whole && bytes.iter().all(|&byte| byte == 0));
+            let Some(entry) = self.entries.get_mut(&sector) else { return Err(DeviceError::Failed) };
+            entry.data[within..within + count].copy_from_slice(bytes);
+            // A new directory cluster stays data until it is on the disk.
+            entry.class = if entry.dirty && entry.class == Class::Data { Class::Data } else { class };
+            entry.dirty = true;
+            done += count;
+        }
+        Ok(done)
+    }
+
+    fn classify(&self, sector: u64, zeros: bool) -> Class {
+        let Some(layout) = &self.layout else { return Class::Boot };
+        match layout.region(sector) {
+            Region::Reserved => Class::Boot,
+            Region::FsInfo => Class::Information,
+            Region::Fat { copy } if copy == layout.read_fat() => Class::Fat,
+            Region::Fat { .. } => Class::FatCopy,
+            Region::RootDirectory => Class::Directory,
+            Region::Cluster { .. } | Region::Beyond => match self.purpose {
+                Purpose::FileData => Class::Data,
+                Purpose::Metadata if zeros => Class::Data,
+                Purpose::Metadata => Class::Directory,
+            },
+        }
+    }
+
+    /// Whether the cached boot sector marks the volume dirty (and is waiting to be written).
+    fn boot_marks_dirty(&self) -> bool {
+        let Some(layout) = &self.layout else { return false };
+        self.entries
+            .get(&0)
+            .is_some_and(|entry| entry.dirty && entry.data[layout.dirty_flag_offset()] & 1 != 0)
+    }
+
+    /// Writes every dirty sector of `class`, in runs of consecutive sectors.
+    fn write_class(&mut self, class: Class) -> Result<u64, DeviceError> {
+        self.write_selected(class, |_| true)
+    }
+
+    /// Writes the dirty sectors of `class` that `select` picks.
+    fn write_selected(&mut self, class: Class, select: impl Fn(u64) -> bool) -> Result<u64, DeviceError> {
+        let sectors: Vec<u64> = self
+            .entries
+            .iter()
+            .filter(|(sector, entry)| entry.dirty && entry.class == class && select(**sector))
+            .map(|(&sector, _)| sector)
+            .collect();
+        let mut written = 0;
+        let mut index = 0;
+        while index < sectors.len() {
+            let first = sectors[index];
+            let mut run = 1;
+            while index + run < sectors.len() && sectors[index + run] == first + run as u64 && run < 128 {
+                run += 1;
+            }
+            let mut buffer = Vec::with_capacity(run * SECTOR_SIZE);
+            for sector in &sectors[index..index + run] {
+                if let Some(entry) = self.entries.get(sector) {
+                    buffer.extend_from_slice(&entry.data[..]);
+                }
+            }
+            self.device.write_sectors(first, &buffer)?;
+            self.unflushed = true;
+            for sector in &sectors[index..index + run] {
+                if let Some(entry) = self.entries.get_mut(sector) {
+                    entry.dirty = false;
+                }
+            }
+            written += run as u64;
+            self.stats.written += run as u64;
+            index += run;
+        }
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> Result<(), DeviceError> {
+        if self.unflushed {
+            self.device.flush()?;
+            self.unflushed = false;
+            self.stats.flushes += 1;
+        }
+        Ok(())
+    }
+
+    /// Writes every dirty sector in sync order, flushing after each group.
+    fn write_back(&mut self) -> Result<u64, DeviceError> {
+        let boot_first = self.boot_marks_dirty();
+        let mut order: Vec<Class> = Vec::with_capacity(7);
+        if boot_first {
+            order.push(Class::Boot);
+        }
+        order.extend([Class::Data, Class::Fat, Class::FatCopy, Class::Directory, Class::Information]);
+        if !boot_first {
+            order.push(Class::Boot);
+        }
+        let mut written = 0;
+        for class in order {
+            written += self.write_class(class)?;
+            self.flush()?;
+        }
+        Ok(written)
+    }
+
+    /// Writes every dirty sector to the device in sync order (see the module doc) and
+    /// returns, after the device's flush, how many sectors went out.
+    pub fn sync(&mut self) -> Result<u64, DeviceError> {
+        let written = self.write_back()?;
+        self.flush()?;
+        Ok(written)
+    }
+
+    /// Syncs after directory entries were removed (unlink, remove a directory): the same
+    /// order, but directory sectors before the tables, so a crash between leaves a chain
+    /// no entry names (lost clusters, which the mount check frees), never an entry whose
+    /// chain is already free.
+    pub fn sync_removal(&mut self) -> Result<u64, DeviceError> {
+        let mut written = 0;
+        if self.boot_marks_dirty() {
+            written += self.write_class(Class::Boot)?;
+            self.flush()?;
+        }
+        for class in [Class::Data, Class::Directory, Class::Fat, Class::FatCopy, Class::Information, Class::Boot] {
+            written += self.write_class(class)?;
+            self.flush()?;
+        }
+        Ok(written)
+    }
+
+    /// Syncs after a rename: the same order, but the directory sectors in `first` (those
+    /// that gain the new entry and lose nothing) before the others (those that lose the
+    /// old entry), so a crash between leaves the file under both names (the mount check
+    /// deletes the second entry), never under none.
+    pub fn sync_rename(&mut self, first: &[u64]) -> Result<u64, DeviceError> {
+        let mut written = 0;
+        if self.boot_marks_dirty() {
+            written += self.write_class(Class::Boot)?;
+            self.flush()?;
+        }
+        for class in [Class::Data, Class::Fat, Class::FatCopy] {
+            written += self.write_class(class)?;
+            self.flush()?;
+        }
+        written += self.write_selected(Class::Directory, |sector| first.contains(&sector))?;
+        self.flush()?;
+        for class in [Class::Directory, Class::Information, Class::Boot] {
+            written += self.write_class(class)?;
+            self.flush()?;
+        }
+        Ok(written)
+    }
+
+    /// The dirty sectors of `class`.
+    pub fn dirty_of(&self, class: Class) -> Vec<u64> {
+        self.entries.iter().filter(|(_, entry)| entry.dirty && entry.class == class).map(|(&sector, _)| sector).collect()
+    }
+
+    /// Sector `sector` as the cache holds it, if it does.
+    pub fn cached(&self, sector: u64) -> Option<[u8; SECTOR_SIZE]> {
+        self.entries.get(&sector).map(|entry| *entry.data)
+    }
+
+    /// Sector `sector` as the device holds it (not the cache).
+    pub fn on_device(&mut self, sector: u64) -> Result<[u8; SECTOR_SIZE], DeviceError> {
+        let mut data = [0_u8; SECTOR_SIZE];
+        self.device.read_sectors(sector, &mut data)?;
+        Ok(data)
+    }
+
+    /// Forgets every sector (dirty ones too): the next reads come from the device.
+    pub fn discard(&mut self) {
+        self.entries.clear();
+        self.recent.clear();
+    }
+}
+
+/// Why lamfat's storage failed: the device's error, or what lamfat's IO traits need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageError {
+    /// The device failed.
+    Device(DeviceError),
+    /// A read ended before the buffer was full.
+    UnexpectedEnd,
+    /// A write wrote nothing (the end of the device).
+    WriteZero,
+    /// A seek before the start or past the end.
+    BadSeek,
+    /// The cache was in use (a bug: requests are handled one at a time).
+    Busy,
+}
+
+impl From<DeviceError> for StorageError {
+    fn from(error: DeviceError) -> Self {
+        Self::Device(error)
+    }
+}
+
+impl lamfat::IoError for StorageError {
+    fn is_interrupted(&self) -> bool {
+        false
+    }
+
+    fn new_unexpected_eof_error() -> Self {
+        Self::UnexpectedEnd
+    }
+
+    fn new_write_zero_error() -> Self {
+        Self::WriteZero
+    }
+}
+
+/// lamfat's storage: a position over the shared cache. `flush` does nothing: lamfat
+/// flushes whenever a `File` is dropped, and when the cache writes is the volume's
+/// decision (`sync`).
+#[derive(Debug)]
+pub struct CacheIo<D> {
+    cache: Rc<RefCell<SectorCache<D>>>,
+    position: u64,
+}
+
+impl<D> CacheIo<D> {
+    /// Storage at position 0 of `cache`.
+    pub fn new(cache: Rc<RefCell<SectorCache<D>>>) -> Self {
+        Self { cache, position: 0 }
+    }
+}
+
+impl<D: BlockDevice> lamfat::IoBase for CacheIo<D> {
+    type Error = StorageError;
+}
+
+impl<D: BlockDevice> lamfat::Read for CacheIo<D> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, StorageError> {
+        let mut cache = self.cache.try_borrow_mut().map_err(|_| StorageError::Busy)?;
+        let count = cache.read_at(self.position, buf)?;
+        self.position += count as u64;
+        Ok(count)
+    }
+}
+
+impl<D: BlockDevice> lamfat::Write for CacheIo<D> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, StorageError> {
+        let mut cache = self.cache.try_borrow_mut().map_err(|_| StorageError::Busy)?;
+        let count = cache.write_at(self.position, buf)?;
+        self.position += count as u64;
+        Ok(count)
+    }
+
+    fn flush(&mut self) -> Result<(), StorageError> {
+        Ok(())
+    }
+}
+
+impl<D: BlockDevice> lamfat::Seek for CacheIo<D> {
+    fn seek(&mut self, pos: lamfat::SeekFrom) -> Result<u64, StorageError> {
+        let size = self.cache.try_borrow().map_err(|_| StorageError::Busy)?.size();
+        let target = match pos {
+            lamfat::SeekFrom::Start(offset) => Some(offset),
+            lamfat::SeekFrom::End(delta) => size.checked_add_signed(delta),
+            lamfat::SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
+        };
+        match target {
+            Some(position) if position <= size => {
+                self.position = position;
+                Ok(position)
+            }
+            _ => Err(StorageError::BadSeek),
+        }
+    }
+}

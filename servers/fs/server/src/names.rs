@@ -1,0 +1,81 @@
+//! Paths and names as clients send them: normalised once ([`client_path`]), every name
+//! checked against what FAT's long names may hold ([`check_name`]) before anything on the
+//! volume changes, so lamfat never sees a name it would reject halfway through an
+//! operation (its `rename` deletes the source before it checks the new name).
+//!
+//! A name is valid when lamfat's own check accepts it (1 to 255 bytes; letters, digits,
+//! anything from U+0080 to U+FFFF, and `$%'-_@~`!(){}. +,;=[]^#&`) and it does not end in
+//! a dot or a space (Windows drops those, so such a name would not be the same file
+//! there), and it is not `.` or `..` (normalising has already removed those).
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use fs_api::{FsError, MAX_NAME_BYTES};
+use grant::FsPath;
+
+/// Checks one name (a component of a path).
+pub fn check_name(name: &str) -> Result<(), FsError> {
+    if name.len() > MAX_NAME_BYTES {
+        return Err(FsError::NameTooLong);
+    }
+    let invalid = || FsError::InvalidName { name: name.to_string() };
+    if name.is_empty() || name == "." || name == ".." || name.ends_with('.') || name.ends_with(' ') {
+        return Err(invalid());
+    }
+    let allowed = |c: char| {
+        c.is_ascii_alphanumeric()
+            || ('\u{80}'..='\u{FFFF}').contains(&c)
+            || "$%'-_@~`!(){}. +,;=[]^#&".contains(c)
+    };
+    if name.chars().all(allowed) { Ok(()) } else { Err(invalid()) }
+}
+
+/// Checks a name lamfat is about to create (a new file or directory, a rename's
+/// target): a valid name ([`check_name`]) that starts with an ASCII character, since
+/// lamfat's short-name generator slices the name at byte 1 and panics when the first
+/// character is longer.
+pub fn check_new_name(name: &str) -> Result<(), FsError> {
+    check_name(name)?;
+    if name.starts_with(|c: char| c.is_ascii()) {
+        Ok(())
+    } else {
+        Err(FsError::InvalidName { name: name.to_string() })
+    }
+}
+
+/// A client's path, normalised (see `grant::FsPath::normalize`), with every name
+/// checked. Returns the path and its names.
+pub fn client_path(text: &str) -> Result<(FsPath, Vec<String>), FsError> {
+    let path = FsPath::normalize(text).map_err(|_| FsError::InvalidName { name: text.to_string() })?;
+    let names = components(&path);
+    for name in &names {
+        check_name(name)?;
+    }
+    Ok((path, names))
+}
+
+/// The names of a normal path (none for the root).
+pub fn components(path: &FsPath) -> Vec<String> {
+    path.as_str().split('/').filter(|name| !name.is_empty()).map(String::from).collect()
+}
+
+/// The key under which an open file is known: its path as the volume stores it, in
+/// upper case, which is how FAT compares names.
+pub fn file_key(stored: &str) -> String {
+    stored.chars().flat_map(char::to_uppercase).collect()
+}
+
+/// Whether `name` names an entry with long name `long` (UTF-16, if it has one) or short
+/// name `short`, compared as lamfat compares them (upper case, character by character).
+pub fn same_name(long: Option<&[u16]>, short: &str, name: &str) -> bool {
+    let upper = |text: &str| -> Vec<char> { text.chars().flat_map(char::to_uppercase).collect() };
+    let wanted = upper(name);
+    if let Some(units) = long {
+        let decoded: Result<String, _> = char::decode_utf16(units.iter().copied()).collect();
+        if decoded.is_ok_and(|long| upper(&long) == wanted) {
+            return true;
+        }
+    }
+    upper(short) == wanted
+}

@@ -1,0 +1,69 @@
+//! Names and paths are refused before anything changes.
+
+use fs_api::FsError;
+
+use crate::names::{check_name, client_path, same_name};
+
+#[test]
+fn names_fat_cannot_hold_are_refused() {
+    let long = "n".repeat(255);
+    let too_long = "n".repeat(256);
+    let cases: &[(&str, Result<(), ()>)] = &[
+        ("index.html", Ok(())),
+        ("a file with a long name and spaces.txt", Ok(())),
+        ("Ünïcödé ñame", Ok(())),
+        ("(a)[b]{c}$%'-_@~`!+,;=^#&", Ok(())),
+        (&long, Ok(())),
+        ("bad:name.txt", Err(())),
+        ("what?", Err(())),
+        ("star*", Err(())),
+        ("quote\"", Err(())),
+        ("less<", Err(())),
+        ("pipe|", Err(())),
+        ("back\\slash", Err(())),
+        ("trailing.", Err(())),
+        ("trailing ", Err(())),
+        ("", Err(())),
+        (".", Err(())),
+        ("..", Err(())),
+        ("emoji 😀", Err(())),
+    ];
+    for (name, expected) in cases {
+        assert_eq!(check_name(name).map_err(|_| ()), *expected, "{name:?}");
+    }
+    assert_eq!(check_name(&too_long), Err(FsError::NameTooLong));
+    assert!(matches!(check_name("bad:name"), Err(FsError::InvalidName { .. })));
+}
+
+#[test]
+fn client_paths_normalise_and_every_name_is_checked() {
+    let cases: &[(&str, Option<&str>)] = &[
+        ("/", Some("/")),
+        ("//www//index.html", Some("/www/index.html")),
+        ("/www/./a/../index.html", Some("/www/index.html")),
+        ("/www/../etc/policy", Some("/etc/policy")),
+        ("/..", None),
+        ("www", None),
+        ("/www/bad:name", None),
+        ("/bad:dir/../www", Some("/www")),
+        ("/www/x\u{1}", None),
+    ];
+    for (text, expected) in cases {
+        let got = client_path(text).ok().map(|(path, _)| path.as_str().to_string());
+        assert_eq!(got.as_deref(), *expected, "{text:?}");
+    }
+    let (_, names) = client_path("/home/user/notes.txt").unwrap();
+    assert_eq!(names, ["home", "user", "notes.txt"]);
+    assert!(client_path("/").unwrap().1.is_empty());
+}
+
+#[test]
+fn names_compare_as_fat_does() {
+    let long: Vec<u16> = "Index.HTML".encode_utf16().collect();
+    assert!(same_name(Some(&long), "INDEX.HTM", "index.html"));
+    assert!(same_name(Some(&long), "INDEX.HTM", "INDEX.HTM"));
+    assert!(!same_name(Some(&long), "INDEX.HTM", "index.htm "));
+    assert!(same_name(None, "README", "readme"));
+    assert!(same_name(None, "ÄB", "äb"));
+    assert!(!same_name(None, "README", "readme.txt"));
+}

@@ -1,0 +1,838 @@
+//! The mounted volume and its sessions: the fs protocol's operations on paths, each
+//! normalised and asked of the session's scope before anything on the volume changes.
+//!
+//! lamfat is the FAT engine, over the sector cache. Its traps are kept away here:
+//! - a `File` borrows the filesystem and each keeps its own copy of its directory entry,
+//!   so none lives across requests: an open file is a path and a position, and every
+//!   read or write opens the one lamfat `File` for its path, uses it and drops it (which
+//!   writes its directory entry into the cache). At most one `File` exists at a time.
+//! - `rename` deletes the source's entries before it checks the new name: every name is
+//!   checked first ([`crate::names`]), and a rename is refused unless a cluster is free
+//!   (the target directory may have to grow after the source entry is gone).
+//! - `rename` of a directory to another parent leaves its `..` stale: fixed here.
+//! - neither `unmount` nor a `File` flush writes the storage: `sync` does ([`Volume::sync`]).
+//!
+//! Invariants:
+//! - a file is open for writing by at most one handle, in any session;
+//! - a session's open files and shared buffer cost no more than its donation;
+//! - an open file's path names the same file until it is closed (open files cannot be
+//!   renamed or unlinked: `Busy`);
+//! - a refused request changed nothing: every check (path, names, scope, flags, budget,
+//!   existence, space) comes before the first write.
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+
+use fs_api::{
+    DirectoryEntry, FileKind, Fs, FsError, FsStatus, MAX_BUFFER_BYTES, MAX_INLINE_BYTES, Metadata, OPEN_FILE_BYTES,
+    OpenFlags, Place, Request, Response, SeekFrom, Source,
+};
+use grant::{FsOp, FsPath, Scope};
+use lamfat::{LossyOemCpConverter, NullTimeProvider, Read as _, Seek as _, Write as _};
+
+use crate::cache::{CacheIo, CacheStats, Class, Purpose, SectorCache, StorageError};
+use crate::check::{Repair, check_and_repair};
+use crate::device::{BlockDevice, SECTOR_SIZE};
+use crate::layout::Layout;
+use crate::names::{check_new_name, client_path, file_key, same_name};
+
+type Engine<D> = lamfat::FileSystem<CacheIo<D>, NullTimeProvider, LossyOemCpConverter>;
+type EngineDir<'a, D> = lamfat::Dir<'a, CacheIo<D>, NullTimeProvider, LossyOemCpConverter>;
+type EngineEntry<'a, D> = lamfat::DirEntry<'a, CacheIo<D>, NullTimeProvider, LossyOemCpConverter>;
+type EngineError = lamfat::Error<StorageError>;
+
+/// A session: a connection id the security server chose.
+pub type SessionId = u64;
+
+/// Page size of shared buffers: they are made of frames.
+const PAGE_BYTES: u64 = 4096;
+
+/// lamfat's error as the protocol's.
+fn engine_error(error: EngineError) -> FsError {
+    match error {
+        lamfat::Error::NotFound => FsError::NotFound,
+        lamfat::Error::AlreadyExists => FsError::Exists,
+        lamfat::Error::DirectoryIsNotEmpty => FsError::NotEmpty,
+        lamfat::Error::NotEnoughSpace => FsError::NoSpace,
+        lamfat::Error::InvalidFileNameLength => FsError::NameTooLong,
+        lamfat::Error::UnsupportedFileNameCharacter => FsError::InvalidName { name: String::new() },
+        lamfat::Error::CorruptedFileSystem | lamfat::Error::UnexpectedEof | lamfat::Error::InvalidInput => {
+            FsError::Corrupted
+        }
+        _ => FsError::Io,
+    }
+}
+
+/// How the volume came up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mounted {
+    /// What the mount check repaired.
+    pub repair: Repair,
+    /// Whether the volume is read-only (the repair could not be written).
+    pub read_only: bool,
+}
+
+/// An open file of a session.
+#[derive(Clone, Debug)]
+struct OpenFile {
+    /// The path the client opened, normalised: what the scope is asked about.
+    path: FsPath,
+    /// The same path with the names as the volume stores them: what is opened.
+    stored: Vec<String>,
+    key: String,
+    flags: OpenFlags,
+    position: u64,
+    written: bool,
+}
+
+/// A session's state.
+#[derive(Clone, Debug)]
+struct Session {
+    scope: Scope,
+    donation: u64,
+    buffer: u64,
+    handles: BTreeMap<u32, OpenFile>,
+}
+
+impl Session {
+    fn spent(&self) -> u64 {
+        self.handles.len() as u64 * OPEN_FILE_BYTES + self.buffer
+    }
+
+    fn allow(&self, path: &FsPath, op: FsOp) -> Result<(), FsError> {
+        if self.scope.allows(path, op) {
+            return Ok(());
+        }
+        Err(FsError::Denied { grant: format!("the grant `{}` gives no {} at {path}", self.scope, op.right()) })
+    }
+}
+
+/// How many handles, across sessions, have a file open, and how many for writing.
+#[derive(Clone, Copy, Debug, Default)]
+struct Use {
+    open: u32,
+    writers: u32,
+}
+
+/// What a path names on the volume.
+enum Found<'a, D: BlockDevice> {
+    Root,
+    Entry(EngineEntry<'a, D>),
+}
+
+/// A path found: what it names and its names as stored.
+struct Resolved<'a, D: BlockDevice> {
+    found: Found<'a, D>,
+    stored: Vec<String>,
+}
+
+impl<D: BlockDevice> Resolved<'_, D> {
+    fn is_dir(&self) -> bool {
+        match &self.found {
+            Found::Root => true,
+            Found::Entry(entry) => entry.is_dir(),
+        }
+    }
+}
+
+/// The entry called `name` in `directory`, as lamfat would find it.
+fn find<'a, D: BlockDevice>(directory: &EngineDir<'a, D>, name: &str) -> Result<Option<EngineEntry<'a, D>>, FsError> {
+    for entry in directory.iter() {
+        let entry = entry.map_err(engine_error)?;
+        if same_name(entry.long_file_name_as_ucs2_units(), &entry.short_file_name(), name) {
+            return Ok(Some(entry));
+        }
+    }
+    Ok(None)
+}
+
+/// Finds the path `names` from the root.
+fn resolve<'a, D: BlockDevice>(fs: &'a Engine<D>, names: &[String]) -> Result<Resolved<'a, D>, FsError> {
+    let mut directory = fs.root_dir();
+    let mut stored = Vec::with_capacity(names.len());
+    for (index, name) in names.iter().enumerate() {
+        let entry = find(&directory, name)?.ok_or(FsError::NotFound)?;
+        stored.push(entry.file_name());
+        if index + 1 == names.len() {
+            return Ok(Resolved { found: Found::Entry(entry), stored });
+        }
+        if !entry.is_dir() {
+            return Err(FsError::NotADirectory);
+        }
+        directory = entry.to_dir();
+    }
+    Ok(Resolved { found: Found::Root, stored })
+}
+
+/// The directory at `names`, and its names as stored.
+fn open_directory<'a, D: BlockDevice>(
+    fs: &'a Engine<D>,
+    names: &[String],
+) -> Result<(EngineDir<'a, D>, Vec<String>), FsError> {
+    let resolved = resolve(fs, names)?;
+    match resolved.found {
+        Found::Root => Ok((fs.root_dir(), resolved.stored)),
+        Found::Entry(entry) if entry.is_dir() => Ok((entry.to_dir(), resolved.stored)),
+        Found::Entry(_) => Err(FsError::NotADirectory),
+    }
+}
+
+fn joined(names: &[String]) -> String {
+    if names.is_empty() {
+        return String::from("/");
+    }
+    names.iter().fold(String::new(), |mut path, name| {
+        path.push('/');
+        path.push_str(name);
+        path
+    })
+}
+
+fn metadata<D: BlockDevice>(entry: &EngineEntry<'_, D>) -> Metadata {
+    let modified = entry.modified();
+    Metadata {
+        name: entry.file_name(),
+        kind: if entry.is_dir() { FileKind::Directory } else { FileKind::File },
+        size: entry.len(),
+        modified: format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            modified.date.year,
+            modified.date.month,
+            modified.date.day,
+            modified.time.hour,
+            modified.time.min,
+            modified.time.sec
+        ),
+    }
+}
+
+/// A mounted FAT volume and its sessions (see the module doc).
+pub struct Volume<D: BlockDevice> {
+    fs: Engine<D>,
+    cache: Rc<RefCell<SectorCache<D>>>,
+    layout: Layout,
+    sessions: BTreeMap<SessionId, Session>,
+    files: BTreeMap<String, Use>,
+    next_handle: u32,
+    mounted: Mounted,
+}
+
+impl<D: BlockDevice> core::fmt::Debug for Volume<D> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Volume").field("layout", &self.layout).field("mounted", &self.mounted).finish_non_exhaustive()
+    }
+}
+
+impl<D: BlockDevice> Volume<D> {
+    /// Mounts the FAT volume on `device` with a cache of `cache_sectors` sectors: reads
+    /// the boot sector, checks and repairs the volume (and syncs the repair), then hands
+    /// it to lamfat. A device that is empty, not FAT, truncated, unreadable or random is
+    /// `NoVolume`, saying which.
+    pub fn mount(device: D, cache_sectors: usize) -> Result<Volume<D>, FsError> {
+        let no_volume = |why: String| FsError::NoVolume { why };
+        if device.sectors() == 0 {
+            return Err(no_volume(String::from("the device is empty")));
+        }
+        let mut cache = SectorCache::new(device, cache_sectors);
+        let mut boot = [0_u8; SECTOR_SIZE];
+        cache.read_at(0, &mut boot).map_err(|error| no_volume(format!("cannot read the boot sector: {error}")))?;
+        let layout = Layout::parse(&boot, cache.device().sectors()).map_err(no_volume)?;
+        cache.set_layout(layout.clone());
+        let repair = check_and_repair(&mut cache, &layout)
+            .map_err(|error| no_volume(format!("the mount check could not read the volume: {error}")))?;
+        let read_only = repair.changed() && cache.sync().is_err();
+        let cache = Rc::new(RefCell::new(cache));
+        let options = lamfat::FsOptions::new().time_provider(NullTimeProvider::new());
+        let fs = lamfat::FileSystem::new(CacheIo::new(Rc::clone(&cache)), options)
+            .map_err(|error| no_volume(format!("lamfat refused the volume: {error:?}")))?;
+        Ok(Volume {
+            fs,
+            cache,
+            layout,
+            sessions: BTreeMap::new(),
+            files: BTreeMap::new(),
+            next_handle: 1,
+            mounted: Mounted { repair, read_only },
+        })
+    }
+
+    /// How the volume came up: the repair, and whether it is read-only.
+    pub fn mounted(&self) -> &Mounted {
+        &self.mounted
+    }
+
+    /// The volume's layout.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The cache's counters.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.borrow().stats()
+    }
+
+    /// Runs `change` on the device (tests cut it, read its log).
+    pub fn with_device<R>(&self, change: impl FnOnce(&mut D) -> R) -> R {
+        change(self.cache.borrow_mut().device_mut())
+    }
+
+    /// Writes every change to the device, in the order that keeps it consistent, and
+    /// returns when the device has flushed.
+    pub fn sync(&mut self) -> Result<(), FsError> {
+        self.cache.borrow_mut().sync().map(|_| ()).map_err(|_| FsError::Io)
+    }
+
+    /// Unmounts: lamfat writes its information sector and clears the dirty flag, the
+    /// cache syncs, and the device comes back.
+    pub fn unmount(self) -> Result<D, FsError> {
+        let Volume { fs, cache, .. } = self;
+        fs.unmount().map_err(engine_error)?;
+        cache.borrow_mut().sync().map_err(|_| FsError::Io)?;
+        let cache = Rc::try_unwrap(cache).map_err(|_| FsError::Io)?;
+        Ok(cache.into_inner().into_device())
+    }
+
+    /// A session opened: `scope` says what it may reach, `donation_bytes` what it pays
+    /// for its open files and shared buffer with. A session already open under this id
+    /// is closed first.
+    pub fn open_session(&mut self, session: SessionId, scope: Scope, donation_bytes: u64) -> Result<(), FsError> {
+        if self.sessions.contains_key(&session) {
+            self.close_session(session)?;
+        }
+        let state = Session { scope, donation: donation_bytes, buffer: 0, handles: BTreeMap::new() };
+        self.sessions.insert(session, state);
+        Ok(())
+    }
+
+    /// The session's scope changed (a policy swap narrowed it): it holds from the next
+    /// request, for open handles too.
+    pub fn set_scope(&mut self, session: SessionId, scope: Scope) -> Result<(), FsError> {
+        self.session_mut(session)?.scope = scope;
+        Ok(())
+    }
+
+    /// The session closed: its handles close, and if it wrote, the volume syncs.
+    pub fn close_session(&mut self, session: SessionId) -> Result<(), FsError> {
+        let Some(state) = self.sessions.remove(&session) else { return Ok(()) };
+        let mut written = false;
+        for file in state.handles.into_values() {
+            written |= file.written;
+            self.release(&file);
+        }
+        if written { self.sync() } else { Ok(()) }
+    }
+
+    /// Open files of `session`.
+    pub fn open_files(&self, session: SessionId) -> usize {
+        self.sessions.get(&session).map_or(0, |state| state.handles.len())
+    }
+
+    fn session(&self, session: SessionId) -> Result<&Session, FsError> {
+        self.sessions
+            .get(&session)
+            .ok_or_else(|| FsError::Denied { grant: String::from("no session for this connection") })
+    }
+
+    fn session_mut(&mut self, session: SessionId) -> Result<&mut Session, FsError> {
+        self.sessions
+            .get_mut(&session)
+            .ok_or_else(|| FsError::Denied { grant: String::from("no session for this connection") })
+    }
+
+    fn writable(&self) -> Result<(), FsError> {
+        if self.mounted.read_only { Err(FsError::ReadOnly) } else { Ok(()) }
+    }
+
+    fn free_clusters(&self) -> Result<u64, FsError> {
+        self.fs.stats().map(|stats| u64::from(stats.free_clusters())).map_err(engine_error)
+    }
+
+    /// Refuses unless `clusters` clusters are free.
+    fn need_space(&self, clusters: u64) -> Result<(), FsError> {
+        if self.free_clusters()? < clusters { Err(FsError::NoSpace) } else { Ok(()) }
+    }
+
+    fn set_purpose(&self, purpose: Purpose) {
+        self.cache.borrow_mut().set_purpose(purpose);
+    }
+
+    fn release(&mut self, file: &OpenFile) {
+        if let Some(usage) = self.files.get_mut(&file.key) {
+            usage.open = usage.open.saturating_sub(1);
+            if file.flags.contains(OpenFlags::WRITE) {
+                usage.writers = usage.writers.saturating_sub(1);
+            }
+            if usage.open == 0 {
+                self.files.remove(&file.key);
+            }
+        }
+    }
+
+    /// Whether a file at stored path `key`, or under it, is open.
+    fn in_use(&self, key: &str) -> bool {
+        let below = format!("{key}/");
+        self.files.keys().any(|open| open == key || open.starts_with(&below))
+    }
+
+    /// Opens `path` for `session`: returns the handle and the file's size.
+    pub fn open(&mut self, session: SessionId, path: &str, flags: OpenFlags) -> Result<(u32, u64), FsError> {
+        let writes = flags.contains(OpenFlags::WRITE);
+        let wants_write = flags.contains(OpenFlags::TRUNCATE) || flags.contains(OpenFlags::APPEND);
+        if (!writes && (wants_write || !flags.contains(OpenFlags::READ)))
+            || (flags.contains(OpenFlags::EXCLUSIVE) && !flags.contains(OpenFlags::CREATE))
+        {
+            return Err(FsError::InvalidFlags);
+        }
+        let (path, names) = client_path(path)?;
+        let state = self.session(session)?;
+        if state.spent() + OPEN_FILE_BYTES > state.donation {
+            return Err(FsError::TooManyOpenFiles { open: u32::try_from(state.handles.len()).unwrap_or(u32::MAX) });
+        }
+        if flags.contains(OpenFlags::READ) {
+            state.allow(&path, FsOp::Read)?;
+        }
+        if writes {
+            state.allow(&path, FsOp::Write)?;
+            self.writable()?;
+        }
+        let Some((name, parent)) = names.split_last() else { return Err(FsError::IsADirectory) };
+        let (directory, mut stored) = open_directory(&self.fs, parent)?;
+        let existing = find(&directory, name)?;
+        let created = existing.is_none();
+        let entry = match existing {
+            Some(entry) => {
+                if flags.contains(OpenFlags::EXCLUSIVE) {
+                    return Err(FsError::Exists);
+                }
+                if entry.is_dir() {
+                    return Err(FsError::IsADirectory);
+                }
+                Some(entry)
+            }
+            None if !flags.contains(OpenFlags::CREATE) => return Err(FsError::NotFound),
+            None => {
+                state.allow(&path, FsOp::Create)?;
+                self.writable()?;
+                check_new_name(name)?;
+                self.need_space(1)?;
+                None
+            }
+        };
+        let stored_name = entry.as_ref().map_or_else(|| name.clone(), |entry| entry.file_name());
+        stored.push(stored_name);
+        let key = file_key(&joined(&stored));
+        if writes && self.files.get(&key).is_some_and(|usage| usage.writers > 0) {
+            return Err(FsError::Busy);
+        }
+        // Every check passed: from here the volume changes.
+        let size = match entry {
+            Some(entry) if flags.contains(OpenFlags::TRUNCATE) && entry.len() > 0 => {
+                let mut file = entry.to_file();
+                file.truncate().map_err(engine_error)?;
+                0
+            }
+            Some(entry) => entry.len(),
+            None => {
+                let file = directory.create_file(name).map_err(engine_error)?;
+                drop(file);
+                0
+            }
+        };
+        drop(directory);
+        let handle = self.new_handle();
+        let usage = self.files.entry(key.clone()).or_default();
+        usage.open += 1;
+        if writes {
+            usage.writers += 1;
+        }
+        let position = if flags.contains(OpenFlags::APPEND) { size } else { 0 };
+        let file = OpenFile { path, stored, key, flags, position, written: created || flags.contains(OpenFlags::TRUNCATE) };
+        self.session_mut(session)?.handles.insert(handle, file);
+        Ok((handle, size))
+    }
+
+    fn new_handle(&mut self) -> u32 {
+        loop {
+            let handle = self.next_handle;
+            self.next_handle = self.next_handle.checked_add(1).unwrap_or(1);
+            let taken = self.sessions.values().any(|state| state.handles.contains_key(&handle));
+            if !taken {
+                return handle;
+            }
+        }
+    }
+
+    fn handle(&self, session: SessionId, handle: u32) -> Result<(&Session, &OpenFile), FsError> {
+        let state = self.session(session)?;
+        let file = state.handles.get(&handle).ok_or(FsError::BadHandle)?;
+        Ok((state, file))
+    }
+
+    /// The lamfat `File` of an open file, at its position.
+    fn file_entry<'a>(fs: &'a Engine<D>, stored: &[String]) -> Result<EngineEntry<'a, D>, FsError> {
+        match resolve(fs, stored)?.found {
+            Found::Entry(entry) if !entry.is_dir() => Ok(entry),
+            _ => Err(FsError::NotFound),
+        }
+    }
+
+    /// Reads from the handle's position into `buffer`; returns how many bytes (0 at the end).
+    pub fn read(&mut self, session: SessionId, handle: u32, buffer: &mut [u8]) -> Result<usize, FsError> {
+        let (state, open) = self.handle(session, handle)?;
+        if !open.flags.contains(OpenFlags::READ) {
+            return Err(FsError::BadHandle);
+        }
+        state.allow(&open.path, FsOp::Read)?;
+        let entry = Self::file_entry(&self.fs, &open.stored)?;
+        let mut file = entry.to_file();
+        let position = file.seek(lamfat::SeekFrom::Start(open.position)).map_err(engine_error)?;
+        let mut done = 0;
+        while done < buffer.len() {
+            let count = file.read(&mut buffer[done..]).map_err(engine_error)?;
+            if count == 0 {
+                break;
+            }
+            done += count;
+        }
+        drop(file);
+        if let Some(open) = self.session_mut(session)?.handles.get_mut(&handle) {
+            open.position = position + done as u64;
+        }
+        Ok(done)
+    }
+
+    /// Writes `data` at the handle's position (the end, for `APPEND`); returns how many
+    /// bytes (all, or an error and nothing written when the volume lacks the space).
+    pub fn write(&mut self, session: SessionId, handle: u32, data: &[u8]) -> Result<usize, FsError> {
+        let (state, open) = self.handle(session, handle)?;
+        if !open.flags.contains(OpenFlags::WRITE) {
+            return Err(FsError::BadHandle);
+        }
+        state.allow(&open.path, FsOp::Write)?;
+        self.writable()?;
+        let entry = Self::file_entry(&self.fs, &open.stored)?;
+        let size = entry.len();
+        let position = if open.flags.contains(OpenFlags::APPEND) { size } else { open.position.min(size) };
+        let end = position + data.len() as u64;
+        if end > u64::from(u32::MAX) {
+            return Err(FsError::InvalidSeek);
+        }
+        let cluster = u64::from(self.layout.cluster_bytes());
+        let growth = end.div_ceil(cluster).saturating_sub(size.div_ceil(cluster));
+        self.need_space(growth)?;
+        let mut file = entry.to_file();
+        file.seek(lamfat::SeekFrom::Start(position)).map_err(engine_error)?;
+        self.set_purpose(Purpose::FileData);
+        let written = file.write_all(data).map_err(engine_error);
+        self.set_purpose(Purpose::Metadata);
+        // Dropped as metadata: this writes the file's directory entry.
+        drop(file);
+        written?;
+        if let Some(open) = self.session_mut(session)?.handles.get_mut(&handle) {
+            open.position = end;
+            open.written = true;
+        }
+        Ok(data.len())
+    }
+
+    /// Moves the handle's position (not past the end); returns it.
+    pub fn seek(&mut self, session: SessionId, handle: u32, to: SeekFrom) -> Result<u64, FsError> {
+        let (_, open) = self.handle(session, handle)?;
+        let size = Self::file_entry(&self.fs, &open.stored)?.len();
+        let target = match to {
+            SeekFrom::Start(offset) => Some(offset),
+            SeekFrom::End(delta) => size.checked_add_signed(delta),
+            SeekFrom::Current(delta) => open.position.checked_add_signed(delta),
+        };
+        let position = target.filter(|&position| position <= size).ok_or(FsError::InvalidSeek)?;
+        if let Some(open) = self.session_mut(session)?.handles.get_mut(&handle) {
+            open.position = position;
+        }
+        Ok(position)
+    }
+
+    /// Closes the handle; a file it wrote reaches the device before the answer.
+    pub fn close(&mut self, session: SessionId, handle: u32) -> Result<(), FsError> {
+        let file = self.session_mut(session)?.handles.remove(&handle).ok_or(FsError::BadHandle)?;
+        self.release(&file);
+        if file.written { self.sync() } else { Ok(()) }
+    }
+
+    /// The metadata at `path`.
+    pub fn stat(&self, session: SessionId, path: &str) -> Result<Metadata, FsError> {
+        let (path, names) = client_path(path)?;
+        self.session(session)?.allow(&path, FsOp::Read)?;
+        match resolve(&self.fs, &names)?.found {
+            Found::Root => Ok(Metadata {
+                name: String::from("/"),
+                kind: FileKind::Directory,
+                size: 0,
+                modified: String::from("1980-01-01 00:00:00"),
+            }),
+            Found::Entry(entry) => Ok(metadata(&entry)),
+        }
+    }
+
+    /// The directory at `path` from its `start`th entry: as many as `fits` accepts (at
+    /// least one), and whether more follow.
+    pub fn read_directory(
+        &self,
+        session: SessionId,
+        path: &str,
+        start: u32,
+        fits: impl Fn(&[DirectoryEntry]) -> bool,
+    ) -> Result<(Vec<DirectoryEntry>, bool), FsError> {
+        let (path, names) = client_path(path)?;
+        self.session(session)?.allow(&path, FsOp::Read)?;
+        let (directory, _) = open_directory(&self.fs, &names)?;
+        let mut page = Vec::new();
+        let listed = directory.iter().filter(|entry| {
+            entry.as_ref().map_or(true, |entry| {
+                let short = entry.short_file_name_as_bytes();
+                short != b"." && short != b".."
+            })
+        });
+        for entry in listed.skip(start as usize) {
+            let entry = entry.map_err(engine_error)?;
+            let listed = DirectoryEntry {
+                name: entry.file_name(),
+                kind: if entry.is_dir() { FileKind::Directory } else { FileKind::File },
+                size: entry.len(),
+            };
+            page.push(listed);
+            if !fits(&page) {
+                if page.len() > 1 {
+                    page.pop();
+                    return Ok((page, true));
+                }
+                return Err(FsError::NameTooLong);
+            }
+        }
+        Ok((page, false))
+    }
+
+    /// Makes the directory `path`.
+    pub fn make_directory(&mut self, session: SessionId, path: &str) -> Result<(), FsError> {
+        let (path, names) = client_path(path)?;
+        let Some((name, parent)) = names.split_last() else { return Err(FsError::Exists) };
+        self.session(session)?.allow(&path, FsOp::Create)?;
+        self.writable()?;
+        check_new_name(name)?;
+        let (directory, _) = open_directory(&self.fs, parent)?;
+        if find(&directory, name)?.is_some() {
+            return Err(FsError::Exists);
+        }
+        // Its own cluster, and one more if the parent must grow.
+        self.need_space(2)?;
+        directory.create_dir(name).map_err(engine_error)?;
+        Ok(())
+    }
+
+    /// Removes the empty directory `path`.
+    pub fn remove_directory(&mut self, session: SessionId, path: &str) -> Result<(), FsError> {
+        let (path, names) = client_path(path)?;
+        let Some((_, parent)) = names.split_last() else { return Err(FsError::Busy) };
+        self.session(session)?.allow(&path, FsOp::Delete)?;
+        self.writable()?;
+        let resolved = resolve(&self.fs, &names)?;
+        let Found::Entry(entry) = &resolved.found else { return Err(FsError::Busy) };
+        if !entry.is_dir() {
+            return Err(FsError::NotADirectory);
+        }
+        let empty = entry.to_dir().iter().all(|inner| {
+            inner.is_ok_and(|inner| matches!(inner.short_file_name_as_bytes(), b"." | b".."))
+        });
+        if !empty {
+            return Err(FsError::NotEmpty);
+        }
+        let stored_name = entry.file_name();
+        drop(resolved);
+        self.removed(parent, &stored_name)
+    }
+
+    /// Removes `name` from the directory at `parent`, and puts the removal on the disk
+    /// in the order that cannot leave an entry with a freed chain.
+    fn removed(&mut self, parent: &[String], name: &str) -> Result<(), FsError> {
+        self.sync()?;
+        let (directory, _) = open_directory(&self.fs, parent)?;
+        directory.remove(name).map_err(engine_error)?;
+        drop(directory);
+        self.cache.borrow_mut().sync_removal().map(|_| ()).map_err(|_| FsError::Io)
+    }
+
+    /// Removes the file `path`.
+    pub fn unlink(&mut self, session: SessionId, path: &str) -> Result<(), FsError> {
+        let (path, names) = client_path(path)?;
+        let Some((_, parent)) = names.split_last() else { return Err(FsError::IsADirectory) };
+        self.session(session)?.allow(&path, FsOp::Delete)?;
+        self.writable()?;
+        let resolved = resolve(&self.fs, &names)?;
+        if resolved.is_dir() {
+            return Err(FsError::IsADirectory);
+        }
+        if self.in_use(&file_key(&joined(&resolved.stored))) {
+            return Err(FsError::Busy);
+        }
+        let Some(stored_name) = resolved.stored.last().cloned() else { return Err(FsError::IsADirectory) };
+        drop(resolved);
+        self.removed(parent, &stored_name)
+    }
+
+    /// Renames or moves `from` to `to`.
+    pub fn rename(&mut self, session: SessionId, from: &str, to: &str) -> Result<(), FsError> {
+        let (from_path, from_names) = client_path(from)?;
+        let (to_path, to_names) = client_path(to)?;
+        let (Some((_, from_parent)), Some((to_name, to_parent))) = (from_names.split_last(), to_names.split_last())
+        else {
+            return Err(FsError::InvalidName { name: String::from("/") });
+        };
+        let state = self.session(session)?;
+        state.allow(&from_path, FsOp::Delete)?;
+        state.allow(&to_path, FsOp::Create)?;
+        self.writable()?;
+        check_new_name(to_name)?;
+        let source = resolve(&self.fs, &from_names)?;
+        let is_dir = source.is_dir();
+        let source_key = file_key(&joined(&source.stored));
+        let Some(source_name) = source.stored.last().cloned() else { return Err(FsError::Busy) };
+        let (target_directory, mut target_stored) = open_directory(&self.fs, to_parent)?;
+        if let Some(existing) = find(&target_directory, to_name)? {
+            let same = file_key(&joined(&target_stored)) == file_key(&joined(&source.stored[..source.stored.len() - 1]))
+                && file_key(&existing.file_name()) == file_key(&source_name);
+            // lamfat leaves a rename onto the same entry (another case) as it is.
+            return if same { Ok(()) } else { Err(FsError::Exists) };
+        }
+        target_stored.push(to_name.clone());
+        let target_key = file_key(&joined(&target_stored));
+        if is_dir && target_key.starts_with(&format!("{source_key}/")) {
+            return Err(FsError::InvalidName { name: to_path.to_string() });
+        }
+        if self.in_use(&source_key) {
+            return Err(FsError::Busy);
+        }
+        self.need_space(1)?;
+        drop(source);
+        drop(target_directory);
+        // Only the rename's own changes are dirty when it is put on the disk.
+        self.sync()?;
+        let (target_directory, _) = open_directory(&self.fs, to_parent)?;
+        let (source_directory, _) = open_directory(&self.fs, from_parent)?;
+        source_directory.rename(&source_name, &target_directory, to_name).map_err(engine_error)?;
+        drop(source_directory);
+        drop(target_directory);
+        if is_dir && file_key(&joined(from_parent)) != file_key(&joined(to_parent)) {
+            let mut cache = self.cache.borrow_mut();
+            crate::raw::fix_dot_dot(&mut cache, &self.layout, &target_stored).map_err(|_| FsError::Io)?;
+        }
+        self.sync_rename()
+    }
+
+    /// Puts a rename on the disk: the sectors that gain the new entry first, then those
+    /// that lose the old one (see `SectorCache::sync_rename`).
+    fn sync_rename(&mut self) -> Result<(), FsError> {
+        let mut cache = self.cache.borrow_mut();
+        let mut first = Vec::new();
+        for sector in cache.dirty_of(Class::Directory) {
+            let before = cache.on_device(sector).map_err(|_| FsError::Io)?;
+            let Some(after) = cache.cached(sector) else { continue };
+            let loses = before.chunks(32).zip(after.chunks(32)).any(|(old, new)| {
+                old[0] != 0 && old[0] != 0xE5 && new[0] == 0xE5
+            });
+            if !loses {
+                first.push(sector);
+            }
+        }
+        cache.sync_rename(&first).map(|_| ()).map_err(|_| FsError::Io)
+    }
+
+    /// The volume's size and free space.
+    pub fn stat_fs(&self) -> Result<FsStatus, FsError> {
+        let stats = self.fs.stats().map_err(engine_error)?;
+        Ok(FsStatus {
+            fat: self.layout.fat,
+            cluster_bytes: stats.cluster_size(),
+            total_clusters: stats.total_clusters(),
+            free_clusters: stats.free_clusters(),
+            read_only: self.mounted.read_only,
+        })
+    }
+
+    /// The session's shared buffer: charged to its donation the first time; returns its
+    /// size (the server makes a buffer of that size from the donation and maps it).
+    pub fn attach_buffer(&mut self, session: SessionId) -> Result<u64, FsError> {
+        let state = self.session_mut(session)?;
+        if state.buffer > 0 {
+            return Ok(state.buffer);
+        }
+        let free = state.donation.saturating_sub(state.spent());
+        let bytes = free.min(MAX_BUFFER_BYTES) / PAGE_BYTES * PAGE_BYTES;
+        if bytes == 0 {
+            return Err(FsError::DonationSpent { needed: PAGE_BYTES, free });
+        }
+        state.buffer = bytes;
+        Ok(bytes)
+    }
+
+    /// Answers one request of `session`; `shared` is the session's shared buffer as the
+    /// server maps it (empty before `AttachBuffer`). For `AttachBuffer`, the server
+    /// sends the buffer's frame with the answer.
+    pub fn serve(&mut self, session: SessionId, request: Request, shared: &mut [u8]) -> Result<Response, FsError> {
+        let buffer = self.session(session)?.buffer;
+        let shared_len = (shared.len() as u64).min(buffer);
+        let range = |offset: u32, length: u32| -> Result<core::ops::Range<usize>, FsError> {
+            let end = u64::from(offset) + u64::from(length);
+            if end > shared_len {
+                return Err(FsError::BadBuffer);
+            }
+            let end = usize::try_from(end).map_err(|_| FsError::BadBuffer)?;
+            Ok(offset as usize..end)
+        };
+        match request {
+            Request::Open { path, flags } => {
+                self.open(session, &path, flags).map(|(handle, size)| Response::Opened { handle, size })
+            }
+            Request::Read { handle, into: Place::Inline { max } } => {
+                let mut bytes = vec![0_u8; (max as usize).min(MAX_INLINE_BYTES)];
+                let count = self.read(session, handle, &mut bytes)?;
+                bytes.truncate(count);
+                Ok(Response::Data(bytes))
+            }
+            Request::Read { handle, into: Place::Shared { offset, length } } => {
+                let target = shared.get_mut(range(offset, length)?).ok_or(FsError::BadBuffer)?;
+                let count = self.read(session, handle, target)?;
+                Ok(Response::Transferred { count: u32::try_from(count).unwrap_or(u32::MAX) })
+            }
+            Request::Write { handle, from: Source::Inline(bytes) } => {
+                let count = self.write(session, handle, &bytes)?;
+                Ok(Response::Written { count: u32::try_from(count).unwrap_or(u32::MAX) })
+            }
+            Request::Write { handle, from: Source::Shared { offset, length } } => {
+                let source = shared.get(range(offset, length)?).ok_or(FsError::BadBuffer)?;
+                let count = self.write(session, handle, source)?;
+                Ok(Response::Written { count: u32::try_from(count).unwrap_or(u32::MAX) })
+            }
+            Request::Seek { handle, to } => self.seek(session, handle, to).map(|offset| Response::Position { offset }),
+            Request::Stat { path } => self.stat(session, &path).map(Response::Status),
+            Request::ReadDirectory { path, start } => {
+                let fits = |entries: &[DirectoryEntry]| {
+                    userlib::rpc::reply_fits::<Fs>(&Response::Directory { entries: entries.to_vec(), more: true })
+                };
+                let (entries, more) = self.read_directory(session, &path, start, fits)?;
+                Ok(Response::Directory { entries, more })
+            }
+            Request::MakeDirectory { path } => self.make_directory(session, &path).map(|()| Response::Done),
+            Request::RemoveDirectory { path } => self.remove_directory(session, &path).map(|()| Response::Done),
+            Request::Unlink { path } => self.unlink(session, &path).map(|()| Response::Done),
+            Request::Rename { from, to } => self.rename(session, &from, &to).map(|()| Response::Done),
+            Request::Sync => self.sync().map(|()| Response::Synced),
+            Request::StatFs => self.stat_fs().map(Response::FsStatus),
+            Request::Close { handle } => self.close(session, handle).map(|()| Response::Closed),
+            Request::AttachBuffer => self.attach_buffer(session).map(|bytes| Response::BufferAttached { bytes }),
+        }
+    }
+}
