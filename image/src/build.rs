@@ -27,6 +27,7 @@ pub const USER_PACKAGES: &[&str] = &[
     "donor",
     "sessions",
     "test-virtio",
+    "test-blk",
     "coreutils",
 ];
 /// Programs packed into the boot archive, in archive order. The kernel starts `root`
@@ -59,6 +60,7 @@ pub const BOOT_PROGRAMS: &[&str] = &[
     "forbidden",
     "test-virtio",
     "sleep",
+    "test-blk",
 ];
 
 /// A boot archive entry that looks like a program and is not (a truncated ELF file).
