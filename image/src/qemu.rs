@@ -259,9 +259,11 @@ impl Boot {
             let read_only = if disk.attach.read_only { ",readonly=on" } else { "" };
             args.push("-drive".into());
             args.push(format!("file={path},format=raw,if=none,id=disk{index}{read_only}").into());
-            let serial = disk.attach.serial.as_ref().map_or(String::new(), |serial| {
-                format!(",serial={}", serial.replace(',', ",,"))
-            });
+            let serial = disk
+                .attach
+                .serial
+                .as_ref()
+                .map_or(String::new(), |serial| format!(",serial={}", serial.replace(',', ",,")));
             args.push("-device".into());
             args.push(format!("virtio-blk-device,drive=disk{index}{serial}").into());
         }

@@ -68,7 +68,10 @@ userlib::entry!(guest::main);
 #[cfg(not(target_os = "none"))]
 fn main() {
     let _ = &CHECKS;
-    println!("test-blk: runs on Lattice (cargo xtask test blk); the pattern starts {}", pattern(PATTERN_SECTOR, 0));
+    println!(
+        "test-blk: runs on Lattice (cargo xtask test blk); the pattern starts {}",
+        pattern(PATTERN_SECTOR, 0)
+    );
 }
 
 #[cfg(target_os = "none")]
@@ -229,7 +232,11 @@ mod guest {
         let before = fat.statistics().requests;
         let refused = fat.write(0, &sector);
         let sent = fat.statistics().requests - before;
-        report.check(&READ_ONLY, refused == Err(BlockError::ReadOnly) && sent == 0 && fat.read_only(), (refused, sent));
+        report.check(
+            &READ_ONLY,
+            refused == Err(BlockError::ReadOnly) && sent == 0 && fat.read_only(),
+            (refused, sent),
+        );
     }
 
     fn others(kit: &Kit<()>, config: &Config, report: &mut Checks) {
@@ -244,7 +251,9 @@ mod guest {
         let again = virtio::open_block_devices(kit, config).err();
         match refusals {
             Ok(refusals) => {
-                let named = refusals.iter().all(|(id, error)| *error == Some(BlockError::NotBlock { device_id: *id }));
+                let named = refusals
+                    .iter()
+                    .all(|(id, error)| *error == Some(BlockError::NotBlock { device_id: *id }));
                 let ids: Vec<u32> = refusals.iter().map(|(id, _)| *id).collect();
                 report.check(
                     &NOT_BLOCK,

@@ -19,7 +19,8 @@ const FAT_BYTES: u64 = 16 << 20;
 const SCRATCH_BYTES: u64 = 1 << 20;
 
 /// Files on the FAT disk (only its boot sector is read; fsck judges the rest).
-const FAT_FILES: &[(&str, &[u8])] = &[("www/index.html", b"<h1>Lattice</h1>\n"), ("a long file name.txt", b"x\n")];
+const FAT_FILES: &[(&str, &[u8])] =
+    &[("www/index.html", b"<h1>Lattice</h1>\n"), ("a long file name.txt", b"x\n")];
 
 /// The pattern's byte at `offset` of `sector`: the same formula as `apps/test-blk`'s
 /// `pattern`, so a guest that wrote anything else, or anywhere else, is caught.
@@ -38,7 +39,11 @@ fn expected_sector(sector: u64, last: u64) -> Vec<u8> {
 /// The first sector of `image` (a raw disk) that is not as [`expected_sector`] says.
 fn first_wrong_sector(image: &[u8]) -> Option<u64> {
     let last = (image.len() / SECTOR) as u64 - 1;
-    image.chunks(SECTOR).zip(0u64..).find(|(bytes, sector)| *bytes != expected_sector(*sector, last)).map(|(_, sector)| sector)
+    image
+        .chunks(SECTOR)
+        .zip(0u64..)
+        .find(|(bytes, sector)| *bytes != expected_sector(*sector, last))
+        .map(|(_, sector)| sector)
 }
 
 /// `test-blk: transport 0x10008000 (device 3): virtio v1 device id 2` lines: (address, id).
@@ -135,12 +140,15 @@ mod tests {
     #[test]
     fn the_expected_image_is_the_pattern_where_written_and_zeros_elsewhere() {
         let sectors = 2048u64;
-        let mut image: Vec<u8> = (0..sectors).flat_map(|sector| expected_sector(sector, sectors - 1)).collect();
+        let mut image: Vec<u8> =
+            (0..sectors).flat_map(|sector| expected_sector(sector, sectors - 1)).collect();
         assert_eq!(first_wrong_sector(&image), None);
-        assert!(image[..PATTERN_SECTOR as usize * SECTOR].iter().all(|&byte| byte == 0));
+        // Sectors 1000..1200 hold the pattern.
+        let (start, end) = (1000 * SECTOR, 1200 * SECTOR);
+        assert!(image[..start].iter().all(|&byte| byte == 0));
         assert_ne!(expected_sector(PATTERN_SECTOR, sectors - 1), vec![0; SECTOR]);
         // A pattern one sector off is caught, and so is a stray byte.
-        image[(PATTERN_SECTOR as usize + PATTERN_SECTORS as usize) * SECTOR + 3] = 1;
+        image[end + 3] = 1;
         assert_eq!(first_wrong_sector(&image), Some(PATTERN_SECTOR + PATTERN_SECTORS));
         let shifted: Vec<u8> = (0..sectors).flat_map(|sector| expected_sector(sector + 1, sectors)).collect();
         assert_eq!(first_wrong_sector(&shifted), Some(PATTERN_SECTOR - 1));

@@ -29,7 +29,13 @@ impl BitWaiter {
     /// A waiter for `bits` of the notification in `notification` (a slot of this program).
     pub(crate) fn new(notification: usize, bits: usize) -> Result<BitWaiter, KitError> {
         let copy = Slot::new()?;
-        userlib::object::copy(at::CNODE, copy.index(), at::CNODE, notification, Rights::READ | Rights::WRITE)?;
+        userlib::object::copy(
+            at::CNODE,
+            copy.index(),
+            at::CNODE,
+            notification,
+            Rights::READ | Rights::WRITE,
+        )?;
         Ok(BitWaiter { notification: copy, bits })
     }
 

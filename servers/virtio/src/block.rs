@@ -62,7 +62,10 @@ static OPENED: AtomicUsize = AtomicUsize::new(0);
 
 /// Runs `attempt` (a mapping at `address`), making the page tables it is missing and
 /// keeping them for the program's life.
-fn with_page_tables<T>(address: usize, mut attempt: impl FnMut() -> Result<T, Error>) -> Result<T, BlockError> {
+fn with_page_tables<T>(
+    address: usize,
+    mut attempt: impl FnMut() -> Result<T, Error>,
+) -> Result<T, BlockError> {
     for _ in 0..=PAGE_TABLES {
         match attempt() {
             Err(Error::MissingPageTable) => {
@@ -127,7 +130,8 @@ pub fn transports(config: &Config) -> Result<Vec<DeviceSlot>, BlockError> {
         }
         let physical_address = object::frame_address(frame.index())?;
         let address = config.registers_address + index * PAGE_SIZE;
-        let registers = with_page_tables(address, || Registers::map(frame.index(), at::ADDRESS_SPACE, address))?;
+        let registers =
+            with_page_tables(address, || Registers::map(frame.index(), at::ADDRESS_SPACE, address))?;
         if registers.read32(MAGIC_VALUE) != MAGIC || !matches!(registers.read32(VERSION), 1 | 2) {
             return Err(BlockError::NotVirtio);
         }
@@ -203,7 +207,7 @@ pub struct Statistics {
     pub interrupts: u64,
     /// Requests given up at their deadline.
     pub timeouts: u64,
-    /// Sectors read and written.
+    /// Sectors read.
     pub sectors_read: u64,
     /// Sectors written.
     pub sectors_written: u64,
@@ -254,11 +258,16 @@ impl VirtioBlock {
     /// negotiates features, sets up its queue and reads its capacity and serial.
     /// `Err(NotBlock)` if the slot holds another kind of device (nothing is changed then).
     #[allow(unsafe_code)]
-    pub fn open<S: Default>(kit: &Kit<S>, config: &Config, slot: DeviceSlot) -> Result<VirtioBlock, BlockError> {
+    pub fn open<S: Default>(
+        kit: &Kit<S>,
+        config: &Config,
+        slot: DeviceSlot,
+    ) -> Result<VirtioBlock, BlockError> {
         if slot.device_id != BLOCK_DEVICE {
             return Err(BlockError::NotBlock { device_id: slot.device_id });
         }
-        let timeout_ticks = userlib::time::ticks(config.timeout).ok_or(BlockError::Kernel(Error::InvalidArgument))?;
+        let timeout_ticks =
+            userlib::time::ticks(config.timeout).ok_or(BlockError::Kernel(Error::InvalidArgument))?;
         let (interrupt_bit, timer_bit) = config
             .bits(OPENED.fetch_add(1, Ordering::Relaxed))
             .ok_or(BlockError::Kernel(Error::InvalidArgument))?;
@@ -410,11 +419,16 @@ impl VirtioBlock {
 
     /// Puts one descriptor chain on the queue, waits for its completion and takes it back.
     #[allow(unsafe_code)]
-    fn transfer<'a>(&mut self, inputs: &'a [&'a [u8]], outputs: &'a mut [&'a mut [u8]]) -> Result<(), BlockError> {
+    fn transfer<'a>(
+        &mut self,
+        inputs: &'a [&'a [u8]],
+        outputs: &'a mut [&'a mut [u8]],
+    ) -> Result<(), BlockError> {
         if self.broken {
             return Err(BlockError::Broken);
         }
-        let lengths = inputs.iter().map(|buffer| buffer.len()).chain(outputs.iter().map(|buffer| buffer.len()));
+        let lengths =
+            inputs.iter().map(|buffer| buffer.len()).chain(outputs.iter().map(|buffer| buffer.len()));
         let mut pieces = [0; 3];
         for (piece, length) in pieces.iter_mut().zip(lengths) {
             *piece = length;

@@ -173,7 +173,9 @@ unsafe impl Hal for PoolHal {
             // `share` lent it (`paddr` is what `share` returned), `length` bytes of mapped
             // pool memory holding no Rust object, which the device has finished writing
             // (the request completed), and the two do not overlap.
-            unsafe { core::ptr::copy_nonoverlapping(bounce as *const u8, buffer.as_ptr().cast::<u8>(), length) };
+            unsafe {
+                core::ptr::copy_nonoverlapping(bounce as *const u8, buffer.as_ptr().cast::<u8>(), length)
+            };
         }
         pool.give_back(bounce);
     }

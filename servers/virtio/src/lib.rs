@@ -183,10 +183,14 @@ impl core::fmt::Display for BlockError {
         match self {
             Self::NoDevice => f.write_str("no block device behind the transports this server was given"),
             Self::NotBlock { device_id: 0 } => f.write_str("the transport holds no device"),
-            Self::NotBlock { device_id } => write!(f, "the transport holds virtio device {device_id}, not a block device"),
+            Self::NotBlock { device_id } => {
+                write!(f, "the transport holds virtio device {device_id}, not a block device")
+            }
             Self::NotVirtio => f.write_str("not a virtio-mmio transport this driver knows"),
             Self::Virtio(error) => write!(f, "the virtio layer refused: {error}"),
-            Self::Misaligned { length } => write!(f, "{length} bytes is not a whole number of 512-byte sectors"),
+            Self::Misaligned { length } => {
+                write!(f, "{length} bytes is not a whole number of 512-byte sectors")
+            }
             Self::OutOfRange { sector, sectors, capacity } => {
                 write!(f, "sectors {sector}..+{sectors} are past the device's end ({capacity} sectors)")
             }
@@ -223,7 +227,10 @@ mod tests {
             (BlockError::NoDevice, "no block device"),
             (BlockError::NotBlock { device_id: 1 }, "virtio device 1, not a block device"),
             (BlockError::NotBlock { device_id: 0 }, "holds no device"),
-            (BlockError::OutOfRange { sector: 8, sectors: 2, capacity: 9 }, "8..+2 are past the device's end (9"),
+            (
+                BlockError::OutOfRange { sector: 8, sectors: 2, capacity: 9 },
+                "8..+2 are past the device's end (9",
+            ),
             (BlockError::Device(DeviceStatus::IoError), "an I/O error"),
             (kernel_abi::Error::InvalidCapability.into(), "kernel: InvalidCapability"),
         ];
