@@ -27,6 +27,7 @@ pub const USER_PACKAGES: &[&str] = &[
     "donor",
     "sessions",
     "test-virtio",
+    "test-blk",
     "coreutils",
 ];
 /// Programs packed into the boot archive, in archive order. The kernel starts `root`
@@ -59,6 +60,7 @@ pub const BOOT_PROGRAMS: &[&str] = &[
     "forbidden",
     "test-virtio",
     "sleep",
+    "test-blk",
 ];
 
 /// A boot archive entry that looks like a program and is not (a truncated ELF file).
@@ -179,6 +181,34 @@ pub fn build_system(system: &str) -> Result<BuildOutput, String> {
     );
 
     Ok(BuildOutput { kernel_image, archive, programs: BOOT_PROGRAMS.iter().map(|s| s.to_string()).collect() })
+}
+
+/// Where the system disk lives: `target/lattice/disk.img`.
+pub fn system_disk_path() -> PathBuf {
+    workspace_root().join("target").join("lattice").join("disk.img")
+}
+
+/// Makes the system disk (`fresh`, or when there is none) or refreshes its `/bin` and
+/// `/etc` from the programs a build made and the shipped policies (see
+/// [`crate::system_disk`]); returns its path and what was done. Call after a build.
+pub fn system_disk(fresh: bool) -> Result<(PathBuf, crate::system_disk::Prepared), String> {
+    let root = workspace_root();
+    let user_dir = root.join("target").join(USER_TARGET).join("release");
+    let mut programs = Vec::new();
+    // Every program the archive holds but the root task, which only the kernel starts.
+    for name in BOOT_PROGRAMS.iter().filter(|name| **name != "root") {
+        let path = user_dir.join(name);
+        let bytes = std::fs::read(&path).map_err(|error| format!("read {}: {error}", path.display()))?;
+        programs.push((name.to_string(), bytes));
+    }
+    let contents = crate::system_disk::Contents {
+        tree: crate::system_disk::read_tree(&root.join("image").join("disk"))?,
+        programs,
+        policies: crate::system_disk::read_policies(&root.join("policy"))?,
+    };
+    let path = system_disk_path();
+    let prepared = crate::system_disk::prepare(&path, crate::system_disk::SIZE, &contents, fresh)?;
+    Ok((path, prepared))
 }
 
 /// Writes `bytes` unless the file already holds them (keeps timestamps, so cargo does not

@@ -30,40 +30,14 @@ impl Image {
     /// calls for) at `path`, replacing what was there, holding `files`: a path inside the
     /// image (`/`-separated; directories are made) and the contents.
     pub fn fat(path: &Path, size: u64, files: &[(&str, &[u8])]) -> Result<Self, String> {
-        let what = |error: lamfat::Error<std::io::Error>| {
-            format!("making the FAT image {}: {error}", path.display())
-        };
-        let io = |error: std::io::Error| format!("making the FAT image {}: {error}", path.display());
-        if size == 0 || !size.is_multiple_of(512) {
-            return Err(format!("a disk image's size must be a positive multiple of 512, not {size}"));
-        }
-        let length = usize::try_from(size).map_err(|_| format!("{size} bytes do not fit in memory"))?;
-        // Made in memory and written once: fatfs writes in small pieces.
-        let mut bytes = Cursor::new(vec![0u8; length]);
-        let label = format!("{LABEL:<11}");
-        let mut volume_label = [b' '; 11];
-        volume_label.copy_from_slice(&label.as_bytes()[..11]);
-        let options = lamfat::FormatVolumeOptions::new().volume_label(volume_label);
-        lamfat::format_volume(&mut lamfat::StdIoWrapper::new(&mut bytes), options).map_err(what)?;
+        let what = |error: String| format!("making the FAT image {}: {error}", path.display());
+        let mut bytes = format(size, None).map_err(what)?;
         {
-            let volume = lamfat::FileSystem::new(&mut bytes, lamfat::FsOptions::new()).map_err(what)?;
+            let volume = mount(&mut bytes).map_err(what)?;
             for (name, contents) in files {
-                let name = name.trim_start_matches('/');
-                let mut parts: Vec<&str> = name.split('/').collect();
-                let file_name =
-                    parts.pop().filter(|part| !part.is_empty()).ok_or(format!("no file name in {name:?}"))?;
-                let mut directory = volume.root_dir();
-                for part in parts {
-                    directory = match directory.open_dir(part) {
-                        Ok(existing) => existing,
-                        Err(_) => directory.create_dir(part).map_err(what)?,
-                    };
-                }
-                let mut file = directory.create_file(file_name).map_err(what)?;
-                file.truncate().map_err(what)?;
-                file.write_all(contents).map_err(io)?;
+                put_file(&volume, name, contents).map_err(what)?;
             }
-            volume.unmount().map_err(what)?;
+            volume.unmount().map_err(|error| what(error.to_string()))?;
         }
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
@@ -82,8 +56,7 @@ impl Image {
         Ok(Self { path: path.to_path_buf(), fat: false })
     }
 
-    /// An image at `path` taken as it is (host tests of command lines).
-    #[cfg(test)]
+    /// An image at `path` taken as it is (the system disk, host tests of command lines).
     pub fn existing(path: &Path, fat: bool) -> Self {
         Self { path: path.to_path_buf(), fat }
     }
@@ -116,6 +89,107 @@ impl Image {
         entry.read_to_end(&mut contents).map_err(|error| what(error.to_string()))?;
         Ok(contents)
     }
+}
+
+/// A FAT volume in memory, as `lamfat` mounts it.
+pub type Volume<'a> = lamfat::FileSystem<lamfat::StdIoWrapper<&'a mut Cursor<Vec<u8>>>>;
+
+/// A directory of a [`Volume`].
+pub type Directory<'a, 'b> = lamfat::Dir<
+    'a,
+    lamfat::StdIoWrapper<&'b mut Cursor<Vec<u8>>>,
+    lamfat::DefaultTimeProvider,
+    lamfat::LossyOemCpConverter,
+>;
+
+/// A freshly formatted FAT volume of `size` bytes (a positive multiple of 512) in memory,
+/// labelled [`LABEL`]: FAT12, 16 or 32 as the size calls for, or `fat_type`.
+pub fn format(size: u64, fat_type: Option<lamfat::FatType>) -> Result<Cursor<Vec<u8>>, String> {
+    if size == 0 || !size.is_multiple_of(512) {
+        return Err(format!("a disk image's size must be a positive multiple of 512, not {size}"));
+    }
+    let length = usize::try_from(size).map_err(|_| format!("{size} bytes do not fit in memory"))?;
+    // Made in memory and written once: fatfs writes in small pieces.
+    let mut bytes = Cursor::new(vec![0u8; length]);
+    let label = format!("{LABEL:<11}");
+    let mut volume_label = [b' '; 11];
+    volume_label.copy_from_slice(&label.as_bytes()[..11]);
+    let mut options = lamfat::FormatVolumeOptions::new().volume_label(volume_label);
+    if let Some(fat_type) = fat_type {
+        options = options.fat_type(fat_type);
+    }
+    lamfat::format_volume(&mut lamfat::StdIoWrapper::new(&mut bytes), options)
+        .map_err(|error| error.to_string())?;
+    bytes.set_position(0);
+    Ok(bytes)
+}
+
+/// Mounts the FAT volume in `bytes` (from its start).
+pub fn mount(bytes: &mut Cursor<Vec<u8>>) -> Result<Volume<'_>, String> {
+    bytes.set_position(0);
+    lamfat::FileSystem::new(bytes, lamfat::FsOptions::new()).map_err(|error| error.to_string())
+}
+
+/// The directory at `name` (`/`-separated, from the root), made with its parents if missing.
+pub fn make_directories<'a, 'b>(volume: &'a Volume<'b>, name: &str) -> Result<Directory<'a, 'b>, String> {
+    let mut directory = volume.root_dir();
+    for part in name.split('/').filter(|part| !part.is_empty()) {
+        directory = match directory.open_dir(part) {
+            Ok(existing) => existing,
+            Err(_) => {
+                directory.create_dir(part).map_err(|error| format!("make directory {name}: {error}"))?
+            }
+        };
+    }
+    Ok(directory)
+}
+
+/// Writes `contents` to the file at `name` (`/`-separated; directories made), replacing
+/// what it held.
+pub fn put_file(volume: &Volume<'_>, name: &str, contents: &[u8]) -> Result<(), String> {
+    let name = name.trim_start_matches('/');
+    let (parent, file_name) = name.rsplit_once('/').unwrap_or(("", name));
+    if file_name.is_empty() {
+        return Err(format!("no file name in {name:?}"));
+    }
+    let directory = make_directories(volume, parent)?;
+    let mut file = directory.create_file(file_name).map_err(|error| format!("create {name}: {error}"))?;
+    file.truncate().map_err(|error| format!("truncate {name}: {error}"))?;
+    file.write_all(contents).map_err(|error| format!("write {name}: {error}"))?;
+    file.flush().map_err(|error| format!("write {name}: {error}"))
+}
+
+/// Removes the file or directory at `name` and everything under it; returns whether there
+/// was one.
+pub fn remove_tree(volume: &Volume<'_>, name: &str) -> Result<bool, String> {
+    let name = name.trim_matches('/');
+    let (parent, last) = name.rsplit_once('/').unwrap_or(("", name));
+    let mut directory = volume.root_dir();
+    for part in parent.split('/').filter(|part| !part.is_empty()) {
+        match directory.open_dir(part) {
+            Ok(next) => directory = next,
+            Err(_) => return Ok(false),
+        }
+    }
+    let Some(entry) =
+        directory.iter().filter_map(Result::ok).find(|entry| entry.file_name().eq_ignore_ascii_case(last))
+    else {
+        return Ok(false);
+    };
+    if entry.is_dir() {
+        let children: Vec<String> = entry
+            .to_dir()
+            .iter()
+            .filter_map(Result::ok)
+            .map(|child| child.file_name())
+            .filter(|child| child != "." && child != "..")
+            .collect();
+        for child in children {
+            remove_tree(volume, &format!("{name}/{child}"))?;
+        }
+    }
+    directory.remove(last).map_err(|error| format!("remove {name}: {error}"))?;
+    Ok(true)
 }
 
 /// What `fsck.fat -n` said.

@@ -1,8 +1,11 @@
 //! `cargo xtask`: the one entry point for building, running, testing and measuring Lattice.
 //!
 //! ```text
-//! cargo xtask build                 build the kernel, the boot archive and every program
-//! cargo xtask run [--boot a,b]      build, then boot QEMU virt into the root task
+//! cargo xtask build [--fresh-disk]  build the kernel, the boot archive, every program and the
+//!                                   system disk (target/lattice/disk.img)
+//! cargo xtask run [--boot a,b] [--fresh-disk]
+//!                                   build, then boot QEMU virt with the system disk and
+//!                                   user networking (127.0.0.1:8080 to the guest's port 80)
 //! cargo xtask test [FILTER]         lints, host tests, then system tests in QEMU
 //! cargo xtask clippy                lints only
 //! cargo xtask bench                 benchmarks (instruction counts), target/bench/results.json
@@ -22,6 +25,7 @@ mod net;
 mod policy_cmd;
 mod qemu;
 mod setup;
+mod system_disk;
 mod systest;
 mod tests;
 
@@ -30,10 +34,16 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  build [--system NAME]          build the kernel, the boot archive and every program for the
-                                 system image/systems/NAME.toml (default: virt)
-  run [--system NAME] [--boot a,b,...] [-- QEMU ARGS]
-                                 build, then boot QEMU virt into the root task
+  build [--system NAME] [--fresh-disk]
+                                 build the kernel, the boot archive and every program for the
+                                 system image/systems/NAME.toml (default: virt), and make or
+                                 refresh the system disk target/lattice/disk.img (/bin and
+                                 /etc written again, a person's files kept; --fresh-disk
+                                 starts from a new one)
+  run [--system NAME] [--boot a,b,...] [--fresh-disk] [-- QEMU ARGS]
+                                 build, then boot QEMU virt into the root task with the
+                                 system disk (virtio-blk) and user networking (restrict=on,
+                                 127.0.0.1:8080 forwarded to the guest's port 80)
                                  (--boot picks the boot programs; the first is the root task)
   test [FILTER]                  lints, host tests, then system tests in QEMU; FILTER keeps
                                  only system tests whose name contains it
@@ -54,12 +64,12 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let result = match args.first().map(String::as_str) {
-        Some("build") => {
-            system_option(&args[1..]).and_then(|system| build::build_system(&system)).map(|output| {
-                println!("kernel image: {}", output.kernel_image.display());
-                println!("boot archive: {} ({} programs)", output.archive.display(), output.programs.len());
-            })
-        }
+        Some("build") => build_options(&args[1..]).and_then(|(system, fresh)| {
+            let output = build::build_system(&system)?;
+            println!("kernel image: {}", output.kernel_image.display());
+            println!("boot archive: {} ({} programs)", output.archive.display(), output.programs.len());
+            prepare_disk(fresh).map(|_| ())
+        }),
         Some("run") => run(&args[1..]),
         Some("test") => tests::run_all(args.get(1).map(String::as_str)),
         Some("clippy") => tests::lint().map(|_| ()),
@@ -81,18 +91,61 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--system NAME` (a manifest in image/systems), or the default system.
-fn system_option(args: &[String]) -> Result<String, String> {
-    match args {
-        [] => Ok(build::DEFAULT_SYSTEM.to_string()),
-        [flag, name] if flag == "--system" => Ok(name.clone()),
-        _ => Err(format!("usage: cargo xtask build [--system NAME]\n\n{USAGE}")),
+/// `build`'s options: `--system NAME` (a manifest in image/systems; the default system
+/// without it) and `--fresh-disk`.
+fn build_options(args: &[String]) -> Result<(String, bool), String> {
+    let mut system = build::DEFAULT_SYSTEM.to_string();
+    let mut fresh = false;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--system" => {
+                system =
+                    rest.next().ok_or("--system needs a manifest name (image/systems/NAME.toml)")?.clone()
+            }
+            "--fresh-disk" => fresh = true,
+            _ => return Err(format!("usage: cargo xtask build [--system NAME] [--fresh-disk]\n\n{USAGE}")),
+        }
     }
+    Ok((system, fresh))
+}
+
+/// Makes or refreshes the system disk, saying which.
+fn prepare_disk(fresh: bool) -> Result<std::path::PathBuf, String> {
+    let (path, prepared) = build::system_disk(fresh)?;
+    match prepared {
+        system_disk::Prepared::Fresh => println!("system disk: {} (new)", path.display()),
+        system_disk::Prepared::Refreshed { dirty } => {
+            println!("system disk: {} (/bin and /etc refreshed, the rest kept)", path.display());
+            if dirty {
+                println!(
+                    "system disk: the volume is marked dirty (the machine stopped without unmounting it); \
+                     the filesystem server checks it when it mounts"
+                );
+            }
+        }
+    }
+    Ok(path)
+}
+
+/// The host port `run` forwards to the guest's port 80 (DESIGN.md §7).
+const RUN_HTTP_PORT: u16 = 8080;
+
+/// What `run` boots: `kernel`, the system disk `disk` (virtio-blk, serial
+/// [`system_disk::SERIAL`]) and user networking with `restrict=on`, 127.0.0.1:8080
+/// forwarded to the guest's port 80; `boot` programs on the kernel command line.
+fn run_boot(kernel: &std::path::Path, disk: &disk::Image, boot: Option<String>) -> qemu::Boot {
+    let network = qemu::Network::user().forward_from(qemu::Protocol::Tcp, RUN_HTTP_PORT, 80);
+    qemu::Boot::new(kernel)
+        .bootargs(boot.map(|list| format!("lattice.boot={list}")))
+        .disk_as(disk, qemu::Attach::serial(system_disk::SERIAL))
+        .network(network)
 }
 
 fn run(args: &[String]) -> Result<(), String> {
     let mut boot = None;
     let mut system = build::DEFAULT_SYSTEM.to_string();
+    let mut fresh = false;
     let mut extra = Vec::new();
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
@@ -104,18 +157,22 @@ fn run(args: &[String]) -> Result<(), String> {
                 system =
                     rest.next().ok_or("--system needs a manifest name (image/systems/NAME.toml)")?.clone()
             }
+            "--fresh-disk" => fresh = true,
             "--" => extra.extend(rest.by_ref().cloned()),
             other => return Err(format!("unknown option `{other}` for run\n\n{USAGE}")),
         }
     }
     let qemu = qemu::ensure_installed()?;
     let output = build::build_system(&system)?;
-    let mut command = qemu::Boot::new(&output.kernel_image)
-        .bootargs(boot.map(|list| format!("lattice.boot={list}")))
-        .command(&qemu, qemu::Console::Interactive);
+    let disk = disk::Image::existing(&prepare_disk(fresh)?, true);
+    let mut command = run_boot(&output.kernel_image, &disk, boot).command(&qemu, qemu::Console::Interactive);
     command.args(&extra);
     println!("booting: {}", qemu::describe(&command));
-    println!("(quit QEMU with Ctrl-A then X)");
+    println!(
+        "(the guest's port 80 is 127.0.0.1:{RUN_HTTP_PORT} here; quit QEMU with Ctrl-A then X; \
+         your files stay on {} for the next run)",
+        disk.path().display()
+    );
     let status = command.status().map_err(|error| format!("cannot start QEMU: {error}"))?;
     match status.code() {
         Some(0) => Ok(()),
@@ -123,5 +180,44 @@ fn run(args: &[String]) -> Result<(), String> {
             Err(format!("the machine powered off with status {code} ({})", qemu::explain_status(code)))
         }
         None => Err("QEMU was killed".into()),
+    }
+}
+
+#[cfg(test)]
+mod run_tests {
+    //! What `run` boots and what `build` takes.
+    use super::*;
+
+    #[test]
+    fn run_attaches_the_system_disk_and_restricted_networking_on_8080() {
+        let disk = disk::Image::existing(std::path::Path::new("/t/disk.img"), true);
+        let boot = run_boot(std::path::Path::new("/k/kernel.bin"), &disk, None);
+        let args: Vec<String> = boot
+            .arguments(qemu::Console::Interactive)
+            .iter()
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect();
+        let after = |flag: &str| -> Vec<&str> {
+            args.windows(2).filter(|pair| pair[0] == flag).map(|pair| pair[1].as_str()).collect()
+        };
+        assert_eq!(after("-drive"), ["file=/t/disk.img,format=raw,if=none,id=disk0"]);
+        assert_eq!(
+            after("-device"),
+            ["virtio-blk-device,drive=disk0,serial=lattice-system", "virtio-net-device,netdev=net0"]
+        );
+        assert_eq!(after("-netdev"), ["user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80"]);
+        assert!(after("-append").is_empty());
+        let boot = run_boot(std::path::Path::new("k"), &disk, Some("hello".into()));
+        let args = boot.arguments(qemu::Console::Interactive);
+        assert!(args.iter().any(|arg| arg == "lattice.boot=hello"));
+    }
+
+    #[test]
+    fn build_takes_a_system_and_fresh_disk() {
+        assert_eq!(build_options(&[]).unwrap(), ("virt".to_string(), false));
+        let args = ["--fresh-disk", "--system", "test-blk"].map(String::from);
+        assert_eq!(build_options(&args).unwrap(), ("test-blk".to_string(), true));
+        assert!(build_options(&["--system".to_string()]).is_err());
+        assert!(build_options(&["--fresh".to_string()]).is_err());
     }
 }

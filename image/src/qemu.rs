@@ -125,6 +125,31 @@ pub struct Disk {
     /// Whether it holds a FAT file system, which the harness checks with `fsck.fat -n`
     /// after the machine stops.
     pub fat: bool,
+    /// How it is attached.
+    pub attach: Attach,
+}
+
+/// How a disk is attached: the serial the guest reads (virtio-blk get-id, at most 20
+/// bytes) and whether QEMU opens it read-only (the device then offers `VIRTIO_BLK_F_RO`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attach {
+    /// The device's serial, if any.
+    pub serial: Option<String>,
+    /// Read-only.
+    pub read_only: bool,
+}
+
+impl Attach {
+    /// Attached read-write with `serial`.
+    pub fn serial(serial: &str) -> Self {
+        Self { serial: Some(serial.to_string()), read_only: false }
+    }
+
+    /// The same, read-only.
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
 }
 
 /// One boot of QEMU `virt`.
@@ -168,9 +193,15 @@ impl Boot {
         self
     }
 
-    /// Attaches a disk image as the next virtio-blk device (`disk0`, `disk1`, ...).
-    pub fn disk(mut self, image: &crate::disk::Image) -> Self {
-        self.disks.push(Disk { path: image.path().to_path_buf(), fat: image.is_fat() });
+    /// Attaches a disk image as the next virtio-blk device (`disk0`, `disk1`, ...),
+    /// read-write, with no serial.
+    pub fn disk(self, image: &crate::disk::Image) -> Self {
+        self.disk_as(image, Attach::default())
+    }
+
+    /// Attaches a disk image as the next virtio-blk device, as `attach` says.
+    pub fn disk_as(mut self, image: &crate::disk::Image, attach: Attach) -> Self {
+        self.disks.push(Disk { path: image.path().to_path_buf(), fat: image.is_fat(), attach });
         self
     }
 
@@ -225,10 +256,16 @@ impl Boot {
         for (index, disk) in self.disks.iter().enumerate() {
             // QEMU's option syntax takes a doubled comma for a comma inside a value.
             let path = disk.path.to_string_lossy().replace(',', ",,");
+            let read_only = if disk.attach.read_only { ",readonly=on" } else { "" };
             args.push("-drive".into());
-            args.push(format!("file={path},format=raw,if=none,id=disk{index}").into());
+            args.push(format!("file={path},format=raw,if=none,id=disk{index}{read_only}").into());
+            let serial = disk
+                .attach
+                .serial
+                .as_ref()
+                .map_or(String::new(), |serial| format!(",serial={}", serial.replace(',', ",,")));
             args.push("-device".into());
-            args.push(format!("virtio-blk-device,drive=disk{index}").into());
+            args.push(format!("virtio-blk-device,drive=disk{index}{serial}").into());
         }
         if let Some(network) = &self.network {
             args.extend(["-netdev".into(), network.netdev().into()]);
@@ -307,6 +344,26 @@ mod tests {
             ["virtio-blk-device,drive=disk0", "virtio-blk-device,drive=disk1"]
         );
         assert_eq!(boot.disks().iter().map(|disk| disk.fat).collect::<Vec<_>>(), [true, false]);
+    }
+
+    #[test]
+    fn a_disk_may_have_a_serial_and_be_read_only() {
+        let image = crate::disk::Image::existing(Path::new("/t/a.img"), true);
+        let boot = Boot::new(Path::new("k"))
+            .disk_as(&image, Attach::serial("fat").read_only())
+            .disk_as(&image, Attach::serial("odd,serial"));
+        let args = arguments(&boot);
+        assert_eq!(
+            values(&args, "-drive"),
+            [
+                "file=/t/a.img,format=raw,if=none,id=disk0,readonly=on",
+                "file=/t/a.img,format=raw,if=none,id=disk1"
+            ]
+        );
+        assert_eq!(
+            values(&args, "-device"),
+            ["virtio-blk-device,drive=disk0,serial=fat", "virtio-blk-device,drive=disk1,serial=odd,,serial"]
+        );
     }
 
     #[test]

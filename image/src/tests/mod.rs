@@ -13,6 +13,7 @@
 //! (its machine stopped), the runner runs `fsck.fat -n` on every FAT disk the test
 //! attached. The tests live in one file per area beside this one.
 
+mod blk;
 mod boot;
 mod console;
 mod fault;
@@ -51,6 +52,7 @@ const HOST_PACKAGES: &[&str] = &[
     "fs",
     "coreutils",
     "kit",
+    "virtio",
     "proc",
     "grant",
     "policy",
@@ -63,6 +65,7 @@ const USER_LIBRARIES: &[&str] = &[
     "userlib",
     "checks",
     "kit",
+    "virtio",
     "grant",
     "security-api",
     "security-server",
@@ -205,6 +208,7 @@ pub fn all_tests() -> Vec<&'static SystemTest> {
         runtime::TESTS,
         proc::TESTS,
         console::TESTS,
+        blk::TESTS,
         harness::TESTS,
     ]
     .into_iter()

@@ -12,6 +12,8 @@
 //! - [`serve`]: one event loop (Hubris's `NotificationHandler` is the model) that hands a
 //!   server decoded requests, its notification bits (interrupts, timers) and fault
 //!   messages, and takes session notices itself, so no server decodes by hand.
+//! - [`wait`]: a driver's wait, inside a handler, for its device's interrupt bit
+//!   ([`Kit::waiter`]), keeping the other bits for the loop.
 //! - Services by name: `kit::service("donor")` is the capability the root task gave for
 //!   the manifest's `uses = ["donor"]` (the names travel in the start info), never a slot
 //!   number.
@@ -54,6 +56,8 @@ pub mod slots;
 
 #[cfg(target_arch = "riscv64")]
 pub mod serve;
+#[cfg(target_arch = "riscv64")]
+pub mod wait;
 
 pub use caller::{Caller, FAULT_BADGE};
 pub use sessions::{Session, SessionInfo, SessionTable};
@@ -63,6 +67,8 @@ pub use slots::SlotPool;
 pub use serve::{Answer, Call, Config, Deferred, Kit, Server};
 #[cfg(target_arch = "riscv64")]
 pub use slots::Slot;
+#[cfg(target_arch = "riscv64")]
+pub use wait::BitWaiter;
 
 /// Why the kit could not do something for the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

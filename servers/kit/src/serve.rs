@@ -36,11 +36,19 @@ use userlib::rpc::{self, CapabilitySlot, Incoming, Outcome, Protocol, Reply, Rpc
 
 use crate::sessions::{Session, SessionInfo, SessionTable};
 use crate::slots::{self, Slot};
+use crate::wait::BitWaiter;
 use crate::{Caller, KitError};
 
 /// The notification bit the security server signals when a session closed (opened ones wait
 /// for the connection's first request).
 pub const SESSION_BIT: usize = 1 << 0;
+
+/// Whether `bits` may be a server's own notification bits: non-zero, below
+/// `security_api::FIRST_CONNECTION` (so a signal's badge is never a session's), without
+/// [`SESSION_BIT`].
+fn server_bits(bits: usize) -> bool {
+    bits != 0 && bits & SESSION_BIT == 0 && matches!(Caller::from_badge(bits as u64), Caller::Manifest(_))
+}
 
 /// What a server asks of the kit at start.
 #[derive(Clone, Copy, Debug)]
@@ -288,13 +296,21 @@ impl<S: Default> Kit<S> {
     /// be non-zero, below `security_api::FIRST_CONNECTION` (so a signal's badge is never
     /// a session's), and leave out [`SESSION_BIT`].
     pub fn notification(&self, bits: usize) -> Result<Slot, KitError> {
-        if bits == 0
-            || bits & SESSION_BIT != 0
-            || !matches!(Caller::from_badge(bits as u64), Caller::Manifest(_))
-        {
+        if !server_bits(bits) {
             return Err(KitError::Kernel(kernel_abi::Error::InvalidArgument));
         }
         Slot::mint(self.notification.index(), Rights::WRITE, bits)
+    }
+
+    /// A waiter for `bits` of this server's notification (bits it made capabilities for
+    /// with [`Kit::notification`]): a driver blocks on it inside a handler until its device
+    /// signals, and the other bits still reach the loop ([`crate::BitWaiter`]). `bits`
+    /// follow [`Kit::notification`]'s rules.
+    pub fn waiter(&self, bits: usize) -> Result<BitWaiter, KitError> {
+        if !server_bits(bits) {
+            return Err(KitError::Kernel(kernel_abi::Error::InvalidArgument));
+        }
+        BitWaiter::new(self.notification.index(), bits)
     }
 
     /// Keeps the caller of the request being handled waiting (its handler then returns
