@@ -29,6 +29,7 @@ pub const USER_PACKAGES: &[&str] = &[
     "test-virtio",
     "test-blk",
     "coreutils",
+    "fs",
 ];
 /// Programs packed into the boot archive, in archive order. The kernel starts `root`
 /// unless the kernel command line says `lattice.boot=...`.
@@ -61,6 +62,7 @@ pub const BOOT_PROGRAMS: &[&str] = &[
     "test-virtio",
     "sleep",
     "test-blk",
+    "fs",
 ];
 
 /// A boot archive entry that looks like a program and is not (a truncated ELF file).

@@ -26,7 +26,7 @@ pub mod slot {
 }
 
 /// log2 of the root task's CNode slots.
-pub const ROOT_CNODE_RADIX: usize = 13;
+pub const ROOT_CNODE_RADIX: usize = 14;
 /// Where the boot info page is mapped in the root task (read-only).
 pub const BOOT_INFO_ADDRESS: usize = 0x3f_fff0_0000;
 /// Where the root task's IPC buffer is mapped.

@@ -51,7 +51,8 @@ impl FsClient {
         while done < buffer.len() {
             let want = (buffer.len() - done).min(MAX_INLINE_BYTES);
             let max = u32::try_from(want).unwrap_or(u32::MAX);
-            let Response::Data(bytes) = self.client.call(&Request::Read { handle, into: Place::Inline { max } })?
+            let Response::Data(bytes) =
+                self.client.call(&Request::Read { handle, into: Place::Inline { max } })?
             else {
                 return Err(unexpected());
             };

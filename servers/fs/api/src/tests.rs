@@ -165,7 +165,8 @@ fn a_page_of_long_names_fits_a_reply() {
     assert!(rpc::reply_fits::<Fs>(&Response::Directory { entries: listing(12), more: true }));
     assert!(!rpc::reply_fits::<Fs>(&Response::Directory { entries: listing(40), more: true }));
     // One entry with the longest name fits on its own, so every page brings one.
-    let longest = DirectoryEntry { name: "é".repeat(MAX_NAME_BYTES / 2), kind: FileKind::File, size: u64::MAX };
+    let longest =
+        DirectoryEntry { name: "é".repeat(MAX_NAME_BYTES / 2), kind: FileKind::File, size: u64::MAX };
     assert!(rpc::reply_fits::<Fs>(&Response::Directory { entries: vec![longest], more: true }));
 }
 

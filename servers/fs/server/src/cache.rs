@@ -204,7 +204,8 @@ impl<D: BlockDevice> SectorCache<D> {
                 }
                 None => {
                     self.stats.forced += 1;
-                    let data_waiting = self.entries.values().any(|entry| entry.dirty && entry.class == Class::Data);
+                    let data_waiting =
+                        self.entries.values().any(|entry| entry.dirty && entry.class == Class::Data);
                     if data_waiting {
                         if self.boot_marks_dirty() {
                             self.write_class(Class::Boot)?;
@@ -400,7 +401,9 @@ impl<D: BlockDevice> SectorCache<D> {
             written += self.write_class(Class::Boot)?;
             self.flush()?;
         }
-        for class in [Class::Data, Class::Directory, Class::Fat, Class::FatCopy, Class::Information, Class::Boot] {
+        for class in
+            [Class::Data, Class::Directory, Class::Fat, Class::FatCopy, Class::Information, Class::Boot]
+        {
             written += self.write_class(class)?;
             self.flush()?;
         }
@@ -432,7 +435,11 @@ impl<D: BlockDevice> SectorCache<D> {
 
     /// The dirty sectors of `class`.
     pub fn dirty_of(&self, class: Class) -> Vec<u64> {
-        self.entries.iter().filter(|(_, entry)| entry.dirty && entry.class == class).map(|(&sector, _)| sector).collect()
+        self.entries
+            .iter()
+            .filter(|(_, entry)| entry.dirty && entry.class == class)
+            .map(|(&sector, _)| sector)
+            .collect()
     }
 
     /// Sector `sector` as the cache holds it, if it does.

@@ -225,7 +225,8 @@ impl<D: BlockDevice> Checker<'_, D> {
             FatKind::Fat12 | FatKind::Fat16 => 2,
             FatKind::Fat32 => 4,
         };
-        let length = (index(self.fat_offset(small(count))) + width).min(self.layout.sectors_per_fat as usize * SECTOR_SIZE);
+        let length = (index(self.fat_offset(small(count))) + width)
+            .min(self.layout.sectors_per_fat as usize * SECTOR_SIZE);
         let mut bytes = vec![0_u8; length];
         self.cache.read_at(base, &mut bytes)?;
         let at = |offset: usize, width: usize| -> u32 {
@@ -265,7 +266,8 @@ impl<D: BlockDevice> Checker<'_, D> {
                     self.cache.read_at(at, &mut old)?;
                     let old = u16::from_le_bytes(old);
                     let value = (value & 0xFFF) as u16;
-                    let new = if cluster % 2 == 1 { (old & 0x000F) | (value << 4) } else { (old & 0xF000) | value };
+                    let new =
+                        if cluster % 2 == 1 { (old & 0x000F) | (value << 4) } else { (old & 0xF000) | value };
                     self.cache.write_at(at, &new.to_le_bytes())?;
                 }
                 FatKind::Fat16 => {
@@ -385,7 +387,8 @@ impl<D: BlockDevice> Checker<'_, D> {
         let size = u32::from_le_bytes([entry[28], entry[29], entry[30], entry[31]]);
         if entry[11] & DIRECTORY != 0 {
             if !self.usable(first) {
-                if self.layout.is_cluster(first) && self.claimed.get(first as usize).copied().unwrap_or(false) {
+                if self.layout.is_cluster(first) && self.claimed.get(first as usize).copied().unwrap_or(false)
+                {
                     self.repair.cross_links += 1;
                 }
                 self.repair.bad_entries += 1;
@@ -424,7 +427,9 @@ impl<D: BlockDevice> Checker<'_, D> {
             // free, bad, outside the volume or someone else's. Its chain is lost.
             if needed == 0 {
                 self.repair.chains_cut += 1;
-            } else if self.layout.is_cluster(first) && self.claimed.get(first as usize).copied().unwrap_or(false) {
+            } else if self.layout.is_cluster(first)
+                && self.claimed.get(first as usize).copied().unwrap_or(false)
+            {
                 self.repair.cross_links += 1;
             } else {
                 self.repair.broken_chains += 1;
@@ -587,7 +592,9 @@ impl<D: BlockDevice> Checker<'_, D> {
         let at = u64::from(self.layout.fs_info_sector) * SECTOR_BYTES;
         let mut sector = [0_u8; SECTOR_SIZE];
         self.cache.read_at(at, &mut sector)?;
-        let word = |offset: usize| u32::from_le_bytes([sector[offset], sector[offset + 1], sector[offset + 2], sector[offset + 3]]);
+        let word = |offset: usize| {
+            u32::from_le_bytes([sector[offset], sector[offset + 1], sector[offset + 2], sector[offset + 3]])
+        };
         if word(0) != 0x4161_5252 || word(484) != 0x6141_7272 {
             // Not an information sector: lamfat refuses to mount it, and says so.
             return Ok(());
@@ -643,7 +650,10 @@ impl<D: BlockDevice> Checker<'_, D> {
 
 /// Checks the volume laid out as `layout` on `cache` and repairs it (see the module doc);
 /// the repairs are in the cache, for the caller to sync.
-pub fn check_and_repair<D: BlockDevice>(cache: &mut SectorCache<D>, layout: &Layout) -> Result<Repair, DeviceError> {
+pub fn check_and_repair<D: BlockDevice>(
+    cache: &mut SectorCache<D>,
+    layout: &Layout,
+) -> Result<Repair, DeviceError> {
     let before = cache.set_purpose(Purpose::Metadata);
     let mut checker = Checker {
         cache,

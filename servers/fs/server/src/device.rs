@@ -38,7 +38,9 @@ pub enum DeviceError {
 impl fmt::Display for DeviceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::OutOfRange { sector, sectors } => write!(f, "sector {sector} is past the end ({sectors} sectors)"),
+            Self::OutOfRange { sector, sectors } => {
+                write!(f, "sector {sector} is past the end ({sectors} sectors)")
+            }
             Self::BadLength => f.write_str("not a whole number of sectors"),
             Self::Failed => f.write_str("the device failed"),
             Self::Gone => f.write_str("the device is gone"),

@@ -101,7 +101,9 @@ impl Layout {
         let reserved_sectors = u32::from(u16_at(boot, 14));
         let fats = boot[16];
         if reserved_sectors == 0 || !(1..=2).contains(&fats) {
-            return Err(format!("{reserved_sectors} reserved sectors and {fats} tables are not a FAT layout"));
+            return Err(format!(
+                "{reserved_sectors} reserved sectors and {fats} tables are not a FAT layout"
+            ));
         }
         let root_entries = u32::from(u16_at(boot, 17));
         let total_sectors = match (u16_at(boot, 19), u32_at(boot, 32)) {
@@ -146,7 +148,9 @@ impl Layout {
         };
         let entries_held = u64::from(sectors_per_fat) * SECTOR_BYTES * 8 / bits;
         if entries_held < u64::from(total_clusters) + u64::from(FIRST_CLUSTER) {
-            return Err(format!("the allocation table holds {entries_held} entries for {total_clusters} clusters"));
+            return Err(format!(
+                "the allocation table holds {entries_held} entries for {total_clusters} clusters"
+            ));
         }
         let (mirrored, active_fat, root_cluster, fs_info_sector) = if is_fat32 {
             let flags = u16_at(boot, 40);
@@ -155,7 +159,8 @@ impl Layout {
                 return Err(format!("the root directory's cluster {root_cluster} is outside the volume"));
             }
             let fs_info = u32::from(u16_at(boot, 48));
-            let fs_info = if fs_info == 0 || fs_info == 0xFFFF || fs_info >= reserved_sectors { 0 } else { fs_info };
+            let fs_info =
+                if fs_info == 0 || fs_info == 0xFFFF || fs_info >= reserved_sectors { 0 } else { fs_info };
             (flags & 0x80 == 0, (flags & 0x0F) as u8, root_cluster, fs_info)
         } else {
             (true, 0, 0, 0)
@@ -204,7 +209,8 @@ impl Layout {
 
     /// The tables a change of an entry goes to (every one when mirrored, else the active).
     pub fn fat_copies(&self) -> impl Iterator<Item = u8> + '_ {
-        let (first, last) = if self.mirrored { (0, self.fats) } else { (self.active_fat, self.active_fat + 1) };
+        let (first, last) =
+            if self.mirrored { (0, self.fats) } else { (self.active_fat, self.active_fat + 1) };
         first..last
     }
 

@@ -1,24 +1,239 @@
-//! `fs`: the filesystem server. Its logic is the library (`fs::Volume` over a
-//! `fs::BlockDevice`), which the host tests exercise over an in-memory device; the program
-//! that drives virtio-blk and serves `fs-api` on the server kit is not wired yet (see
-//! CAVEATS.md), so on Lattice this binary only says so and exits with status 1. No
-//! manifest starts it.
+//! `fs`: the filesystem server. It runs on the server kit: the kit registers `fs` with the
+//! security server and delivers each session's requests, its opening and closing, and the
+//! notification bits of the disk and the sync timer; the logic is the library
+//! ([`fs::Volume`] over a [`fs::BlockDevice`]), which the host tests exercise over an
+//! in-memory device. This file is the plumbing:
+//!
+//! - the disk is the virtio block device with serial `lattice-system` among the manifest's
+//!   transports (`servers/virtio`: found by device id, DMA from a pool of frames this server
+//!   owns, completed by interrupt), or the first block device if none has that serial;
+//! - it is mounted (checked and repaired) at start; a missing, broken or non-FAT disk is
+//!   reported and every request is then answered `NoVolume` with the reason, so the system
+//!   still reaches the shell;
+//! - a session opens in the volume with its typed scope and its donation when the kit hears
+//!   of it, and closes (its files with it) when the security server says so;
+//! - changes reach the disk at a client's `Sync`, at the close of a written file, and
+//!   [`SYNC_DELAY`] after the last change, by a kernel timer on a kit notification bit.
+//!
+//! Not yet: the shared buffer (`AttachBuffer` is refused with `BadBuffer`), so data travels
+//! inline, at most `fs_api::MAX_INLINE_BYTES` per message (see CAVEATS.md).
 #![cfg_attr(target_os = "none", no_std)]
 #![cfg_attr(target_os = "none", no_main)]
 #![forbid(unsafe_code)]
 
 #[cfg(target_os = "none")]
-userlib::entry!(lattice_main);
-
-/// On Lattice: the server's main is still to come.
-#[cfg(target_os = "none")]
-fn lattice_main() -> i32 {
-    userlib::println!("fs: the filesystem server's main is not wired to the server kit yet");
-    1
-}
+userlib::entry!(program::main);
 
 /// On the host this binary only says where it runs: the library is what the tests use.
 #[cfg(not(target_os = "none"))]
 fn main() {
     println!("fs: the filesystem server runs on Lattice; `cargo test -p fs` tests its logic");
+}
+
+#[cfg(target_os = "none")]
+mod program {
+    extern crate alloc;
+
+    use alloc::format;
+    use alloc::string::{String, ToString};
+    use core::time::Duration;
+
+    use fs::{BlockDevice, DeviceError, Volume};
+    use fs_api::{Fs, FsError, Request};
+    use kernel_abi::ObjectType;
+    use kit::{Answer, Call, Caller, Config, Kit, Session, Slot};
+    use userlib::println;
+    use userlib::time::Timer;
+    use virtio::{BlockError, VirtioBlock};
+
+    /// What a session costs its client: its open files (`fs_api::OPEN_FILE_BYTES` each).
+    const SESSION_BYTES: u64 = 16 << 10;
+    /// Sectors the write-back cache holds (256 KiB, from the heap).
+    const CACHE_SECTORS: usize = 512;
+    /// The kit notification bit of the sync timer.
+    const SYNC_BIT: usize = 1 << 1;
+    /// The first of the block driver's bits (two per disk: its interrupt and its timer).
+    const DISK_BITS: usize = 1 << 4;
+    /// How long after the last change the server syncs by itself.
+    const SYNC_DELAY: Duration = Duration::from_secs(3);
+    /// The serial `cargo xtask` gives the system disk.
+    const SYSTEM_SERIAL: &str = "lattice-system";
+
+    /// The virtio disk as the volume's block device.
+    struct Disk(VirtioBlock);
+
+    fn device_error(error: BlockError) -> DeviceError {
+        match error {
+            BlockError::OutOfRange { sector, capacity, .. } => {
+                DeviceError::OutOfRange { sector, sectors: capacity }
+            }
+            BlockError::Misaligned { .. } => DeviceError::BadLength,
+            BlockError::Timeout | BlockError::NoDevice => DeviceError::Gone,
+            _ => DeviceError::Failed,
+        }
+    }
+
+    impl BlockDevice for Disk {
+        fn sectors(&self) -> u64 {
+            self.0.capacity()
+        }
+
+        fn read_sectors(&mut self, first: u64, buffer: &mut [u8]) -> Result<(), DeviceError> {
+            self.0.read(first, buffer).map_err(device_error)
+        }
+
+        fn write_sectors(&mut self, first: u64, data: &[u8]) -> Result<(), DeviceError> {
+            self.0.write(first, data).map_err(device_error)
+        }
+
+        fn flush(&mut self) -> Result<(), DeviceError> {
+            self.0.flush().map_err(device_error)
+        }
+    }
+
+    /// The server's state beyond the kit's.
+    struct FileServer {
+        /// The mounted volume, or why there is none.
+        volume: Result<Volume<Disk>, String>,
+        /// The timer that syncs a while after the last change, and whether it is armed.
+        sync_timer: Option<(Timer, Slot)>,
+        sync_armed: bool,
+    }
+
+    pub(crate) fn main() -> i32 {
+        let _ = userlib::trace::init("fs", tracing::Level::INFO);
+        let config = Config::new("fs").service("fs", SESSION_BYTES);
+        let kit = match Kit::<()>::start(config) {
+            Ok(kit) => kit,
+            Err(error) => {
+                println!("fs: cannot start: {error}");
+                return 1;
+            }
+        };
+        let volume = mount(&kit);
+        match &volume {
+            Ok(volume) => {
+                let mounted = volume.mounted();
+                tracing::debug!(read_only = mounted.read_only, "mounted the system disk");
+                if mounted.repair.changed() {
+                    tracing::warn!(repair = %mounted.repair, "the mount check repaired the volume");
+                }
+            }
+            Err(why) => tracing::warn!(why = why.as_str(), "no volume: every request is answered NoVolume"),
+        }
+        let sync_timer = make_sync_timer(&kit).map_err(|error| tracing::warn!(%error, "no sync timer")).ok();
+        let mut server = FileServer { volume, sync_timer, sync_armed: false };
+        let error = kit.run(&mut server);
+        println!("fs: stopped serving: {error:?}");
+        1
+    }
+
+    /// Opens the system disk and mounts it.
+    fn mount(kit: &Kit<()>) -> Result<Volume<Disk>, String> {
+        let disks = virtio::open_block_devices(kit, &virtio::Config::new(DISK_BITS))
+            .map_err(|error| format!("no disk: {error}"))?;
+        let mut disks = disks.into_iter();
+        let mut first = None;
+        let mut system = None;
+        for disk in disks.by_ref() {
+            if disk.serial().as_str() == SYSTEM_SERIAL {
+                system = Some(disk);
+                break;
+            }
+            first.get_or_insert(disk);
+        }
+        let disk = system.or(first).ok_or_else(|| "no block device".to_string())?;
+        Volume::mount(Disk(disk), CACHE_SECTORS).map_err(|error| format!("{error}"))
+    }
+
+    /// A kernel timer signalling the kit's notification with [`SYNC_BIT`], made from this
+    /// server's memory.
+    fn make_sync_timer(kit: &Kit<()>) -> Result<(Timer, Slot), kit::KitError> {
+        let timer = Slot::make(ObjectType::Timer, 0)?;
+        let signal = kit.notification(SYNC_BIT)?;
+        let bound = Timer::bind(timer.index(), signal.index())?;
+        // The timer keeps its own copy of the notification capability; the slot of ours
+        // stays with it for the server's life.
+        let _ = signal.leak();
+        Ok((bound, timer))
+    }
+
+    /// Whether `request` may leave changes in the cache.
+    fn changes(request: &Request) -> bool {
+        matches!(
+            request,
+            Request::Write { .. }
+                | Request::Open { .. }
+                | Request::MakeDirectory { .. }
+                | Request::RemoveDirectory { .. }
+                | Request::Unlink { .. }
+                | Request::Rename { .. }
+        )
+    }
+
+    impl FileServer {
+        /// Syncs [`SYNC_DELAY`] from now (re-arming replaces an earlier deadline, so the
+        /// sync comes that long after the last change).
+        fn sync_later(&mut self) {
+            let Some((timer, _)) = &self.sync_timer else { return };
+            if let Some(deadline) = userlib::time::deadline_after(SYNC_DELAY) {
+                self.sync_armed = timer.arm_at(deadline).is_ok();
+            }
+        }
+    }
+
+    impl kit::Server for FileServer {
+        type Protocol = Fs;
+        type Session = ();
+
+        fn request(&mut self, _kit: &mut Kit<()>, call: &Call<'_>, request: Request) -> Answer<Fs> {
+            let Caller::Session(connection) = call.caller() else {
+                return Answer::Now(Err(FsError::Denied {
+                    grant: "no grant: only sessions the security server opened reach files".into(),
+                }));
+            };
+            let volume = match &mut self.volume {
+                Ok(volume) => volume,
+                Err(why) => return Answer::Now(Err(FsError::NoVolume { why: why.clone() })),
+            };
+            if matches!(request, Request::AttachBuffer) {
+                // Not yet: the buffer must be made from the session's donation and mapped
+                // on both sides (CAVEATS.md); data travels inline meanwhile.
+                return Answer::Now(Err(FsError::BadBuffer));
+            }
+            let changing = changes(&request);
+            let result = volume.serve(connection, request, &mut []);
+            if changing && result.is_ok() {
+                self.sync_later();
+            }
+            Answer::Now(result)
+        }
+
+        fn notified(&mut self, _kit: &mut Kit<()>, bits: usize) {
+            if bits & SYNC_BIT != 0 {
+                self.sync_armed = false;
+                if let Ok(volume) = &mut self.volume
+                    && let Err(error) = volume.sync()
+                {
+                    tracing::warn!(%error, "the timed sync failed");
+                }
+            }
+        }
+
+        fn opened(&mut self, kit: &mut Kit<()>, connection: u64) {
+            let (Ok(volume), Some(session)) = (&mut self.volume, kit.sessions.get(connection)) else {
+                return;
+            };
+            let info = &session.info;
+            if let Err(error) = volume.open_session(connection, info.scope.clone(), info.donation_bytes) {
+                tracing::warn!(connection, %error, "cannot open the session in the volume");
+            }
+        }
+
+        fn closed(&mut self, _kit: &mut Kit<()>, session: Session<(), Slot>) {
+            if let Ok(volume) = &mut self.volume {
+                let _ = volume.close_session(session.info.connection);
+            }
+        }
+    }
 }

@@ -12,7 +12,11 @@ use crate::names::same_name;
 use fs_api::FatKind;
 
 /// The allocation table's entry for `cluster` (the table entries are read from).
-fn link<D: BlockDevice>(cache: &mut SectorCache<D>, layout: &Layout, cluster: u32) -> Result<u32, DeviceError> {
+fn link<D: BlockDevice>(
+    cache: &mut SectorCache<D>,
+    layout: &Layout,
+    cluster: u32,
+) -> Result<u32, DeviceError> {
     let base = layout.fat_sector(layout.read_fat()) * SECTOR_BYTES;
     let index = u64::from(cluster);
     let mut word = [0_u8; 4];
@@ -60,7 +64,8 @@ fn directory_sectors<D: BlockDevice>(
 
 fn first_cluster(layout: &Layout, entry: &[u8]) -> u32 {
     let low = u32::from(u16::from_le_bytes([entry[26], entry[27]]));
-    let high = if layout.fat == FatKind::Fat32 { u32::from(u16::from_le_bytes([entry[20], entry[21]])) } else { 0 };
+    let high =
+        if layout.fat == FatKind::Fat32 { u32::from(u16::from_le_bytes([entry[20], entry[21]])) } else { 0 };
     (high << 16) | low
 }
 

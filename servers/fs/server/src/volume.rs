@@ -29,8 +29,8 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use fs_api::{
-    DirectoryEntry, FileKind, Fs, FsError, FsStatus, MAX_BUFFER_BYTES, MAX_INLINE_BYTES, Metadata, OPEN_FILE_BYTES,
-    OpenFlags, Place, Request, Response, SeekFrom, Source,
+    DirectoryEntry, FileKind, Fs, FsError, FsStatus, MAX_BUFFER_BYTES, MAX_INLINE_BYTES, Metadata,
+    OPEN_FILE_BYTES, OpenFlags, Place, Request, Response, SeekFrom, Source,
 };
 use grant::{FsOp, FsPath, Scope};
 use lamfat::{LossyOemCpConverter, NullTimeProvider, Read as _, Seek as _, Write as _};
@@ -108,7 +108,9 @@ impl Session {
         if self.scope.allows(path, op) {
             return Ok(());
         }
-        Err(FsError::Denied { grant: format!("the grant `{}` gives no {} at {path}", self.scope, op.right()) })
+        Err(FsError::Denied {
+            grant: format!("the grant `{}` gives no {} at {path}", self.scope, op.right()),
+        })
     }
 }
 
@@ -141,7 +143,10 @@ impl<D: BlockDevice> Resolved<'_, D> {
 }
 
 /// The entry called `name` in `directory`, as lamfat would find it.
-fn find<'a, D: BlockDevice>(directory: &EngineDir<'a, D>, name: &str) -> Result<Option<EngineEntry<'a, D>>, FsError> {
+fn find<'a, D: BlockDevice>(
+    directory: &EngineDir<'a, D>,
+    name: &str,
+) -> Result<Option<EngineEntry<'a, D>>, FsError> {
     for entry in directory.iter() {
         let entry = entry.map_err(engine_error)?;
         if same_name(entry.long_file_name_as_ucs2_units(), &entry.short_file_name(), name) {
@@ -224,7 +229,10 @@ pub struct Volume<D: BlockDevice> {
 
 impl<D: BlockDevice> core::fmt::Debug for Volume<D> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Volume").field("layout", &self.layout).field("mounted", &self.mounted).finish_non_exhaustive()
+        f.debug_struct("Volume")
+            .field("layout", &self.layout)
+            .field("mounted", &self.mounted)
+            .finish_non_exhaustive()
     }
 }
 
@@ -240,7 +248,9 @@ impl<D: BlockDevice> Volume<D> {
         }
         let mut cache = SectorCache::new(device, cache_sectors);
         let mut boot = [0_u8; SECTOR_SIZE];
-        cache.read_at(0, &mut boot).map_err(|error| no_volume(format!("cannot read the boot sector: {error}")))?;
+        cache
+            .read_at(0, &mut boot)
+            .map_err(|error| no_volume(format!("cannot read the boot sector: {error}")))?;
         let layout = Layout::parse(&boot, cache.device().sectors()).map_err(no_volume)?;
         cache.set_layout(layout.clone());
         let repair = check_and_repair(&mut cache, &layout)
@@ -300,7 +310,12 @@ impl<D: BlockDevice> Volume<D> {
     /// A session opened: `scope` says what it may reach, `donation_bytes` what it pays
     /// for its open files and shared buffer with. A session already open under this id
     /// is closed first.
-    pub fn open_session(&mut self, session: SessionId, scope: Scope, donation_bytes: u64) -> Result<(), FsError> {
+    pub fn open_session(
+        &mut self,
+        session: SessionId,
+        scope: Scope,
+        donation_bytes: u64,
+    ) -> Result<(), FsError> {
         if self.sessions.contains_key(&session) {
             self.close_session(session)?;
         }
@@ -391,7 +406,9 @@ impl<D: BlockDevice> Volume<D> {
         let (path, names) = client_path(path)?;
         let state = self.session(session)?;
         if state.spent() + OPEN_FILE_BYTES > state.donation {
-            return Err(FsError::TooManyOpenFiles { open: u32::try_from(state.handles.len()).unwrap_or(u32::MAX) });
+            return Err(FsError::TooManyOpenFiles {
+                open: u32::try_from(state.handles.len()).unwrap_or(u32::MAX),
+            });
         }
         if flags.contains(OpenFlags::READ) {
             state.allow(&path, FsOp::Read)?;
@@ -451,7 +468,14 @@ impl<D: BlockDevice> Volume<D> {
             usage.writers += 1;
         }
         let position = if flags.contains(OpenFlags::APPEND) { size } else { 0 };
-        let file = OpenFile { path, stored, key, flags, position, written: created || flags.contains(OpenFlags::TRUNCATE) };
+        let file = OpenFile {
+            path,
+            stored,
+            key,
+            flags,
+            position,
+            written: created || flags.contains(OpenFlags::TRUNCATE),
+        };
         self.session_mut(session)?.handles.insert(handle, file);
         Ok((handle, size))
     }
@@ -644,9 +668,10 @@ impl<D: BlockDevice> Volume<D> {
         if !entry.is_dir() {
             return Err(FsError::NotADirectory);
         }
-        let empty = entry.to_dir().iter().all(|inner| {
-            inner.is_ok_and(|inner| matches!(inner.short_file_name_as_bytes(), b"." | b".."))
-        });
+        let empty = entry
+            .to_dir()
+            .iter()
+            .all(|inner| inner.is_ok_and(|inner| matches!(inner.short_file_name_as_bytes(), b"." | b"..")));
         if !empty {
             return Err(FsError::NotEmpty);
         }
@@ -687,7 +712,8 @@ impl<D: BlockDevice> Volume<D> {
     pub fn rename(&mut self, session: SessionId, from: &str, to: &str) -> Result<(), FsError> {
         let (from_path, from_names) = client_path(from)?;
         let (to_path, to_names) = client_path(to)?;
-        let (Some((_, from_parent)), Some((to_name, to_parent))) = (from_names.split_last(), to_names.split_last())
+        let (Some((_, from_parent)), Some((to_name, to_parent))) =
+            (from_names.split_last(), to_names.split_last())
         else {
             return Err(FsError::InvalidName { name: String::from("/") });
         };
@@ -702,7 +728,8 @@ impl<D: BlockDevice> Volume<D> {
         let Some(source_name) = source.stored.last().cloned() else { return Err(FsError::Busy) };
         let (target_directory, mut target_stored) = open_directory(&self.fs, to_parent)?;
         if let Some(existing) = find(&target_directory, to_name)? {
-            let same = file_key(&joined(&target_stored)) == file_key(&joined(&source.stored[..source.stored.len() - 1]))
+            let same = file_key(&joined(&target_stored))
+                == file_key(&joined(&source.stored[..source.stored.len() - 1]))
                 && file_key(&existing.file_name()) == file_key(&source_name);
             // lamfat leaves a rename onto the same entry (another case) as it is.
             return if same { Ok(()) } else { Err(FsError::Exists) };
@@ -740,9 +767,10 @@ impl<D: BlockDevice> Volume<D> {
         for sector in cache.dirty_of(Class::Directory) {
             let before = cache.on_device(sector).map_err(|_| FsError::Io)?;
             let Some(after) = cache.cached(sector) else { continue };
-            let loses = before.chunks(32).zip(after.chunks(32)).any(|(old, new)| {
-                old[0] != 0 && old[0] != 0xE5 && new[0] == 0xE5
-            });
+            let loses = before
+                .chunks(32)
+                .zip(after.chunks(32))
+                .any(|(old, new)| old[0] != 0 && old[0] != 0xE5 && new[0] == 0xE5);
             if !loses {
                 first.push(sector);
             }
@@ -781,7 +809,12 @@ impl<D: BlockDevice> Volume<D> {
     /// Answers one request of `session`; `shared` is the session's shared buffer as the
     /// server maps it (empty before `AttachBuffer`). For `AttachBuffer`, the server
     /// sends the buffer's frame with the answer.
-    pub fn serve(&mut self, session: SessionId, request: Request, shared: &mut [u8]) -> Result<Response, FsError> {
+    pub fn serve(
+        &mut self,
+        session: SessionId,
+        request: Request,
+        shared: &mut [u8],
+    ) -> Result<Response, FsError> {
         let buffer = self.session(session)?.buffer;
         let shared_len = (shared.len() as u64).min(buffer);
         let range = |offset: u32, length: u32| -> Result<core::ops::Range<usize>, FsError> {
@@ -816,23 +849,32 @@ impl<D: BlockDevice> Volume<D> {
                 let count = self.write(session, handle, source)?;
                 Ok(Response::Written { count: u32::try_from(count).unwrap_or(u32::MAX) })
             }
-            Request::Seek { handle, to } => self.seek(session, handle, to).map(|offset| Response::Position { offset }),
+            Request::Seek { handle, to } => {
+                self.seek(session, handle, to).map(|offset| Response::Position { offset })
+            }
             Request::Stat { path } => self.stat(session, &path).map(Response::Status),
             Request::ReadDirectory { path, start } => {
                 let fits = |entries: &[DirectoryEntry]| {
-                    userlib::rpc::reply_fits::<Fs>(&Response::Directory { entries: entries.to_vec(), more: true })
+                    userlib::rpc::reply_fits::<Fs>(&Response::Directory {
+                        entries: entries.to_vec(),
+                        more: true,
+                    })
                 };
                 let (entries, more) = self.read_directory(session, &path, start, fits)?;
                 Ok(Response::Directory { entries, more })
             }
             Request::MakeDirectory { path } => self.make_directory(session, &path).map(|()| Response::Done),
-            Request::RemoveDirectory { path } => self.remove_directory(session, &path).map(|()| Response::Done),
+            Request::RemoveDirectory { path } => {
+                self.remove_directory(session, &path).map(|()| Response::Done)
+            }
             Request::Unlink { path } => self.unlink(session, &path).map(|()| Response::Done),
             Request::Rename { from, to } => self.rename(session, &from, &to).map(|()| Response::Done),
             Request::Sync => self.sync().map(|()| Response::Synced),
             Request::StatFs => self.stat_fs().map(Response::FsStatus),
             Request::Close { handle } => self.close(session, handle).map(|()| Response::Closed),
-            Request::AttachBuffer => self.attach_buffer(session).map(|bytes| Response::BufferAttached { bytes }),
+            Request::AttachBuffer => {
+                self.attach_buffer(session).map(|bytes| Response::BufferAttached { bytes })
+            }
         }
     }
 }

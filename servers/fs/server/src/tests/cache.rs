@@ -46,7 +46,9 @@ fn the_cache_never_holds_more_than_its_capacity() {
 /// What each logged write is, for the order check: its group's rank in the sync order.
 fn group(volume: &Volume<MemoryDevice>, sector: u64, data: &[u8], file: &[u8]) -> (u8, &'static str) {
     let is_file_data = file.chunks(512).any(|chunk| data.starts_with(chunk) && chunk.len() == 512)
-        || (data.len() == 512 && !file.len().is_multiple_of(512) && data.starts_with(&file[file.len() - file.len() % 512..]));
+        || (data.len() == 512
+            && !file.len().is_multiple_of(512)
+            && data.starts_with(&file[file.len() - file.len() % 512..]));
     if is_file_data {
         return (1, "data");
     }
@@ -94,8 +96,13 @@ fn sync_writes_data_then_the_table_then_its_copy_then_directories() {
         volume.sync().unwrap();
         volume.with_device(|device| device.clear_log());
         let file = pattern(3, 5000);
-        let (handle, _) =
-            volume.open(SESSION, "/notes/a new note with a long name.txt", OpenFlags::WRITE.union(OpenFlags::CREATE)).unwrap();
+        let (handle, _) = volume
+            .open(
+                SESSION,
+                "/notes/a new note with a long name.txt",
+                OpenFlags::WRITE.union(OpenFlags::CREATE),
+            )
+            .unwrap();
         volume.write(SESSION, handle, &file).unwrap();
         // Nothing reaches the device before the sync.
         assert!(volume.with_device(|device| device.log().is_empty()), "{name}: written before the sync");

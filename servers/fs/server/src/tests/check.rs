@@ -85,7 +85,8 @@ fn a_chain_longer_than_its_file_is_cut() {
     let at = root_entry(&image, &layout, b"SECOND  BIN");
     image[at + 28..at + 32].copy_from_slice(&1500_u32.to_le_bytes());
     let lost = 9000_u32.div_ceil(layout.cluster_bytes()) - 1500_u32.div_ceil(layout.cluster_bytes());
-    let mut volume = repaired(image, "long chain", |repair| repair.chains_cut == 1 && repair.lost_clusters == lost);
+    let mut volume =
+        repaired(image, "long chain", |repair| repair.chains_cut == 1 && repair.lost_clusters == lost);
     assert_eq!(get(&mut volume, "/second.bin").unwrap(), pattern(21, 9000)[..1500].to_vec());
 }
 
@@ -98,8 +99,12 @@ fn a_size_longer_than_its_chain_is_cut() {
     set_fat(&mut image, &layout, first, 0xFFFF);
     let cluster = layout.cluster_bytes() as usize;
     let lost = 5000_u32.div_ceil(layout.cluster_bytes()) - 1;
-    let mut volume = repaired(image, "short chain", |repair| repair.sizes_cut == 1 && repair.lost_clusters == lost);
-    assert!(get(&mut volume, "/first.bin").unwrap() == pattern(20, 5000)[..cluster], "first.bin keeps its first cluster");
+    let mut volume =
+        repaired(image, "short chain", |repair| repair.sizes_cut == 1 && repair.lost_clusters == lost);
+    assert!(
+        get(&mut volume, "/first.bin").unwrap() == pattern(20, 5000)[..cluster],
+        "first.bin keeps its first cluster"
+    );
 }
 
 #[test]
@@ -115,7 +120,10 @@ fn broken_and_cross_linked_chains_are_cut() {
         repair.broken_chains >= 1 && repair.cross_links == 1 && repair.lost_clusters >= 1
     });
     let cluster = layout.cluster_bytes() as usize;
-    assert!(get(&mut volume, "/first.bin").unwrap() == pattern(20, 5000)[..cluster], "first.bin keeps its first cluster");
+    assert!(
+        get(&mut volume, "/first.bin").unwrap() == pattern(20, 5000)[..cluster],
+        "first.bin keeps its first cluster"
+    );
     assert_eq!(volume.stat(SESSION, "/third.bin").unwrap().size, 0);
     let _ = third;
 }
@@ -126,7 +134,10 @@ fn a_stale_dot_dot_is_pointed_at_the_parent() {
     let dir = cluster_of(&image, root_entry(&image, &layout, b"DIR        "));
     // /dir/sub's `..` names the root (0); point it at first.bin's cluster instead.
     let dir_sector = layout.cluster_sector(dir as u32) as usize * 512;
-    let sub_at = (dir_sector..dir_sector + 4096).step_by(32).find(|&at| &image[at..at + 11] == b"SUB        ").unwrap();
+    let sub_at = (dir_sector..dir_sector + 4096)
+        .step_by(32)
+        .find(|&at| &image[at..at + 11] == b"SUB        ")
+        .unwrap();
     let sub = cluster_of(&image, sub_at);
     let dot_dot = layout.cluster_sector(sub as u32) as usize * 512 + 32;
     assert_eq!(cluster_of(&image, dot_dot), dir);

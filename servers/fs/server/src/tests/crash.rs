@@ -45,7 +45,9 @@ fn workload(image: Vec<u8>, cache: usize) -> (Vec<u8>, Vec<Logged>) {
     });
     // After the sync: a large write, new files and directories, a rename, a delete, an
     // append to a new file, and a second file growing in another directory.
-    let (big, _) = volume.open(SESSION, "/later/a large file being written.bin", OpenFlags::WRITE.union(OpenFlags::CREATE)).unwrap();
+    let (big, _) = volume
+        .open(SESSION, "/later/a large file being written.bin", OpenFlags::WRITE.union(OpenFlags::CREATE))
+        .unwrap();
     for round in 0..12 {
         volume.write(SESSION, big, &pattern(100 + round, 9000)).unwrap();
         if round == 5 {
@@ -90,10 +92,12 @@ fn crash_replays(name: &str, image: Vec<u8>, cache: usize, cuts: usize) {
             assert_eq!(&get(&mut volume, path).unwrap(), bytes, "{name}, cut after {cut} writes: {path}");
         }
         // The renamed file is in one place or the other, whole.
-        let renamed = get(&mut volume, "/renamed later.txt").or_else(|_| get(&mut volume, "/later/renamed.txt"));
+        let renamed =
+            get(&mut volume, "/renamed later.txt").or_else(|_| get(&mut volume, "/later/renamed.txt"));
         assert_eq!(renamed.unwrap(), pattern(34, 3000), "{name}, cut after {cut}: the renamed file");
         let image = image_of(volume);
-        fsck(&image, &format!("{name}-cut-{cut}")).unwrap_or_else(|problems| panic!("{name}, cut after {cut}: {problems}"));
+        fsck(&image, &format!("{name}-cut-{cut}"))
+            .unwrap_or_else(|problems| panic!("{name}, cut after {cut}: {problems}"));
     }
     // The whole log replayed is the finished workload.
     let mut volume = with_session(mount(replay(&synced, &log, writes), ROOMY));

@@ -134,7 +134,8 @@ pub(crate) fn fsck(image: &[u8], name: &str) -> Result<String, String> {
     std::fs::write(&path, image).expect("image written");
     let output = Command::new(fsck_program()).arg("-n").arg(&path).output().expect("fsck.fat runs");
     let _ = std::fs::remove_file(&path);
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     let mut summary = None;
     let mut problems = Vec::new();
     for line in text.lines().map(str::trim_end).filter(|line| !line.is_empty()) {

@@ -37,7 +37,9 @@ fn long_names_survive_a_remount_and_keep_their_case() {
         assert_eq!(names, ["a directory with a rather long name", "naïve ünïcödé.md", "x"], "{name}");
         assert_eq!(listing[0].kind, FileKind::Directory);
         assert_eq!(listing[2].size, 70_000);
-        let status = volume.stat(SESSION, "/HOME/A DIRECTORY WITH A RATHER LONG NAME/notes for the meeting.TXT").unwrap();
+        let status = volume
+            .stat(SESSION, "/HOME/A DIRECTORY WITH A RATHER LONG NAME/notes for the meeting.TXT")
+            .unwrap();
         assert_eq!(status.name, "Notes for the Meeting.txt");
         assert_eq!(status.size, 3000);
     }
@@ -57,7 +59,10 @@ fn renames_move_files_and_directories_across_directories() {
         assert_eq!(volume.stat(SESSION, "/a/one"), Err(FsError::NotFound));
         assert_eq!(volume.stat(SESSION, "/a/inner"), Err(FsError::NotFound));
         assert_eq!(get(&mut volume, "/b/the first file, renamed").unwrap(), b"one");
-        assert_eq!(get(&mut volume, "/b/moved directory/a file with a long name.txt").unwrap(), pattern(5, 1500));
+        assert_eq!(
+            get(&mut volume, "/b/moved directory/a file with a long name.txt").unwrap(),
+            pattern(5, 1500)
+        );
         // Into the root and back under another parent, whose `..` changes each time.
         volume.rename(SESSION, "/b/moved directory", "/top").unwrap();
         volume.rename(SESSION, "/top", "/a/back").unwrap();
@@ -96,7 +101,10 @@ fn a_rename_that_is_refused_leaves_the_volume_unchanged() {
     for (from, to, expected) in cases {
         assert_eq!(volume.rename(SESSION, from, to), Err(expected), "{from} -> {to}");
         volume.sync().unwrap();
-        assert!(volume.with_device(|device| device.image() == before.as_slice()), "{from} -> {to} changed the disk");
+        assert!(
+            volume.with_device(|device| device.image() == before.as_slice()),
+            "{from} -> {to} changed the disk"
+        );
     }
     assert_eq!(get(&mut volume, "/dir/source.txt").unwrap(), b"keep me");
     volume.close(SESSION, open).unwrap();
@@ -118,11 +126,18 @@ fn every_path_is_asked_of_the_scope_after_normalising() {
     let read = |volume: &mut Volume<MemoryDevice>, path: &str| {
         volume.open(WEB, path, OpenFlags::READ).map(|(handle, _)| volume.close(WEB, handle))
     };
-    let allowed = ["/www/index.html", "/www/./index.html", "//www//index.html", "/tmp/../www/index.html", "/tmp/scratch"];
+    let allowed = [
+        "/www/index.html",
+        "/www/./index.html",
+        "//www//index.html",
+        "/tmp/../www/index.html",
+        "/tmp/scratch",
+    ];
     for path in allowed {
         assert!(read(&mut volume, path).is_ok(), "{path}");
     }
-    let denied_reads = ["/www/../etc/policy", "/WWW/index.html", "/Www/index.html", "/etc/policy", "/", "/wwwx"];
+    let denied_reads =
+        ["/www/../etc/policy", "/WWW/index.html", "/Www/index.html", "/etc/policy", "/", "/wwwx"];
     for path in denied_reads {
         match read(&mut volume, path) {
             Err(FsError::Denied { grant }) => assert!(grant.contains("fs /www read"), "{path}: {grant}"),
@@ -218,7 +233,12 @@ fn directories_and_files_are_told_apart() {
         (volume.make_directory(SESSION, "/missing/dir"), FsError::NotFound),
         (volume.remove_directory(SESSION, "/"), FsError::Busy),
         (volume.read_directory(SESSION, "/dir/file", 0, |_| true).map(|_| ()), FsError::NotADirectory),
-        (volume.open(SESSION, "/dir/file", NEW.union(OpenFlags::EXCLUSIVE).union(OpenFlags::CREATE)).map(|_| ()), FsError::Exists),
+        (
+            volume
+                .open(SESSION, "/dir/file", NEW.union(OpenFlags::EXCLUSIVE).union(OpenFlags::CREATE))
+                .map(|_| ()),
+            FsError::Exists,
+        ),
     ];
     for (index, (got, expected)) in cases.into_iter().enumerate() {
         assert_eq!(got, Err(expected), "case {index}");
@@ -241,7 +261,8 @@ fn open_files_are_paid_for_and_written_by_one_handle_at_a_time() {
     assert_eq!(volume.open(SESSION, "/a.txt", OpenFlags::WRITE), Err(FsError::Busy));
     assert_eq!(volume.unlink(OTHER, "/a.txt"), Err(FsError::Busy));
     // Readers may come and go; the session's donation pays for three handles.
-    let readers: Vec<u32> = (0..3).map(|_| volume.open(OTHER, "/a.txt", OpenFlags::READ).unwrap().0).collect();
+    let readers: Vec<u32> =
+        (0..3).map(|_| volume.open(OTHER, "/a.txt", OpenFlags::READ).unwrap().0).collect();
     assert_eq!(volume.open(OTHER, "/a.txt", OpenFlags::READ), Err(FsError::TooManyOpenFiles { open: 3 }));
     assert_eq!(volume.attach_buffer(OTHER), Err(FsError::DonationSpent { needed: 4096, free: 0 }));
     // Everyone else is still served.
@@ -263,7 +284,11 @@ fn open_files_are_paid_for_and_written_by_one_handle_at_a_time() {
     volume.write(SESSION, writer, b"!").unwrap();
     volume.close(SESSION, writer).unwrap();
     assert_eq!(get(&mut volume, "/a.txt").unwrap(), b"hello, world!");
-    for flags in [OpenFlags::NONE, OpenFlags::READ.union(OpenFlags::TRUNCATE), OpenFlags::READ.union(OpenFlags::EXCLUSIVE)] {
+    for flags in [
+        OpenFlags::NONE,
+        OpenFlags::READ.union(OpenFlags::TRUNCATE),
+        OpenFlags::READ.union(OpenFlags::EXCLUSIVE),
+    ] {
         assert_eq!(volume.open(SESSION, "/a.txt", flags), Err(FsError::InvalidFlags), "{flags:?}");
     }
 }
@@ -296,23 +321,31 @@ fn seeks_stay_inside_the_file_and_truncate_empties_it() {
 fn requests_are_served_with_inline_and_shared_data_and_paged_listings() {
     let mut volume = with_session(fat32());
     let mut shared = vec![0_u8; 64 * 1024];
-    let serve = |volume: &mut Volume<MemoryDevice>, request: Request, shared: &mut [u8]| volume.serve(SESSION, request, shared);
+    let serve = |volume: &mut Volume<MemoryDevice>, request: Request, shared: &mut [u8]| {
+        volume.serve(SESSION, request, shared)
+    };
     // Before the buffer is attached, shared ranges are refused.
-    let Ok(Response::Opened { handle, .. }) =
-        serve(&mut volume, Request::Open { path: "/big.bin".into(), flags: NEW.union(OpenFlags::READ) }, &mut shared)
-    else {
+    let Ok(Response::Opened { handle, .. }) = serve(
+        &mut volume,
+        Request::Open { path: "/big.bin".into(), flags: NEW.union(OpenFlags::READ) },
+        &mut shared,
+    ) else {
         panic!("open")
     };
     let write_shared = Request::Write { handle, from: Source::Shared { offset: 0, length: 4096 } };
     assert_eq!(serve(&mut volume, write_shared.clone(), &mut shared), Err(FsError::BadBuffer));
-    assert_eq!(serve(&mut volume, Request::AttachBuffer, &mut shared), Ok(Response::BufferAttached { bytes: 64 * 1024 }));
+    assert_eq!(
+        serve(&mut volume, Request::AttachBuffer, &mut shared),
+        Ok(Response::BufferAttached { bytes: 64 * 1024 })
+    );
     let data = pattern(11, 64 * 1024);
     shared.copy_from_slice(&data);
     let whole = Request::Write { handle, from: Source::Shared { offset: 0, length: 64 * 1024 } };
     assert_eq!(serve(&mut volume, whole, &mut shared), Ok(Response::Written { count: 64 * 1024 }));
     let outside = Request::Write { handle, from: Source::Shared { offset: 60 * 1024, length: 8 * 1024 } };
     assert_eq!(serve(&mut volume, outside, &mut shared), Err(FsError::BadBuffer));
-    serve(&mut volume, Request::Write { handle, from: Source::Inline(b"tail".to_vec()) }, &mut shared).unwrap();
+    serve(&mut volume, Request::Write { handle, from: Source::Inline(b"tail".to_vec()) }, &mut shared)
+        .unwrap();
     serve(&mut volume, Request::Seek { handle, to: SeekFrom::Start(0) }, &mut shared).unwrap();
     shared.fill(0);
     let read = Request::Read { handle, into: Place::Shared { offset: 1024, length: 63 * 1024 } };
@@ -326,7 +359,8 @@ fn requests_are_served_with_inline_and_shared_data_and_paged_listings() {
     assert_eq!(serve(&mut volume, Request::Sync, &mut shared), Ok(Response::Synced));
     // A directory of long names comes in pages that each fit a reply.
     volume.make_directory(SESSION, "/many").unwrap();
-    let names: Vec<String> = (0..60).map(|index| format!("a file with a long name, number {index:03}.txt")).collect();
+    let names: Vec<String> =
+        (0..60).map(|index| format!("a file with a long name, number {index:03}.txt")).collect();
     for name in &names {
         put(&mut volume, &format!("/many/{name}"), b"").unwrap();
     }
@@ -334,8 +368,13 @@ fn requests_are_served_with_inline_and_shared_data_and_paged_listings() {
     let mut pages = 0;
     loop {
         let request = Request::ReadDirectory { path: "/many".into(), start: listed.len() as u32 };
-        let Ok(Response::Directory { entries, more }) = volume.serve(SESSION, request, &mut []) else { panic!("list") };
-        assert!(userlib::rpc::reply_fits::<fs_api::Fs>(&Response::Directory { entries: entries.clone(), more }));
+        let Ok(Response::Directory { entries, more }) = volume.serve(SESSION, request, &mut []) else {
+            panic!("list")
+        };
+        assert!(userlib::rpc::reply_fits::<fs_api::Fs>(&Response::Directory {
+            entries: entries.clone(),
+            more
+        }));
         pages += 1;
         listed.extend(entries.into_iter().map(|entry| entry.name));
         if !more {
@@ -344,7 +383,9 @@ fn requests_are_served_with_inline_and_shared_data_and_paged_listings() {
     }
     assert!(pages > 2, "{pages} pages");
     assert_eq!(listed, names);
-    let Ok(Response::FsStatus(status)) = volume.serve(SESSION, Request::StatFs, &mut []) else { panic!("statfs") };
+    let Ok(Response::FsStatus(status)) = volume.serve(SESSION, Request::StatFs, &mut []) else {
+        panic!("statfs")
+    };
     assert_eq!(status.fat, fs_api::FatKind::Fat32);
     assert!(status.free_clusters < status.total_clusters);
 }
@@ -384,7 +425,11 @@ fn damaged_boot_sectors_and_tables_never_panic() {
         let mut image = valid.clone();
         let noise = pattern(round, 16);
         // Damage the boot sector and the start of the table and the root directory.
-        let targets = [11 + (round as usize % 40), 0x200 * 4 + (round as usize % 64), 0x200 * 36 + (round as usize % 512)];
+        let targets = [
+            11 + (round as usize % 40),
+            0x200 * 4 + (round as usize % 64),
+            0x200 * 36 + (round as usize % 512),
+        ];
         for (index, target) in targets.iter().enumerate() {
             image[*target] = noise[index];
         }
