@@ -436,6 +436,13 @@ impl VirtioBlock {
         if !hal::can_share(&pieces) {
             return Err(BlockError::NoDmaMemory);
         }
+        // An interrupt the kit's loop took while no request was out (a completion seen at
+        // its deadline whose interrupt came later, a configuration change) was never
+        // acknowledged: the device still shows it, and the PLIC keeps its source masked
+        // until it is, so no later request would be woken.
+        if !self.transport.ack_interrupt().is_empty() {
+            let _ = object::irq_acknowledge(self.irq_handler);
+        }
         let deadline = userlib::time::now().saturating_add(self.timeout_ticks);
         // SAFETY: the buffers stay borrowed by this call until `pop_used` below takes them
         // back, and nothing else touches them meanwhile. If the request never completes

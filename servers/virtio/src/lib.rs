@@ -82,7 +82,9 @@ pub struct Config {
     /// The first of the kit notification bits the block devices use, two each (its
     /// interrupt, then its deadline timer), upwards: device `k` gets `first_bit << 2k` and
     /// `first_bit << 2k + 1`. They must stay clear of the server's other bits and below
-    /// `security_api::FIRST_CONNECTION` (`1 << 16`).
+    /// `security_api::FIRST_CONNECTION` (`1 << 16`). The server's `notified` may see them
+    /// (an interrupt that came while no request was out) and should ignore them: the
+    /// driver acknowledges such an interrupt before its next request.
     pub first_bit: usize,
     /// Where the transports' registers are mapped: device slot `i` at this plus `i` pages.
     pub registers_address: usize,
