@@ -103,7 +103,12 @@ mod tests {
             .with_file("/www/index.html", b"<h1>hi</h1>\n")
             .with_file("/home/user/raw.bin", &binary)
             .with_file("/home/user/empty", b"");
-        let ran = run_tool(&CAT, &["/www/index.html", "raw.bin", "empty", "../user/raw.bin"], "/home/user", &mut fs);
+        let ran = run_tool(
+            &CAT,
+            &["/www/index.html", "raw.bin", "empty", "../user/raw.bin"],
+            "/home/user",
+            &mut fs,
+        );
         let mut expected = b"<h1>hi</h1>\n".to_vec();
         expected.extend_from_slice(&binary);
         expected.extend_from_slice(&binary);

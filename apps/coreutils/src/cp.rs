@@ -158,7 +158,8 @@ mod tests {
 
     #[test]
     fn large_files_whole() {
-        let contents: Vec<u8> = (0..5 * CHUNK_BYTES + 3).map(|index| u8::try_from(index % 253).unwrap()).collect();
+        let contents: Vec<u8> =
+            (0..5 * CHUNK_BYTES + 3).map(|index| u8::try_from(index % 253).unwrap()).collect();
         let mut fs = MemoryFs::new().with_file("/tmp/big", &contents).with_directory("/home");
         let ran = run_tool(&CP, &["/tmp/big", "/home/big"], "/", &mut fs);
         assert_eq!(ran.status, 0);

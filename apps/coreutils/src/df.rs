@@ -8,8 +8,8 @@ use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 
-use fsutil::FsStatus;
 use fs_api::FatKind;
+use fsutil::FsStatus;
 use grant::Rights;
 
 use crate::tool::{Command, FAILURE, SUCCESS, Session, Tool, Usage, human_size, no_operands};
@@ -47,7 +47,14 @@ fn describe(status: &FsStatus) -> String {
         total => format!("{}%", (u128::from(used) * 100).div_ceil(u128::from(total))),
     };
     let header = ["TYPE", "CLUSTER", "SIZE", "USED", "FREE", "USE%"];
-    let row = [fat.to_string(), human_size(cluster), human_size(total), human_size(used), human_size(free), percent];
+    let row = [
+        fat.to_string(),
+        human_size(cluster),
+        human_size(total),
+        human_size(used),
+        human_size(free),
+        percent,
+    ];
     let mut lines = [String::new(), String::new()];
     for (index, (title, cell)) in header.iter().zip(&row).enumerate() {
         let width = title.len().max(cell.len());

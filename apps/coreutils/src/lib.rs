@@ -126,9 +126,18 @@ mod tests {
             let source = format!("{}/src/bin/{}.rs", env!("CARGO_MANIFEST_DIR"), tool.name);
             let text = std::fs::read_to_string(&source).unwrap_or_else(|_| panic!("no {source}"));
             assert!(text.contains(&format!("coreutils::{}", tool.name.to_uppercase())), "{source}");
-            assert!(manifest.contains(&format!("name = \"{}\"\npath = \"src/bin/{}.rs\"", tool.name, tool.name)));
+            assert!(
+                manifest.contains(&format!("name = \"{}\"\npath = \"src/bin/{}.rs\"", tool.name, tool.name))
+            );
             assert!(tool.usage.starts_with(&format!("usage: {}", tool.name)), "{}", tool.usage);
-            assert!(!tool.rights.is_empty() && grant::Rights::READ.union(grant::Rights::WRITE).union(grant::Rights::CREATE).union(grant::Rights::DELETE).contains(tool.rights));
+            assert!(
+                !tool.rights.is_empty()
+                    && grant::Rights::READ
+                        .union(grant::Rights::WRITE)
+                        .union(grant::Rights::CREATE)
+                        .union(grant::Rights::DELETE)
+                        .contains(tool.rights)
+            );
         }
         // The tools that only look ask only to read.
         for tool in [&LS, &CAT, &STAT, &DF, &SYNC] {
@@ -145,7 +154,10 @@ mod tests {
             assert_eq!(ran.output, format!("{}\n{}\n", tool.usage, tool.about));
             let ran = testing::run_tool(tool, &["--bogus"], "/", &mut fs);
             assert_eq!(ran.status, 2, "{}", tool.name);
-            assert_eq!(ran.errors, [format!("{}: unknown option --bogus", tool.name), tool.usage.to_string()]);
+            assert_eq!(
+                ran.errors,
+                [format!("{}: unknown option --bogus", tool.name), tool.usage.to_string()]
+            );
         }
     }
 }

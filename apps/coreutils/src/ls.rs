@@ -88,8 +88,11 @@ impl List {
 
     /// The lines of a directory's listing, in order.
     fn lines(&self, entries: Vec<DirectoryEntry>) -> Vec<Line> {
-        let mut lines: Vec<Line> =
-            entries.into_iter().filter(|entry| self.all || !entry.name.starts_with('.')).map(Line::from).collect();
+        let mut lines: Vec<Line> = entries
+            .into_iter()
+            .filter(|entry| self.all || !entry.name.starts_with('.'))
+            .map(Line::from)
+            .collect();
         lines.sort_by(|first, second| by_name(&first.name, &second.name));
         if self.all {
             let dot = |name: &str| Line { name: name.into(), kind: FileKind::Directory, size: 0 };
@@ -101,8 +104,11 @@ impl List {
 
 impl Command for List {
     fn run(&self, session: &mut Session<'_>) -> i32 {
-        let typed: Vec<&str> =
-            if self.paths.is_empty() { Vec::from(["."]) } else { self.paths.iter().map(String::as_str).collect() };
+        let typed: Vec<&str> = if self.paths.is_empty() {
+            Vec::from(["."])
+        } else {
+            self.paths.iter().map(String::as_str).collect()
+        };
         let mut status = SUCCESS;
         let mut files = Vec::new();
         let mut directories = Vec::new();
@@ -113,7 +119,9 @@ impl Command for List {
             };
             match session.fs.stat(&path) {
                 Ok(metadata) if metadata.kind == FileKind::Directory => directories.push((operand, path)),
-                Ok(metadata) => files.push(Line { name: operand.into(), kind: metadata.kind, size: metadata.size }),
+                Ok(metadata) => {
+                    files.push(Line { name: operand.into(), kind: metadata.kind, size: metadata.size })
+                }
                 Err(error) => {
                     session.fail(&path, &error);
                     status = FAILURE;
@@ -248,6 +256,9 @@ mod tests {
     fn no_filesystem_is_said_once() {
         let mut ran = crate::testing::Ran::default();
         let status = crate::run::<MemoryFs>(&LS, &[], None, |_| Err("unknown service".into()), &mut ran);
-        assert_eq!((status, ran.errors.as_slice()), (1, &["ls: no filesystem: unknown service".to_string()][..]));
+        assert_eq!(
+            (status, ran.errors.as_slice()),
+            (1, &["ls: no filesystem: unknown service".to_string()][..])
+        );
     }
 }

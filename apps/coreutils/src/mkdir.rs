@@ -143,11 +143,22 @@ mod tests {
     #[test]
     fn with_p_makes_parents_and_is_quiet_about_existing_directories() {
         let mut fs = MemoryFs::new().with_directory("/home/user");
-        let ran = run_tool(&MKDIR, &["-p", "/home/user/notes/2025/january", "notes", "/home"], "/home/user", &mut fs);
+        let ran = run_tool(
+            &MKDIR,
+            &["-p", "/home/user/notes/2025/january", "notes", "/home"],
+            "/home/user",
+            &mut fs,
+        );
         assert_eq!(ran.status, 0, "{:?}", ran.errors);
         assert_eq!(
             fs.tree(),
-            ["/home/", "/home/user/", "/home/user/notes/", "/home/user/notes/2025/", "/home/user/notes/2025/january/"]
+            [
+                "/home/",
+                "/home/user/",
+                "/home/user/notes/",
+                "/home/user/notes/2025/",
+                "/home/user/notes/2025/january/"
+            ]
         );
         let ran = run_tool(&MKDIR, &["-p", "/"], "/", &mut fs);
         assert_eq!(ran.status, 0);
@@ -170,11 +181,7 @@ mod tests {
         assert_eq!(ran.status, 0);
         assert_eq!(
             fs.requests(),
-            [
-                "make_directory /home/user/a/b",
-                "make_directory /home/user/a",
-                "make_directory /home/user/a/b",
-            ]
+            ["make_directory /home/user/a/b", "make_directory /home/user/a", "make_directory /home/user/a/b",]
         );
         // A refusal on the way up ends it, naming where.
         let mut fs = MemoryFs::new().with_directory("/home/user");

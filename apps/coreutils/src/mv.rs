@@ -168,7 +168,8 @@ mod tests {
     #[test]
     fn renames_and_moves_into_directories() {
         let mut fs = home();
-        let ran = run_tool(&MV, &["draft of a letter to the editor.txt", "letter.txt"], "/home/user", &mut fs);
+        let ran =
+            run_tool(&MV, &["draft of a letter to the editor.txt", "letter.txt"], "/home/user", &mut fs);
         assert_eq!(ran.status, 0);
         assert_eq!(fs.file("/home/user/letter.txt"), Some(&b"dear editor"[..]));
         assert_eq!(fs.kind("/home/user/draft of a letter to the editor.txt"), None);
@@ -221,7 +222,11 @@ mod tests {
         // A target that cannot be set aside is not touched.
         let ran = run_tool(&MV, &["/home/user/old", "/etc/motd"], "/", &mut fs);
         assert_eq!(ran.status, 1);
-        assert!(ran.errors[0].starts_with("mv: /etc/motd: cannot set it aside as /etc/.motd.mv-old"), "{:?}", ran.errors);
+        assert!(
+            ran.errors[0].starts_with("mv: /etc/motd: cannot set it aside as /etc/.motd.mv-old"),
+            "{:?}",
+            ran.errors
+        );
         assert_eq!(fs.file("/etc/motd"), Some(&b"hello"[..]));
         assert_eq!(fs.file("/home/user/old"), Some(&b"old"[..]));
     }
@@ -234,9 +239,18 @@ mod tests {
             (&["missing", "old"], "mv: /home/user/missing: no such file or directory"),
             (&["old", "old"], "mv: /home/user/old and /home/user/old are the same file"),
             (&["old", "."], "mv: /home/user/old and /home/user/old are the same file"),
-            (&["notes", "notes/deeper"], "mv: /home/user/notes cannot move into itself (/home/user/notes/deeper)"),
-            (&["notes", "NOTES/today"], "mv: /home/user/notes cannot move into itself (/home/user/NOTES/today)"),
-            (&["notes", "old"], "mv: /home/user/old: a file cannot be replaced by the directory /home/user/notes"),
+            (
+                &["notes", "notes/deeper"],
+                "mv: /home/user/notes cannot move into itself (/home/user/notes/deeper)",
+            ),
+            (
+                &["notes", "NOTES/today"],
+                "mv: /home/user/notes cannot move into itself (/home/user/NOTES/today)",
+            ),
+            (
+                &["notes", "old"],
+                "mv: /home/user/old: a file cannot be replaced by the directory /home/user/notes",
+            ),
             (&["old", "notes", "archive/x"], "mv: /home/user/archive/x: no such file or directory"),
             (&["/", "/tmp"], "mv: /: the root cannot go into a directory"),
             (&["/", "/tmp/x"], "mv: /: the root cannot move"),

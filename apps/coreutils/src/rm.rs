@@ -183,7 +183,12 @@ impl Remove {
 
 /// The path of `name`, listed in `directory`, refusing a name no directory can hold.
 fn child_path(directory: &str, name: &str) -> Result<String, String> {
-    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.chars().any(char::is_control) {
+    if name.is_empty()
+        || name == "."
+        || name == ".."
+        || name.contains('/')
+        || name.chars().any(char::is_control)
+    {
         return Err(format!("the filesystem listed an impossible name {name:?}; not followed"));
     }
     path::join(directory, name).map_err(|error| format!("{name}: {error}"))
@@ -269,7 +274,9 @@ mod tests {
         let ran = run_tool(&RM, &["-r", "/home/user/project", "/home/user/keep"], "/", &mut fs);
         assert_eq!(
             ran.errors,
-            ["rm: /home/user/project/src/main.rs: denied: the fake's scope gives no changes at /home/user/project/src/main.rs"]
+            [
+                "rm: /home/user/project/src/main.rs: denied: the fake's scope gives no changes at /home/user/project/src/main.rs"
+            ]
         );
         assert_eq!(ran.status, 1);
         assert_eq!(

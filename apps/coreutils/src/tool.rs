@@ -171,7 +171,12 @@ impl Session<'_> {
 /// directory to put the sources in (`true`) or the new name of the one source (`false`).
 /// With `several` sources it must be a directory, and so must a target typed as one
 /// (`dir/`); otherwise this reports why and returns `None`.
-pub(crate) fn into_directory(session: &mut Session<'_>, typed: &str, target: &str, several: bool) -> Option<bool> {
+pub(crate) fn into_directory(
+    session: &mut Session<'_>,
+    typed: &str,
+    target: &str,
+    several: bool,
+) -> Option<bool> {
     let must_be_directory = several || path::names_directory(typed);
     match session.fs.stat(target) {
         Ok(metadata) if metadata.kind == fsutil::FileKind::Directory => Some(true),
@@ -193,7 +198,12 @@ pub(crate) fn into_directory(session: &mut Session<'_>, typed: &str, target: &st
 
 /// Where `source` goes: into `target` under its own name, or to `target` itself. Reports
 /// (and returns `None`) a source that has no name (the root) or a name too long there.
-pub(crate) fn destination(session: &mut Session<'_>, source: &str, target: &str, into: bool) -> Option<String> {
+pub(crate) fn destination(
+    session: &mut Session<'_>,
+    source: &str,
+    target: &str,
+    into: bool,
+) -> Option<String> {
     if !into {
         return Some(target.into());
     }
@@ -211,7 +221,10 @@ pub(crate) fn destination(session: &mut Session<'_>, source: &str, target: &str,
 }
 
 /// Splits the operands of `cp` and `mv`: the sources and the target (at least one each).
-pub(crate) fn sources_and_target(arguments: &[&str], allowed: &str) -> Result<(Options<'static>, Vec<String>, String), Usage> {
+pub(crate) fn sources_and_target(
+    arguments: &[&str],
+    allowed: &str,
+) -> Result<(Options<'static>, Vec<String>, String), Usage> {
     let parsed = options(arguments, allowed)?;
     let flags = Options { flags: parsed.flags.clone(), operands: Vec::new() };
     match parsed.operands.split_last() {
@@ -316,13 +329,9 @@ mod tests {
 
     #[test]
     fn sizes() {
-        for (bytes, text) in [
-            (0, "0 B"),
-            (1023, "1023 B"),
-            (1536, "1.5 KiB"),
-            (64 << 20, "64.0 MiB"),
-            (u64::MAX, "16.0 EiB"),
-        ] {
+        for (bytes, text) in
+            [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (64 << 20, "64.0 MiB"), (u64::MAX, "16.0 EiB")]
+        {
             assert_eq!(human_size(bytes), text);
         }
     }

@@ -82,8 +82,14 @@ mod tests {
 
     #[test]
     fn makes_missing_files_and_leaves_others() {
-        let mut fs = MemoryFs::new().with_file("/home/user/kept", b"contents").with_directory("/home/user/dir");
-        let ran = run_tool(&TOUCH, &["new file with a long name", "kept", "dir", "/home/user/x"], "/home/user", &mut fs);
+        let mut fs =
+            MemoryFs::new().with_file("/home/user/kept", b"contents").with_directory("/home/user/dir");
+        let ran = run_tool(
+            &TOUCH,
+            &["new file with a long name", "kept", "dir", "/home/user/x"],
+            "/home/user",
+            &mut fs,
+        );
         assert_eq!(ran.status, 0, "{:?}", ran.errors);
         assert_eq!(fs.file("/home/user/new file with a long name"), Some(&b""[..]));
         assert_eq!(fs.file("/home/user/x"), Some(&b""[..]));
@@ -94,7 +100,8 @@ mod tests {
     fn failures_name_the_path() {
         let mut fs = MemoryFs::new().with_file("/etc/motd", b"").with_file("/home/f", b"");
         fs.deny("/etc", Denial::Changes);
-        let ran = run_tool(&TOUCH, &["/etc/new", "/etc/motd", "/home/f/x", "/nowhere/x", "/home/a?"], "/", &mut fs);
+        let ran =
+            run_tool(&TOUCH, &["/etc/new", "/etc/motd", "/home/f/x", "/nowhere/x", "/home/a?"], "/", &mut fs);
         assert_eq!(
             ran.errors,
             [

@@ -314,7 +314,9 @@ impl MemoryFs {
                 || path.strip_prefix(prefix.as_str()).is_some_and(|rest| rest.starts_with('/'));
             if inside && (change || *what == Denial::Everything) {
                 let right = if change { "changes" } else { "access" };
-                return Err(FsError::Denied { grant: format!("the fake's scope gives no {right} at {prefix}") });
+                return Err(FsError::Denied {
+                    grant: format!("the fake's scope gives no {right} at {prefix}"),
+                });
             }
         }
         Ok(())
@@ -405,8 +407,10 @@ impl FileSystem for MemoryFs {
             if flags.contains(OpenFlags::CREATE) && flags.contains(OpenFlags::EXCLUSIVE) {
                 return Err(FsError::Exists);
             }
-            let written_elsewhere =
-                self.handles.values().any(|handle| handle.flags.contains(OpenFlags::WRITE) && handle.key == file_key);
+            let written_elsewhere = self
+                .handles
+                .values()
+                .any(|handle| handle.flags.contains(OpenFlags::WRITE) && handle.key == file_key);
             if writes && written_elsewhere {
                 return Err(FsError::Busy);
             }
@@ -678,17 +682,23 @@ mod tests {
         assert_eq!(fs.stat("/HOME/USER/notes.TXT").unwrap().name, "Notes.txt");
         assert_eq!(fs.names("/home/user"), ["Notes.txt", "b"]);
         fs.make_directory("/HOME/User/New").unwrap();
-        assert_eq!(fs.tree(), ["/home/", "/home/user/", "/home/user/New/", "/home/user/Notes.txt", "/home/user/b/"]);
+        assert_eq!(
+            fs.tree(),
+            ["/home/", "/home/user/", "/home/user/New/", "/home/user/Notes.txt", "/home/user/b/"]
+        );
         assert_eq!(read_all(&mut fs, "/home/user/notes.txt"), b"hi");
         assert_eq!(fs.stat("/home/user/Notes.txt/x"), Err(FsError::NotADirectory));
         assert_eq!(fs.stat("/home/nobody/x"), Err(FsError::NotFound));
         assert_eq!(fs.read_directory("/home/user/Notes.txt"), Err(FsError::NotADirectory));
-        assert_eq!(fs.stat("/"), Ok(Metadata {
-            name: "/".into(),
-            kind: FileKind::Directory,
-            size: 0,
-            modified: "1980-01-01 00:00:00".into()
-        }));
+        assert_eq!(
+            fs.stat("/"),
+            Ok(Metadata {
+                name: "/".into(),
+                kind: FileKind::Directory,
+                size: 0,
+                modified: "1980-01-01 00:00:00".into()
+            })
+        );
     }
 
     #[test]

@@ -210,10 +210,7 @@ mod tests {
     #[test]
     fn refuses_what_names_nothing() {
         assert_eq!(resolve("/", ""), Err(PathError::Empty));
-        assert_eq!(
-            resolve("home", "x"),
-            Err(PathError::BadWorkingDirectory { directory: "home".into() })
-        );
+        assert_eq!(resolve("home", "x"), Err(PathError::BadWorkingDirectory { directory: "home".into() }));
         // An absolute path does not need the working directory.
         assert_eq!(resolve("home", "/x").as_deref(), Ok("/x"));
         assert_eq!(resolve("/", "a\tb"), Err(PathError::ControlCharacter));
