@@ -38,6 +38,8 @@ mod touch;
 pub mod lattice;
 
 #[cfg(test)]
+mod served;
+#[cfg(test)]
 mod testing;
 
 use core::time::Duration;
