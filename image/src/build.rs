@@ -63,6 +63,18 @@ pub const BOOT_PROGRAMS: &[&str] = &[
     "sleep",
     "test-blk",
     "fs",
+    // The file tools (`coreutils::TOOLS`; a host test keeps the two lists together).
+    "ls",
+    "cat",
+    "cp",
+    "mv",
+    "rm",
+    "mkdir",
+    "rmdir",
+    "touch",
+    "stat",
+    "df",
+    "sync",
 ];
 
 /// A boot archive entry that looks like a program and is not (a truncated ELF file).
@@ -220,4 +232,48 @@ fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), String> {
         return Ok(());
     }
     std::fs::write(path, bytes).map_err(|error| format!("write {}: {error}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped(file: &str) -> policy::Policy {
+        let path = workspace_root().join("policy").join(file);
+        let source = std::fs::read_to_string(&path).expect("a shipped policy");
+        policy::compile(&source).unwrap_or_else(|errors| panic!("{file}: {errors}")).policy
+    }
+
+    /// Every file tool is built, packed into the boot archive (and so the system disk's
+    /// `/bin`), and in every shipped policy that declares it the shell may start it and fs
+    /// gives it the rights it asks for; default and lockdown declare them all.
+    #[test]
+    fn every_file_tool_is_packed_and_granted() {
+        assert!(USER_PACKAGES.contains(&"coreutils"));
+        for tool in coreutils::TOOLS {
+            assert!(BOOT_PROGRAMS.contains(&tool.name), "{} is not in BOOT_PROGRAMS", tool.name);
+        }
+        for (file, all) in [("default.rhai", true), ("lockdown.rhai", true), ("strict.rhai", false)] {
+            let policy = shipped(file);
+            let shell = policy.program_id("/bin/shell").expect("the shell is declared");
+            let user = policy.program(shell).and_then(|program| program.label).expect("the shell's label");
+            let spawn = match policy.decide_named("/bin/shell", user, "proc", policy::Rights::SPAWN) {
+                policy::Decision::Allow(allowed) => allowed.scope(),
+                policy::Decision::Deny(reason) => panic!("{file}: the shell spawns nothing: {}", policy.explain(&reason)),
+            };
+            for tool in coreutils::TOOLS {
+                let path = format!("/bin/{}", tool.name);
+                if policy.program_id(&path).is_none() {
+                    assert!(!all, "{file} does not declare {path}");
+                    continue;
+                }
+                assert!(spawn.allows_spawn(&path), "{file}: the shell may not start {path}");
+                // A tool inherits the shell's label.
+                let decision = policy.decide_named(&path, user, "fs", tool.rights);
+                if let policy::Decision::Deny(reason) = decision {
+                    panic!("{file}: {path} asks fs for {}: {}", tool.rights, policy.explain(&reason));
+                }
+            }
+        }
+    }
 }

@@ -179,6 +179,17 @@ fn default_policy_decides_its_cases() {
             ("/bin/cat", "internal{user}", "vault", "call", NoGrant),
             ("/bin/vault", "-", "net", "connect", NoGrant),
             ("/bin/edit", "internal{user}", "fs", "delete", Allow("fs /home delete; fs /tmp delete")),
+            // The file tools get the session's fs grant, and ask for less.
+            ("/bin/ls", "internal{user}", "fs", "read", Allow("fs / read")),
+            (
+                "/bin/cp",
+                "internal{user}",
+                "fs",
+                "read,write,create",
+                Allow("fs / read; fs /home write,create; fs /tmp write,create"),
+            ),
+            ("/bin/rmdir", "internal{user}", "fs", "delete", Allow("fs /home delete; fs /tmp delete")),
+            ("/bin/df", "internal{user}", "net", "connect", NoGrant),
         ],
     );
 }
@@ -194,7 +205,18 @@ fn lockdown_policy_decides_its_cases() {
             ("/bin/httpd", "-", "fs", "read", NoGrant),
             ("/bin/shell", "-", "fs", "read", Allow("fs / read")),
             ("/bin/shell", "-", "fs", "write", Allow("fs /tmp write")),
-            ("/bin/shell", "-", "proc", "spawn", Allow("spawn /bin/cat, /bin/conns, /bin/ls, /bin/policy")),
+            (
+                "/bin/shell",
+                "-",
+                "proc",
+                "spawn",
+                Allow(
+                    "spawn /bin/cat, /bin/conns, /bin/cp, /bin/df, /bin/ls, /bin/mkdir, /bin/mv, /bin/policy, /bin/rm, /bin/rmdir, /bin/stat, /bin/sync, /bin/touch",
+                ),
+            ),
+            // The file tools work in /tmp and only read elsewhere.
+            ("/bin/rm", "internal{user}", "fs", "read,delete", Allow("fs / read; fs /tmp delete")),
+            ("/bin/ls", "internal{user}", "fs", "read", Allow("fs / read")),
             ("/bin/policy", "internal{user}", "security", "load_policy", Allow("security load_policy")),
             ("/bin/edit", "internal{user}", "fs", "read", Undeclared),
             ("/bin/shell", "-", "kv", "call", NoService),

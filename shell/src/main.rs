@@ -5,9 +5,12 @@
 //! process manager, `free` asks the resource donor, `conns`, `revoke` and `audit` the security
 //! server. The shell starts with one capability, its session with the security server
 //! (`uses = ["security"]` in the manifest, found by its name in the start info), and
-//! connects to the console, the process manager and the donor through it at start: each
-//! connection is decided by the policy, costs part of the shell's allowance, and shows in
-//! `conns`.
+//! connects to the console, the process manager, the donor and the filesystem (read, for
+//! `cd`) through it at start: each connection is decided by the policy, costs part of the
+//! shell's allowance, and shows in `conns`. Without a filesystem (no `fs` service, or the
+//! policy refuses it) the shell runs all the same, and `cd` says why it cannot.
+//!
+//! The shell starts in its own `PWD` if its start info has an absolute one, else in `/`.
 //!
 //! **Ctrl-C.** While a foreground program runs, the shell gives it the console's foreground
 //! with a notification of its own attached, and blocks in the process manager's `Wait`. A
@@ -38,14 +41,15 @@ mod lattice {
 
     use console_api::ConsoleClient;
     use donor_api::DonorClient;
+    use fs_api::FsClient;
     use kernel_abi::{FaultKind, ObjectType, Rights};
     use loader::server_slots as at;
     use proc_api::{ProcClient, ProcError};
     use security_api::SecurityClient;
     use shell::Shell;
     use shell::system::{
-        AuditEntry, ConnectionId, ConnectionInfo, ExitStatus, MemoryInfo, Mode, Pid, ProcessInfo,
-        ProcessMemory, ProcessState, System, SystemError,
+        AuditEntry, ConnectionId, ConnectionInfo, ExitStatus, FilesystemError, MemoryInfo, Metadata, Mode,
+        Pid, ProcessInfo, ProcessMemory, ProcessState, System, SystemError,
     };
     use userlib::rpc::CapabilitySlot;
     use userlib::{ipc, object, thread};
@@ -54,6 +58,7 @@ mod lattice {
     const CONSOLE: usize = at::FIRST_FREE + 3;
     const PROC: usize = at::FIRST_FREE + 4;
     const DONOR: usize = at::FIRST_FREE + 5;
+    const FS: usize = at::FIRST_FREE + 6;
     /// Slots of the watcher's notification, thread and IPC buffer frame.
     const INTERRUPT: usize = at::FIRST_FREE;
     const WATCHER: usize = at::FIRST_FREE + 1;
@@ -94,6 +99,12 @@ mod lattice {
                 userlib::println!("shell: cannot connect to {service}: {error}");
             }
         }
+        // The filesystem may be missing (a system without a disk): `cd` says so when asked.
+        let into = CapabilitySlot { cnode: at::CNODE, index: FS };
+        let filesystem = security
+            .connect("fs", Rights::READ, into)
+            .map(|_| FsClient::new(FS))
+            .map_err(|error| error.to_string());
         let interrupt = match start_watcher() {
             Ok(()) => Some(INTERRUPT),
             Err(error) => {
@@ -109,6 +120,7 @@ mod lattice {
             background: BTreeSet::new(),
             clients: BTreeMap::new(),
             interrupt,
+            filesystem,
         };
         let mut shell = Shell::new(system);
         for (name, value) in info.environment() {
@@ -116,6 +128,11 @@ mod lattice {
             if variables.set(name, value) {
                 variables.export(name);
             }
+        }
+        let start = info.environment().find(|(name, _)| *name == "PWD").map_or("/", |(_, value)| value);
+        if shell.set_directory(start).is_err() {
+            userlib::println!("shell: PWD={start:?} is not an absolute path; starting in /");
+            let _ = shell.set_directory("/");
         }
         // Reset to here is `boot.to_prompt` in `cargo xtask bench` (exact under `-icount`;
         // without it QEMU's counter follows host cycles).
@@ -190,6 +207,8 @@ mod lattice {
         clients: BTreeMap<u32, u64>,
         /// The notification the console signals on Ctrl-C (`None`: the watcher did not start).
         interrupt: Option<usize>,
+        /// The fs session (read), or why there is none.
+        filesystem: Result<FsClient, String>,
     }
 
     fn proc_error(error: ProcError) -> SystemError {
@@ -389,6 +408,13 @@ mod lattice {
 
         fn revoke(&mut self, connection: ConnectionId) -> Result<(), SystemError> {
             self.security.revoke(connection.0).map_err(security_error)
+        }
+
+        fn stat(&mut self, path: &str) -> Result<Metadata, FilesystemError> {
+            match &self.filesystem {
+                Ok(client) => client.stat(path).map_err(FilesystemError::Fs),
+                Err(why) => Err(FilesystemError::NoFilesystem(why.clone())),
+            }
         }
 
         fn uptime(&mut self) -> Result<core::time::Duration, SystemError> {

@@ -1,5 +1,12 @@
 //! The interpreter: reads lines through the editor, runs builtins and programs through a
-//! [`System`], keeps variables, `$?` and background jobs.
+//! [`System`], keeps variables, `$?`, background jobs and the working directory.
+//!
+//! **The working directory** is the shell's: `cd` changes it (after asking the filesystem
+//! that the target is a directory) and `pwd` prints it. Every program the shell starts
+//! gets it as `PWD` in its environment, whatever the variable `PWD` holds (`cd` keeps the
+//! variable equal to it, and `OLDPWD` the one before); only a prefix assignment
+//! (`PWD=/tmp ls`) gives one program another. It is always absolute and normal
+//! (`fsutil::path`), so programs resolve relative paths against it as they are.
 //!
 //! Output is collected and handed to [`System::write`] in one piece before every other
 //! system call (so it appears before a program's own output, or before the shell blocks)
@@ -12,8 +19,8 @@ use core::fmt::{self, Write};
 use crate::line::{Event, LineEditor};
 use crate::parse::{self, Assignment, Command};
 use crate::system::{
-    ConnectionId, ExitStatus, FaultDescription, Mode, Pid, STATUS_CANNOT_RUN, STATUS_INTERRUPTED,
-    STATUS_NOT_FOUND, STATUS_USAGE, System, SystemError,
+    ConnectionId, ExitStatus, FaultDescription, FileKind, FilesystemError, FsError, Mode, Pid,
+    STATUS_CANNOT_RUN, STATUS_INTERRUPTED, STATUS_NOT_FOUND, STATUS_USAGE, System, SystemError,
 };
 use crate::table::{Align, Table, human_size};
 use crate::variables::Variables;
@@ -23,6 +30,9 @@ pub const PROMPT: &str = "lattice$ ";
 
 /// The line printed once when the shell starts, before the first prompt.
 pub const GREETING: &str = "Lattice shell. Type `help` for the list of builtins.";
+
+/// Where `cd` goes without an argument when `HOME` is unset or empty.
+pub const DEFAULT_HOME: &str = "/home/user";
 
 /// What the shell does after a line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +66,8 @@ enum Builtin {
     Revoke,
     Audit,
     Uptime,
+    Cd,
+    Pwd,
     Set,
     Env,
     Export,
@@ -78,6 +90,8 @@ const BUILTINS: &[(Builtin, &str, &str, &str)] = &[
     (Builtin::Revoke, "revoke", "revoke ID...", "revoke connections (ids from conns)"),
     (Builtin::Audit, "audit", "audit", "show the security audit trail"),
     (Builtin::Uptime, "uptime", "uptime", "show the time since the machine started"),
+    (Builtin::Cd, "cd", "cd [DIR|-]", "change directory (none: $HOME, else /home/user)"),
+    (Builtin::Pwd, "pwd", "pwd", "print the directory programs start in"),
     (Builtin::Set, "set", "set", "list the shell variables"),
     (Builtin::Env, "env", "env", "list the exported variables (what programs get)"),
     (Builtin::Export, "export", "export [NAME[=VALUE]...]", "export variables to programs"),
@@ -128,20 +142,58 @@ pub struct Shell<S: System> {
     last_status: i64,
     /// Background jobs, in job-number order.
     jobs: Vec<Job>,
+    /// The working directory: absolute and normal.
+    directory: String,
     terminal: Terminal,
 }
 
 impl<S: System> Shell<S> {
-    /// A shell over `system`, with no variables and `$?` = 0.
+    /// A shell over `system`, in the root directory (`PWD=/`, exported, its one
+    /// variable), with `$?` = 0.
     pub fn new(system: S) -> Self {
-        Self {
+        let mut shell = Self {
             system,
             editor: LineEditor::new(),
             variables: Variables::new(),
             last_status: 0,
             jobs: Vec::new(),
+            directory: String::from("/"),
             terminal: Terminal::default(),
-        }
+        };
+        shell.variables.set("PWD", "/");
+        shell.variables.export("PWD");
+        shell
+    }
+
+    /// The working directory.
+    pub fn directory(&self) -> &str {
+        &self.directory
+    }
+
+    /// Sets the working directory without asking the filesystem (the program does, at
+    /// start, from its own `PWD`): `path` must be absolute; it is made normal.
+    pub fn set_directory(&mut self, path: &str) -> Result<(), fsutil::path::PathError> {
+        let directory = fsutil::path::working_directory(Some(path))?;
+        self.enter(directory);
+        Ok(())
+    }
+
+    /// Makes `directory` the working directory, keeping `PWD` and `OLDPWD`.
+    fn enter(&mut self, directory: String) {
+        let previous = core::mem::replace(&mut self.directory, directory);
+        self.variables.set("OLDPWD", &previous);
+        self.variables.set("PWD", &self.directory);
+        self.variables.export("PWD");
+    }
+
+    /// What a program started now gets as its environment: the exported variables, with
+    /// `PWD` the working directory, in name order.
+    pub fn program_environment(&self) -> Vec<(String, String)> {
+        let mut environment = self.variables.environment();
+        environment.retain(|(name, _)| name != "PWD");
+        let at = environment.partition_point(|(name, _)| name.as_str() < "PWD");
+        environment.insert(at, (String::from("PWD"), self.directory.clone()));
+        environment
     }
 
     /// The system, for whoever built the shell.
@@ -266,7 +318,7 @@ impl<S: System> Shell<S> {
             }
             return self.builtin(builtin, arguments);
         }
-        let mut environment = self.variables.environment();
+        let mut environment = self.program_environment();
         for Assignment { name, value } in assignments {
             environment.retain(|(existing, _)| *existing != name);
             environment.push((name, value));
@@ -398,6 +450,8 @@ impl<S: System> Shell<S> {
             Builtin::Revoke => self.revoke(arguments),
             Builtin::Audit => self.audit(),
             Builtin::Uptime => self.uptime(arguments),
+            Builtin::Cd => self.cd(arguments),
+            Builtin::Pwd => self.pwd(arguments),
             Builtin::Set => self.set(),
             Builtin::Env => self.env(),
             Builtin::Export => self.export(arguments),
@@ -433,6 +487,8 @@ impl<S: System> Shell<S> {
             say!(self, "  {usage:<width$}  {summary}\n");
         }
         say!(self, "Anything else runs the program of that name: NAME [ARGUMENT...] [&]\n");
+        let tools: Vec<&str> = coreutils::TOOLS.iter().map(|tool| tool.name).collect();
+        say!(self, "Files: {} (NAME --help)\n", tools.join(" "));
         say!(self, "Keys: left/right, home/end, up/down (history), backspace, Ctrl-C, Ctrl-L.\n");
         0
     }
@@ -665,6 +721,63 @@ impl<S: System> Shell<S> {
         status
     }
 
+    fn cd(&mut self, arguments: &[String]) -> i64 {
+        let (typed, announce) = match arguments {
+            [] => {
+                let home = self.variables.get("HOME").filter(|home| !home.is_empty());
+                (String::from(home.unwrap_or(DEFAULT_HOME)), false)
+            }
+            [dash] if dash == "-" => match self.variables.get("OLDPWD").filter(|old| !old.is_empty()) {
+                Some(previous) => (String::from(previous), true),
+                None => {
+                    say!(self, "cd: no previous directory (OLDPWD is not set)\n");
+                    return 1;
+                }
+            },
+            [directory] => (directory.clone(), false),
+            _ => {
+                say!(self, "cd: too many arguments (usage: cd [DIR|-])\n");
+                return STATUS_USAGE;
+            }
+        };
+        let path = match fsutil::path::resolve(&self.directory, &typed) {
+            Ok(path) => path,
+            Err(error) => {
+                say!(self, "cd: {typed:?}: {error}\n");
+                return 1;
+            }
+        };
+        match self.system_flushed().stat(&path) {
+            Ok(metadata) if metadata.kind == FileKind::Directory => {}
+            Ok(_) => {
+                say!(self, "cd: {path}: {}\n", FsError::NotADirectory);
+                return 1;
+            }
+            Err(error @ FilesystemError::NoFilesystem(_)) => {
+                say!(self, "cd: {error}\n");
+                return 1;
+            }
+            Err(FilesystemError::Fs(error)) => {
+                say!(self, "cd: {path}: {error}\n");
+                return 1;
+            }
+        }
+        self.enter(path);
+        if announce {
+            say!(self, "{}\n", self.directory);
+        }
+        0
+    }
+
+    fn pwd(&mut self, arguments: &[String]) -> i64 {
+        if !arguments.is_empty() {
+            say!(self, "pwd: takes no arguments\n");
+            return STATUS_USAGE;
+        }
+        say!(self, "{}\n", self.directory);
+        0
+    }
+
     fn set(&mut self) -> i64 {
         let lines: Vec<String> = self
             .variables
@@ -678,7 +791,7 @@ impl<S: System> Shell<S> {
     }
 
     fn env(&mut self) -> i64 {
-        for (name, value) in self.variables.environment() {
+        for (name, value) in self.program_environment() {
             say!(self, "{name}={value}\n");
         }
         0

@@ -1,16 +1,17 @@
 //! What the shell needs from the rest of the system, as a trait, and the types it passes.
 //!
 //! The interpreter ([`crate::Shell`]) only talks to a [`System`]: the shell program
-//! implements it over the console, process manager, donor and security server clients;
-//! the host tests implement it with a fake. The types here mirror what the interface crates
-//! (`proc-api`, `console-api`, `security-api`, `donor-api`) carry, reduced to what the shell
-//! shows.
+//! implements it over the console, process manager, donor, security server and filesystem
+//! clients; the host tests implement it with a fake. The types here mirror what the
+//! interface crates (`proc-api`, `console-api`, `security-api`, `donor-api`) carry, reduced
+//! to what the shell shows; the filesystem's are `fs-api`'s own.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
 
+pub use fs_api::{FileKind, FsError, Metadata};
 pub use kernel_abi::FaultKind;
 
 /// A process id, as the process manager numbers processes.
@@ -255,6 +256,25 @@ impl fmt::Display for SystemError {
     }
 }
 
+/// Why the shell could not look at a path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FilesystemError {
+    /// The shell has no session with the filesystem: no `fs` service, or the policy refused
+    /// the connection (why, in words, as the security server said).
+    NoFilesystem(String),
+    /// The filesystem refused.
+    Fs(FsError),
+}
+
+impl fmt::Display for FilesystemError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoFilesystem(why) => write!(formatter, "no filesystem: {why}"),
+            Self::Fs(error) => write!(formatter, "{error}"),
+        }
+    }
+}
+
 /// Everything the shell does to the world. Blocking operations say so.
 pub trait System {
     /// Reads terminal input into `buffer`, blocking until at least one byte arrives.
@@ -315,4 +335,8 @@ pub trait System {
     /// Time since the machine started (its real-time counter over the timebase).
     /// [`SystemError::Unavailable`] if the shell was not told the timebase.
     fn uptime(&mut self) -> Result<Duration, SystemError>;
+
+    /// The metadata of what is at `path` (absolute and normal), through the shell's fs
+    /// session: `cd` asks whether it is a directory. Blocks for the filesystem's answer.
+    fn stat(&mut self, path: &str) -> Result<Metadata, FilesystemError>;
 }

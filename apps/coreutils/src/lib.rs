@@ -1,9 +1,66 @@
-//! What the small programs share, apart from the machine so the host tests can run it:
-//! parsing their arguments.
+//! The small programs the shell runs, apart from the machine so the host tests can run
+//! them: `sleep`'s argument, and the file tools `ls`, `cat`, `cp`, `mv`, `rm`, `mkdir`,
+//! `rmdir`, `touch`, `stat`, `df` and `sync`.
+//!
+//! A file tool is a [`Tool`] (in [`TOOLS`]): its name, usage, the rights it asks the fs
+//! server for, and its parser. [`run`] is the whole program but for the machine: it parses
+//! the command line, connects, resolves paths against the working directory (`PWD`, see
+//! `fsutil::path`) and does the work through a `fsutil::FileSystem`, writing to an
+//! [`Output`]. The host tests run it over `fsutil::memory::MemoryFs`; on Lattice each
+//! binary in `src/bin` is `coreutils::lattice::main(&coreutils::LS)`, which reads the
+//! start info, connects through the security server and writes to the console.
+//!
+//! What every tool keeps to (the tests check it of every run): usage and exit status 2 on
+//! a bad command line, before any connection; each failure one line, `ls: /etc/x: no such
+//! file or directory` (the tool, the path as the filesystem judged it, the typed error),
+//! and exit status 1, after doing what it could with the other operands; only absolute,
+//! normal paths sent; no file left open; the connection asks for the tool's declared
+//! rights, read only for the tools that only read.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
+mod cat;
+mod cp;
+mod df;
+mod ls;
+mod mkdir;
+mod mv;
+mod rm;
+mod rmdir;
+mod stat;
+mod sync;
+mod tool;
+mod touch;
+
+#[cfg(target_os = "none")]
+pub mod lattice;
+
+#[cfg(test)]
+mod served;
+#[cfg(test)]
+mod testing;
+
 use core::time::Duration;
+
+pub use cat::{CAT, CHUNK_BYTES};
+pub use cp::CP;
+pub use df::DF;
+pub use ls::LS;
+pub use mkdir::MKDIR;
+pub use mv::MV;
+pub use rm::RM;
+pub use rmdir::RMDIR;
+pub use stat::STAT;
+pub use sync::SYNC;
+pub use tool::{FAILURE, Output, SUCCESS, Tool, Usage, run};
+pub use touch::TOUCH;
+
+/// Every file tool, in the order the shell's `help` lists them. Each is a binary of this
+/// package (`src/bin/NAME.rs`), a program of the boot archive and the system disk's
+/// `/bin` (`image/src/build.rs`), and declared in the shipped policies' `tools`.
+pub const TOOLS: &[&Tool] = &[&LS, &CAT, &CP, &MV, &RM, &MKDIR, &RMDIR, &TOUCH, &STAT, &DF, &SYNC];
 
 /// Longest `sleep` accepted: a day (longer is surely a typo).
 pub const MAX_SLEEP: Duration = Duration::from_secs(24 * 60 * 60);
@@ -59,5 +116,50 @@ mod tests {
             assert_eq!(parse_seconds(bad), None, "{bad:?}");
         }
         assert_eq!(parse_seconds("99999999999999999999999"), None);
+    }
+
+    #[test]
+    fn every_tool_is_a_binary_with_a_usage_and_rights() {
+        let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
+        let mut names = Vec::new();
+        for tool in TOOLS {
+            assert!(!names.contains(&tool.name), "{} twice", tool.name);
+            names.push(tool.name);
+            let source = format!("{}/src/bin/{}.rs", env!("CARGO_MANIFEST_DIR"), tool.name);
+            let text = std::fs::read_to_string(&source).unwrap_or_else(|_| panic!("no {source}"));
+            assert!(text.contains(&format!("coreutils::{}", tool.name.to_uppercase())), "{source}");
+            assert!(
+                manifest.contains(&format!("name = \"{}\"\npath = \"src/bin/{}.rs\"", tool.name, tool.name))
+            );
+            assert!(tool.usage.starts_with(&format!("usage: {}", tool.name)), "{}", tool.usage);
+            assert!(
+                !tool.rights.is_empty()
+                    && grant::Rights::READ
+                        .union(grant::Rights::WRITE)
+                        .union(grant::Rights::CREATE)
+                        .union(grant::Rights::DELETE)
+                        .contains(tool.rights)
+            );
+        }
+        // The tools that only look ask only to read.
+        for tool in [&LS, &CAT, &STAT, &DF, &SYNC] {
+            assert_eq!(tool.rights, grant::Rights::READ, "{}", tool.name);
+        }
+    }
+
+    #[test]
+    fn every_tool_answers_help_and_a_bad_option() {
+        for tool in TOOLS {
+            let mut fs = fsutil::memory::MemoryFs::new();
+            let ran = testing::run_tool(tool, &["--help"], "/", &mut fs);
+            assert_eq!(ran.status, 0, "{}", tool.name);
+            assert_eq!(ran.output, format!("{}\n{}\n", tool.usage, tool.about));
+            let ran = testing::run_tool(tool, &["--bogus"], "/", &mut fs);
+            assert_eq!(ran.status, 2, "{}", tool.name);
+            assert_eq!(
+                ran.errors,
+                [format!("{}: unknown option --bogus", tool.name), tool.usage.to_string()]
+            );
+        }
     }
 }

@@ -50,6 +50,7 @@ const HOST_PACKAGES: &[&str] = &[
     "donor",
     "fs-api",
     "fs",
+    "fsutil",
     "coreutils",
     "kit",
     "virtio",
@@ -74,6 +75,7 @@ const USER_LIBRARIES: &[&str] = &[
     "donor-api",
     "fs-api",
     "fs",
+    "fsutil",
 ];
 
 /// How long a boot may take to reach a line (QEMU under TCG on a loaded 2-core machine).

@@ -1,10 +1,13 @@
-//! Interpreter tests against a fake system: builtins, programs, `$?`, jobs, Ctrl-C, errors.
+//! Interpreter tests against a fake system: builtins, programs, `$?`, jobs, Ctrl-C, errors,
+//! the working directory.
 
 use super::*;
 use crate::system::{
-    AuditEntry, ConnectionInfo, FaultKind, MemoryInfo, ProcessInfo, ProcessMemory, ProcessState,
+    AuditEntry, ConnectionInfo, FaultKind, MemoryInfo, Metadata, ProcessInfo, ProcessMemory, ProcessState,
 };
 use alloc::collections::{BTreeMap, VecDeque};
+use fsutil::FileSystem;
+use fsutil::memory::{Denial, MemoryFs};
 
 /// What a fake program does.
 #[derive(Clone, Copy, Debug)]
@@ -55,6 +58,8 @@ struct Fake {
     unavailable: bool,
     /// `kill` finds the process already ended (it ended just before).
     ended_before_kill: bool,
+    /// The filesystem (`None`: the shell has no session, as if the policy refused it).
+    filesystem: Option<MemoryFs>,
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -92,6 +97,13 @@ impl Fake {
             revoked: Vec::new(),
             unavailable: false,
             ended_before_kill: false,
+            filesystem: Some(
+                MemoryFs::new()
+                    .with_directory("/home/user/notes")
+                    .with_directory("/home/other")
+                    .with_file("/www/index.html", b"<h1>hi</h1>")
+                    .with_directory("/etc/policy"),
+            ),
         }
     }
 
@@ -252,6 +264,13 @@ impl System for Fake {
         Ok(core::time::Duration::from_millis(12_345))
     }
 
+    fn stat(&mut self, path: &str) -> Result<Metadata, FilesystemError> {
+        match &mut self.filesystem {
+            None => Err(FilesystemError::NoFilesystem("unknown service".into())),
+            Some(filesystem) => filesystem.stat(path).map_err(FilesystemError::Fs),
+        }
+    }
+
     fn audit(&mut self) -> Result<Vec<AuditEntry>, SystemError> {
         self.check_available()?;
         let entry = |seq, event: &str, details: &str| AuditEntry {
@@ -330,10 +349,27 @@ fn commands() {
         (&[], "A=1", "", 0),
         (&["A=1", "B=x$A"], "echo $A $B ${B}y", "1 x1 x1y\n", 0),
         (&["A=1", "unset A"], "echo [$A]", "[]\n", 0),
-        (&["B='x y'", "A=1", "export C=2"], "set", "A=1\nB='x y'\nC=2\n", 0),
-        (&["Q=\"it's\"", "E="], "set", "E=''\nQ='it'\\''s'\n", 0),
-        (&["A=1", "export B=2 C"], "env", "B=2\nC=\n", 0),
-        (&["A=1", "export B='2 3'"], "export", "export B='2 3'\n", 0),
+        (&["B='x y'", "A=1", "export C=2"], "set", "A=1\nB='x y'\nC=2\nPWD=/\n", 0),
+        (&["Q=\"it's\"", "E="], "set", "E=''\nPWD=/\nQ='it'\\''s'\n", 0),
+        (&["A=1", "export B=2 C"], "env", "B=2\nC=\nPWD=/\n", 0),
+        (&["A=1", "export B='2 3'"], "export", "export B='2 3'\nexport PWD=/\n", 0),
+        (&[], "pwd", "/\n", 0),
+        (&["cd /home/user/notes"], "pwd", "/home/user/notes\n", 0),
+        (&["cd /home//user/./notes/"], "echo $PWD $OLDPWD", "/home/user/notes /\n", 0),
+        (&["cd /www", "cd ../home/user"], "pwd", "/home/user\n", 0),
+        (&["cd /home/user"], "cd ../../../..", "", 0),
+        (&["cd /home/user"], "cd", "", 0),
+        (&["cd /www", "cd /etc"], "cd -", "/www\n", 0),
+        (&["cd /www", "cd"], "pwd", "/home/user\n", 0),
+        (&["HOME=/home/other", "cd /www", "cd"], "pwd", "/home/other\n", 0),
+        (&["HOME=", "cd /www", "cd"], "pwd", "/home/user\n", 0),
+        (&["cd /www"], "cd nothing", "cd: /www/nothing: no such file or directory\n", 1),
+        (&[], "cd /www/index.html", "cd: /www/index.html: not a directory\n", 1),
+        (&[], "cd /www/index.html/x", "cd: /www/index.html/x: not a directory\n", 1),
+        (&[], "cd ''", "cd: \"\": an empty path names nothing\n", 1),
+        (&[], "cd a b", "cd: too many arguments (usage: cd [DIR|-])\n", 2),
+        (&[], "cd -", "cd: no previous directory (OLDPWD is not set)\n", 1),
+        (&[], "pwd -L", "pwd: takes no arguments\n", 2),
         (&[], "export 1x A", "export: not a variable name: 1x\n", 1),
         (&[], "exit abc", "exit: not a number: abc\n", 2),
         (&[], "exit 1 2", "exit: too many arguments\n", 2),
@@ -419,12 +455,17 @@ fn help_lists_every_builtin_once() {
         let lines = output.lines().filter(|line| line.trim_start().split(' ').next() == Some(name)).count();
         assert_eq!(lines, 1, "{name} in\n{output}");
     }
-    for required in
-        ["help", "echo", "ps", "kill", "free", "conns", "revoke", "audit", "uptime", "clear", "exit"]
-    {
+    for required in [
+        "help", "echo", "ps", "kill", "free", "conns", "revoke", "audit", "uptime", "cd", "pwd", "clear",
+        "exit",
+    ] {
         assert!(Builtin::named(required).is_some(), "{required}");
     }
     assert!(output.lines().all(|line| line.len() <= 80), "help fits 80 columns:\n{output}");
+    let files = output.lines().find(|line| line.starts_with("Files: ")).expect("a line for the file tools");
+    for tool in coreutils::TOOLS {
+        assert!(files.split(' ').any(|word| word == tool.name), "{} in {files}", tool.name);
+    }
 }
 
 #[test]
@@ -460,13 +501,86 @@ fn programs_get_arguments_and_environment() {
     let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
         list.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect()
     };
-    assert_eq!(spawns[0].environment, pairs(&[("HOME", "/home"), ("X", "1"), ("Y", "override"), ("Z", "3")]));
+    assert_eq!(
+        spawns[0].environment,
+        pairs(&[("HOME", "/home"), ("PWD", "/"), ("X", "1"), ("Y", "override"), ("Z", "3")])
+    );
     assert_eq!(spawns[0].mode, Mode::Foreground);
-    assert_eq!(spawns[1].environment, pairs(&[("HOME", "/home"), ("X", "1"), ("Y", "2")]));
+    assert_eq!(spawns[1].environment, pairs(&[("HOME", "/home"), ("PWD", "/"), ("X", "1"), ("Y", "2")]));
     assert_eq!(spawns[1].mode, Mode::Background);
     // Prefix assignments do not stay.
     assert_eq!(shell.variables().get("Z"), None);
     assert_eq!(shell.variables().get("Y"), Some("2"));
+}
+
+#[test]
+fn programs_start_in_the_shells_directory() {
+    let mut shell = shell();
+    run(&mut shell, "cd /home/user/notes");
+    run(&mut shell, "hello");
+    // Whatever the variable says, programs get the directory; a prefix assignment is the
+    // one way to give one program another.
+    run(&mut shell, "export PWD=/etc");
+    run(&mut shell, "hello");
+    run(&mut shell, "unset PWD");
+    run(&mut shell, "hello");
+    run(&mut shell, "PWD=/tmp hello");
+    let directories: Vec<Option<String>> = shell
+        .system()
+        .spawns
+        .iter()
+        .map(|spawn| spawn.environment.iter().find(|(name, _)| name == "PWD").map(|(_, value)| value.clone()))
+        .collect();
+    let expected = ["/home/user/notes", "/home/user/notes", "/home/user/notes", "/tmp"];
+    assert_eq!(directories, expected.map(|directory| Some(String::from(directory))));
+    for spawn in &shell.system().spawns {
+        assert_eq!(spawn.environment.iter().filter(|(name, _)| name == "PWD").count(), 1);
+    }
+    assert_eq!(run(&mut shell, "pwd"), "/home/user/notes\n");
+    assert_eq!(run(&mut shell, "env"), "PWD=/home/user/notes\n");
+}
+
+#[test]
+fn cd_without_a_filesystem_or_refused_says_so_and_stays() {
+    let mut shell = shell();
+    run(&mut shell, "cd /www");
+    shell.system_mut().filesystem.as_mut().unwrap().deny("/etc", Denial::Everything);
+    assert_eq!(
+        run(&mut shell, "cd /etc/policy"),
+        "cd: /etc/policy: denied: the fake's scope gives no access at /etc\n"
+    );
+    assert_eq!(shell.last_status(), 1);
+    shell.system_mut().filesystem = None;
+    assert_eq!(run(&mut shell, "cd /home"), "cd: no filesystem: unknown service\n");
+    assert_eq!(shell.last_status(), 1);
+    assert_eq!(run(&mut shell, "cd"), "cd: no filesystem: unknown service\n");
+    assert_eq!(run(&mut shell, "pwd"), "/www\n");
+    assert_eq!(shell.directory(), "/www");
+    assert_eq!(shell.variables().get("PWD"), Some("/www"));
+}
+
+#[test]
+fn cd_asks_the_filesystem_normal_paths_only() {
+    let mut shell = shell();
+    for line in ["cd /home/user", "cd ./notes/../../other//", "cd ..", "cd /..", "cd -", "cd nowhere/../.."] {
+        run(&mut shell, line);
+    }
+    let filesystem = shell.system().filesystem.as_ref().unwrap();
+    assert_eq!(filesystem.abnormal_paths(), &[] as &[String]);
+    assert_eq!(
+        filesystem.requests(),
+        ["stat /home/user", "stat /home/other", "stat /home", "stat /", "stat /home", "stat /"]
+    );
+}
+
+#[test]
+fn the_starting_directory_must_be_absolute() {
+    let mut shell = shell();
+    assert_eq!(shell.set_directory("/home//user/"), Ok(()));
+    assert_eq!(shell.directory(), "/home/user");
+    assert!(shell.set_directory("home").is_err());
+    assert_eq!(shell.directory(), "/home/user");
+    assert_eq!(shell.variables().get("PWD"), Some("/home/user"));
 }
 
 #[test]

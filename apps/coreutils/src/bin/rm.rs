@@ -1,0 +1,19 @@
+//! `rm [-rf] PATH...`: removes files (`-r`: directories and everything in them; `-f`: quiet about missing paths). The work is `coreutils::RM` (host-tested);
+//! this is the program around it: see `coreutils::lattice`.
+#![cfg_attr(target_os = "none", no_std)]
+#![cfg_attr(target_os = "none", no_main)]
+#![forbid(unsafe_code)]
+
+#[cfg(target_os = "none")]
+userlib::entry!(main);
+
+#[cfg(target_os = "none")]
+fn main() -> i32 {
+    coreutils::lattice::main(&coreutils::RM)
+}
+
+/// On the host this binary only says where it runs: the library is what the tests use.
+#[cfg(not(target_os = "none"))]
+fn main() {
+    println!("rm: runs on Lattice; `cargo test -p coreutils` tests it here");
+}
