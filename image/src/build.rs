@@ -206,23 +206,29 @@ pub fn system_disk_path() -> PathBuf {
 /// `/etc` from the programs a build made and the shipped policies (see
 /// [`crate::system_disk`]); returns its path and what was done. Call after a build.
 pub fn system_disk(fresh: bool) -> Result<(PathBuf, crate::system_disk::Prepared), String> {
+    let contents = system_disk_contents()?;
+    let path = system_disk_path();
+    let prepared = crate::system_disk::prepare(&path, crate::system_disk::SIZE, &contents, fresh)?;
+    Ok((path, prepared))
+}
+
+/// What the system disk holds: the repository's tree (`image/disk/`), every program the
+/// archive holds but the root task (which only the kernel starts) for `/bin`, and the
+/// shipped policies for `/etc/policy`. Call after a build.
+pub fn system_disk_contents() -> Result<crate::system_disk::Contents, String> {
     let root = workspace_root();
     let user_dir = root.join("target").join(USER_TARGET).join("release");
     let mut programs = Vec::new();
-    // Every program the archive holds but the root task, which only the kernel starts.
     for name in BOOT_PROGRAMS.iter().filter(|name| **name != "root") {
         let path = user_dir.join(name);
         let bytes = std::fs::read(&path).map_err(|error| format!("read {}: {error}", path.display()))?;
         programs.push((name.to_string(), bytes));
     }
-    let contents = crate::system_disk::Contents {
+    Ok(crate::system_disk::Contents {
         tree: crate::system_disk::read_tree(&root.join("image").join("disk"))?,
         programs,
         policies: crate::system_disk::read_policies(&root.join("policy"))?,
-    };
-    let path = system_disk_path();
-    let prepared = crate::system_disk::prepare(&path, crate::system_disk::SIZE, &contents, fresh)?;
-    Ok((path, prepared))
+    })
 }
 
 /// Writes `bytes` unless the file already holds them (keeps timestamps, so cargo does not
@@ -259,7 +265,9 @@ mod tests {
             let user = policy.program(shell).and_then(|program| program.label).expect("the shell's label");
             let spawn = match policy.decide_named("/bin/shell", user, "proc", policy::Rights::SPAWN) {
                 policy::Decision::Allow(allowed) => allowed.scope(),
-                policy::Decision::Deny(reason) => panic!("{file}: the shell spawns nothing: {}", policy.explain(&reason)),
+                policy::Decision::Deny(reason) => {
+                    panic!("{file}: the shell spawns nothing: {}", policy.explain(&reason))
+                }
             };
             for tool in coreutils::TOOLS {
                 let path = format!("/bin/{}", tool.name);

@@ -17,6 +17,7 @@ mod blk;
 mod boot;
 mod console;
 mod fault;
+mod files;
 mod harness;
 mod kernel;
 mod proc;
@@ -205,6 +206,7 @@ pub fn all_tests() -> Vec<&'static SystemTest> {
         boot::TESTS,
         shell::TESTS,
         time::TESTS,
+        files::TESTS,
         fault::TESTS,
         kernel::TESTS,
         runtime::TESTS,
@@ -293,6 +295,17 @@ impl Context {
     /// the test): disk images and other files made for this run.
     pub fn scratch(&self, file: &str) -> PathBuf {
         self.scratch.join(file)
+    }
+
+    /// A fresh system disk in the test's scratch directory, as `cargo xtask run` makes it
+    /// (`/bin`, `/etc/policy`, `/www`, `/home/user`, `/tmp`, `/var`); attach it with
+    /// [`system_disk_attach`] so the filesystem server finds it by its serial.
+    pub fn system_disk(&self, file: &str) -> Result<crate::disk::Image, String> {
+        let contents = build::system_disk_contents()?;
+        let bytes = crate::system_disk::fresh(crate::system_disk::SIZE, &contents)?;
+        let path = self.scratch(file);
+        std::fs::write(&path, bytes).map_err(|error| format!("write {}: {error}", path.display()))?;
+        Ok(crate::disk::Image::existing(&path, true))
     }
 
     /// Boots the test's system, with `configure` adjusting the boot (memory, harts, kernel
@@ -449,6 +462,12 @@ pub fn expect_status(machine: &mut Machine, expected: u16) -> Result<(), String>
     } else {
         Err(format!("machine exit status {status} ({}), expected {expected}", qemu::explain_status(status)))
     }
+}
+
+/// How a test attaches a system disk: as `cargo xtask run` does, with the serial the
+/// filesystem server looks for.
+pub fn system_disk_attach() -> crate::qemu::Attach {
+    crate::qemu::Attach::serial("lattice-system")
 }
 
 /// The shell's prompt.

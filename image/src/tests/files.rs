@@ -1,0 +1,114 @@
+//! System tests of files at the shell: the filesystem server on the system disk
+//! (virtio-blk), the file tools and the shell's working directory, typed at the prompt as a
+//! person would, and the same disk booted again. After each test the harness runs
+//! `fsck.fat -n` on the disk.
+
+use kernel_abi::exit_status;
+
+use super::{PROMPT, STEP, SystemTest, expect_status, system_disk_attach};
+use crate::systest::Machine;
+
+/// The files tests, in the order they run.
+pub const TESTS: &[SystemTest] = &[SystemTest {
+    name: "files.at_the_shell",
+    about: "on the system disk a person lists /www, reads a page, makes a directory, copies, renames and removes files with long names in the shell's working directory, is refused a write outside the grant naming it, syncs, and finds the kept file after booting the same disk again",
+    system: "virt",
+    run: |cx| {
+        let disk = cx.system_disk("system.img")?;
+        let mut machine = cx.boot(|boot| boot.disk_as(&disk, system_disk_attach()))?;
+        machine.expect("Lattice shell. Type `help` for the list of builtins.", STEP)?;
+        machine.expect(PROMPT, STEP)?;
+        cx.step("list_www", "ls -l /www lists the disk's pages with their sizes", || {
+            let listing = say(&mut machine, "ls -l /www")?;
+            has(&listing, "408  index.html")?;
+            has(&listing, "what this disk holds.txt")
+        })?;
+        cx.step("read_page", "cat /www/index.html writes the page from the disk", || {
+            let page = say(&mut machine, "cat /www/index.html")?;
+            has(&page, "<title>Lattice</title>")?;
+            has(&page, "</html>")
+        })?;
+        cx.step(
+            "make_and_enter",
+            "mkdir -p makes a directory and its parent; cd enters it and pwd says so",
+            || {
+                say(&mut machine, "mkdir -p /home/user/notes/today")?;
+                say(&mut machine, "cd /home/user/notes")?;
+                has(&say(&mut machine, "pwd")?, "/home/user/notes\n")
+            },
+        )?;
+        cx.step(
+            "copy_long_name",
+            "cp to a long name in the working directory, and ls -l shows it with its size",
+            || {
+                say(&mut machine, "cp /www/index.html \"a page I kept for later.html\"")?;
+                has(&say(&mut machine, "ls -l")?, "408  a page I kept for later.html")
+            },
+        )?;
+        cx.step("rename", "mv renames the file; the old name is gone and the new one reads back", || {
+            say(&mut machine, "mv \"a page I kept for later.html\" \"renamed page.html\"")?;
+            let listing = say(&mut machine, "ls")?;
+            has(&listing, "renamed page.html")?;
+            lacks(&listing, "a page I kept")?;
+            has(&say(&mut machine, "cat \"renamed page.html\"")?, "<h1>Lattice</h1>")
+        })?;
+        cx.step("remove", "rm removes the file and rm -r the directory; ls no longer lists them", || {
+            say(&mut machine, "rm \"renamed page.html\"")?;
+            say(&mut machine, "rm -r today")?;
+            let listing = say(&mut machine, "ls")?;
+            lacks(&listing, "renamed page.html")?;
+            lacks(&listing, "today")
+        })?;
+        cx.step(
+            "denied_outside_grant",
+            "a copy into /etc is refused, naming the grant, with status 1",
+            || {
+                has(
+                    &say(&mut machine, "cp /www/index.html /etc/x")?,
+                    "cp: /etc/x: denied: the grant `fs / read",
+                )?;
+                has(&say(&mut machine, "echo status $?")?, "status 1")
+            },
+        )?;
+        cx.step("keep_and_sync", "a file copied to /home/user and synced is kept", || {
+            say(&mut machine, "cp /www/about.html /home/user/kept.html")?;
+            say(&mut machine, "sync")?;
+            has(&say(&mut machine, "echo status $?")?, "status 0")
+        })?;
+        machine.type_line("exit")?;
+        machine.expect("root: shell exited with status 0", STEP)?;
+        expect_status(&mut machine, exit_status::SUCCESS)?;
+        drop(machine);
+        // The same disk again: what the first boot synced is there.
+        let mut again = cx.boot(|boot| boot.disk_as(&disk, system_disk_attach()))?;
+        again.expect("Lattice shell. Type `help` for the list of builtins.", STEP)?;
+        again.expect(PROMPT, STEP)?;
+        cx.step(
+            "found_after_boot",
+            "after booting the same disk again the kept file reads back and the removed directory is gone",
+            || {
+                has(&say(&mut again, "cat /home/user/kept.html")?, "</html>")?;
+                lacks(&say(&mut again, "ls /home/user/notes")?, "today")
+            },
+        )?;
+        again.type_line("exit")?;
+        again.expect("root: shell exited with status 0", STEP)?;
+        expect_status(&mut again, exit_status::SUCCESS)
+    },
+}];
+
+/// Types `line` at the prompt (the last one seen) and returns what came up to the next.
+fn say(machine: &mut Machine, line: &str) -> Result<String, String> {
+    machine.type_line(line)?;
+    machine.expect(PROMPT, STEP)
+}
+
+/// `text` holds `needle`.
+fn has(text: &str, needle: &str) -> Result<(), String> {
+    if text.contains(needle) { Ok(()) } else { Err(format!("expected {needle:?} in {text:?}")) }
+}
+
+/// `text` does not hold `needle`.
+fn lacks(text: &str, needle: &str) -> Result<(), String> {
+    if text.contains(needle) { Err(format!("did not expect {needle:?} in {text:?}")) } else { Ok(()) }
+}
