@@ -9,81 +9,90 @@ use super::{PROMPT, STEP, SystemTest, expect_status, system_disk_attach};
 use crate::systest::Machine;
 
 /// The files tests, in the order they run.
-pub const TESTS: &[SystemTest] = &[SystemTest {
-    name: "files.at_the_shell",
-    about: "on the system disk a person lists /www, reads a page, makes a directory, copies, renames and removes files with long names in the shell's working directory, is refused a write outside the grant naming it, syncs, and finds the kept file after booting the same disk again",
-    system: "virt",
-    run: |cx| {
-        let disk = cx.system_disk("system.img")?;
-        let mut machine = cx.boot(|boot| boot.disk_as(&disk, system_disk_attach()))?;
-        machine.expect("Lattice shell. Type `help` for the list of builtins.", STEP)?;
-        machine.expect(PROMPT, STEP)?;
-        cx.step("list_www", "ls -l /www lists the disk's pages with their sizes", || {
-            let listing = say(&mut machine, "ls -l /www")?;
-            has(&listing, "408  index.html")?;
-            has(&listing, "what this disk holds.txt")
-        })?;
-        cx.step("read_page", "cat /www/index.html writes the page from the disk", || {
-            let page = say(&mut machine, "cat /www/index.html")?;
-            has(&page, "<title>Lattice</title>")?;
-            has(&page, "</html>")
-        })?;
-        cx.step(
-            "make_and_enter",
-            "mkdir -p makes a directory and its parent; cd enters it and pwd says so",
-            || {
-                say(&mut machine, "mkdir -p /home/user/notes/today")?;
-                say(&mut machine, "cd /home/user/notes")?;
-                has(&say(&mut machine, "pwd")?, "/home/user/notes\n")
-            },
-        )?;
-        cx.step(
-            "copy_long_name",
-            "cp to a long name in the working directory, and ls -l shows it with its size",
-            || {
-                say(&mut machine, "cp /www/index.html \"a page I kept for later.html\"")?;
-                has(&say(&mut machine, "ls -l")?, "408  a page I kept for later.html")
-            },
-        )?;
-        cx.step("rename", "mv renames the file; the old name is gone and the new one reads back", || {
-            say(&mut machine, "mv \"a page I kept for later.html\" \"renamed page.html\"")?;
-            let listing = say(&mut machine, "ls")?;
-            has(&listing, "renamed page.html")?;
-            lacks(&listing, "a page I kept")?;
-            has(&say(&mut machine, "cat \"renamed page.html\"")?, "<h1>Lattice</h1>")
-        })?;
-        cx.step("remove", "rm removes the file and rm -r the directory; ls no longer lists them", || {
-            say(&mut machine, "rm \"renamed page.html\"")?;
-            say(&mut machine, "rm -r today")?;
-            let listing = say(&mut machine, "ls")?;
-            lacks(&listing, "renamed page.html")?;
-            lacks(&listing, "today")
-        })?;
-        cx.step(
-            "denied_outside_grant",
-            "a copy into /etc is refused, naming the grant, with status 1",
-            || {
-                has(
-                    &say(&mut machine, "cp /www/index.html /etc/x")?,
-                    "cp: /etc/x: denied: the grant `fs / read",
-                )?;
-                has(&say(&mut machine, "echo status $?")?, "status 1")
-            },
-        )?;
-        cx.step("keep_and_sync", "a file copied to /home/user and synced is kept", || {
-            say(&mut machine, "cp /www/about.html /home/user/kept.html")?;
-            say(&mut machine, "sync")?;
-            has(&say(&mut machine, "echo status $?")?, "status 0")
-        })?;
-        machine.type_line("exit")?;
-        machine.expect("root: shell exited with status 0", STEP)?;
-        expect_status(&mut machine, exit_status::SUCCESS)?;
-        drop(machine);
-        // The same disk again: what the first boot synced is there.
-        let mut again = cx.boot(|boot| boot.disk_as(&disk, system_disk_attach()))?;
-        again.expect("Lattice shell. Type `help` for the list of builtins.", STEP)?;
-        again.expect(PROMPT, STEP)?;
-        cx.step(
+pub const TESTS: &[SystemTest] = &[
+    SystemTest {
+        name: "files.at_the_shell",
+        about: "on the system disk a person lists /www, reads a page, makes a directory, copies, renames and removes files with long names in the shell's working directory, is refused a write outside the grant naming it, syncs, and finds the kept file after booting the same disk again",
+        system: "virt",
+        run: |cx| {
+            let disk = cx.system_disk("system.img")?;
+            let mut machine = cx.boot(|boot| boot.disk_as(&disk, system_disk_attach()))?;
+            machine.expect("Lattice shell. Type `help` for the list of builtins.", STEP)?;
+            machine.expect(PROMPT, STEP)?;
+            cx.step("list_www", "ls -l /www lists the disk's pages with their sizes", || {
+                let listing = say(&mut machine, "ls -l /www")?;
+                has(&listing, "408  index.html")?;
+                has(&listing, "what this disk holds.txt")
+            })?;
+            cx.step("read_page", "cat /www/index.html writes the page from the disk", || {
+                let page = say(&mut machine, "cat /www/index.html")?;
+                has(&page, "<title>Lattice</title>")?;
+                has(&page, "</html>")
+            })?;
+            cx.step(
+                "make_and_enter",
+                "mkdir -p makes a directory and its parent; cd enters it and pwd says so",
+                || {
+                    say(&mut machine, "mkdir -p /home/user/notes/today")?;
+                    say(&mut machine, "cd /home/user/notes")?;
+                    has(&say(&mut machine, "pwd")?, "/home/user/notes\n")
+                },
+            )?;
+            cx.step(
+                "copy_long_name",
+                "cp to a long name in the working directory, and ls -l shows it with its size",
+                || {
+                    say(&mut machine, "cp /www/index.html \"a page I kept for later.html\"")?;
+                    has(&say(&mut machine, "ls -l")?, "408  a page I kept for later.html")
+                },
+            )?;
+            cx.step(
+                "rename",
+                "mv renames the file; the old name is gone and the new one reads back",
+                || {
+                    say(&mut machine, "mv \"a page I kept for later.html\" \"renamed page.html\"")?;
+                    let listing = say(&mut machine, "ls")?;
+                    has(&listing, "renamed page.html")?;
+                    lacks(&listing, "a page I kept")?;
+                    has(&say(&mut machine, "cat \"renamed page.html\"")?, "<h1>Lattice</h1>")
+                },
+            )?;
+            cx.step(
+                "remove",
+                "rm removes the file and rm -r the directory; ls no longer lists them",
+                || {
+                    say(&mut machine, "rm \"renamed page.html\"")?;
+                    say(&mut machine, "rm -r today")?;
+                    let listing = say(&mut machine, "ls")?;
+                    lacks(&listing, "renamed page.html")?;
+                    lacks(&listing, "today")
+                },
+            )?;
+            cx.step(
+                "denied_outside_grant",
+                "a copy into /etc is refused, naming the grant, with status 1",
+                || {
+                    has(
+                        &say(&mut machine, "cp /www/index.html /etc/x")?,
+                        "cp: /etc/x: denied: the grant `fs / read",
+                    )?;
+                    has(&say(&mut machine, "echo status $?")?, "status 1")
+                },
+            )?;
+            cx.step("keep_and_sync", "a file copied to /home/user and synced is kept", || {
+                say(&mut machine, "cp /www/about.html /home/user/kept.html")?;
+                say(&mut machine, "sync")?;
+                has(&say(&mut machine, "echo status $?")?, "status 0")
+            })?;
+            machine.type_line("exit")?;
+            machine.expect("root: shell exited with status 0", STEP)?;
+            expect_status(&mut machine, exit_status::SUCCESS)?;
+            drop(machine);
+            // The same disk again: what the first boot synced is there.
+            let mut again = cx.boot(|boot| boot.disk_as(&disk, system_disk_attach()))?;
+            again.expect("Lattice shell. Type `help` for the list of builtins.", STEP)?;
+            again.expect(PROMPT, STEP)?;
+            cx.step(
             "found_after_boot",
             "after booting the same disk again the kept file reads back and the removed directory is gone",
             || {
@@ -91,11 +100,54 @@ pub const TESTS: &[SystemTest] = &[SystemTest {
                 lacks(&say(&mut again, "ls /home/user/notes")?, "today")
             },
         )?;
-        again.type_line("exit")?;
-        again.expect("root: shell exited with status 0", STEP)?;
-        expect_status(&mut again, exit_status::SUCCESS)
+            again.type_line("exit")?;
+            again.expect("root: shell exited with status 0", STEP)?;
+            expect_status(&mut again, exit_status::SUCCESS)
+        },
     },
-}];
+    SystemTest {
+        name: "files.power_cut",
+        about: "QEMU killed while a large copy is being written, after an earlier sync was acknowledged: on the next boot the synced file is intact, the volume is usable, and fsck.fat finds it clean",
+        system: "virt",
+        run: |cx| {
+            let disk = cx.system_disk("system.img")?;
+            let mut machine = cx.boot(|boot| boot.disk_as(&disk, system_disk_attach()))?;
+            machine.expect("Lattice shell. Type `help` for the list of builtins.", STEP)?;
+            machine.expect(PROMPT, STEP)?;
+            cx.step("synced", "a file copied and synced is acknowledged with status 0", || {
+                say(&mut machine, "cp /www/about.html /home/user/synced.html")?;
+                say(&mut machine, "sync")?;
+                has(&say(&mut machine, "echo status $?")?, "status 0")
+            })?;
+            cx.step(
+                "writing",
+                "a copy of a 2.9 MB program runs in the background when the power goes",
+                || {
+                    has(&say(&mut machine, "cp /bin/security /home/user/big &")?, "[1] ")?;
+                    has(&say(&mut machine, "jobs")?, "cp")
+                },
+            )?;
+            // The power cut: QEMU is killed, nothing is flushed or unmounted.
+            drop(machine);
+            let mut again = cx.boot(|boot| boot.disk_as(&disk, system_disk_attach()))?;
+            again.expect("Lattice shell. Type `help` for the list of builtins.", STEP)?;
+            again.expect(PROMPT, STEP)?;
+            cx.step("synced_intact", "after the next boot the synced file reads back whole", || {
+                let page = say(&mut again, "cat /home/user/synced.html")?;
+                has(&page, "<html")?;
+                has(&page, "</html>")
+            })?;
+            cx.step("usable", "the volume takes new files and lists them", || {
+                say(&mut again, "cp /www/index.html /home/user/after.html")?;
+                say(&mut again, "sync")?;
+                has(&say(&mut again, "ls /home/user")?, "after.html")
+            })?;
+            again.type_line("exit")?;
+            again.expect("root: shell exited with status 0", STEP)?;
+            expect_status(&mut again, exit_status::SUCCESS)
+        },
+    },
+];
 
 /// Types `line` at the prompt (the last one seen) and returns what came up to the next.
 fn say(machine: &mut Machine, line: &str) -> Result<String, String> {

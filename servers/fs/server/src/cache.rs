@@ -108,6 +108,11 @@ pub struct SectorCache<D> {
     purpose: Purpose,
     unflushed: bool,
     stats: CacheStats,
+    /// Whether the device holds a clean volume (its dirty flag clear and nothing of ours
+    /// waiting): the first change after that marks the cached boot sector dirty, so the
+    /// flag reaches the device before the change does ([`SectorCache::sync_clean`] clears
+    /// it again once everything is on the device).
+    clean_on_device: bool,
 }
 
 impl<D: BlockDevice> SectorCache<D> {
@@ -123,7 +128,29 @@ impl<D: BlockDevice> SectorCache<D> {
             purpose: Purpose::Metadata,
             unflushed: false,
             stats: CacheStats::default(),
+            clean_on_device: false,
         }
+    }
+
+    /// Says the device holds a clean volume now (after the mount check): from here the
+    /// cache keeps the dirty flag itself (see `clean_on_device`).
+    pub fn assume_clean_on_device(&mut self) {
+        self.clean_on_device = self.layout.is_some();
+    }
+
+    /// Sets or clears the dirty bit of the cached boot sector (a change like any other,
+    /// written in the sync order: first when it marks dirty, last when it marks clean).
+    fn set_dirty_flag(&mut self, dirty: bool) -> Result<(), DeviceError> {
+        let Some(offset) = self.layout.as_ref().map(|layout| layout.dirty_flag_offset() as u64) else {
+            return Ok(());
+        };
+        let mut flag = [0u8];
+        self.read_at(offset, &mut flag)?;
+        let wanted = if dirty { flag[0] | 1 } else { flag[0] & !1 };
+        if wanted == flag[0] {
+            return Ok(());
+        }
+        self.write_sector_bytes(offset, &[wanted])
     }
 
     /// The volume's layout, once the boot sector was read: it classifies dirty sectors.
@@ -266,6 +293,22 @@ impl<D: BlockDevice> SectorCache<D> {
     /// Writes `data` at byte `offset` into the cache (fewer bytes at the end of the
     /// device); the sectors become dirty.
     pub fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<usize, DeviceError> {
+        if self.clean_on_device && offset >= SECTOR_BYTES && !data.is_empty() {
+            // The first change to a clean volume: the dirty flag goes first.
+            self.clean_on_device = false;
+            self.set_dirty_flag(true)?;
+        }
+        let written = self.write_bytes(offset, data)?;
+        Ok(written)
+    }
+
+    /// Writes bytes into the boot sector (below [`SECTOR_BYTES`]) without the dirty-flag
+    /// bookkeeping of [`SectorCache::write_at`].
+    fn write_sector_bytes(&mut self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
+        self.write_bytes(offset, data).map(|_| ())
+    }
+
+    fn write_bytes(&mut self, offset: u64, data: &[u8]) -> Result<usize, DeviceError> {
         let mut done = 0;
         let size = self.size();
         while done < data.len() {
@@ -388,6 +431,21 @@ impl<D: BlockDevice> SectorCache<D> {
     pub fn sync(&mut self) -> Result<u64, DeviceError> {
         let written = self.write_back()?;
         self.flush()?;
+        Ok(written)
+    }
+
+    /// [`SectorCache::sync`], then marks the volume clean on the device, as an unmount
+    /// does: the boot sector's dirty bit cleared and written last, after everything else
+    /// is on the device, so `fsck.fat` (or another system) finds a clean volume after any
+    /// completed sync. The next change marks it dirty again first.
+    pub fn sync_clean(&mut self) -> Result<u64, DeviceError> {
+        let mut written = self.sync()?;
+        if self.layout.is_some() {
+            self.set_dirty_flag(false)?;
+            written += self.write_class(Class::Boot)?;
+            self.flush()?;
+            self.clean_on_device = true;
+        }
         Ok(written)
     }
 

@@ -41,6 +41,9 @@ use crate::device::{BlockDevice, SECTOR_SIZE};
 use crate::layout::Layout;
 use crate::names::{check_new_name, client_path, file_key, same_name};
 
+/// Where FAT32's information sector keeps the free cluster count.
+const FS_INFO_FREE_COUNT: u64 = 488;
+
 type Engine<D> = lamfat::FileSystem<CacheIo<D>, NullTimeProvider, LossyOemCpConverter>;
 type EngineDir<'a, D> = lamfat::Dir<'a, CacheIo<D>, NullTimeProvider, LossyOemCpConverter>;
 type EngineEntry<'a, D> = lamfat::DirEntry<'a, CacheIo<D>, NullTimeProvider, LossyOemCpConverter>;
@@ -53,6 +56,12 @@ pub type SessionId = u64;
 const PAGE_BYTES: u64 = 4096;
 
 /// lamfat's error as the protocol's.
+/// Whether the volume's boot sector (as the cache reads it) has its dirty bit set.
+fn cache_marks_dirty<D: BlockDevice>(cache: &mut SectorCache<D>, layout: &Layout) -> bool {
+    let mut flag = [0u8];
+    cache.read_at(layout.dirty_flag_offset() as u64, &mut flag).map_or(true, |_| flag[0] & 1 != 0)
+}
+
 fn engine_error(error: EngineError) -> FsError {
     match error {
         lamfat::Error::NotFound => FsError::NotFound,
@@ -256,6 +265,9 @@ impl<D: BlockDevice> Volume<D> {
         let repair = check_and_repair(&mut cache, &layout)
             .map_err(|error| no_volume(format!("the mount check could not read the volume: {error}")))?;
         let read_only = repair.changed() && cache.sync().is_err();
+        if !read_only && !cache_marks_dirty(&mut cache, &layout) {
+            cache.assume_clean_on_device();
+        }
         let cache = Rc::new(RefCell::new(cache));
         let options = lamfat::FsOptions::new().time_provider(NullTimeProvider::new());
         let fs = lamfat::FileSystem::new(CacheIo::new(Rc::clone(&cache)), options)
@@ -294,7 +306,20 @@ impl<D: BlockDevice> Volume<D> {
     /// Writes every change to the device, in the order that keeps it consistent, and
     /// returns when the device has flushed.
     pub fn sync(&mut self) -> Result<(), FsError> {
-        self.cache.borrow_mut().sync().map(|_| ()).map_err(|_| FsError::Io)
+        // FAT32's information sector holds the free cluster count, which lamfat writes only
+        // at unmount: it goes out with the sync (from lamfat's books), and the volume is
+        // marked clean afterwards, so a synced volume is a clean one on the disk.
+        if self.layout.fs_info_sector != 0 {
+            let free = self.fs.stats().map_err(engine_error)?.free_clusters().to_le_bytes();
+            let offset = u64::from(self.layout.fs_info_sector) * SECTOR_SIZE as u64 + FS_INFO_FREE_COUNT;
+            let mut cache = self.cache.borrow_mut();
+            let mut stored = [0u8; 4];
+            cache.read_at(offset, &mut stored).map_err(|_| FsError::Io)?;
+            if stored != free {
+                cache.write_at(offset, &free).map_err(|_| FsError::Io)?;
+            }
+        }
+        self.cache.borrow_mut().sync_clean().map(|_| ()).map_err(|_| FsError::Io)
     }
 
     /// Unmounts: lamfat writes its information sector and clears the dirty flag, the
