@@ -20,9 +20,7 @@ use fsutil::path::same_file;
 use grant::Rights;
 
 use crate::cat::CHUNK_BYTES;
-use crate::tool::{
-    Command, FAILURE, SUCCESS, Session, Tool, Usage, destination, into_directory, sources_and_target,
-};
+use crate::tool::{Command, Session, Tool, Usage, each_to_target, sources_and_target};
 
 /// `cp`.
 pub const CP: Tool = Tool {
@@ -45,21 +43,7 @@ fn parse(arguments: &[&str]) -> Result<Box<dyn Command>, Usage> {
 
 impl Command for Copy {
     fn run(&self, session: &mut Session<'_>) -> i32 {
-        let Some(target) = session.resolve(&self.target) else { return FAILURE };
-        let Some(into) = into_directory(session, &self.target, &target, self.sources.len() > 1) else {
-            return FAILURE;
-        };
-        let mut status = SUCCESS;
-        for typed in &self.sources {
-            let copied = session
-                .resolve(typed)
-                .and_then(|source| Some((destination(session, &source, &target, into)?, source)))
-                .is_some_and(|(destination, source)| copy_file(session, &source, &destination));
-            if !copied {
-                status = FAILURE;
-            }
-        }
-        status
+        each_to_target(session, &self.sources, &self.target, copy_file)
     }
 }
 

@@ -17,9 +17,7 @@ use fsutil::path::{self, is_within, same_file};
 use fsutil::{FileKind, FsError};
 use grant::Rights;
 
-use crate::tool::{
-    Command, FAILURE, SUCCESS, Session, Tool, Usage, destination, into_directory, sources_and_target,
-};
+use crate::tool::{Command, Session, Tool, Usage, each_to_target, sources_and_target};
 
 /// `mv`.
 pub const MV: Tool = Tool {
@@ -42,21 +40,7 @@ fn parse(arguments: &[&str]) -> Result<Box<dyn Command>, Usage> {
 
 impl Command for Move {
     fn run(&self, session: &mut Session<'_>) -> i32 {
-        let Some(target) = session.resolve(&self.target) else { return FAILURE };
-        let Some(into) = into_directory(session, &self.target, &target, self.sources.len() > 1) else {
-            return FAILURE;
-        };
-        let mut status = SUCCESS;
-        for typed in &self.sources {
-            let moved = session
-                .resolve(typed)
-                .and_then(|source| Some((destination(session, &source, &target, into)?, source)))
-                .is_some_and(|(destination, source)| move_one(session, &source, &destination));
-            if !moved {
-                status = FAILURE;
-            }
-        }
-        status
+        each_to_target(session, &self.sources, &self.target, move_one)
     }
 }
 

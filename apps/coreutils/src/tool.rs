@@ -220,6 +220,32 @@ pub(crate) fn destination(
     }
 }
 
+/// The run of `cp` and `mv`: each of `sources` to its destination under `typed_target`
+/// (into it when it is a directory, else to it), by `one(session, source, destination)`,
+/// which reports its own failure; the status is a failure if any was.
+pub(crate) fn each_to_target(
+    session: &mut Session<'_>,
+    sources: &[String],
+    typed_target: &str,
+    one: fn(&mut Session<'_>, &str, &str) -> bool,
+) -> i32 {
+    let Some(target) = session.resolve(typed_target) else { return FAILURE };
+    let Some(into) = into_directory(session, typed_target, &target, sources.len() > 1) else {
+        return FAILURE;
+    };
+    let mut status = SUCCESS;
+    for typed in sources {
+        let done = session
+            .resolve(typed)
+            .and_then(|source| Some((destination(session, &source, &target, into)?, source)))
+            .is_some_and(|(destination, source)| one(session, &source, &destination));
+        if !done {
+            status = FAILURE;
+        }
+    }
+    status
+}
+
 /// Splits the operands of `cp` and `mv`: the sources and the target (at least one each).
 pub(crate) fn sources_and_target(
     arguments: &[&str],
