@@ -63,14 +63,38 @@ const READY_EVENT: &str = "shell::lattice: ready instret=";
 
 /// Starts QEMU under `-icount` on `kernel`.
 fn start(qemu: &Path, kernel: &Path, bootargs: Option<&str>) -> Result<Machine, String> {
-    let mut command = Boot::new(kernel).bootargs(bootargs.map(str::to_string)).command(qemu, Console::Piped);
+    start_with(qemu, kernel, bootargs, None)
+}
+
+/// [`start`] with a disk attached.
+fn start_with(
+    qemu: &Path,
+    kernel: &Path,
+    bootargs: Option<&str>,
+    disk: Option<&crate::disk::Image>,
+) -> Result<Machine, String> {
+    let mut boot = Boot::new(kernel).bootargs(bootargs.map(str::to_string));
+    if let Some(disk) = disk {
+        boot = boot.disk(disk);
+    }
+    let mut command = boot.command(qemu, Console::Piped);
     command.args(["-icount", "shift=0,sleep=off"]);
     Machine::start(command)
 }
 
 /// Boots a benchmark program (the root task, or a system's) and reads its figures.
 fn run_benchmarks(qemu: &Path, kernel: &Path, bootargs: Option<&str>) -> Result<Vec<Figure>, String> {
-    let mut machine = start(qemu, kernel, bootargs)?;
+    run_benchmarks_with(qemu, kernel, bootargs, None)
+}
+
+/// [`run_benchmarks`] with a disk attached (the bench system's, for the fs figures).
+fn run_benchmarks_with(
+    qemu: &Path,
+    kernel: &Path,
+    bootargs: Option<&str>,
+    disk: Option<&crate::disk::Image>,
+) -> Result<Vec<Figure>, String> {
+    let mut machine = start_with(qemu, kernel, bootargs, disk)?;
     let transcript = machine.expect("bench done", Duration::from_secs(300))?;
     let status = machine.expect_exit(Duration::from_secs(60))?;
     if status != 0 {
@@ -97,13 +121,23 @@ fn parse_ready(transcript: &str) -> Option<Figure> {
     Some(Figure { name: "boot.to_prompt".into(), instructions })
 }
 
+/// The bench system's disk: a small FAT image, made afresh, holding the file the fs
+/// benchmarks read (`/bench/small.txt`, 400 bytes).
+fn bench_disk() -> Result<crate::disk::Image, String> {
+    let directory = crate::build::workspace_root().join("target").join("bench");
+    std::fs::create_dir_all(&directory).map_err(|error| format!("{}: {error}", directory.display()))?;
+    let small: Vec<u8> = (0..400u32).map(|index| b'a' + (index % 26) as u8).collect();
+    crate::disk::Image::fat(&directory.join("bench-disk.img"), 8 << 20, &[("bench/small.txt", &small)])
+}
+
 /// Every figure, once.
 fn run_once(qemu: &Path, default: &Path, bench_system: &Path) -> Result<Vec<Figure>, String> {
     let mut figures = run_benchmarks(qemu, default, Some("lattice.boot=bench"))?;
     if figures.is_empty() {
         return Err("the kernel benchmarks reported nothing".into());
     }
-    let user = run_benchmarks(qemu, bench_system, None)?;
+    let disk = bench_disk()?;
+    let user = run_benchmarks_with(qemu, bench_system, None, Some(&disk))?;
     if user.is_empty() {
         return Err("the user-level benchmarks reported nothing".into());
     }

@@ -24,6 +24,11 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+
 use loader::server_slots;
 use proc_api::{ExitStatus, ProcClient};
 use security_api::SecurityClient;
@@ -87,8 +92,46 @@ fn main() -> i32 {
     }
     report("conn.setup", &setup[1..]);
     report("conn.first_call", &first_call[1..]);
+    if let Err(why) = files(&security) {
+        println!("bench-proc: the filesystem benchmarks failed: {why}");
+        return 1;
+    }
     println!("bench done");
     0
+}
+
+/// The file the filesystem benchmarks read (the harness puts it on the bench disk).
+const SMALL_FILE: &str = "/bench/small.txt";
+
+/// `fs.open_close`: from before an `Open` of a small file to the answer of its `Close`;
+/// `fs.read_small`: the same with a read of its first 100 bytes between. The first round
+/// warms the server (its cache holds the file's sectors afterwards), so the figures count
+/// the server's work, not the disk's.
+fn files(security: &SecurityClient) -> Result<(), String> {
+    use fs_api::{FsClient, OpenFlags};
+    let slot = CapabilitySlot { cnode: server_slots::CNODE, index: server_slots::FIRST_FREE + 1 };
+    security.connect("fs", grant::Rights::READ, slot).map_err(|error| format!("connect to fs: {error}"))?;
+    let fs = FsClient::new(slot.index);
+    let mut open_close = [0u64; ROUNDS];
+    let mut read_small = [0u64; ROUNDS];
+    let mut buffer = [0u8; 100];
+    for index in 0..ROUNDS {
+        let before = instructions_retired();
+        let (handle, _) = fs.open(SMALL_FILE, OpenFlags::READ).map_err(|error| format!("open: {error}"))?;
+        fs.close(handle).map_err(|error| format!("close: {error}"))?;
+        open_close[index] = instructions_retired() - before;
+        let before = instructions_retired();
+        let (handle, _) = fs.open(SMALL_FILE, OpenFlags::READ).map_err(|error| format!("open: {error}"))?;
+        let read = fs.read(handle, &mut buffer).map_err(|error| format!("read: {error}"))?;
+        fs.close(handle).map_err(|error| format!("close: {error}"))?;
+        read_small[index] = instructions_retired() - before;
+        if read != buffer.len() {
+            return Err(format!("read {read} bytes of {SMALL_FILE}, not {}", buffer.len()));
+        }
+    }
+    report("fs.open_close", &open_close[1..]);
+    report("fs.read_small", &read_small[1..]);
+    Ok(())
 }
 
 /// Prints the lowest figure, with every figure when they differ.
