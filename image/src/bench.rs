@@ -122,12 +122,13 @@ fn parse_ready(transcript: &str) -> Option<Figure> {
 }
 
 /// The bench system's disk: a small FAT image, made afresh, holding the file the fs
-/// benchmarks read (`/bench/small.txt`, 400 bytes).
+/// benchmarks read (`/bench/small.txt`, 400 bytes), with room for the 16 MiB file
+/// `fs.write_mib` writes.
 fn bench_disk() -> Result<crate::disk::Image, String> {
     let directory = crate::build::workspace_root().join("target").join("bench");
     std::fs::create_dir_all(&directory).map_err(|error| format!("{}: {error}", directory.display()))?;
     let small: Vec<u8> = (0..400u32).map(|index| b'a' + (index % 26) as u8).collect();
-    crate::disk::Image::fat(&directory.join("bench-disk.img"), 8 << 20, &[("bench/small.txt", &small)])
+    crate::disk::Image::fat(&directory.join("bench-disk.img"), 48 << 20, &[("bench/small.txt", &small)])
 }
 
 /// Every figure, once.

@@ -79,6 +79,22 @@ pub const TESTS: &[SystemTest] = &[
                     has(&say(&mut machine, "echo status $?")?, "status 1")
                 },
             )?;
+            cx.step(
+                "copy_large",
+                "cp of a 2.9 MB program (through the session's shared buffer) gives a file of its size",
+                || {
+                    say(&mut machine, "cp /bin/security /home/user/security.copy")?;
+                    has(&say(&mut machine, "echo status $?")?, "status 0")?;
+                    let original = say(&mut machine, "stat /bin/security")?;
+                    let copy = say(&mut machine, "stat /home/user/security.copy")?;
+                    let size =
+                        |text: &str| text.lines().find(|line| line.contains("size")).map(str::to_string);
+                    match (size(&original), size(&copy)) {
+                        (Some(a), Some(b)) if a == b => Ok(()),
+                        _ => Err(format!("sizes differ: {original:?} against {copy:?}")),
+                    }
+                },
+            )?;
             cx.step("keep_and_sync", "a file copied to /home/user and synced is kept", || {
                 say(&mut machine, "cp /www/about.html /home/user/kept.html")?;
                 say(&mut machine, "sync")?;
@@ -88,6 +104,19 @@ pub const TESTS: &[SystemTest] = &[
             machine.expect("root: shell exited with status 0", STEP)?;
             expect_status(&mut machine, exit_status::SUCCESS)?;
             drop(machine);
+            cx.step(
+                "large_copy_exact",
+                "the large copy is byte for byte the program, read from the disk on the host",
+                || {
+                    let original = disk.read("bin/security")?;
+                    let copy = disk.read("home/user/security.copy")?;
+                    if original == copy {
+                        Ok(())
+                    } else {
+                        Err(format!("the copy differs ({} against {} bytes)", copy.len(), original.len()))
+                    }
+                },
+            )?;
             // The same disk again: what the first boot synced is there.
             let mut again = cx.boot(|boot| boot.disk_as(&disk, system_disk_attach()))?;
             again.expect("Lattice shell. Type `help` for the list of builtins.", STEP)?;

@@ -31,7 +31,7 @@ pub use cache::{CacheStats, Class, Purpose, SectorCache};
 pub use check::{Repair, check_and_repair};
 pub use device::{BlockDevice, DeviceError, MemoryDevice, SECTOR_SIZE};
 pub use layout::Layout;
-pub use volume::{Mounted, SessionId, Volume};
+pub use volume::{Mounted, SessionId, SharedMemory, Volume};
 
 #[cfg(test)]
 mod tests;

@@ -831,14 +831,21 @@ impl<D: BlockDevice> Volume<D> {
         Ok(bytes)
     }
 
+    /// Takes back the charge of the session's shared buffer: the server could not make it
+    /// (its frames did not fit the donated memory).
+    pub fn detach_buffer(&mut self, session: SessionId) -> Result<(), FsError> {
+        self.session_mut(session)?.buffer = 0;
+        Ok(())
+    }
+
     /// Answers one request of `session`; `shared` is the session's shared buffer as the
-    /// server maps it (empty before `AttachBuffer`). For `AttachBuffer`, the server
-    /// sends the buffer's frame with the answer.
-    pub fn serve(
+    /// server maps it (empty before `AttachBuffer`). For `AttachBuffer`, the answer is the
+    /// buffer's size; the server sends the asked page's frame with it.
+    pub fn serve<S: SharedMemory + ?Sized>(
         &mut self,
         session: SessionId,
         request: Request,
-        shared: &mut [u8],
+        shared: &mut S,
     ) -> Result<Response, FsError> {
         let buffer = self.session(session)?.buffer;
         let shared_len = (shared.len() as u64).min(buffer);
@@ -861,8 +868,14 @@ impl<D: BlockDevice> Volume<D> {
                 Ok(Response::Data(bytes))
             }
             Request::Read { handle, into: Place::Shared { offset, length } } => {
-                let target = shared.get_mut(range(offset, length)?).ok_or(FsError::BadBuffer)?;
-                let count = self.read(session, handle, target)?;
+                let range = range(offset, length)?;
+                // Read into our memory, then copy out: the buffer is shared, so it is
+                // never lent as a slice.
+                let mut bytes = vec![0_u8; range.len()];
+                let count = self.read(session, handle, &mut bytes)?;
+                if !shared.write(range.start, &bytes[..count]) {
+                    return Err(FsError::BadBuffer);
+                }
                 Ok(Response::Transferred { count: u32::try_from(count).unwrap_or(u32::MAX) })
             }
             Request::Write { handle, from: Source::Inline(bytes) } => {
@@ -870,8 +883,14 @@ impl<D: BlockDevice> Volume<D> {
                 Ok(Response::Written { count: u32::try_from(count).unwrap_or(u32::MAX) })
             }
             Request::Write { handle, from: Source::Shared { offset, length } } => {
-                let source = shared.get(range(offset, length)?).ok_or(FsError::BadBuffer)?;
-                let count = self.write(session, handle, source)?;
+                let range = range(offset, length)?;
+                // Copied in once, then written: the client cannot change the bytes under
+                // the engine while it works.
+                let mut bytes = vec![0_u8; range.len()];
+                if !shared.read(range.start, &mut bytes) {
+                    return Err(FsError::BadBuffer);
+                }
+                let count = self.write(session, handle, &bytes)?;
                 Ok(Response::Written { count: u32::try_from(count).unwrap_or(u32::MAX) })
             }
             Request::Seek { handle, to } => {
@@ -897,9 +916,39 @@ impl<D: BlockDevice> Volume<D> {
             Request::Sync => self.sync().map(|()| Response::Synced),
             Request::StatFs => self.stat_fs().map(Response::FsStatus),
             Request::Close { handle } => self.close(session, handle).map(|()| Response::Closed),
-            Request::AttachBuffer => {
+            Request::AttachBuffer { .. } => {
                 self.attach_buffer(session).map(|bytes| Response::BufferAttached { bytes })
             }
         }
+    }
+}
+
+/// A session's shared buffer as the server reaches it: copies in and out by offset, never a
+/// slice (on Lattice it is memory the client may write at any moment). A byte slice is one
+/// (the host tests'); the server's is its mapping of the buffer's frames.
+pub trait SharedMemory {
+    /// Its size in bytes (0: none attached).
+    fn len(&self) -> usize;
+    /// Whether it has no bytes (none attached).
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Copies `into.len()` bytes at `offset` into `into`; `false` if the range is outside.
+    fn read(&self, offset: usize, into: &mut [u8]) -> bool;
+    /// Copies `bytes` to `offset`; `false` if the range is outside.
+    fn write(&mut self, offset: usize, bytes: &[u8]) -> bool;
+}
+
+impl SharedMemory for [u8] {
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+    fn read(&self, offset: usize, into: &mut [u8]) -> bool {
+        let source = offset.checked_add(into.len()).and_then(|end| self.get(offset..end));
+        source.map(|source| into.copy_from_slice(source)).is_some()
+    }
+    fn write(&mut self, offset: usize, bytes: &[u8]) -> bool {
+        let target = offset.checked_add(bytes.len()).and_then(|end| self.get_mut(offset..end));
+        target.map(|target| target.copy_from_slice(bytes)).is_some()
     }
 }

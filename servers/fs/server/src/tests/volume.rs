@@ -324,6 +324,7 @@ fn requests_are_served_with_inline_and_shared_data_and_paged_listings() {
     let serve = |volume: &mut Volume<MemoryDevice>, request: Request, shared: &mut [u8]| {
         volume.serve(SESSION, request, shared)
     };
+    assert_eq!(serve(&mut volume, Request::Close { handle: 99 }, &mut [][..]), Err(FsError::BadHandle));
     // Before the buffer is attached, shared ranges are refused.
     let Ok(Response::Opened { handle, .. }) = serve(
         &mut volume,
@@ -335,7 +336,7 @@ fn requests_are_served_with_inline_and_shared_data_and_paged_listings() {
     let write_shared = Request::Write { handle, from: Source::Shared { offset: 0, length: 4096 } };
     assert_eq!(serve(&mut volume, write_shared.clone(), &mut shared), Err(FsError::BadBuffer));
     assert_eq!(
-        serve(&mut volume, Request::AttachBuffer, &mut shared),
+        serve(&mut volume, Request::AttachBuffer { page: 0 }, &mut shared),
         Ok(Response::BufferAttached { bytes: 64 * 1024 })
     );
     let data = pattern(11, 64 * 1024);
@@ -368,7 +369,7 @@ fn requests_are_served_with_inline_and_shared_data_and_paged_listings() {
     let mut pages = 0;
     loop {
         let request = Request::ReadDirectory { path: "/many".into(), start: listed.len() as u32 };
-        let Ok(Response::Directory { entries, more }) = volume.serve(SESSION, request, &mut []) else {
+        let Ok(Response::Directory { entries, more }) = volume.serve(SESSION, request, &mut [][..]) else {
             panic!("list")
         };
         assert!(userlib::rpc::reply_fits::<fs_api::Fs>(&Response::Directory {
@@ -383,7 +384,7 @@ fn requests_are_served_with_inline_and_shared_data_and_paged_listings() {
     }
     assert!(pages > 2, "{pages} pages");
     assert_eq!(listed, names);
-    let Ok(Response::FsStatus(status)) = volume.serve(SESSION, Request::StatFs, &mut []) else {
+    let Ok(Response::FsStatus(status)) = volume.serve(SESSION, Request::StatFs, &mut [][..]) else {
         panic!("statfs")
     };
     assert_eq!(status.fat, fs_api::FatKind::Fat32);
