@@ -171,7 +171,13 @@ pub fn run() -> Result<(), String> {
     std::fs::write(&path, to_json(&first)).map_err(|error| format!("write {}: {error}", path.display()))?;
     println!("wrote {}", path.display());
     if first != second {
-        return Err("the two runs disagree: a figure is not deterministic".into());
+        let differing: Vec<String> = first
+            .iter()
+            .zip(&second)
+            .filter(|(a, b)| a != b)
+            .map(|(a, b)| format!("{} ({} then {})", a.name, a.instructions, b.instructions))
+            .collect();
+        return Err(format!("the two runs disagree: not deterministic: {}", differing.join(", ")));
     }
     println!("both runs gave the same figures");
     Ok(())

@@ -14,7 +14,7 @@ pub const KERNEL_SUITE: Expected<'static> = &[
     ("CNODE", 12),
     ("IPC", 21),
     ("NTFN", 9),
-    ("TIMER", 7),
+    ("TIMER", 8),
     ("THREAD", 18),
     ("VSPACE", 14),
     ("SYSCALL", 8),
