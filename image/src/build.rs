@@ -59,6 +59,7 @@ pub const BOOT_PROGRAMS: &[&str] = &[
     "readline",
     "greedy",
     "forbidden",
+    "fsbuffer",
     "test-virtio",
     "sleep",
     "test-blk",

@@ -176,6 +176,48 @@ pub const TESTS: &[SystemTest] = &[
             expect_status(&mut again, exit_status::SUCCESS)
         },
     },
+    SystemTest {
+        name: "files.shared_buffer",
+        about: "a program attaches its fs session's shared buffer, writes and reads back 100 000 bytes through it, revokes the session and faults at its next touch of the buffer: the revoke unmapped it",
+        system: "virt",
+        run: |cx| {
+            let disk = cx.system_disk("system.img")?;
+            let mut machine = cx.boot(|boot| boot.disk_as(&disk, system_disk_attach()))?;
+            machine.expect("Lattice shell. Type `help` for the list of builtins.", STEP)?;
+            machine.expect(PROMPT, STEP)?;
+            machine.type_line("fsbuffer")?;
+            cx.check(
+                "attached",
+                "the buffer is attached: 64 KiB from the session's donation",
+                machine.expect("fsbuffer: attached a shared buffer of 65536 bytes", STEP),
+            )?;
+            cx.check(
+                "round_trip",
+                "100 000 bytes written and read back through the buffer are equal",
+                machine.expect(
+                    "fsbuffer: 100000 bytes written and read back through the buffer are equal",
+                    STEP,
+                ),
+            )?;
+            cx.check(
+                "revoked_unmaps",
+                "after its session is revoked, the program's next touch of the buffer is a page fault at the window",
+                machine.expect("(fsbuffer) faulted: load page fault at 0x3fffc00000", STEP),
+            )?;
+            machine.expect(PROMPT, STEP)?;
+            cx.check("status", "$? says it was killed by the fault (139)", {
+                say(&mut machine, "echo status $?").and_then(|text| has(&text, "status 139"))
+            })?;
+            cx.check(
+                "fs_serves_on",
+                "the fs server goes on serving: ls /tmp answers, the file is gone",
+                say(&mut machine, "ls /tmp").and_then(|text| lacks(&text, "fsbuffer.bin")),
+            )?;
+            machine.type_line("exit")?;
+            machine.expect("root: shell exited with status 0", STEP)?;
+            expect_status(&mut machine, exit_status::SUCCESS)
+        },
+    },
 ];
 
 /// Types `line` at the prompt (the last one seen) and returns what came up to the next.
