@@ -28,6 +28,7 @@ pub const USER_PACKAGES: &[&str] = &[
     "sessions",
     "test-virtio",
     "test-blk",
+    "test-fs",
     "coreutils",
     "fs",
 ];
@@ -63,6 +64,7 @@ pub const BOOT_PROGRAMS: &[&str] = &[
     "test-virtio",
     "sleep",
     "test-blk",
+    "test-fs",
     "fs",
     // The file tools (`coreutils::TOOLS`; a host test keeps the two lists together).
     "ls",

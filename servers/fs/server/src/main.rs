@@ -178,7 +178,7 @@ mod program {
                     tracing::warn!(repair = %mounted.repair, "the mount check repaired the volume");
                 }
             }
-            Err(why) => tracing::warn!(why = why.as_str(), "no volume: every request is answered NoVolume"),
+            Err(why) => tracing::warn!("no volume: {why}; every file request is answered NoVolume"),
         }
         let sync_timer = make_sync_timer(&kit).map_err(|error| tracing::warn!(%error, "no sync timer")).ok();
         let mut server = FileServer { volume, sync_timer, sync_armed: false };
@@ -202,7 +202,10 @@ mod program {
             first.get_or_insert(disk);
         }
         let disk = system.or(first).ok_or_else(|| "no block device".to_string())?;
-        Volume::mount(Disk(disk), CACHE_SECTORS).map_err(|error| format!("{error}"))
+        Volume::mount(Disk(disk), CACHE_SECTORS).map_err(|error| match error {
+            FsError::NoVolume { why } => why,
+            other => format!("{other}"),
+        })
     }
 
     /// A kernel timer signalling the kit's notification with [`SYNC_BIT`], made from this

@@ -38,7 +38,7 @@ use lamfat::{LossyOemCpConverter, NullTimeProvider, Read as _, Seek as _, Write 
 use crate::cache::{CacheIo, CacheStats, Class, Purpose, SectorCache, StorageError};
 use crate::check::{Repair, check_and_repair};
 use crate::device::{BlockDevice, SECTOR_SIZE};
-use crate::layout::Layout;
+use crate::layout::{self, FOREIGN_BYTES, Layout};
 use crate::names::{check_new_name, client_path, file_key, same_name};
 
 /// Where FAT32's information sector keeps the free cluster count.
@@ -252,15 +252,21 @@ impl<D: BlockDevice> Volume<D> {
     /// `NoVolume`, saying which.
     pub fn mount(device: D, cache_sectors: usize) -> Result<Volume<D>, FsError> {
         let no_volume = |why: String| FsError::NoVolume { why };
-        if device.sectors() == 0 {
-            return Err(no_volume(String::from("the device is empty")));
+        let sectors = device.sectors();
+        if sectors == 0 {
+            return Err(no_volume(String::from("the disk is empty (0 sectors)")));
         }
         let mut cache = SectorCache::new(device, cache_sectors);
         let mut boot = [0_u8; SECTOR_SIZE];
         cache
             .read_at(0, &mut boot)
             .map_err(|error| no_volume(format!("cannot read the boot sector: {error}")))?;
-        let layout = Layout::parse(&boot, cache.device().sectors()).map_err(no_volume)?;
+        let layout = Layout::parse(&boot, sectors).map_err(|why| {
+            // Say what the disk holds instead, if it is plainly something else.
+            let mut head = [0_u8; FOREIGN_BYTES];
+            let read = cache.read_at(0, &mut head).unwrap_or(0);
+            no_volume(head.get(..read).and_then(layout::foreign).map_or(why, String::from))
+        })?;
         cache.set_layout(layout.clone());
         let repair = check_and_repair(&mut cache, &layout)
             .map_err(|error| no_volume(format!("the mount check could not read the volume: {error}")))?;

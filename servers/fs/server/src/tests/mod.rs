@@ -14,6 +14,7 @@ use grant::{FsPath, Rights, Scope};
 use crate::device::MemoryDevice;
 use crate::volume::Volume;
 
+mod bad_disks;
 mod cache;
 mod check;
 mod crash;
