@@ -161,8 +161,9 @@ fn bulk(security: &SecurityClient) -> Result<(), String> {
     if bytes < PIECE_BYTES as u64 {
         return Err(format!("the shared buffer holds {bytes} bytes, less than a piece"));
     }
-    let piece: alloc::vec::Vec<u8> = (0..PIECE_BYTES).map(|index| (index % 251) as u8).collect();
-    let pieces = (LARGE_MIB << 20) as usize / PIECE_BYTES;
+    let piece: alloc::vec::Vec<u8> =
+        (0..PIECE_BYTES).map(|index| u8::try_from(index % 251).unwrap_or(0)).collect();
+    let pieces = usize::try_from(LARGE_MIB << 20).unwrap_or(usize::MAX) / PIECE_BYTES;
     let create = OpenFlags::WRITE.union(OpenFlags::CREATE).union(OpenFlags::TRUNCATE);
     let (handle, _) = fs.open(LARGE_FILE, create).map_err(|error| format!("create: {error}"))?;
     let before = instructions_retired();

@@ -236,7 +236,7 @@ impl FsClient {
         let mapped = (0..pages).try_for_each(|page| {
             let into = if page == 0 { first } else { slots().ok_or_else(no_slot)? };
             if page > 0 {
-                let again = self.attach_page(page as u32, into)?;
+                let again = self.attach_page(u32::try_from(page).map_err(|_| FsError::BadBuffer)?, into)?;
                 if again != bytes {
                     return Err(FsError::BadBuffer);
                 }
@@ -255,7 +255,8 @@ impl FsClient {
         let mut done = 0;
         while done < buffer.len() {
             let want = (buffer.len() - done).min(region.bytes());
-            let count = self.read_shared(handle, 0, want as u32)? as usize;
+            let want_bytes = u32::try_from(want).map_err(|_| FsError::BadBuffer)?;
+            let count = self.read_shared(handle, 0, want_bytes)? as usize;
             let Some(target) = buffer.get_mut(done..done + count) else { return Err(unexpected()) };
             if !copy_out(region, target) {
                 return Err(FsError::BadBuffer);
@@ -274,7 +275,8 @@ impl FsClient {
             if !copy_in(region, chunk) {
                 return Err(FsError::BadBuffer);
             }
-            let count = self.write_shared(handle, 0, chunk.len() as u32)?;
+            let length = u32::try_from(chunk.len()).map_err(|_| FsError::BadBuffer)?;
+            let count = self.write_shared(handle, 0, length)?;
             if count as usize != chunk.len() {
                 return Err(FsError::NoSpace);
             }

@@ -322,10 +322,9 @@ impl<D: BlockDevice> SectorCache<D> {
                 continue;
             }
             self.stats.forced += 1;
-            let data_waiting = self
-                .index
-                .values()
-                .any(|&slot| self.slots[slot as usize].dirty && self.slots[slot as usize].class == Class::Data);
+            let data_waiting = self.index.values().any(|&slot| {
+                self.slots[slot as usize].dirty && self.slots[slot as usize].class == Class::Data
+            });
             if data_waiting {
                 if self.boot_marks_dirty() {
                     self.write_class(Class::Boot)?;
@@ -390,7 +389,8 @@ impl<D: BlockDevice> SectorCache<D> {
     /// within the request go to the device as one request (up to [`MAX_READ_RUN`]).
     pub fn read_at(&mut self, offset: u64, buffer: &mut [u8]) -> Result<usize, DeviceError> {
         let size = self.size();
-        let length = usize::try_from(size.saturating_sub(offset)).map_or(buffer.len(), |left| left.min(buffer.len()));
+        let length =
+            usize::try_from(size.saturating_sub(offset)).map_or(buffer.len(), |left| left.min(buffer.len()));
         let mut done = 0;
         while done < length {
             let position = offset + done as u64;
@@ -405,10 +405,14 @@ impl<D: BlockDevice> SectorCache<D> {
             }
             let last_sector = (offset + length as u64 - 1) / SECTOR_BYTES;
             let mut run = 1;
-            while run < MAX_READ_RUN && sector + run <= last_sector && !self.index.contains_key(&(sector + run)) {
+            while run < MAX_READ_RUN
+                && sector + run <= last_sector
+                && !self.index.contains_key(&(sector + run))
+            {
                 run += 1;
             }
-            let mut bytes = vec![0_u8; run as usize * SECTOR_SIZE];
+            // At most MAX_READ_RUN sectors.
+            let mut bytes = vec![0_u8; usize::try_from(run).unwrap_or(1) * SECTOR_SIZE];
             self.device.read_sectors(sector, &mut bytes)?;
             self.stats.misses += run;
             self.stats.requests += 1;
@@ -628,7 +632,9 @@ impl<D: BlockDevice> SectorCache<D> {
     pub fn dirty_of(&self, class: Class) -> Vec<u64> {
         self.index
             .iter()
-            .filter(|(_, slot)| self.slots[**slot as usize].dirty && self.slots[**slot as usize].class == class)
+            .filter(|(_, slot)| {
+                self.slots[**slot as usize].dirty && self.slots[**slot as usize].class == class
+            })
             .map(|(&sector, _)| sector)
             .collect()
     }

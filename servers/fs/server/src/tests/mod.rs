@@ -17,6 +17,7 @@ use crate::volume::Volume;
 mod cache;
 mod check;
 mod crash;
+mod data;
 mod names;
 mod volume;
 
