@@ -18,6 +18,7 @@ mod bad_disks;
 mod cache;
 mod check;
 mod crash;
+mod data;
 mod names;
 mod volume;
 
