@@ -28,6 +28,7 @@ pub const USER_PACKAGES: &[&str] = &[
     "sessions",
     "test-virtio",
     "test-blk",
+    "test-fs",
     "coreutils",
     "fs",
 ];
@@ -62,9 +63,11 @@ pub const PROGRAMS: &[&str] = &[
     "readline",
     "greedy",
     "forbidden",
+    "fsbuffer",
     "test-virtio",
     "sleep",
     "test-blk",
+    "test-fs",
     "fs",
     // The file tools (`coreutils::TOOLS`; a host test keeps the two lists together).
     "ls",

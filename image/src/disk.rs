@@ -56,6 +56,14 @@ impl Image {
         Ok(Self { path: path.to_path_buf(), fat: false })
     }
 
+    /// Writes `bytes` at `path` as a deliberately bad disk (not FAT, a volume cut short,
+    /// noise): the runner does not run `fsck.fat` on it after the machine stops, since it is
+    /// not meant to be a volume; the test judges it instead (by its bytes).
+    pub fn bad(path: &Path, bytes: &[u8]) -> Result<Self, String> {
+        std::fs::write(path, bytes).map_err(|error| format!("write {}: {error}", path.display()))?;
+        Ok(Self { path: path.to_path_buf(), fat: false })
+    }
+
     /// An image at `path` taken as it is (the system disk, host tests of command lines).
     pub fn existing(path: &Path, fat: bool) -> Self {
         Self { path: path.to_path_buf(), fat }

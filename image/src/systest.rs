@@ -143,7 +143,13 @@ impl Machine {
                 return Ok(matched);
             }
             if transcript.closed {
-                return Err(format!("the machine stopped before printing {needle:?}"));
+                let seen = &transcript.text[self.cursor..];
+                let tail: Vec<&str> = seen.lines().rev().take(6).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                return Err(format!(
+                    "the machine stopped before printing {needle:?}; its last lines: {}",
+                    tail.join(" | ")
+                ));
             }
             let now = Instant::now();
             if now >= deadline {

@@ -105,6 +105,8 @@ mod lattice {
             .connect("fs", Rights::READ, into)
             .map(|_| FsClient::new(FS))
             .map_err(|error| error.to_string());
+        // What the shell's end (which powers the machine off) syncs first.
+        let sync_at_exit = filesystem.as_ref().ok().copied();
         let interrupt = match start_watcher() {
             Ok(()) => Some(INTERRUPT),
             Err(error) => {
@@ -138,6 +140,14 @@ mod lattice {
         // without it QEMU's counter follows host cycles).
         tracing::info!(instret = userlib::syscall::instructions_retired(), "ready");
         let status = shell.run();
+        // The machine powers off when the shell ends: what programs changed in the last
+        // seconds (the fs server syncs a few seconds after the last change) reaches the disk
+        // first, so a clean shutdown leaves a clean volume.
+        if let Some(filesystem) = sync_at_exit
+            && let Err(error) = filesystem.sync()
+        {
+            userlib::println!("shell: sync at exit: {error}");
+        }
         i32::try_from(status).unwrap_or(1)
     }
 

@@ -26,7 +26,7 @@ pub const CAT: Tool = Tool {
 };
 
 /// Bytes read (and written) at a time.
-pub const CHUNK_BYTES: usize = 8 * 1024;
+pub const CHUNK_BYTES: usize = 64 * 1024;
 
 struct Concatenate {
     paths: Vec<String>,

@@ -16,6 +16,8 @@ use crate::{FAILURE, Output, Tool, run};
 /// own CSpace root; a spawned program holds no capability to its CNode, and the slots from
 /// 32 are free).
 const FS_SESSION: CapabilitySlot = CapabilitySlot { cnode: 0, index: 32 };
+/// Where the shared buffer's frames go (one slot per page of the server's 64 KiB).
+const BUFFER_SLOTS: core::ops::Range<usize> = 33..49;
 
 /// Output bytes gathered before they are written (one system call each time).
 const OUTPUT_BUFFER: usize = 4096;
@@ -39,7 +41,7 @@ fn connect(rights: Rights) -> Result<Remote, String> {
     let security = SecurityClient::from_start_info()
         .ok_or_else(|| String::from("started without a session with the security server"))?;
     security.connect("fs", rights, FS_SESSION).map_err(|error| error.to_string())?;
-    Ok(Remote::new(FS_SESSION.index))
+    Ok(Remote::new(FS_SESSION.index).buffer_slots(BUFFER_SLOTS))
 }
 
 /// The console, with output gathered in pieces of [`OUTPUT_BUFFER`] and complaints written

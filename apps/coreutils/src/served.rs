@@ -75,7 +75,7 @@ impl Served {
     fn call(&mut self, request: &Request) -> Result<Response, FsError> {
         let message = rpc::encode_request::<Fs>(request)?;
         let decoded = rpc::decode_request::<Fs>(&message)?;
-        let answer = self.volume.serve(SESSION, decoded, &mut []);
+        let answer = self.volume.serve(SESSION, decoded, &mut [][..]);
         rpc::decode_reply::<Fs>(&rpc::encode_reply::<Fs>(&answer))
     }
 

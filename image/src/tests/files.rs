@@ -1,11 +1,12 @@
-//! System tests of files at the shell: the filesystem server on the system disk
-//! (virtio-blk), the file tools and the shell's working directory, typed at the prompt as a
-//! person would, and the same disk booted again. After each test the harness runs
-//! `fsck.fat -n` on the disk.
+//! System tests of files: at the shell (the filesystem server on the system disk over
+//! virtio-blk, the file tools and the shell's working directory, typed at the prompt as a
+//! person would, and the same disk booted again), and a program holding exactly httpd's
+//! grant (`apps/test-fs` in the `test-fs` system) against the same server and disk. After
+//! each test the harness runs `fsck.fat -n` on the disk.
 
 use kernel_abi::exit_status;
 
-use super::{PROMPT, STEP, SystemTest, expect_status, system_disk_attach};
+use super::{Context, PROMPT, STEP, SystemTest, expect_status, system_disk_attach};
 use crate::systest::Machine;
 
 /// The files tests, in the order they run.
@@ -79,6 +80,22 @@ pub const TESTS: &[SystemTest] = &[
                     has(&say(&mut machine, "echo status $?")?, "status 1")
                 },
             )?;
+            cx.step(
+                "copy_large",
+                "cp of a 2.9 MB program (through the session's shared buffer) gives a file of its size",
+                || {
+                    say(&mut machine, "cp /bin/security /home/user/security.copy")?;
+                    has(&say(&mut machine, "echo status $?")?, "status 0")?;
+                    let original = say(&mut machine, "stat /bin/security")?;
+                    let copy = say(&mut machine, "stat /home/user/security.copy")?;
+                    let size =
+                        |text: &str| text.lines().find(|line| line.contains("size")).map(str::to_string);
+                    match (size(&original), size(&copy)) {
+                        (Some(a), Some(b)) if a == b => Ok(()),
+                        _ => Err(format!("sizes differ: {original:?} against {copy:?}")),
+                    }
+                },
+            )?;
             cx.step("keep_and_sync", "a file copied to /home/user and synced is kept", || {
                 say(&mut machine, "cp /www/about.html /home/user/kept.html")?;
                 say(&mut machine, "sync")?;
@@ -88,6 +105,19 @@ pub const TESTS: &[SystemTest] = &[
             machine.expect("root: shell exited with status 0", STEP)?;
             expect_status(&mut machine, exit_status::SUCCESS)?;
             drop(machine);
+            cx.step(
+                "large_copy_exact",
+                "the large copy is byte for byte the program, read from the disk on the host",
+                || {
+                    let original = disk.read("bin/security")?;
+                    let copy = disk.read("home/user/security.copy")?;
+                    if original == copy {
+                        Ok(())
+                    } else {
+                        Err(format!("the copy differs ({} against {} bytes)", copy.len(), original.len()))
+                    }
+                },
+            )?;
             // The same disk again: what the first boot synced is there.
             let mut again = cx.boot(|boot| boot.disk_as(&disk, system_disk_attach()))?;
             again.expect("Lattice shell. Type `help` for the list of builtins.", STEP)?;
@@ -147,7 +177,100 @@ pub const TESTS: &[SystemTest] = &[
             expect_status(&mut again, exit_status::SUCCESS)
         },
     },
+    SystemTest {
+        name: "files.shared_buffer",
+        about: "a program attaches its fs session's shared buffer, writes and reads back 100 000 bytes through it, revokes the session and faults at its next touch of the buffer: the revoke unmapped it",
+        system: "virt",
+        run: |cx| {
+            let disk = cx.system_disk("system.img")?;
+            let mut machine = cx.boot(|boot| boot.disk_as(&disk, system_disk_attach()))?;
+            machine.expect("Lattice shell. Type `help` for the list of builtins.", STEP)?;
+            machine.expect(PROMPT, STEP)?;
+            machine.type_line("fsbuffer")?;
+            cx.check(
+                "attached",
+                "the buffer is attached: 64 KiB from the session's donation",
+                machine.expect("fsbuffer: attached a shared buffer of 65536 bytes", STEP),
+            )?;
+            cx.check(
+                "round_trip",
+                "100 000 bytes written and read back through the buffer are equal",
+                machine.expect(
+                    "fsbuffer: 100000 bytes written and read back through the buffer are equal",
+                    STEP,
+                ),
+            )?;
+            cx.check(
+                "revoked_unmaps",
+                "after its session is revoked, the program's next touch of the buffer is a page fault at the window",
+                machine.expect("(fsbuffer) faulted: load page fault at 0x3fffc00000", STEP),
+            )?;
+            machine.expect(PROMPT, STEP)?;
+            cx.check("status", "$? says it was killed by the fault (139)", {
+                say(&mut machine, "echo status $?").and_then(|text| has(&text, "status 139"))
+            })?;
+            cx.check(
+                "fs_serves_on",
+                "the fs server goes on serving: ls /tmp answers, the file is gone",
+                say(&mut machine, "ls /tmp").and_then(|text| lacks(&text, "fsbuffer.bin")),
+            )?;
+            machine.type_line("exit")?;
+            machine.expect("root: shell exited with status 0", STEP)?;
+            expect_status(&mut machine, exit_status::SUCCESS)
+        },
+    },
+    SystemTest {
+        name: "files.httpd_grant",
+        about: "a program holding exactly httpd's grant (fs /www read) reads /www/index.html as the disk holds it and is refused /etc, /www/.., /WWW and every change in /www with Denied naming the grant, and a wider connection by the security server",
+        system: "test-fs",
+        run: httpd_grant,
+    },
 ];
+
+/// The page `test-fs` reads, as the system disk holds it (from the repo's tree).
+const PAGE: &str = "image/disk/www/index.html";
+
+fn httpd_grant(cx: &Context) -> Result<(), String> {
+    let disk = cx.system_disk("system.img")?;
+    let mut machine = cx.boot(|boot| boot.disk_as(&disk, system_disk_attach()))?;
+    machine.expect("root: started test-fs", STEP)?;
+    // FS0001 the session, FS0002-3 the page and /www, FS0004-6 reads outside the grant,
+    // FS0007-10 changes in /www, FS0011 nothing changed, FS0012 the wider connection.
+    cx.expect_checks(&machine, "test-fs", &[("FS", 12)])?;
+    machine.expect("root: test-fs exited with status 0", STEP)?;
+    expect_status(&mut machine, exit_status::SUCCESS)?;
+    cx.check("no_panic", "nothing in the machine's output panicked", machine.refute("panic"))?;
+    let transcript = machine.transcript();
+    drop(machine);
+    let page = std::fs::read(crate::build::workspace_root().join(PAGE))
+        .map_err(|error| format!("{PAGE}: {error}"))?;
+    let expected = format!("{} bytes, fnv1a64 {:#018x}", page.len(), fnv1a64(&page));
+    cx.check(
+        "page_as_on_disk",
+        "the size and hash test-fs gives for /www/index.html are those of the repo's page the disk was made from",
+        match page_line(&transcript) {
+            Some(line) if line == expected => Ok(()),
+            Some(line) => Err(format!("test-fs read {line:?}, the page is {expected:?}")),
+            None => Err("test-fs printed no page line".into()),
+        },
+    )
+    // The runner then checks the disk with fsck.fat -n: nothing wrote to it.
+}
+
+/// What `test-fs` printed after `test-fs: page /www/index.html: `.
+fn page_line(transcript: &str) -> Option<&str> {
+    transcript
+        .lines()
+        .find_map(|line| line.strip_prefix("test-fs: page /www/index.html: "))
+        .map(str::trim_end)
+}
+
+/// 64-bit FNV-1a, as `apps/test-fs` computes it.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3))
+}
 
 /// Types `line` at the prompt (the last one seen) and returns what came up to the next.
 fn say(machine: &mut Machine, line: &str) -> Result<String, String> {
@@ -163,4 +286,77 @@ fn has(text: &str, needle: &str) -> Result<(), String> {
 /// `text` does not hold `needle`.
 fn lacks(text: &str, needle: &str) -> Result<(), String> {
     if text.contains(needle) { Err(format!("did not expect {needle:?} in {text:?}")) } else { Ok(()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use policy::{Decision, DenyReason, Policy, Rights, Scope};
+
+    fn compiled(file: &str) -> Policy {
+        let path = crate::build::workspace_root().join(file);
+        let source = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{file}: {error}"));
+        let compiled = policy::compile(&source).unwrap_or_else(|errors| panic!("{file}: {errors}"));
+        assert!(compiled.warnings.is_empty(), "{file}: {:?}", compiled.warnings);
+        compiled.policy
+    }
+
+    /// What `policy` decides for `program` (at its own label) asking `service` for
+    /// `rights`: the typed scope it would get, or the kind of refusal.
+    fn decision(policy: &Policy, program: &str, service: &str, rights: &str) -> Result<Scope, String> {
+        let id = policy.program_id(program).unwrap_or_else(|| panic!("{program} is not declared"));
+        let label = policy.program(id).and_then(|declared| declared.label).expect("a fixed label");
+        match policy.decide_named(program, label, service, Rights::parse(rights).expect("rights")) {
+            Decision::Allow(allowed) => Ok(allowed.scope()),
+            Decision::Deny(DenyReason::RightsNotGranted { missing, .. }) => {
+                Err(format!("not granted: {missing}"))
+            }
+            Decision::Deny(DenyReason::FlowDenied { .. }) => Err("labels do not flow".into()),
+            Decision::Deny(DenyReason::NoGrant { .. }) => Err("no grant".into()),
+            Decision::Deny(other) => Err(format!("{other:?}")),
+        }
+    }
+
+    /// The test system's policy gives `/bin/test-fs` exactly what the shipped policy gives
+    /// `/bin/httpd` at the filesystem: the same label and, for every request, the same
+    /// typed scope or the same kind of refusal. A change to httpd's grant in
+    /// `policy/default.rhai` fails here until `image/systems/test-fs.rhai` follows, so
+    /// `files.httpd_grant` cannot drift from what httpd holds.
+    #[test]
+    fn test_fs_holds_httpds_grant() {
+        let shipped = compiled("policy/default.rhai");
+        let test = compiled("image/systems/test-fs.rhai");
+        let label = |policy: &Policy, program: &str| {
+            let id = policy.program_id(program).expect("declared");
+            policy
+                .label_text(policy.program(id).and_then(|declared| declared.label).expect("labelled"))
+                .to_string()
+        };
+        assert_eq!(label(&test, "/bin/test-fs"), label(&shipped, "/bin/httpd"));
+        for rights in ["read", "write", "create", "delete", "read write", "read write create delete"] {
+            let httpd = decision(&shipped, "/bin/httpd", "fs", rights);
+            let ours = decision(&test, "/bin/test-fs", "fs", rights);
+            assert_eq!(ours, httpd, "fs {rights}");
+        }
+        // The grant httpd's refusals name, as the fs server writes it (`test-fs`'s GRANT).
+        assert_eq!(
+            decision(&test, "/bin/test-fs", "fs", "read").map(|scope| scope.to_string()),
+            Ok("fs /www read".into())
+        );
+        // And nothing else: test-fs may reach no other service.
+        for service in ["console", "donor", "proc", "net", "security"] {
+            assert!(decision(&test, "/bin/test-fs", service, "read").is_err(), "{service}");
+        }
+    }
+
+    #[test]
+    fn the_page_line_and_its_hash_are_read() {
+        let transcript =
+            "noise\ntest-fs: page /www/index.html: 408 bytes, fnv1a64 0x0123456789abcdef\r\nmore\n";
+        assert_eq!(page_line(transcript), Some("408 bytes, fnv1a64 0x0123456789abcdef"));
+        assert_eq!(page_line("test-fs: ok   FS0001 x\n"), None);
+        // FNV-1a's published values.
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
 }

@@ -16,6 +16,7 @@
 mod blk;
 mod boot;
 mod console;
+mod disks;
 mod fault;
 mod files;
 mod harness;
@@ -207,6 +208,7 @@ pub fn all_tests() -> Vec<&'static SystemTest> {
         shell::TESTS,
         time::TESTS,
         files::TESTS,
+        disks::TESTS,
         fault::TESTS,
         kernel::TESTS,
         runtime::TESTS,

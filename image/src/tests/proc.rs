@@ -25,7 +25,7 @@ pub const TESTS: &[SystemTest] = &[
     },
     SystemTest {
         name: "proc.from_disk",
-        about: "with the system disk the process manager loads hello and a file tool from /bin (the boot archive holds neither), a copy of hello in /home/user by its path and relative to the working directory; a text file is refused as not an executable and the shell goes on; a path the spawn grant does not name is refused; without a disk the shell still comes up and says what it cannot find",
+        about: "with the system disk the process manager loads hello and a file tool from /bin (the boot archive holds neither), a copy of hello in /home/user by its path and relative to the working directory; a text file is refused as not an executable and the shell goes on; a path the spawn grant does not name is refused; without a disk the shell still comes up and says why programs cannot be loaded",
         system: "virt",
         run: from_disk,
     },
@@ -94,17 +94,24 @@ fn from_disk(cx: &Context) -> Result<(), String> {
     machine.expect("root: shell exited with status 0", STEP)?;
     expect_status(machine, exit_status::SUCCESS)?;
     // No disk: the boot archive holds the servers and the shell, so the prompt comes, and
-    // what only the disk holds is not found.
+    // what only the disk holds cannot be loaded, with the fs server's reason.
     let bare = &mut cx.boot(|boot| boot)?;
     cx.step("no_disk_prompt", "without a disk the shell still comes up", || {
         bare.expect("Lattice shell. Type `help` for the list of builtins.", STEP)?;
         bare.expect(PROMPT, STEP).map(|_| ())
     })?;
-    cx.step("no_disk_not_found", "without a disk hello and ls are not found, and the shell goes on", || {
-        has(&say(bare, "hello")?, "lattice: command not found: hello")?;
-        has(&say(bare, "ls")?, "lattice: command not found: ls")?;
-        has(&say(bare, "echo still here")?, "still here")
-    })?;
+    cx.step(
+        "no_disk_no_volume",
+        "without a disk hello and ls cannot be read (no volume: no disk), and the shell goes on",
+        || {
+            has(
+                &say(bare, "hello")?,
+                "lattice: cannot run hello: cannot read the program: no volume: no disk",
+            )?;
+            has(&say(bare, "ls")?, "lattice: cannot run ls: cannot read the program: no volume: no disk")?;
+            has(&say(bare, "echo still here")?, "still here")
+        },
+    )?;
     bare.type_line("exit 0")?;
     bare.expect("root: shell exited with status 0", STEP)?;
     expect_status(bare, exit_status::SUCCESS)

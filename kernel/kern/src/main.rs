@@ -71,6 +71,8 @@ pub struct Kernel {
     pub interrupts: object::irq::Interrupts,
     /// The armed timers, earliest first.
     pub timers: kernel_core::deadlines::DeadlineList,
+    /// Instructions retired while no thread could run, since boot (`IdleInstructions`).
+    pub idle_instructions: usize,
 }
 
 static KERNEL: KernelCell<Kernel> = KernelCell::new(Kernel {
@@ -81,6 +83,7 @@ static KERNEL: KernelCell<Kernel> = KernelCell::new(Kernel {
     root_thread: 0,
     interrupts: object::irq::Interrupts::new(),
     timers: kernel_core::deadlines::DeadlineList::new(),
+    idle_instructions: 0,
 });
 
 impl Kernel {
@@ -181,11 +184,19 @@ impl Kernel {
 
     /// The frame of the next thread to run; while none can run, waits for interrupts (taken
     /// by polling `sip`: the kernel keeps them disabled) and handles them.
+    /// The instructions from the first time nothing could run to the moment a thread can
+    /// again count as idle (`IdleInstructions`).
     fn schedule(&mut self) -> *mut trap::TrapFrame {
+        let mut idle_since = None;
         loop {
             if let Some(frame) = self.scheduler.switch_to_next() {
+                if let Some(since) = idle_since {
+                    self.idle_instructions =
+                        self.idle_instructions.wrapping_add(csr::read_instret().wrapping_sub(since));
+                }
                 return frame;
             }
+            idle_since.get_or_insert_with(csr::read_instret);
             self.scheduler.idle();
             csr::wait_for_interrupt();
             let pending = csr::read_sip();

@@ -59,6 +59,10 @@ pub fn handle(kernel: &mut Kernel, caller: ObjectRef<Thread>) {
         Ok(Syscall::NonBlockingSend) => send(kernel, caller, false),
         Ok(Syscall::Recv) => receive(kernel, caller, true),
         Ok(Syscall::NonBlockingRecv) => receive(kernel, caller, false),
+        Ok(Syscall::IdleInstructions) => {
+            set_register(caller, 1, kernel.idle_instructions);
+            Ok(())
+        }
         Ok(Syscall::DebugCheck) => crate::invariants::check(kernel, caller)
             .map(|slots| set_register(caller, 1, slots))
             .map_err(|invariant| {

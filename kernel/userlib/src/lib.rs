@@ -38,6 +38,7 @@ pub mod object;
 #[cfg(target_arch = "riscv64")]
 pub mod print;
 pub mod rpc;
+pub mod shared;
 #[cfg(target_arch = "riscv64")]
 pub mod start;
 #[cfg(target_arch = "riscv64")]

@@ -90,3 +90,20 @@ pub fn write_bytes(address: usize, bytes: &[u8]) -> bool {
     unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), address as *mut u8, bytes.len()) };
     true
 }
+
+/// Copies `into.len()` bytes from `address` in a page (or pages) mapped at run time into
+/// `into`, checked once for the whole range as [`write_bytes`] is. Returns `false` (reading
+/// nothing) if the range touches this program's image, initial stack or heap, or wraps.
+/// Faults if part of it is not mapped readable.
+pub fn read_bytes(address: usize, into: &mut [u8]) -> bool {
+    if !is_runtime_range(address, into.len()) {
+        return false;
+    }
+    // SAFETY: as in `read_word`: the range holds no Rust object (it is outside the image,
+    // the initial stack and the heap, checked above), so reading it aliases nothing the
+    // compiler tracks, and `into` (a Rust object) cannot overlap it; the bytes are copied,
+    // never referenced, so another program writing the page meanwhile changes only what
+    // this copy sees. An unmapped page faults instead of being read.
+    unsafe { core::ptr::copy_nonoverlapping(address as *const u8, into.as_mut_ptr(), into.len()) };
+    true
+}

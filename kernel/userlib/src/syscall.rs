@@ -150,6 +150,15 @@ pub fn instructions_retired() -> u64 {
     count
 }
 
+/// The instructions the processor retired while no thread could run, since boot (the
+/// kernel waiting for interrupts): a benchmark subtracts the change over its span from the
+/// change of [`instructions_retired`] to count work, not the wait for a device.
+pub fn idle_instructions() -> u64 {
+    // SAFETY: IdleInstructions only reads a kernel counter.
+    let (_, value) = unsafe { raw(Syscall::IdleInstructions as usize, [0; 6]) };
+    value as u64
+}
+
 /// Asks the kernel to check its invariants over everything reachable from this thread's
 /// CSpace. Returns the number of slots checked, or the invariant that failed.
 pub fn debug_check() -> Result<usize, kernel_abi::syscall::Invariant> {

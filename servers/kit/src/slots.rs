@@ -95,6 +95,25 @@ mod owned {
             Ok(slot)
         }
 
+        /// A slot holding a new object of `object_type` made from the Untyped in slot
+        /// `untyped` (a session's donation, say), not from the program's budget.
+        pub fn make_from(
+            untyped: usize,
+            object_type: ObjectType,
+            size_bits: usize,
+        ) -> Result<Slot, KitError> {
+            let slot = Slot::new()?;
+            object::retype(untyped, object_type, size_bits, at::CNODE, slot.index, 1)?;
+            Ok(slot)
+        }
+
+        /// A slot holding a copy of `source`'s capability with only `rights`.
+        pub fn copy(source: usize, rights: Rights) -> Result<Slot, KitError> {
+            let slot = Slot::new()?;
+            object::copy(at::CNODE, slot.index, at::CNODE, source, rights)?;
+            Ok(slot)
+        }
+
         /// A slot holding a child of `source`'s capability with `rights` and `badge`.
         pub fn mint(source: usize, rights: Rights, badge: usize) -> Result<Slot, KitError> {
             let slot = Slot::new()?;

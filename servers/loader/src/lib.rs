@@ -11,7 +11,11 @@
 //! | IPC buffer | `userlib::start::IPC_BUFFER_ADDRESS` |
 //! | heap | `userlib::start::HEAP_ADDRESS`, `heap_pages` pages |
 //! | stack | below `USER_STACK_TOP`, `stack_pages` pages, a guard page under it |
+//! | mapping window (its page table only) | `userlib::shared::WINDOW_ADDRESS`, `WINDOW_PAGES` pages |
 //!
+//! Every process holds the capability to its own address space at
+//! `userlib::shared::ADDRESS_SPACE_SLOT`, and the mapping window's page table is installed,
+//! so it can map frames it is given (a server's shared buffer) with no memory of its own.
 //! The process's CNode gets the capabilities the caller grants at the slots it chooses;
 //! the process's thread holds its CNode, address space, IPC buffer and fault endpoint in its
 //! own slots. The ELF file is validated by `kernel_core::elf::plan` first.
@@ -31,8 +35,9 @@ use userlib::start::{HEAP_ADDRESS, IPC_BUFFER_ADDRESS, START_INFO_ADDRESS, Start
 pub mod server_slots {
     /// Its own CNode (to make objects into, and to name slots in invocations).
     pub const CNODE: usize = 1;
-    /// Its own address space (to map frames, device registers).
-    pub const ADDRESS_SPACE: usize = 2;
+    /// Its own address space (to map frames, device registers): the loader puts it there
+    /// for every process (`userlib::shared::ADDRESS_SPACE_SLOT`).
+    pub const ADDRESS_SPACE: usize = userlib::shared::ADDRESS_SPACE_SLOT;
     /// Its own thread.
     pub const THREAD: usize = 3;
     /// An Untyped of its memory budget, to make its objects from.
@@ -311,6 +316,10 @@ pub fn build(workspace: &mut Workspace<'_>, spec: &Spec<'_>) -> Result<Process, 
         workspace.page_with_bytes(address_space, page, Rights::READ | Rights::WRITE, 0, &[])?;
         pages += 1;
     }
+    // The mapping window's page table (after the stack: its upper table is the stack's).
+    let window = workspace.make(ObjectType::PageTable, 0)?;
+    object::map_page_table(window, address_space, userlib::shared::WINDOW_ADDRESS)?;
+    pages += 1;
     for index in 0..spec.heap_pages {
         let page = HEAP_ADDRESS + index * PAGE_SIZE;
         workspace.page_with_bytes(address_space, page, Rights::READ | Rights::WRITE, 0, &[])?;
@@ -321,6 +330,7 @@ pub fn build(workspace: &mut Workspace<'_>, spec: &Spec<'_>) -> Result<Process, 
         workspace.page_with_bytes(address_space, IPC_BUFFER_ADDRESS, Rights::READ | Rights::WRITE, 0, &[])?;
     pages += 2;
 
+    object::copy(cnode, userlib::shared::ADDRESS_SPACE_SLOT, workspace.cnode, address_space, Rights::ALL)?;
     for grant in spec.grants {
         match grant.badge {
             Some(badge) => {

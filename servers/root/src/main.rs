@@ -360,7 +360,6 @@ fn start_server(
             .map_err(|_| "cannot give it a capability")
     };
     copy(at::CNODE, process.cnode)?;
-    copy(at::ADDRESS_SPACE, process.address_space)?;
     copy(at::THREAD, process.thread)?;
     if server.sched_control {
         copy(at::SCHED_CONTROL, slot::SCHED_CONTROL)?;

@@ -53,6 +53,11 @@ pub const ALL: &[Test] = &[
         about: "bad arguments: no notification is NotBound, a non-notification or one without WRITE is refused, a past deadline fires at once",
         run: bad_arguments,
     },
+    Test {
+        id: "TIMER0008",
+        about: "the idle count (IdleInstructions) stays still while a thread runs and grows while every thread waits for a timer, by less than all instructions retired",
+        run: idle_is_counted,
+    },
 ];
 
 /// The length of a scheduler tick in `rdtime` units (100 ticks a second).
@@ -252,5 +257,19 @@ fn bad_arguments(context: &mut Context) -> Outcome {
     check_eq!(object::timer_cancel(stamped), Ok(false));
     check_eq!(object::timer_arm(stamped, now()), Ok(false));
     check_eq!(ipc::poll(signalled), Ok(32));
+    Ok(())
+}
+
+fn idle_is_counted(context: &mut Context) -> Outcome {
+    use userlib::syscall::{idle_instructions, instructions_retired};
+    let (timer, notification) = ok!(timer(context, 0x11));
+    let (idle_before, all_before) = (idle_instructions(), instructions_retired());
+    // Running: nothing is idle.
+    check_eq!(idle_instructions(), idle_before);
+    check_eq!(object::timer_arm(timer, now() + millis(context, 20)), Ok(false));
+    check_eq!(ipc::wait(notification), Ok(0x11));
+    let (idle_after, all_after) = (idle_instructions(), instructions_retired());
+    check!(idle_after > idle_before);
+    check!(idle_after - idle_before < all_after - all_before);
     Ok(())
 }

@@ -25,7 +25,7 @@
 //! | `Sync` | none | none | `Synced` | yes |
 //! | `StatFs` | none | none | `FsStatus` | yes |
 //! | `Close` | none | none | `Closed` | no: the second is `BadHandle` |
-//! | `AttachBuffer` | reply carries a frame capability: the session's shared buffer | none | `BufferAttached` | yes: the same buffer again |
+//! | `AttachBuffer` | reply carries a frame capability: a page of the session's shared buffer | none | `BufferAttached` | yes: the same page again |
 //!
 //! Nothing blocks but for the server's own work on the disk: `Sync` answers when every
 //! change before it is on the device (data, then the allocation table and its copy, then
@@ -35,10 +35,13 @@
 //!
 //! **Bulk data.** A `Read` or `Write` carries its bytes inline when they fit a message
 //! ([`MAX_INLINE_BYTES`]); larger transfers go through the session's shared buffer: the
-//! client asks `AttachBuffer` once, maps the frame the reply carries, and names a range of
-//! it ([`Place::Shared`], [`Source::Shared`]). The server makes the buffer from the
-//! session's donation, so revoking the session unmaps it from both sides. The file path
-//! itself always travels in the message.
+//! client asks `AttachBuffer` for each of its pages (one frame capability per answer), maps
+//! them in a run of its mapping window (`userlib::shared`), and names a range of it
+//! ([`Place::Shared`], [`Source::Shared`]). [`FsClient`] does all this: its `read` and
+//! `write` go through the buffer once it is attached ([`FsClient::attach_buffer`]). The
+//! server makes the buffer from the session's donation (its frames are retyped from the
+//! donated memory), so revoking the session, which takes the donation back, unmaps it from
+//! both sides. The file path itself always travels in the message.
 //!
 //! **Sessions pay for their state** with their donation: each open file costs
 //! [`OPEN_FILE_BYTES`], the shared buffer its size; a session that spends its donation is
@@ -320,9 +323,14 @@ pub enum Request {
         /// The handle.
         handle: u32,
     },
-    /// The session's shared buffer: the reply carries the capability of its frame, for
-    /// the client to map; the server makes it from the donation the first time.
-    AttachBuffer,
+    /// Page `page` of the session's shared buffer: the reply carries the capability of its
+    /// frame (read and write), for the client to map as that page of its buffer. The server
+    /// makes the whole buffer from the donation at the first of these; a client asks for
+    /// page 0, learns the size, and asks for the rest. A page past the end is `BadBuffer`.
+    AttachBuffer {
+        /// Which page (from 0).
+        page: u32,
+    },
 }
 
 /// What the filesystem answers.
@@ -369,7 +377,7 @@ pub enum Response {
     FsStatus(FsStatus),
     /// The handle is closed.
     Closed,
-    /// The shared buffer's capability travels with this answer.
+    /// The capability of the asked page of the shared buffer travels with this answer.
     BufferAttached {
         /// Its size in bytes.
         bytes: u64,

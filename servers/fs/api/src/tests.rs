@@ -29,7 +29,7 @@ fn requests() -> Vec<Request> {
         Request::Sync,
         Request::StatFs,
         Request::Close { handle: u32::MAX },
-        Request::AttachBuffer,
+        Request::AttachBuffer { page: 3 },
     ]
 }
 

@@ -28,12 +28,16 @@
 //! every sector is dirty it first writes back the dirty data (allowed at any time by the
 //! order above) or, if there is none, everything in sync order.
 //!
+//! **Reads.** A read of sectors the cache does not hold sends the device one request per
+//! run of consecutive missing sectors within it (up to [`MAX_READ_RUN`] sectors), not
+//! one per sector: each request is a round trip (submit, interrupt, wake) on the target.
+//!
 //! Invariants: at most `capacity` sectors are held; a dirty sector is never dropped; a
 //! sector that failed to write stays dirty.
 
-use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
+use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
@@ -77,6 +81,8 @@ pub struct CacheStats {
     pub hits: u64,
     /// Sectors read from the device.
     pub misses: u64,
+    /// Read requests sent to the device (a run of missing sectors is one).
+    pub requests: u64,
     /// Clean sectors dropped for room.
     pub evictions: u64,
     /// Sectors written to the device.
@@ -87,24 +93,50 @@ pub struct CacheStats {
     pub forced: u64,
 }
 
-#[derive(Debug)]
-struct Entry {
-    data: Box<[u8; SECTOR_SIZE]>,
+/// A slot index meaning "none" in the clean list and the lookup memo.
+const NO_SLOT: u32 = u32::MAX;
+
+/// The most sectors one device request reads (64 KiB): a run of missing sectors longer
+/// than this is read in several requests.
+pub const MAX_READ_RUN: u64 = 128;
+
+/// What the cache knows of one held sector; its bytes are `SectorCache::data`'s slice at
+/// the slot's index.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    sector: u64,
     dirty: bool,
     class: Class,
-    stamp: u64,
+    /// Whether the slot is in the clean list (held, clean).
+    listed: bool,
+    /// The clean list's neighbours: more and less recently used.
+    newer: u32,
+    older: u32,
 }
 
 /// The cache over device `D` (see the module doc).
+///
+/// Held sectors live in slots: `index` maps a sector to its slot, `data` holds every
+/// slot's bytes in one allocation, and the clean slots form a list by last use (newest
+/// first) through the slots themselves, so a hit, a touch and an eviction cost no
+/// allocation and no tree operation beyond the one lookup. Dirty slots are in no list:
+/// they are never dropped. The most recent lookup is remembered (`last`), so the many
+/// small reads lamfat makes within one sector (table entries, directory entries) skip
+/// the tree.
 #[derive(Debug)]
 pub struct SectorCache<D> {
     device: D,
     layout: Option<Layout>,
     capacity: usize,
-    entries: BTreeMap<u64, Entry>,
-    /// Sectors by last use (stamp → sector).
-    recent: BTreeMap<u64, u64>,
-    clock: u64,
+    index: BTreeMap<u64, u32>,
+    slots: Vec<Slot>,
+    data: Vec<u8>,
+    /// Slots not holding a sector.
+    spare: Vec<u32>,
+    newest: u32,
+    oldest: u32,
+    /// The last sector looked up and its slot (`NO_SLOT`: none).
+    last: (u64, u32),
     purpose: Purpose,
     unflushed: bool,
     stats: CacheStats,
@@ -122,9 +154,13 @@ impl<D: BlockDevice> SectorCache<D> {
             device,
             layout: None,
             capacity: capacity.max(MIN_CAPACITY),
-            entries: BTreeMap::new(),
-            recent: BTreeMap::new(),
-            clock: 0,
+            index: BTreeMap::new(),
+            slots: Vec::new(),
+            data: Vec::new(),
+            spare: Vec::new(),
+            newest: NO_SLOT,
+            oldest: NO_SLOT,
+            last: (0, NO_SLOT),
             purpose: Purpose::Metadata,
             unflushed: false,
             stats: CacheStats::default(),
@@ -191,12 +227,12 @@ impl<D: BlockDevice> SectorCache<D> {
 
     /// Sectors held.
     pub fn held(&self) -> usize {
-        self.entries.len()
+        self.index.len()
     }
 
     /// Sectors waiting to be written.
     pub fn dirty(&self) -> usize {
-        self.entries.values().filter(|entry| entry.dirty).count()
+        self.index.values().filter(|&&slot| self.slots[slot as usize].dirty).count()
     }
 
     /// The most sectors held.
@@ -204,88 +240,188 @@ impl<D: BlockDevice> SectorCache<D> {
         self.capacity
     }
 
-    fn touch(&mut self, sector: u64) {
-        self.clock += 1;
-        let stamp = self.clock;
-        if let Some(entry) = self.entries.get_mut(&sector) {
-            self.recent.remove(&entry.stamp);
-            entry.stamp = stamp;
-            self.recent.insert(stamp, sector);
+    fn bytes(&self, slot: u32) -> &[u8] {
+        let start = slot as usize * SECTOR_SIZE;
+        &self.data[start..start + SECTOR_SIZE]
+    }
+
+    fn bytes_mut(&mut self, slot: u32) -> &mut [u8] {
+        let start = slot as usize * SECTOR_SIZE;
+        &mut self.data[start..start + SECTOR_SIZE]
+    }
+
+    /// Takes `slot` out of the clean list (if it is in it).
+    fn unlist(&mut self, slot: u32) {
+        let Slot { listed, newer, older, .. } = self.slots[slot as usize];
+        if !listed {
+            return;
         }
+        match newer {
+            NO_SLOT => self.newest = older,
+            newer => self.slots[newer as usize].older = older,
+        }
+        match older {
+            NO_SLOT => self.oldest = newer,
+            older => self.slots[older as usize].newer = newer,
+        }
+        let entry = &mut self.slots[slot as usize];
+        entry.listed = false;
+        entry.newer = NO_SLOT;
+        entry.older = NO_SLOT;
+    }
+
+    /// Puts the clean `slot` first in the clean list (the most recently used).
+    fn list_newest(&mut self, slot: u32) {
+        if self.newest == slot {
+            return;
+        }
+        self.unlist(slot);
+        let old_newest = self.newest;
+        {
+            let entry = &mut self.slots[slot as usize];
+            entry.listed = true;
+            entry.newer = NO_SLOT;
+            entry.older = old_newest;
+        }
+        match old_newest {
+            NO_SLOT => self.oldest = slot,
+            newest => self.slots[newest as usize].newer = slot,
+        }
+        self.newest = slot;
+    }
+
+    /// The slot holding `sector`, if any, counted as a hit and marked as just used.
+    fn lookup(&mut self, sector: u64) -> Option<u32> {
+        let slot = if self.last.1 != NO_SLOT && self.last.0 == sector {
+            self.last.1
+        } else {
+            let slot = *self.index.get(&sector)?;
+            self.last = (sector, slot);
+            slot
+        };
+        self.stats.hits += 1;
+        if !self.slots[slot as usize].dirty {
+            self.list_newest(slot);
+        }
+        Some(slot)
     }
 
     /// Makes room for one more sector.
     fn make_room(&mut self) -> Result<(), DeviceError> {
-        while self.entries.len() >= self.capacity {
-            let victim = self
-                .recent
-                .values()
-                .copied()
-                .find(|sector| self.entries.get(sector).is_some_and(|entry| !entry.dirty));
-            match victim {
-                Some(sector) => {
-                    if let Some(entry) = self.entries.remove(&sector) {
-                        self.recent.remove(&entry.stamp);
-                    }
-                    self.stats.evictions += 1;
+        while self.index.len() >= self.capacity {
+            if self.oldest != NO_SLOT {
+                let victim = self.oldest;
+                self.unlist(victim);
+                let sector = self.slots[victim as usize].sector;
+                self.index.remove(&sector);
+                self.spare.push(victim);
+                if self.last.1 == victim {
+                    self.last = (0, NO_SLOT);
                 }
-                None => {
-                    self.stats.forced += 1;
-                    let data_waiting =
-                        self.entries.values().any(|entry| entry.dirty && entry.class == Class::Data);
-                    if data_waiting {
-                        if self.boot_marks_dirty() {
-                            self.write_class(Class::Boot)?;
-                            self.flush()?;
-                        }
-                        self.write_class(Class::Data)?;
-                    } else {
-                        self.write_back()?;
-                    }
+                self.stats.evictions += 1;
+                continue;
+            }
+            self.stats.forced += 1;
+            let data_waiting = self.index.values().any(|&slot| {
+                self.slots[slot as usize].dirty && self.slots[slot as usize].class == Class::Data
+            });
+            if data_waiting {
+                if self.boot_marks_dirty() {
+                    self.write_class(Class::Boot)?;
+                    self.flush()?;
                 }
+                self.write_class(Class::Data)?;
+            } else {
+                self.write_back()?;
             }
         }
         Ok(())
     }
 
-    /// Sector `sector` in the cache (read from the device unless `fill` says the caller
-    /// overwrites all of it).
-    fn load(&mut self, sector: u64, whole: bool) -> Result<(), DeviceError> {
-        if self.entries.contains_key(&sector) {
-            self.stats.hits += 1;
-            self.touch(sector);
-            return Ok(());
+    /// A new clean slot for `sector` holding `bytes` (a whole sector), after making room.
+    fn insert(&mut self, sector: u64, bytes: &[u8]) -> Result<u32, DeviceError> {
+        self.make_room()?;
+        let slot = match self.spare.pop() {
+            Some(slot) => slot,
+            None => {
+                let slot = u32::try_from(self.slots.len()).map_err(|_| DeviceError::Failed)?;
+                self.slots.push(Slot {
+                    sector,
+                    dirty: false,
+                    class: Class::Boot,
+                    listed: false,
+                    newer: NO_SLOT,
+                    older: NO_SLOT,
+                });
+                self.data.resize(self.data.len() + SECTOR_SIZE, 0);
+                slot
+            }
+        };
+        self.slots[slot as usize] =
+            Slot { sector, dirty: false, class: Class::Boot, listed: false, newer: NO_SLOT, older: NO_SLOT };
+        self.bytes_mut(slot).copy_from_slice(bytes);
+        self.index.insert(sector, slot);
+        self.list_newest(slot);
+        self.last = (sector, slot);
+        Ok(slot)
+    }
+
+    /// The slot of sector `sector`, read from the device unless `whole` says the caller
+    /// overwrites all of it.
+    fn load(&mut self, sector: u64, whole: bool) -> Result<u32, DeviceError> {
+        if let Some(slot) = self.lookup(sector) {
+            return Ok(slot);
         }
         if sector >= self.device.sectors() {
             return Err(DeviceError::OutOfRange { sector, sectors: self.device.sectors() });
         }
-        self.make_room()?;
-        let mut data = Box::new([0_u8; SECTOR_SIZE]);
+        let mut bytes = [0_u8; SECTOR_SIZE];
         if !whole {
-            self.device.read_sectors(sector, &mut data[..])?;
+            self.device.read_sectors(sector, &mut bytes)?;
             self.stats.misses += 1;
+            self.stats.requests += 1;
         }
-        self.entries.insert(sector, Entry { data, dirty: false, class: Class::Boot, stamp: 0 });
-        self.touch(sector);
-        Ok(())
+        self.insert(sector, &bytes)
     }
 
-    /// Reads `buffer.len()` bytes at byte `offset` (fewer at the end of the device).
+    /// Reads `buffer.len()` bytes at byte `offset` (fewer at the end of the device). Sectors
+    /// the cache does not hold are read in runs: the missing sectors that follow each other
+    /// within the request go to the device as one request (up to [`MAX_READ_RUN`]).
     pub fn read_at(&mut self, offset: u64, buffer: &mut [u8]) -> Result<usize, DeviceError> {
-        let mut done = 0;
         let size = self.size();
-        while done < buffer.len() {
+        let length =
+            usize::try_from(size.saturating_sub(offset)).map_or(buffer.len(), |left| left.min(buffer.len()));
+        let mut done = 0;
+        while done < length {
             let position = offset + done as u64;
-            if position >= size {
-                break;
-            }
             let sector = position / SECTOR_BYTES;
             let within = (position % SECTOR_BYTES) as usize;
-            self.load(sector, false)?;
-            let Some(entry) = self.entries.get(&sector) else { return Err(DeviceError::Failed) };
-            let count = (SECTOR_SIZE - within).min(buffer.len() - done);
-            buffer[done..done + count].copy_from_slice(&entry.data[within..within + count]);
+            if let Some(slot) = self.lookup(sector) {
+                let count = (SECTOR_SIZE - within).min(length - done);
+                let start = slot as usize * SECTOR_SIZE + within;
+                buffer[done..done + count].copy_from_slice(&self.data[start..start + count]);
+                done += count;
+                continue;
+            }
+            let last_sector = (offset + length as u64 - 1) / SECTOR_BYTES;
+            let mut run = 1;
+            while run < MAX_READ_RUN
+                && sector + run <= last_sector
+                && !self.index.contains_key(&(sector + run))
+            {
+                run += 1;
+            }
+            // At most MAX_READ_RUN sectors.
+            let mut bytes = vec![0_u8; usize::try_from(run).unwrap_or(1) * SECTOR_SIZE];
+            self.device.read_sectors(sector, &mut bytes)?;
+            self.stats.misses += run;
+            self.stats.requests += 1;
+            let count = (bytes.len() - within).min(length - done);
+            buffer[done..done + count].copy_from_slice(&bytes[within..within + count]);
             done += count;
+            for (number, sector_bytes) in (sector..).zip(bytes.chunks_exact(SECTOR_SIZE)) {
+                self.insert(number, sector_bytes)?;
+            }
         }
         Ok(done)
     }
@@ -321,10 +457,11 @@ impl<D: BlockDevice> SectorCache<D> {
             let count = (SECTOR_SIZE - within).min(data.len() - done);
             let bytes = &data[done..done + count];
             let whole = count == SECTOR_SIZE;
-            self.load(sector, whole)?;
-            let class = self.classify(sector, whole && bytes.iter().all(|&byte| byte == 0));
-            let Some(entry) = self.entries.get_mut(&sector) else { return Err(DeviceError::Failed) };
-            entry.data[within..within + count].copy_from_slice(bytes);
+            let slot = self.load(sector, whole)?;
+            let class = self.classify(sector, || whole && bytes.iter().all(|&byte| byte == 0));
+            self.bytes_mut(slot)[within..within + count].copy_from_slice(bytes);
+            self.unlist(slot);
+            let entry = &mut self.slots[slot as usize];
             // A new directory cluster stays data until it is on the disk.
             entry.class = if entry.dirty && entry.class == Class::Data { Class::Data } else { class };
             entry.dirty = true;
@@ -333,7 +470,7 @@ impl<D: BlockDevice> SectorCache<D> {
         Ok(done)
     }
 
-    fn classify(&self, sector: u64, zeros: bool) -> Class {
+    fn classify(&self, sector: u64, zeros: impl FnOnce() -> bool) -> Class {
         let Some(layout) = &self.layout else { return Class::Boot };
         match layout.region(sector) {
             Region::Reserved => Class::Boot,
@@ -343,7 +480,7 @@ impl<D: BlockDevice> SectorCache<D> {
             Region::RootDirectory => Class::Directory,
             Region::Cluster { .. } | Region::Beyond => match self.purpose {
                 Purpose::FileData => Class::Data,
-                Purpose::Metadata if zeros => Class::Data,
+                Purpose::Metadata if zeros() => Class::Data,
                 Purpose::Metadata => Class::Directory,
             },
         }
@@ -352,9 +489,9 @@ impl<D: BlockDevice> SectorCache<D> {
     /// Whether the cached boot sector marks the volume dirty (and is waiting to be written).
     fn boot_marks_dirty(&self) -> bool {
         let Some(layout) = &self.layout else { return false };
-        self.entries
-            .get(&0)
-            .is_some_and(|entry| entry.dirty && entry.data[layout.dirty_flag_offset()] & 1 != 0)
+        self.index.get(&0).is_some_and(|&slot| {
+            self.slots[slot as usize].dirty && self.bytes(slot)[layout.dirty_flag_offset()] & 1 != 0
+        })
     }
 
     /// Writes every dirty sector of `class`, in runs of consecutive sectors.
@@ -364,32 +501,32 @@ impl<D: BlockDevice> SectorCache<D> {
 
     /// Writes the dirty sectors of `class` that `select` picks.
     fn write_selected(&mut self, class: Class, select: impl Fn(u64) -> bool) -> Result<u64, DeviceError> {
-        let sectors: Vec<u64> = self
-            .entries
+        let sectors: Vec<(u64, u32)> = self
+            .index
             .iter()
-            .filter(|(sector, entry)| entry.dirty && entry.class == class && select(**sector))
-            .map(|(&sector, _)| sector)
+            .filter(|(sector, slot)| {
+                let entry = &self.slots[**slot as usize];
+                entry.dirty && entry.class == class && select(**sector)
+            })
+            .map(|(&sector, &slot)| (sector, slot))
             .collect();
         let mut written = 0;
         let mut index = 0;
         while index < sectors.len() {
-            let first = sectors[index];
+            let first = sectors[index].0;
             let mut run = 1;
-            while index + run < sectors.len() && sectors[index + run] == first + run as u64 && run < 128 {
+            while index + run < sectors.len() && sectors[index + run].0 == first + run as u64 && run < 128 {
                 run += 1;
             }
             let mut buffer = Vec::with_capacity(run * SECTOR_SIZE);
-            for sector in &sectors[index..index + run] {
-                if let Some(entry) = self.entries.get(sector) {
-                    buffer.extend_from_slice(&entry.data[..]);
-                }
+            for &(_, slot) in &sectors[index..index + run] {
+                buffer.extend_from_slice(self.bytes(slot));
             }
             self.device.write_sectors(first, &buffer)?;
             self.unflushed = true;
-            for sector in &sectors[index..index + run] {
-                if let Some(entry) = self.entries.get_mut(sector) {
-                    entry.dirty = false;
-                }
+            for &(_, slot) in &sectors[index..index + run] {
+                self.slots[slot as usize].dirty = false;
+                self.list_newest(slot);
             }
             written += run as u64;
             self.stats.written += run as u64;
@@ -493,16 +630,21 @@ impl<D: BlockDevice> SectorCache<D> {
 
     /// The dirty sectors of `class`.
     pub fn dirty_of(&self, class: Class) -> Vec<u64> {
-        self.entries
+        self.index
             .iter()
-            .filter(|(_, entry)| entry.dirty && entry.class == class)
+            .filter(|(_, slot)| {
+                self.slots[**slot as usize].dirty && self.slots[**slot as usize].class == class
+            })
             .map(|(&sector, _)| sector)
             .collect()
     }
 
     /// Sector `sector` as the cache holds it, if it does.
     pub fn cached(&self, sector: u64) -> Option<[u8; SECTOR_SIZE]> {
-        self.entries.get(&sector).map(|entry| *entry.data)
+        let slot = *self.index.get(&sector)?;
+        let mut bytes = [0_u8; SECTOR_SIZE];
+        bytes.copy_from_slice(self.bytes(slot));
+        Some(bytes)
     }
 
     /// Sector `sector` as the device holds it (not the cache).
@@ -514,8 +656,13 @@ impl<D: BlockDevice> SectorCache<D> {
 
     /// Forgets every sector (dirty ones too): the next reads come from the device.
     pub fn discard(&mut self) {
-        self.entries.clear();
-        self.recent.clear();
+        self.index.clear();
+        self.slots.clear();
+        self.data.clear();
+        self.spare.clear();
+        self.newest = NO_SLOT;
+        self.oldest = NO_SLOT;
+        self.last = (0, NO_SLOT);
     }
 }
 

@@ -98,6 +98,7 @@ pub struct MemoryDevice {
     fuse: Option<u64>,
     cut: bool,
     reads: u64,
+    read_requests: u64,
 }
 
 impl MemoryDevice {
@@ -110,7 +111,7 @@ impl MemoryDevice {
     /// A device holding `image` (cut short to a whole number of sectors).
     pub fn from_image(mut image: Vec<u8>) -> MemoryDevice {
         image.truncate(image.len() - image.len() % SECTOR_SIZE);
-        MemoryDevice { image, log: Vec::new(), fuse: None, cut: false, reads: 0 }
+        MemoryDevice { image, log: Vec::new(), fuse: None, cut: false, reads: 0, read_requests: 0 }
     }
 
     /// The device's contents.
@@ -136,6 +137,11 @@ impl MemoryDevice {
     /// Sector reads so far.
     pub fn reads(&self) -> u64 {
         self.reads
+    }
+
+    /// Read requests so far (a request of many sectors is one).
+    pub fn read_requests(&self) -> u64 {
+        self.read_requests
     }
 
     /// Cuts the device now.
@@ -168,6 +174,7 @@ impl BlockDevice for MemoryDevice {
         let source = self.image.get(start..start + buffer.len()).ok_or(DeviceError::Failed)?;
         buffer.copy_from_slice(source);
         self.reads += count;
+        self.read_requests += 1;
         Ok(())
     }
 

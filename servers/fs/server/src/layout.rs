@@ -80,34 +80,102 @@ fn u32_at(sector: &[u8; SECTOR_SIZE], offset: usize) -> u32 {
     u32::from_le_bytes([sector[offset], sector[offset + 1], sector[offset + 2], sector[offset + 3]])
 }
 
+/// A size in sectors as a person reads it: `64 MiB`, `4 KiB`, `512 bytes`, `39.9 MiB`.
+struct Size(u64);
+
+impl core::fmt::Display for Size {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        const KIB: u64 = 1 << 10;
+        const MIB: u64 = 1 << 20;
+        let bytes = self.0.saturating_mul(SECTOR_BYTES);
+        if bytes >= MIB && bytes.is_multiple_of(MIB) {
+            write!(f, "{} MiB", bytes / MIB)
+        } else if bytes >= MIB {
+            let tenths = bytes / (MIB / 10);
+            write!(f, "{}.{} MiB", tenths / 10, tenths % 10)
+        } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
+            write!(f, "{} KiB", bytes / KIB)
+        } else {
+            write!(f, "{bytes} bytes")
+        }
+    }
+}
+
+/// How many of a disk's first bytes [`foreign`] looks at (three sectors: an ext
+/// superblock starts at byte 1024).
+pub const FOREIGN_BYTES: usize = 3 * SECTOR_SIZE;
+
+/// What a disk holds that is plainly not a FAT volume, from its first bytes (`head`, up to
+/// [`FOREIGN_BYTES`]; fewer if the disk is smaller), as the reason a mount is refused:
+/// another file system, a partition table, or nothing at all. `None` when it looks like
+/// none of those, and [`Layout::parse`] says what is wrong.
+pub fn foreign(head: &[u8]) -> Option<&'static str> {
+    let boot = head.get(..SECTOR_SIZE)?;
+    let signed = boot[510] == 0x55 && boot[511] == 0xAA;
+    let jumps = matches!(boot[0], 0xEB | 0xE9);
+    // ext2/3/4 keep their magic number at byte 56 of the superblock at byte 1024.
+    if !jumps && head.get(1080..1082) == Some(&[0x53, 0xEF]) {
+        return Some("the disk holds an ext2/3/4 file system, not FAT");
+    }
+    match boot.get(3..11) {
+        Some(b"NTFS    ") => return Some("the disk holds an NTFS volume, not FAT"),
+        Some(b"EXFAT   ") => return Some("the disk holds an exFAT volume, not FAT12, FAT16 or FAT32"),
+        _ => {}
+    }
+    // A master boot record: signed, no jump to boot code, four entries whose status bytes
+    // are valid (0x00 or 0x80), and one of them a partition (a type, and a start past the
+    // first sector).
+    let entries = || boot[446..510].chunks(16);
+    let partition =
+        |entry: &[u8]| entry[4] != 0 && u32::from_le_bytes([entry[8], entry[9], entry[10], entry[11]]) != 0;
+    if signed && !jumps && entries().all(|entry| matches!(entry[0], 0x00 | 0x80)) && entries().any(partition)
+    {
+        return Some(
+            "the disk has a partition table: only a FAT volume that starts at the disk's first sector is read",
+        );
+    }
+    if boot.iter().all(|&byte| byte == 0) {
+        return Some("the disk is blank: its first sector is all zeros (no FAT boot sector)");
+    }
+    None
+}
+
 impl Layout {
     /// Reads the boot sector of a device of `device_sectors` sectors. The error says what
     /// makes it no FAT volume we can mount.
     pub fn parse(boot: &[u8; SECTOR_SIZE], device_sectors: u64) -> Result<Layout, String> {
         if boot[510] != 0x55 || boot[511] != 0xAA {
-            return Err(String::from("no boot sector signature (not a FAT volume)"));
+            return Err(String::from(
+                "the disk is not FAT: its first sector has no boot signature (55 AA at byte 510)",
+            ));
         }
         if !matches!(boot[0], 0xEB | 0xE9) {
-            return Err(String::from("no jump instruction in the boot sector (not a FAT volume)"));
+            return Err(String::from(
+                "the disk is not FAT: its boot sector does not start with a jump instruction",
+            ));
         }
+        // From here the sector looks like a boot sector: what is wrong is in its parameters.
+        let unusable = |why: String| format!("the disk is not a usable FAT volume: its boot sector {why}");
         let bytes_per_sector = u16_at(boot, 11);
         if usize::from(bytes_per_sector) != SECTOR_SIZE {
-            return Err(format!("{bytes_per_sector}-byte sectors (only 512 are supported)"));
+            return Err(unusable(format!("gives {bytes_per_sector}-byte sectors (only 512 are supported)")));
         }
         let sectors_per_cluster = u32::from(boot[13]);
         if !sectors_per_cluster.is_power_of_two() || sectors_per_cluster > 128 {
-            return Err(format!("{sectors_per_cluster} sectors per cluster is not a power of two up to 128"));
+            return Err(unusable(format!(
+                "gives {sectors_per_cluster} sectors per cluster, not a power of two up to 128"
+            )));
         }
         let reserved_sectors = u32::from(u16_at(boot, 14));
         let fats = boot[16];
         if reserved_sectors == 0 || !(1..=2).contains(&fats) {
-            return Err(format!(
-                "{reserved_sectors} reserved sectors and {fats} tables are not a FAT layout"
-            ));
+            return Err(unusable(format!(
+                "gives {reserved_sectors} reserved sectors and {fats} tables, not a FAT layout"
+            )));
         }
         let root_entries = u32::from(u16_at(boot, 17));
         let total_sectors = match (u16_at(boot, 19), u32_at(boot, 32)) {
-            (0, 0) => return Err(String::from("the boot sector gives no size")),
+            (0, 0) => return Err(unusable(String::from("gives no size"))),
             (0, large) => large,
             (small, _) => u32::from(small),
         };
@@ -115,21 +183,25 @@ impl Layout {
         let is_fat32 = fat16_size == 0;
         let sectors_per_fat = if is_fat32 { u32_at(boot, 36) } else { fat16_size };
         if sectors_per_fat == 0 {
-            return Err(String::from("the allocation table has no sectors"));
+            return Err(unusable(String::from("gives the allocation table no sectors")));
         }
         let root_dir_sectors = (root_entries * 32).div_ceil(SECTOR_U32);
         let first_data_sector = u64::from(reserved_sectors)
             + u64::from(fats) * u64::from(sectors_per_fat)
             + u64::from(root_dir_sectors);
         if first_data_sector >= u64::from(total_sectors) {
-            return Err(String::from("the tables leave no room for data"));
+            return Err(unusable(String::from("gives tables that leave no room for data")));
         }
         if u64::from(total_sectors) > device_sectors {
             return Err(format!(
-                "truncated: the boot sector says {total_sectors} sectors, the device has {device_sectors}"
+                "the disk is truncated: its FAT volume's boot sector says {total_sectors} sectors ({}), \
+                 the device has {device_sectors} ({})",
+                Size(u64::from(total_sectors)),
+                Size(device_sectors),
             ));
         }
-        let first_data_sector = u32::try_from(first_data_sector).map_err(|_| String::from("too large"))?;
+        let first_data_sector = u32::try_from(first_data_sector)
+            .map_err(|_| unusable(String::from("gives too large a layout")))?;
         let total_clusters = (total_sectors - first_data_sector) / sectors_per_cluster;
         let fat = if total_clusters < 4085 {
             FatKind::Fat12
@@ -139,7 +211,9 @@ impl Layout {
             FatKind::Fat32
         };
         if is_fat32 != (fat == FatKind::Fat32) {
-            return Err(format!("{total_clusters} clusters do not match the boot sector's FAT type"));
+            return Err(unusable(format!(
+                "gives {total_clusters} clusters, which do not match its FAT type"
+            )));
         }
         let bits = match fat {
             FatKind::Fat12 => 12,
@@ -148,15 +222,17 @@ impl Layout {
         };
         let entries_held = u64::from(sectors_per_fat) * SECTOR_BYTES * 8 / bits;
         if entries_held < u64::from(total_clusters) + u64::from(FIRST_CLUSTER) {
-            return Err(format!(
-                "the allocation table holds {entries_held} entries for {total_clusters} clusters"
-            ));
+            return Err(unusable(format!(
+                "gives an allocation table of {entries_held} entries for {total_clusters} clusters"
+            )));
         }
         let (mirrored, active_fat, root_cluster, fs_info_sector) = if is_fat32 {
             let flags = u16_at(boot, 40);
             let root_cluster = u32_at(boot, 44);
             if root_cluster < FIRST_CLUSTER || root_cluster >= total_clusters + FIRST_CLUSTER {
-                return Err(format!("the root directory's cluster {root_cluster} is outside the volume"));
+                return Err(unusable(format!(
+                    "puts the root directory at cluster {root_cluster}, outside the volume"
+                )));
             }
             let fs_info = u32::from(u16_at(boot, 48));
             let fs_info =
@@ -166,7 +242,7 @@ impl Layout {
             (true, 0, 0, 0)
         };
         if active_fat >= fats {
-            return Err(format!("the active table {active_fat} does not exist"));
+            return Err(unusable(format!("names table {active_fat} active, which does not exist")));
         }
         let root_first = reserved_sectors + u32::from(fats) * sectors_per_fat;
         Ok(Layout {

@@ -8,7 +8,9 @@
 //! [`layout`] (the boot sector's map of the volume), [`cache`] (the sector cache and its
 //! sync order, and lamfat's storage over it), [`check`] (the mount check and repair),
 //! [`names`] (paths and names, checked before anything changes), [`raw`] (what lamfat does
-//! not fix after a directory moves), [`volume`] (the operations and sessions).
+//! not fix after a directory moves, and where a file's directory entry lies), [`table`]
+//! (the allocation table entry by entry), [`data`] (file contents read and written
+//! straight through the cache), [`volume`] (the operations and sessions).
 //!
 //! Invariants across them: a request that is refused changed nothing; a sync answers
 //! only when everything before it is on the device, written in an order after which a
@@ -21,17 +23,19 @@ extern crate alloc;
 
 pub mod cache;
 pub mod check;
+pub mod data;
 pub mod device;
 pub mod layout;
 pub mod names;
 pub mod raw;
+pub mod table;
 pub mod volume;
 
 pub use cache::{CacheStats, Class, Purpose, SectorCache};
 pub use check::{Repair, check_and_repair};
 pub use device::{BlockDevice, DeviceError, MemoryDevice, SECTOR_SIZE};
 pub use layout::Layout;
-pub use volume::{Mounted, SessionId, Volume};
+pub use volume::{Mounted, SessionId, SharedMemory, Volume};
 
 #[cfg(test)]
 mod tests;

@@ -15,8 +15,12 @@
 //! - changes reach the disk at a client's `Sync`, at the close of a written file, and
 //!   [`SYNC_DELAY`] after the last change, by a kernel timer on a kit notification bit.
 //!
-//! Not yet: the shared buffer (`AttachBuffer` is refused with `BadBuffer`), so data travels
-//! inline, at most `fs_api::MAX_INLINE_BYTES` per message (see CAVEATS.md).
+//! - a session's shared buffer is made at its first `AttachBuffer`: frames retyped from the
+//!   session's donated memory, mapped in a run of this server's mapping window
+//!   (`userlib::shared`) and each page's capability (read and write) sent to the client
+//!   when it asks for that page; revoking the session's donation (the security server and
+//!   the donor do, when it closes) deletes the frames, unmapping them from both sides, and
+//!   the run goes back to the window when the kit reports the session closed.
 #![cfg_attr(target_os = "none", no_std)]
 #![cfg_attr(target_os = "none", no_main)]
 #![forbid(unsafe_code)]
@@ -38,16 +42,20 @@ mod program {
     use alloc::string::{String, ToString};
     use core::time::Duration;
 
-    use fs::{BlockDevice, DeviceError, Volume};
-    use fs_api::{Fs, FsError, Request};
-    use kernel_abi::ObjectType;
+    use alloc::vec::Vec;
+
+    use fs::{BlockDevice, DeviceError, SharedMemory, Volume};
+    use fs_api::{Fs, FsError, Request, Response};
+    use kernel_abi::{ObjectType, Rights};
     use kit::{Answer, Call, Caller, Config, Kit, Session, Slot};
     use userlib::println;
+    use userlib::shared::Region;
     use userlib::time::Timer;
     use virtio::{BlockError, VirtioBlock};
 
-    /// What a session costs its client: its open files (`fs_api::OPEN_FILE_BYTES` each).
-    const SESSION_BYTES: u64 = 16 << 10;
+    /// What a session costs its client: its shared buffer (`fs_api::MAX_BUFFER_BYTES`) and
+    /// its open files (`fs_api::OPEN_FILE_BYTES` each).
+    const SESSION_BYTES: u64 = 128 << 10;
     /// Sectors the write-back cache holds (256 KiB, from the heap).
     const CACHE_SECTORS: usize = 512;
     /// The kit notification bit of the sync timer.
@@ -91,6 +99,57 @@ mod program {
         }
     }
 
+    /// A session's shared buffer as this server holds it: the frames (made from the
+    /// session's donation), the read-write copies it sends, and where they are mapped.
+    #[derive(Default)]
+    struct Buffer {
+        frames: Vec<Slot>,
+        copies: Vec<Slot>,
+        region: Option<Region>,
+    }
+
+    impl Drop for Buffer {
+        fn drop(&mut self) {
+            // The frames go first (their mapping with them), then the run of the window.
+            self.copies.clear();
+            self.frames.clear();
+            if let Some(region) = self.region.take() {
+                region.release();
+            }
+        }
+    }
+
+    impl SharedMemory for Buffer {
+        fn len(&self) -> usize {
+            self.region.map_or(0, |region| region.bytes())
+        }
+        fn read(&self, offset: usize, into: &mut [u8]) -> bool {
+            self.region.is_some_and(|region| region.read(offset, into))
+        }
+        fn write(&mut self, offset: usize, bytes: &[u8]) -> bool {
+            self.region.is_some_and(|region| region.write(offset, bytes))
+        }
+    }
+
+    impl Buffer {
+        /// Makes a buffer of `bytes` from the donated Untyped `donation`, mapped here.
+        fn make(donation: usize, bytes: u64) -> Result<Buffer, FsError> {
+            let pages = usize::try_from(bytes).unwrap_or(usize::MAX) / userlib::shared::PAGE_BYTES;
+            let spent = |_| FsError::DonationSpent { needed: bytes, free: 0 };
+            let region = Region::reserve(pages).ok_or(FsError::BadBuffer)?;
+            let mut buffer = Buffer { frames: Vec::new(), copies: Vec::new(), region: Some(region) };
+            let read_write = Rights::READ | Rights::WRITE;
+            for page in 0..pages {
+                let frame = Slot::make_from(donation, ObjectType::Frame, 0).map_err(spent)?;
+                region.map(page, frame.index(), read_write).map_err(|_| FsError::BadBuffer)?;
+                let copy = Slot::copy(frame.index(), read_write).map_err(|_| FsError::BadBuffer)?;
+                buffer.frames.push(frame);
+                buffer.copies.push(copy);
+            }
+            Ok(buffer)
+        }
+    }
+
     /// The server's state beyond the kit's.
     struct FileServer {
         /// The mounted volume, or why there is none.
@@ -103,7 +162,7 @@ mod program {
     pub(crate) fn main() -> i32 {
         let _ = userlib::trace::init("fs", tracing::Level::INFO);
         let config = Config::new("fs").service("fs", SESSION_BYTES);
-        let kit = match Kit::<()>::start(config) {
+        let kit = match Kit::<Buffer>::start(config) {
             Ok(kit) => kit,
             Err(error) => {
                 println!("fs: cannot start: {error}");
@@ -119,7 +178,7 @@ mod program {
                     tracing::warn!(repair = %mounted.repair, "the mount check repaired the volume");
                 }
             }
-            Err(why) => tracing::warn!(why = why.as_str(), "no volume: every request is answered NoVolume"),
+            Err(why) => tracing::warn!("no volume: {why}; every file request is answered NoVolume"),
         }
         let sync_timer = make_sync_timer(&kit).map_err(|error| tracing::warn!(%error, "no sync timer")).ok();
         let mut server = FileServer { volume, sync_timer, sync_armed: false };
@@ -129,7 +188,7 @@ mod program {
     }
 
     /// Opens the system disk and mounts it.
-    fn mount(kit: &Kit<()>) -> Result<Volume<Disk>, String> {
+    fn mount(kit: &Kit<Buffer>) -> Result<Volume<Disk>, String> {
         let disks = virtio::open_block_devices(kit, &virtio::Config::new(DISK_BITS))
             .map_err(|error| format!("no disk: {error}"))?;
         let mut disks = disks.into_iter();
@@ -143,12 +202,15 @@ mod program {
             first.get_or_insert(disk);
         }
         let disk = system.or(first).ok_or_else(|| "no block device".to_string())?;
-        Volume::mount(Disk(disk), CACHE_SECTORS).map_err(|error| format!("{error}"))
+        Volume::mount(Disk(disk), CACHE_SECTORS).map_err(|error| match error {
+            FsError::NoVolume { why } => why,
+            other => format!("{other}"),
+        })
     }
 
     /// A kernel timer signalling the kit's notification with [`SYNC_BIT`], made from this
     /// server's memory.
-    fn make_sync_timer(kit: &Kit<()>) -> Result<(Timer, Slot), kit::KitError> {
+    fn make_sync_timer(kit: &Kit<Buffer>) -> Result<(Timer, Slot), kit::KitError> {
         let timer = Slot::make(ObjectType::Timer, 0)?;
         let signal = kit.notification(SYNC_BIT)?;
         let bound = Timer::bind(timer.index(), signal.index())?;
@@ -156,6 +218,40 @@ mod program {
         // stays with it for the server's life.
         let _ = signal.leak();
         Ok((bound, timer))
+    }
+
+    /// `AttachBuffer { page }`: makes the session's buffer the first time (charged to its
+    /// donation in the volume's books, then made from its donated memory), and answers with
+    /// the size and page `page`'s read-write frame capability.
+    fn attach(
+        volume: &mut Volume<Disk>,
+        connection: u64,
+        session: &mut Session<Buffer, Slot>,
+        page: u32,
+    ) -> Answer<Fs> {
+        if session.state.region.is_none() {
+            let bytes = match volume.attach_buffer(connection) {
+                Ok(bytes) => bytes,
+                Err(error) => return Answer::Now(Err(error)),
+            };
+            let Some(donation) = &session.donation else {
+                let _ = volume.detach_buffer(connection);
+                return Answer::Now(Err(FsError::DonationSpent { needed: bytes, free: 0 }));
+            };
+            match Buffer::make(donation.index(), bytes) {
+                Ok(buffer) => session.state = buffer,
+                Err(error) => {
+                    let _ = volume.detach_buffer(connection);
+                    tracing::info!(connection, %error, "cannot make the session's shared buffer");
+                    return Answer::Now(Err(error));
+                }
+            }
+        }
+        let bytes = session.state.len() as u64;
+        match session.state.copies.get(page as usize) {
+            Some(copy) => Answer::WithCapability(Ok(Response::BufferAttached { bytes }), copy.index()),
+            None => Answer::Now(Err(FsError::BadBuffer)),
+        }
     }
 
     /// Whether `request` may leave changes in the cache.
@@ -184,9 +280,9 @@ mod program {
 
     impl kit::Server for FileServer {
         type Protocol = Fs;
-        type Session = ();
+        type Session = Buffer;
 
-        fn request(&mut self, _kit: &mut Kit<()>, call: &Call<'_>, request: Request) -> Answer<Fs> {
+        fn request(&mut self, kit: &mut Kit<Buffer>, call: &Call<'_>, request: Request) -> Answer<Fs> {
             let Caller::Session(connection) = call.caller() else {
                 return Answer::Now(Err(FsError::Denied {
                     grant: "no grant: only sessions the security server opened reach files".into(),
@@ -196,20 +292,21 @@ mod program {
                 Ok(volume) => volume,
                 Err(why) => return Answer::Now(Err(FsError::NoVolume { why: why.clone() })),
             };
-            if matches!(request, Request::AttachBuffer) {
-                // Not yet: the buffer must be made from the session's donation and mapped
-                // on both sides (CAVEATS.md); data travels inline meanwhile.
-                return Answer::Now(Err(FsError::BadBuffer));
+            let Some(session) = kit.sessions.get_mut(connection) else {
+                return Answer::Now(Err(FsError::Denied { grant: "no session: it has closed".into() }));
+            };
+            if let Request::AttachBuffer { page } = request {
+                return attach(volume, connection, session, page);
             }
             let changing = changes(&request);
-            let result = volume.serve(connection, request, &mut []);
+            let result = volume.serve(connection, request, &mut session.state);
             if changing && result.is_ok() {
                 self.sync_later();
             }
             Answer::Now(result)
         }
 
-        fn notified(&mut self, _kit: &mut Kit<()>, bits: usize) {
+        fn notified(&mut self, _kit: &mut Kit<Buffer>, bits: usize) {
             if bits & SYNC_BIT != 0 {
                 self.sync_armed = false;
                 if let Ok(volume) = &mut self.volume
@@ -220,7 +317,7 @@ mod program {
             }
         }
 
-        fn opened(&mut self, kit: &mut Kit<()>, connection: u64) {
+        fn opened(&mut self, kit: &mut Kit<Buffer>, connection: u64) {
             let (Ok(volume), Some(session)) = (&mut self.volume, kit.sessions.get(connection)) else {
                 return;
             };
@@ -230,7 +327,7 @@ mod program {
             }
         }
 
-        fn closed(&mut self, _kit: &mut Kit<()>, session: Session<(), Slot>) {
+        fn closed(&mut self, _kit: &mut Kit<Buffer>, session: Session<Buffer, Slot>) {
             if let Ok(volume) = &mut self.volume {
                 let _ = volume.close_session(session.info.connection);
             }

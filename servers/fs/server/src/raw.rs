@@ -1,6 +1,8 @@
 //! Reading the volume's directories without lamfat, for what lamfat does not do: after it
 //! moves a directory to another parent, its `..` entry still names the old one (fsck.fat
-//! reports it), so the volume points it at the new parent ([`fix_dot_dot`]).
+//! reports it), so the volume points it at the new parent ([`fix_dot_dot`]); and where an
+//! open file's directory entry lies, which lamfat keeps to itself ([`locate_entry`]), so
+//! the data path can keep its size and first cluster up to date.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -10,33 +12,6 @@ use crate::device::{BlockDevice, DeviceError, SECTOR_BYTES, SECTOR_SIZE};
 use crate::layout::Layout;
 use crate::names::same_name;
 use fs_api::FatKind;
-
-/// The allocation table's entry for `cluster` (the table entries are read from).
-fn link<D: BlockDevice>(
-    cache: &mut SectorCache<D>,
-    layout: &Layout,
-    cluster: u32,
-) -> Result<u32, DeviceError> {
-    let base = layout.fat_sector(layout.read_fat()) * SECTOR_BYTES;
-    let index = u64::from(cluster);
-    let mut word = [0_u8; 4];
-    let value = match layout.fat {
-        FatKind::Fat12 => {
-            cache.read_at(base + index + index / 2, &mut word[..2])?;
-            let pair = u32::from(u16::from_le_bytes([word[0], word[1]]));
-            if cluster % 2 == 1 { pair >> 4 } else { pair & 0xFFF }
-        }
-        FatKind::Fat16 => {
-            cache.read_at(base + index * 2, &mut word[..2])?;
-            u32::from(u16::from_le_bytes([word[0], word[1]]))
-        }
-        FatKind::Fat32 => {
-            cache.read_at(base + index * 4, &mut word)?;
-            u32::from_le_bytes(word) & 0x0FFF_FFFF
-        }
-    };
-    Ok(value)
-}
 
 /// The sectors of the directory at `cluster` (0: FAT12/16's fixed root), following its
 /// chain at most once round the volume.
@@ -57,7 +32,7 @@ fn directory_sectors<D: BlockDevice>(
         }
         let first = layout.cluster_sector(current);
         sectors.extend(first..first + u64::from(layout.sectors_per_cluster));
-        current = link(cache, layout, current)?;
+        current = crate::table::entry(cache, layout, current)?;
     }
     Ok(sectors)
 }
@@ -168,4 +143,76 @@ pub fn fix_dot_dot<D: BlockDevice>(
     let written = cache.write_at(at, &entry);
     cache.set_purpose(before);
     written.map(|_| true)
+}
+
+/// How lamfat shows the raw short name `raw` (`short_file_name_as_bytes`): the base and
+/// the extension without their padding, joined by a dot when there is an extension, and
+/// a leading 0x05 shown as 0xE5.
+fn shown_short_name(raw: &[u8]) -> Vec<u8> {
+    let trimmed = |part: &[u8]| part.iter().rposition(|&byte| byte != b' ').map_or(0, |last| last + 1);
+    let base = &raw[..8];
+    let extension = &raw[8..11];
+    let mut shown = Vec::with_capacity(12);
+    shown.extend_from_slice(&base[..trimmed(base)]);
+    let extension_length = trimmed(extension);
+    if extension_length > 0 {
+        shown.push(b'.');
+        shown.extend_from_slice(&extension[..extension_length]);
+    }
+    if shown.first() == Some(&0x05) {
+        shown[0] = 0xE5;
+    }
+    shown
+}
+
+/// The byte offset on the device of the short directory entry at the path whose names are
+/// `shorts`, each as lamfat shows its short name (short names are unique in a directory),
+/// and the entry's 32 bytes; `None` if a name is missing or a directory on the way is not
+/// one.
+pub fn locate_entry<D: BlockDevice>(
+    cache: &mut SectorCache<D>,
+    layout: &Layout,
+    shorts: &[Vec<u8>],
+) -> Result<Option<(u64, [u8; 32])>, DeviceError> {
+    let root = if layout.fat == FatKind::Fat32 { layout.root_cluster } else { 0 };
+    let mut cluster = root;
+    for (depth, short) in shorts.iter().enumerate() {
+        let mut found = None;
+        'sectors: for sector in directory_sectors(cache, layout, cluster)? {
+            let mut bytes = [0_u8; SECTOR_SIZE];
+            cache.read_at(sector * SECTOR_BYTES, &mut bytes)?;
+            for (index, entry) in bytes.chunks(32).enumerate() {
+                match entry[0] {
+                    0 => break 'sectors,
+                    0xE5 => continue,
+                    // Long-name parts and the volume label.
+                    _ if entry[11] & 0x0F == 0x0F || entry[11] & 0x08 != 0 => continue,
+                    _ if shown_short_name(&entry[..11]) == short.as_slice() => {
+                        let mut copy = [0_u8; 32];
+                        copy.copy_from_slice(entry);
+                        found = Some((sector * SECTOR_BYTES + index as u64 * 32, copy));
+                        break 'sectors;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let Some((at, entry)) = found else { return Ok(None) };
+        if depth + 1 == shorts.len() {
+            return Ok(Some((at, entry)));
+        }
+        if entry[11] & 0x10 == 0 {
+            return Ok(None);
+        }
+        cluster = match first_cluster(layout, &entry) {
+            0 => root,
+            next => next,
+        };
+    }
+    Ok(None)
+}
+
+/// The first cluster a directory entry names (0: none).
+pub fn entry_first_cluster(layout: &Layout, entry: &[u8; 32]) -> u32 {
+    first_cluster(layout, entry)
 }

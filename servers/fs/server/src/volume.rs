@@ -1,11 +1,21 @@
 //! The mounted volume and its sessions: the fs protocol's operations on paths, each
 //! normalised and asked of the session's scope before anything on the volume changes.
 //!
-//! lamfat is the FAT engine, over the sector cache. Its traps are kept away here:
-//! - a `File` borrows the filesystem and each keeps its own copy of its directory entry,
-//!   so none lives across requests: an open file is a path and a position, and every
-//!   read or write opens the one lamfat `File` for its path, uses it and drops it (which
-//!   writes its directory entry into the cache). At most one `File` exists at a time.
+//! lamfat is the FAT engine for metadata, over the sector cache: directories, names,
+//! creation, truncation, removal, rename, the free count. File contents take a direct
+//! path instead ([`crate::data`]): a `File` borrows the filesystem, so none can live
+//! across requests, and a new one placed at a position walks the chain from the first
+//! cluster (lamfat's `seek`), which made the n-th piece of a file cost O(n). So an open
+//! file has a [`FileMap`], shared by its handles and made once at open: its clusters as
+//! runs, its size and (for a writer) where its directory entry is. Reads go from the
+//! runs to the cache; writes allocate clusters themselves in the table (through the
+//! cache, as lamfat would: end of chain first, then the link), write the data, and put
+//! the new size and first cluster in the entry. lamfat's free count lives in its memory
+//! and misses those allocations: the volume keeps their number (`allocated_outside`)
+//! and takes it off lamfat's count wherever the count is used or written (space checks,
+//! `StatFs`, FAT32's information sector at sync and unmount). lamfat's other traps:
+//! - a `File` keeps its own copy of its directory entry: the only `File`s made are for a
+//!   truncate at open and for the first cluster of an opened file, each dropped at once.
 //! - `rename` deletes the source's entries before it checks the new name: every name is
 //!   checked first ([`crate::names`]), and a rename is refused unless a cluster is free
 //!   (the target directory may have to grow after the source entry is gone).
@@ -16,7 +26,10 @@
 //! - a file is open for writing by at most one handle, in any session;
 //! - a session's open files and shared buffer cost no more than its donation;
 //! - an open file's path names the same file until it is closed (open files cannot be
-//!   renamed or unlinked: `Busy`);
+//!   renamed or unlinked: `Busy`), so its map and its directory entry's place hold;
+//! - the free count is lamfat's less `allocated_outside` (lamfat counts the volume's free
+//!   clusters at mount, before the data path allocates any, and adds every cluster it
+//!   frees, whoever allocated it);
 //! - a refused request changed nothing: every check (path, names, scope, flags, budget,
 //!   existence, space) comes before the first write.
 
@@ -33,12 +46,13 @@ use fs_api::{
     OPEN_FILE_BYTES, OpenFlags, Place, Request, Response, SeekFrom, Source,
 };
 use grant::{FsOp, FsPath, Scope};
-use lamfat::{LossyOemCpConverter, NullTimeProvider, Read as _, Seek as _, Write as _};
+use lamfat::{LossyOemCpConverter, NullTimeProvider};
 
-use crate::cache::{CacheIo, CacheStats, Class, Purpose, SectorCache, StorageError};
+use crate::cache::{CacheIo, CacheStats, Class, SectorCache, StorageError};
 use crate::check::{Repair, check_and_repair};
+use crate::data::FileMap;
 use crate::device::{BlockDevice, SECTOR_SIZE};
-use crate::layout::Layout;
+use crate::layout::{self, FOREIGN_BYTES, Layout};
 use crate::names::{check_new_name, client_path, file_key, same_name};
 
 /// Where FAT32's information sector keeps the free cluster count.
@@ -55,13 +69,32 @@ pub type SessionId = u64;
 /// Page size of shared buffers: they are made of frames.
 const PAGE_BYTES: u64 = 4096;
 
-/// lamfat's error as the protocol's.
+/// Puts `free` in FAT32's information sector (if the volume has one), through the cache.
+fn write_free_count<D: BlockDevice>(
+    cache: &mut SectorCache<D>,
+    layout: &Layout,
+    free: u64,
+) -> Result<(), FsError> {
+    if layout.fs_info_sector == 0 {
+        return Ok(());
+    }
+    let free = u32::try_from(free).unwrap_or(u32::MAX).to_le_bytes();
+    let offset = u64::from(layout.fs_info_sector) * SECTOR_SIZE as u64 + FS_INFO_FREE_COUNT;
+    let mut stored = [0u8; 4];
+    cache.read_at(offset, &mut stored).map_err(|_| FsError::Io)?;
+    if stored != free {
+        cache.write_at(offset, &free).map_err(|_| FsError::Io)?;
+    }
+    Ok(())
+}
+
 /// Whether the volume's boot sector (as the cache reads it) has its dirty bit set.
 fn cache_marks_dirty<D: BlockDevice>(cache: &mut SectorCache<D>, layout: &Layout) -> bool {
     let mut flag = [0u8];
     cache.read_at(layout.dirty_flag_offset() as u64, &mut flag).map_or(true, |_| flag[0] & 1 != 0)
 }
 
+/// lamfat's error as the protocol's.
 fn engine_error(error: EngineError) -> FsError {
     match error {
         lamfat::Error::NotFound => FsError::NotFound,
@@ -91,8 +124,7 @@ pub struct Mounted {
 struct OpenFile {
     /// The path the client opened, normalised: what the scope is asked about.
     path: FsPath,
-    /// The same path with the names as the volume stores them: what is opened.
-    stored: Vec<String>,
+    /// The stored path in upper case: the file's record in `Volume::files` (its map).
     key: String,
     flags: OpenFlags,
     position: u64,
@@ -123,11 +155,13 @@ impl Session {
     }
 }
 
-/// How many handles, across sessions, have a file open, and how many for writing.
-#[derive(Clone, Copy, Debug, Default)]
+/// How many handles, across sessions, have a file open, and how many for writing, and
+/// where the file lies (one map for all its handles: the writer's growth is the readers').
+#[derive(Clone, Debug, Default)]
 struct Use {
     open: u32,
     writers: u32,
+    map: FileMap,
 }
 
 /// What a path names on the volume.
@@ -136,10 +170,12 @@ enum Found<'a, D: BlockDevice> {
     Entry(EngineEntry<'a, D>),
 }
 
-/// A path found: what it names and its names as stored.
+/// A path found: what it names, its names as stored, and their short names as lamfat
+/// shows them (for [`crate::raw::locate_entry`]).
 struct Resolved<'a, D: BlockDevice> {
     found: Found<'a, D>,
     stored: Vec<String>,
+    shorts: Vec<Vec<u8>>,
 }
 
 impl<D: BlockDevice> Resolved<'_, D> {
@@ -169,18 +205,20 @@ fn find<'a, D: BlockDevice>(
 fn resolve<'a, D: BlockDevice>(fs: &'a Engine<D>, names: &[String]) -> Result<Resolved<'a, D>, FsError> {
     let mut directory = fs.root_dir();
     let mut stored = Vec::with_capacity(names.len());
+    let mut shorts = Vec::with_capacity(names.len());
     for (index, name) in names.iter().enumerate() {
         let entry = find(&directory, name)?.ok_or(FsError::NotFound)?;
         stored.push(entry.file_name());
+        shorts.push(entry.short_file_name_as_bytes().to_vec());
         if index + 1 == names.len() {
-            return Ok(Resolved { found: Found::Entry(entry), stored });
+            return Ok(Resolved { found: Found::Entry(entry), stored, shorts });
         }
         if !entry.is_dir() {
             return Err(FsError::NotADirectory);
         }
         directory = entry.to_dir();
     }
-    Ok(Resolved { found: Found::Root, stored })
+    Ok(Resolved { found: Found::Root, stored, shorts })
 }
 
 /// The directory at `names`, and its names as stored.
@@ -188,12 +226,35 @@ fn open_directory<'a, D: BlockDevice>(
     fs: &'a Engine<D>,
     names: &[String],
 ) -> Result<(EngineDir<'a, D>, Vec<String>), FsError> {
+    open_directory_with_shorts(fs, names).map(|(directory, stored, _)| (directory, stored))
+}
+
+/// A directory, its path's names as stored, and their short names as lamfat shows them.
+type DirectoryAndNames<'a, D> = (EngineDir<'a, D>, Vec<String>, Vec<Vec<u8>>);
+
+/// [`open_directory`], and the short names of the path as lamfat shows them.
+fn open_directory_with_shorts<'a, D: BlockDevice>(
+    fs: &'a Engine<D>,
+    names: &[String],
+) -> Result<DirectoryAndNames<'a, D>, FsError> {
     let resolved = resolve(fs, names)?;
     match resolved.found {
-        Found::Root => Ok((fs.root_dir(), resolved.stored)),
-        Found::Entry(entry) if entry.is_dir() => Ok((entry.to_dir(), resolved.stored)),
+        Found::Root => Ok((fs.root_dir(), resolved.stored, resolved.shorts)),
+        Found::Entry(entry) if entry.is_dir() => Ok((entry.to_dir(), resolved.stored, resolved.shorts)),
         Found::Entry(_) => Err(FsError::NotADirectory),
     }
+}
+
+/// The first cluster of a file's entry (0: none), as lamfat sees it: the first extent.
+fn first_cluster_of<D: BlockDevice>(entry: &EngineEntry<'_, D>, layout: &Layout) -> Result<u32, FsError> {
+    let mut file = entry.to_file();
+    let first = file.extents().next();
+    drop(file);
+    let Some(extent) = first else { return Ok(0) };
+    let offset = extent.map_err(engine_error)?.offset;
+    let sector = (offset / SECTOR_SIZE as u64).saturating_sub(u64::from(layout.first_data_sector));
+    let cluster = sector / u64::from(layout.sectors_per_cluster) + u64::from(crate::layout::FIRST_CLUSTER);
+    u32::try_from(cluster).map_err(|_| FsError::Corrupted)
 }
 
 fn joined(names: &[String]) -> String {
@@ -234,6 +295,13 @@ pub struct Volume<D: BlockDevice> {
     files: BTreeMap<String, Use>,
     next_handle: u32,
     mounted: Mounted,
+    /// Clusters the data path allocated, which lamfat's free count (kept in its memory,
+    /// and known from the mount on) still counts as free: the volume's free count is
+    /// lamfat's less these. lamfat adds every cluster it frees, whoever allocated it, so
+    /// the difference stays right through truncates and unlinks.
+    allocated_outside: u32,
+    /// Where the data path looks for a free cluster for a file that has none.
+    free_hint: u32,
 }
 
 impl<D: BlockDevice> core::fmt::Debug for Volume<D> {
@@ -252,15 +320,21 @@ impl<D: BlockDevice> Volume<D> {
     /// `NoVolume`, saying which.
     pub fn mount(device: D, cache_sectors: usize) -> Result<Volume<D>, FsError> {
         let no_volume = |why: String| FsError::NoVolume { why };
-        if device.sectors() == 0 {
-            return Err(no_volume(String::from("the device is empty")));
+        let sectors = device.sectors();
+        if sectors == 0 {
+            return Err(no_volume(String::from("the disk is empty (0 sectors)")));
         }
         let mut cache = SectorCache::new(device, cache_sectors);
         let mut boot = [0_u8; SECTOR_SIZE];
         cache
             .read_at(0, &mut boot)
             .map_err(|error| no_volume(format!("cannot read the boot sector: {error}")))?;
-        let layout = Layout::parse(&boot, cache.device().sectors()).map_err(no_volume)?;
+        let layout = Layout::parse(&boot, sectors).map_err(|why| {
+            // Say what the disk holds instead, if it is plainly something else.
+            let mut head = [0_u8; FOREIGN_BYTES];
+            let read = cache.read_at(0, &mut head).unwrap_or(0);
+            no_volume(head.get(..read).and_then(layout::foreign).map_or(why, String::from))
+        })?;
         cache.set_layout(layout.clone());
         let repair = check_and_repair(&mut cache, &layout)
             .map_err(|error| no_volume(format!("the mount check could not read the volume: {error}")))?;
@@ -272,6 +346,10 @@ impl<D: BlockDevice> Volume<D> {
         let options = lamfat::FsOptions::new().time_provider(NullTimeProvider::new());
         let fs = lamfat::FileSystem::new(CacheIo::new(Rc::clone(&cache)), options)
             .map_err(|error| no_volume(format!("lamfat refused the volume: {error:?}")))?;
+        // lamfat counts the free clusters at its first `stats` (FAT12/16, or a FAT32 count
+        // it does not trust): now, before the data path allocates any (see
+        // `allocated_outside`).
+        fs.stats().map_err(|error| no_volume(format!("cannot count the free clusters: {error:?}")))?;
         Ok(Volume {
             fs,
             cache,
@@ -280,6 +358,8 @@ impl<D: BlockDevice> Volume<D> {
             files: BTreeMap::new(),
             next_handle: 1,
             mounted: Mounted { repair, read_only },
+            allocated_outside: 0,
+            free_hint: crate::layout::FIRST_CLUSTER,
         })
     }
 
@@ -309,24 +389,20 @@ impl<D: BlockDevice> Volume<D> {
         // FAT32's information sector holds the free cluster count, which lamfat writes only
         // at unmount: it goes out with the sync (from lamfat's books), and the volume is
         // marked clean afterwards, so a synced volume is a clean one on the disk.
-        if self.layout.fs_info_sector != 0 {
-            let free = self.fs.stats().map_err(engine_error)?.free_clusters().to_le_bytes();
-            let offset = u64::from(self.layout.fs_info_sector) * SECTOR_SIZE as u64 + FS_INFO_FREE_COUNT;
-            let mut cache = self.cache.borrow_mut();
-            let mut stored = [0u8; 4];
-            cache.read_at(offset, &mut stored).map_err(|_| FsError::Io)?;
-            if stored != free {
-                cache.write_at(offset, &free).map_err(|_| FsError::Io)?;
-            }
-        }
-        self.cache.borrow_mut().sync_clean().map(|_| ()).map_err(|_| FsError::Io)
+        let free = self.free_clusters()?;
+        let mut cache = self.cache.borrow_mut();
+        write_free_count(&mut cache, &self.layout, free)?;
+        cache.sync_clean().map(|_| ()).map_err(|_| FsError::Io)
     }
 
     /// Unmounts: lamfat writes its information sector and clears the dirty flag, the
     /// cache syncs, and the device comes back.
     pub fn unmount(self) -> Result<D, FsError> {
-        let Volume { fs, cache, .. } = self;
+        let free = self.free_clusters()?;
+        let Volume { fs, cache, layout, .. } = self;
         fs.unmount().map_err(engine_error)?;
+        // lamfat's count misses what the data path allocated: the right one goes last.
+        write_free_count(&mut cache.borrow_mut(), &layout, free)?;
         cache.borrow_mut().sync().map_err(|_| FsError::Io)?;
         let cache = Rc::try_unwrap(cache).map_err(|_| FsError::Io)?;
         Ok(cache.into_inner().into_device())
@@ -388,17 +464,15 @@ impl<D: BlockDevice> Volume<D> {
         if self.mounted.read_only { Err(FsError::ReadOnly) } else { Ok(()) }
     }
 
+    /// Free clusters: lamfat's count less what the data path allocated.
     fn free_clusters(&self) -> Result<u64, FsError> {
-        self.fs.stats().map(|stats| u64::from(stats.free_clusters())).map_err(engine_error)
+        let lamfat = self.fs.stats().map(|stats| u64::from(stats.free_clusters())).map_err(engine_error)?;
+        Ok(lamfat.saturating_sub(u64::from(self.allocated_outside)))
     }
 
     /// Refuses unless `clusters` clusters are free.
     fn need_space(&self, clusters: u64) -> Result<(), FsError> {
         if self.free_clusters()? < clusters { Err(FsError::NoSpace) } else { Ok(()) }
-    }
-
-    fn set_purpose(&self, purpose: Purpose) {
-        self.cache.borrow_mut().set_purpose(purpose);
     }
 
     fn release(&mut self, file: &OpenFile) {
@@ -443,7 +517,7 @@ impl<D: BlockDevice> Volume<D> {
             self.writable()?;
         }
         let Some((name, parent)) = names.split_last() else { return Err(FsError::IsADirectory) };
-        let (directory, mut stored) = open_directory(&self.fs, parent)?;
+        let (directory, mut stored, mut shorts) = open_directory_with_shorts(&self.fs, parent)?;
         let existing = find(&directory, name)?;
         let created = existing.is_none();
         let entry = match existing {
@@ -472,35 +546,56 @@ impl<D: BlockDevice> Volume<D> {
             return Err(FsError::Busy);
         }
         // Every check passed: from here the volume changes.
-        let size = match entry {
-            Some(entry) if flags.contains(OpenFlags::TRUNCATE) && entry.len() > 0 => {
+        let truncate = flags.contains(OpenFlags::TRUNCATE);
+        let (size, first, short) = match entry {
+            Some(entry) if truncate && entry.len() > 0 => {
                 let mut file = entry.to_file();
                 file.truncate().map_err(engine_error)?;
-                0
+                drop(file);
+                (0, 0, entry.short_file_name_as_bytes().to_vec())
             }
-            Some(entry) => entry.len(),
+            Some(entry) => {
+                let first = first_cluster_of(&entry, &self.layout)?;
+                (entry.len(), first, entry.short_file_name_as_bytes().to_vec())
+            }
             None => {
                 let file = directory.create_file(name).map_err(engine_error)?;
                 drop(file);
-                0
+                let entry = find(&directory, name)?.ok_or(FsError::Corrupted)?;
+                (0, 0, entry.short_file_name_as_bytes().to_vec())
             }
         };
         drop(directory);
+        shorts.push(short);
+        // One map for all the file's handles: made at the first open (and again after a
+        // truncate); a writer's needs the directory entry's place.
+        let mut map = match self.files.get_mut(&key) {
+            Some(usage) if !truncate => core::mem::take(&mut usage.map),
+            _ => {
+                let size = u32::try_from(size).map_err(|_| FsError::Corrupted)?;
+                FileMap::build(&mut self.cache.borrow_mut(), &self.layout, first, size)?
+            }
+        };
+        if writes && !map.has_entry() {
+            let located = crate::raw::locate_entry(&mut self.cache.borrow_mut(), &self.layout, &shorts)
+                .map_err(|_| FsError::Io)?;
+            let Some((at, raw)) = located else { return Err(FsError::Corrupted) };
+            let raw_size = u64::from(u32::from_le_bytes([raw[28], raw[29], raw[30], raw[31]]));
+            if raw[11] & 0x10 != 0 || raw_size != map.size() {
+                return Err(FsError::Corrupted);
+            }
+            map.set_entry(at);
+        }
         let handle = self.new_handle();
         let usage = self.files.entry(key.clone()).or_default();
+        usage.map = map;
         usage.open += 1;
         if writes {
             usage.writers += 1;
         }
         let position = if flags.contains(OpenFlags::APPEND) { size } else { 0 };
-        let file = OpenFile {
-            path,
-            stored,
-            key,
-            flags,
-            position,
-            written: created || flags.contains(OpenFlags::TRUNCATE),
-        };
+        let file =
+            OpenFile { path, key, flags, position, written: created || flags.contains(OpenFlags::TRUNCATE) };
         self.session_mut(session)?.handles.insert(handle, file);
         Ok((handle, size))
     }
@@ -522,14 +617,6 @@ impl<D: BlockDevice> Volume<D> {
         Ok((state, file))
     }
 
-    /// The lamfat `File` of an open file, at its position.
-    fn file_entry<'a>(fs: &'a Engine<D>, stored: &[String]) -> Result<EngineEntry<'a, D>, FsError> {
-        match resolve(fs, stored)?.found {
-            Found::Entry(entry) if !entry.is_dir() => Ok(entry),
-            _ => Err(FsError::NotFound),
-        }
-    }
-
     /// Reads from the handle's position into `buffer`; returns how many bytes (0 at the end).
     pub fn read(&mut self, session: SessionId, handle: u32, buffer: &mut [u8]) -> Result<usize, FsError> {
         let (state, open) = self.handle(session, handle)?;
@@ -537,18 +624,9 @@ impl<D: BlockDevice> Volume<D> {
             return Err(FsError::BadHandle);
         }
         state.allow(&open.path, FsOp::Read)?;
-        let entry = Self::file_entry(&self.fs, &open.stored)?;
-        let mut file = entry.to_file();
-        let position = file.seek(lamfat::SeekFrom::Start(open.position)).map_err(engine_error)?;
-        let mut done = 0;
-        while done < buffer.len() {
-            let count = file.read(&mut buffer[done..]).map_err(engine_error)?;
-            if count == 0 {
-                break;
-            }
-            done += count;
-        }
-        drop(file);
+        let map = &self.files.get(&open.key).ok_or(FsError::BadHandle)?.map;
+        let position = open.position.min(map.size());
+        let done = map.read(&mut self.cache.borrow_mut(), &self.layout, position, buffer)?;
         if let Some(open) = self.session_mut(session)?.handles.get_mut(&handle) {
             open.position = position + done as u64;
         }
@@ -564,23 +642,27 @@ impl<D: BlockDevice> Volume<D> {
         }
         state.allow(&open.path, FsOp::Write)?;
         self.writable()?;
-        let entry = Self::file_entry(&self.fs, &open.stored)?;
-        let size = entry.len();
-        let position = if open.flags.contains(OpenFlags::APPEND) { size } else { open.position.min(size) };
+        let append = open.flags.contains(OpenFlags::APPEND);
+        let (key, position) = (open.key.clone(), open.position);
+        let map = &self.files.get(&key).ok_or(FsError::BadHandle)?.map;
+        let size = map.size();
+        let position = if append { size } else { position.min(size) };
         let end = position + data.len() as u64;
         if end > u64::from(u32::MAX) {
             return Err(FsError::InvalidSeek);
         }
-        let cluster = u64::from(self.layout.cluster_bytes());
-        let growth = end.div_ceil(cluster).saturating_sub(size.div_ceil(cluster));
-        self.need_space(growth)?;
-        let mut file = entry.to_file();
-        file.seek(lamfat::SeekFrom::Start(position)).map_err(engine_error)?;
-        self.set_purpose(Purpose::FileData);
-        let written = file.write_all(data).map_err(engine_error);
-        self.set_purpose(Purpose::Metadata);
-        // Dropped as metadata: this writes the file's directory entry.
-        drop(file);
+        self.need_space(map.growth(&self.layout, end))?;
+        let map = &mut self.files.get_mut(&key).ok_or(FsError::BadHandle)?.map;
+        let mut allocated = 0;
+        let written = map.write(
+            &mut self.cache.borrow_mut(),
+            &self.layout,
+            position,
+            data,
+            &mut self.free_hint,
+            &mut allocated,
+        );
+        self.allocated_outside += allocated;
         written?;
         if let Some(open) = self.session_mut(session)?.handles.get_mut(&handle) {
             open.position = end;
@@ -592,7 +674,7 @@ impl<D: BlockDevice> Volume<D> {
     /// Moves the handle's position (not past the end); returns it.
     pub fn seek(&mut self, session: SessionId, handle: u32, to: SeekFrom) -> Result<u64, FsError> {
         let (_, open) = self.handle(session, handle)?;
-        let size = Self::file_entry(&self.fs, &open.stored)?.len();
+        let size = self.files.get(&open.key).ok_or(FsError::BadHandle)?.map.size();
         let target = match to {
             SeekFrom::Start(offset) => Some(offset),
             SeekFrom::End(delta) => size.checked_add_signed(delta),
@@ -810,7 +892,7 @@ impl<D: BlockDevice> Volume<D> {
             fat: self.layout.fat,
             cluster_bytes: stats.cluster_size(),
             total_clusters: stats.total_clusters(),
-            free_clusters: stats.free_clusters(),
+            free_clusters: u32::try_from(self.free_clusters()?).unwrap_or(u32::MAX),
             read_only: self.mounted.read_only,
         })
     }
@@ -831,14 +913,21 @@ impl<D: BlockDevice> Volume<D> {
         Ok(bytes)
     }
 
+    /// Takes back the charge of the session's shared buffer: the server could not make it
+    /// (its frames did not fit the donated memory).
+    pub fn detach_buffer(&mut self, session: SessionId) -> Result<(), FsError> {
+        self.session_mut(session)?.buffer = 0;
+        Ok(())
+    }
+
     /// Answers one request of `session`; `shared` is the session's shared buffer as the
-    /// server maps it (empty before `AttachBuffer`). For `AttachBuffer`, the server
-    /// sends the buffer's frame with the answer.
-    pub fn serve(
+    /// server maps it (empty before `AttachBuffer`). For `AttachBuffer`, the answer is the
+    /// buffer's size; the server sends the asked page's frame with it.
+    pub fn serve<S: SharedMemory + ?Sized>(
         &mut self,
         session: SessionId,
         request: Request,
-        shared: &mut [u8],
+        shared: &mut S,
     ) -> Result<Response, FsError> {
         let buffer = self.session(session)?.buffer;
         let shared_len = (shared.len() as u64).min(buffer);
@@ -861,8 +950,14 @@ impl<D: BlockDevice> Volume<D> {
                 Ok(Response::Data(bytes))
             }
             Request::Read { handle, into: Place::Shared { offset, length } } => {
-                let target = shared.get_mut(range(offset, length)?).ok_or(FsError::BadBuffer)?;
-                let count = self.read(session, handle, target)?;
+                let range = range(offset, length)?;
+                // Read into our memory, then copy out: the buffer is shared, so it is
+                // never lent as a slice.
+                let mut bytes = vec![0_u8; range.len()];
+                let count = self.read(session, handle, &mut bytes)?;
+                if !shared.write(range.start, &bytes[..count]) {
+                    return Err(FsError::BadBuffer);
+                }
                 Ok(Response::Transferred { count: u32::try_from(count).unwrap_or(u32::MAX) })
             }
             Request::Write { handle, from: Source::Inline(bytes) } => {
@@ -870,8 +965,14 @@ impl<D: BlockDevice> Volume<D> {
                 Ok(Response::Written { count: u32::try_from(count).unwrap_or(u32::MAX) })
             }
             Request::Write { handle, from: Source::Shared { offset, length } } => {
-                let source = shared.get(range(offset, length)?).ok_or(FsError::BadBuffer)?;
-                let count = self.write(session, handle, source)?;
+                let range = range(offset, length)?;
+                // Copied in once, then written: the client cannot change the bytes under
+                // the engine while it works.
+                let mut bytes = vec![0_u8; range.len()];
+                if !shared.read(range.start, &mut bytes) {
+                    return Err(FsError::BadBuffer);
+                }
+                let count = self.write(session, handle, &bytes)?;
                 Ok(Response::Written { count: u32::try_from(count).unwrap_or(u32::MAX) })
             }
             Request::Seek { handle, to } => {
@@ -897,9 +998,39 @@ impl<D: BlockDevice> Volume<D> {
             Request::Sync => self.sync().map(|()| Response::Synced),
             Request::StatFs => self.stat_fs().map(Response::FsStatus),
             Request::Close { handle } => self.close(session, handle).map(|()| Response::Closed),
-            Request::AttachBuffer => {
+            Request::AttachBuffer { .. } => {
                 self.attach_buffer(session).map(|bytes| Response::BufferAttached { bytes })
             }
         }
+    }
+}
+
+/// A session's shared buffer as the server reaches it: copies in and out by offset, never a
+/// slice (on Lattice it is memory the client may write at any moment). A byte slice is one
+/// (the host tests'); the server's is its mapping of the buffer's frames.
+pub trait SharedMemory {
+    /// Its size in bytes (0: none attached).
+    fn len(&self) -> usize;
+    /// Whether it has no bytes (none attached).
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Copies `into.len()` bytes at `offset` into `into`; `false` if the range is outside.
+    fn read(&self, offset: usize, into: &mut [u8]) -> bool;
+    /// Copies `bytes` to `offset`; `false` if the range is outside.
+    fn write(&mut self, offset: usize, bytes: &[u8]) -> bool;
+}
+
+impl SharedMemory for [u8] {
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+    fn read(&self, offset: usize, into: &mut [u8]) -> bool {
+        let source = offset.checked_add(into.len()).and_then(|end| self.get(offset..end));
+        source.map(|source| into.copy_from_slice(source)).is_some()
+    }
+    fn write(&mut self, offset: usize, bytes: &[u8]) -> bool {
+        let target = offset.checked_add(bytes.len()).and_then(|end| self.get_mut(offset..end));
+        target.map(|target| target.copy_from_slice(bytes)).is_some()
     }
 }

@@ -22,7 +22,8 @@
 //! filesystem's scope refuses the manager the file), `NoSuchProgram` (no file and no
 //! archive entry; a relative path), `BadElf` (the file is not a RISC-V executable, or a
 //! directory), `TooLarge` (its loadable part exceeds what the manager reads),
-//! `Unreadable` (the filesystem failed reading it), `OutOfMemory`, `ArgumentsTooLong`.
+//! `Unreadable` (the filesystem has no volume, with its reason, or failed reading the
+//! file), `OutOfMemory`, `ArgumentsTooLong`.
 //!
 //! What a spawned program starts with, in its own CNode: [`start_slots`].
 #![cfg_attr(not(test), no_std)]
@@ -212,7 +213,8 @@ pub enum ProcError {
         /// The most the manager reads.
         limit: u64,
     },
-    /// The filesystem found the program's file but could not read it (what it said).
+    /// The filesystem could not give the program's file: it has no volume, or reading
+    /// failed (what it said).
     Unreadable(String),
 }
 

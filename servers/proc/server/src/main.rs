@@ -449,7 +449,7 @@ mod program {
                 arguments: &arguments,
                 environment: &environment,
                 priority: PROGRAM_PRIORITY,
-                cnode_radix: 6,
+                cnode_radix: 8,
                 stack_pages: 16,
                 heap_pages: 64,
                 fault_endpoint: fault_index,

@@ -13,6 +13,9 @@
 //!   the manager none), no volume, no such file. A file that is there but is not a program,
 //!   a refusal of the manager's own scope, or a failing device is the answer, never a
 //!   reason to run something else;
+//! - with nothing to stand in, a missing file (or filesystem) is `NoSuchProgram`, but a
+//!   filesystem without a volume says so (`Unreadable`, with the fs server's reason: a
+//!   blank or broken disk is not "command not found");
 //! - a relative path (`./tool`, `sub/tool`) is refused: the manager has no working
 //!   directory; the caller resolves the path against its own (the shell does).
 //!
@@ -101,22 +104,23 @@ pub enum Instead<'a> {
 /// absent (`in_archive` says whether the archive holds the entry); every other answer is
 /// turned into the spawn's error.
 pub fn instead<'a>(name: &'a ProgramName, why: NoFile<'_>, in_archive: impl Fn(&str) -> bool) -> Instead<'a> {
+    // What to say when nothing stands in for an absent file.
     let absent = match why {
-        NoFile::NoSession => true,
+        NoFile::NoSession => ProcError::NoSuchProgram,
         NoFile::Answer(error) => match error {
             FsError::NotFound
             | FsError::NotADirectory
-            | FsError::NoVolume { .. }
             | FsError::InvalidName { .. }
-            | FsError::NameTooLong => true,
+            | FsError::NameTooLong => ProcError::NoSuchProgram,
+            FsError::NoVolume { .. } => ProcError::Unreadable(error.to_string()),
             FsError::Denied { .. } => return Instead::Refuse(ProcError::NotPermitted),
             FsError::IsADirectory => return Instead::Refuse(ProcError::BadElf("a directory".to_string())),
             other => return Instead::Refuse(ProcError::Unreadable(other.to_string())),
         },
     };
     match name.archive_entry() {
-        Some(entry) if absent && in_archive(entry) => Instead::Archive(entry),
-        _ => Instead::Refuse(ProcError::NoSuchProgram),
+        Some(entry) if in_archive(entry) => Instead::Archive(entry),
+        _ => Instead::Refuse(absent),
     }
 }
 
@@ -243,6 +247,16 @@ mod tests {
         assert_eq!(
             instead(&ls, NoFile::Answer(&FsError::NotFound), in_archive),
             Instead::Refuse(ProcError::NoSuchProgram)
+        );
+        // A filesystem without a volume says why, rather than "no such program".
+        let blank = FsError::NoVolume { why: "the disk is blank".into() };
+        assert_eq!(
+            instead(&ls, NoFile::Answer(&blank), in_archive),
+            Instead::Refuse(ProcError::Unreadable("no volume: the disk is blank".into()))
+        );
+        assert_eq!(
+            instead(&name("/home/user/tool"), NoFile::Answer(&blank), in_archive),
+            Instead::Refuse(ProcError::Unreadable("no volume: the disk is blank".into()))
         );
         // A path never falls back, even to an entry of the same name.
         let path = name("/bin/hello");

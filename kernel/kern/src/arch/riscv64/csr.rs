@@ -65,6 +65,15 @@ pub fn enable_interrupts(mask: usize) {
     unsafe { asm!("csrs sie, {}", in(reg) mask, options(nomem, nostack)) };
 }
 
+/// The instructions this hart retired since reset (`instret`).
+#[inline(always)]
+pub fn read_instret() -> usize {
+    let count: usize;
+    // SAFETY: reading the counter has no side effects.
+    unsafe { asm!("rdinstret {}", out(reg) count, options(nomem, nostack)) };
+    count
+}
+
 /// Lets user mode read `cycle`, `time` and `instret` (benchmarks read them directly).
 #[inline(always)]
 pub fn allow_user_counters() {

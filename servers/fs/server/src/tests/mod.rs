@@ -14,9 +14,11 @@ use grant::{FsPath, Rights, Scope};
 use crate::device::MemoryDevice;
 use crate::volume::Volume;
 
+mod bad_disks;
 mod cache;
 mod check;
 mod crash;
+mod data;
 mod names;
 mod volume;
 
