@@ -97,8 +97,9 @@ mod program {
         /// Not asked for yet (or dropped after it failed, to be opened again).
         Untried,
         /// Open: the client, the session capability it calls through (a slot of ours,
-        /// deleted when the session is dropped) and the connection's id.
-        Open { files: FsClient, _session: Slot, connection: u64 },
+        /// deleted when the session is dropped), the frames of the session's shared buffer
+        /// (their capabilities hold its mapping in our window) and the connection's id.
+        Open { files: FsClient, _session: Slot, _buffer: Vec<Slot>, connection: u64 },
         /// No filesystem in this system, or the policy gives the manager none: bare names
         /// come from the boot archive from now on (not asked again; see CAVEATS.md).
         Unavailable,
@@ -286,7 +287,21 @@ mod program {
             match self.security.connect("fs", grant::Rights::READ, slot.as_receive()) {
                 Ok(connection) => {
                     tracing::debug!(connection, "a read session with the filesystem, for program files");
-                    Files::Open { files: FsClient::new(slot.index()), _session: slot, connection }
+                    let mut files = FsClient::new(slot.index());
+                    // Program files come in buffer-fulls through the session's shared buffer,
+                    // not in messages; refused, they travel inline, slower and nothing else.
+                    let mut buffer = Vec::new();
+                    let attached = files.attach_buffer(|| {
+                        let page = Slot::new().ok()?;
+                        let into = page.as_receive();
+                        buffer.push(page);
+                        Some(into)
+                    });
+                    if let Err(error) = attached {
+                        tracing::debug!(%error, "no shared buffer: program files travel inline");
+                        buffer.clear();
+                    }
+                    Files::Open { files, _session: slot, _buffer: buffer, connection }
                 }
                 Err(error) => {
                     // The security server's audit trail says why; bare names come from the
