@@ -1,9 +1,10 @@
 //! `cargo xtask bench`: boots QEMU with `-icount shift=0,sleep=off -smp 1`, where the
 //! guest's instruction counter counts exactly, so every figure repeats bit for bit:
 //!
-//! - the kernel benchmarks: the `bench` program as the root task;
+//! - the kernel benchmarks: the `bench` program as the root task (of the `bare` system);
 //! - the user-level ones: the `bench` system (`image/systems/bench.toml`, `bench-proc`
-//!   driving the process manager: `spawn`, `spawn.wait`);
+//!   driving the process manager: `spawn`, `spawn.wait` from the boot archive,
+//!   `spawn.wait.disk` from the bench disk; the connections; the filesystem);
 //! - `boot.to_prompt`: the default system, from reset (the hart's counter starts at 0)
 //!   to the shell's `ready` event, just before it prints its banner and first prompt.
 //!
@@ -121,19 +122,32 @@ fn parse_ready(transcript: &str) -> Option<Figure> {
     Some(Figure { name: "boot.to_prompt".into(), instructions })
 }
 
+/// Where the bench disk keeps the program `spawn.wait.disk` starts: a path, so the process
+/// manager reads it from the disk, while the bare name `started` of `spawn.wait` comes from
+/// the boot archive (the disk has no `/bin/started`).
+pub const DISK_PROGRAM: &str = "bench/started";
+
 /// The bench system's disk: a small FAT image, made afresh, holding the file the fs
 /// benchmarks read (`/bench/small.txt`, 400 bytes), with room for the 16 MiB file
-/// `fs.write_mib` writes.
+/// `fs.write_mib` writes, and the program `spawn.wait.disk` starts ([`DISK_PROGRAM`], the
+/// same `started` the boot archive holds).
 fn bench_disk() -> Result<crate::disk::Image, String> {
-    let directory = crate::build::workspace_root().join("target").join("bench");
+    let root = crate::build::workspace_root();
+    let directory = root.join("target").join("bench");
     std::fs::create_dir_all(&directory).map_err(|error| format!("{}: {error}", directory.display()))?;
     let small: Vec<u8> = (0..400u32).map(|index| b'a' + (index % 26) as u8).collect();
-    crate::disk::Image::fat(&directory.join("bench-disk.img"), 48 << 20, &[("bench/small.txt", &small)])
+    let program = root.join("target").join(build::USER_TARGET).join("release").join("started");
+    let started = std::fs::read(&program).map_err(|error| format!("read {}: {error}", program.display()))?;
+    crate::disk::Image::fat(
+        &directory.join("bench-disk.img"),
+        48 << 20,
+        &[("bench/small.txt", &small), (DISK_PROGRAM, &started)],
+    )
 }
 
 /// Every figure, once.
-fn run_once(qemu: &Path, default: &Path, bench_system: &Path) -> Result<Vec<Figure>, String> {
-    let mut figures = run_benchmarks(qemu, default, Some("lattice.boot=bench"))?;
+fn run_once(qemu: &Path, default: &Path, bare: &Path, bench_system: &Path) -> Result<Vec<Figure>, String> {
+    let mut figures = run_benchmarks(qemu, bare, Some("lattice.boot=bench"))?;
     if figures.is_empty() {
         return Err("the kernel benchmarks reported nothing".into());
     }
@@ -166,10 +180,11 @@ fn agree(first: &Figure, second: &Figure) -> bool {
 pub fn run() -> Result<(), String> {
     let qemu = qemu::ensure_installed()?;
     let default = build::build_all()?.kernel_image;
+    let bare = build::build_system("bare")?.kernel_image;
     let bench_system = build::build_system("bench")?.kernel_image;
     println!("running the benchmarks twice under -icount shift=0,sleep=off");
-    let first = run_once(&qemu, &default, &bench_system)?;
-    let second = run_once(&qemu, &default, &bench_system)?;
+    let first = run_once(&qemu, &default, &bare, &bench_system)?;
+    let second = run_once(&qemu, &default, &bare, &bench_system)?;
     println!("{:<40} {:>12}  note", "benchmark", "instructions");
     for figure in &first {
         let note = SEL4_REFERENCE

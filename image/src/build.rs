@@ -32,9 +32,12 @@ pub const USER_PACKAGES: &[&str] = &[
     "coreutils",
     "fs",
 ];
-/// Programs packed into the boot archive, in archive order. The kernel starts `root`
-/// unless the kernel command line says `lattice.boot=...`.
-pub const BOOT_PROGRAMS: &[&str] = &[
+/// Every user program the image builder builds. A system's boot archive holds the root task,
+/// the manifest's servers and what its `[system] archive` names
+/// ([`crate::manifest::Manifest::archive_programs`]); the system disk's `/bin` holds all
+/// of them but `root`. The kernel starts `root` unless the kernel command line says
+/// `lattice.boot=...`.
+pub const PROGRAMS: &[&str] = &[
     "root",
     "hello",
     "crash",
@@ -80,8 +83,14 @@ pub const BOOT_PROGRAMS: &[&str] = &[
     "sync",
 ];
 
-/// A boot archive entry that looks like a program and is not (a truncated ELF file).
-pub const BROKEN_PROGRAM: &str = "badelf";
+/// A program file that looks like a program and is not: `hello` cut after 96 bytes, its
+/// ELF header promising program headers that are not there. The process manager must
+/// refuse it with a clear error (system test `shell.session` puts it in a disk's `/bin`).
+pub fn broken_program() -> Result<Vec<u8>, String> {
+    let path = workspace_root().join("target").join(USER_TARGET).join("release").join("hello");
+    let hello = std::fs::read(&path).map_err(|error| format!("read {}: {error}", path.display()))?;
+    Ok(hello[..hello.len().min(96)].to_vec())
+}
 
 /// What a build produced.
 pub struct BuildOutput {
@@ -139,27 +148,21 @@ pub fn build_system(system: &str) -> Result<BuildOutput, String> {
     run_checked(&mut command, "building user programs")?;
 
     let user_dir = root.join("target").join(USER_TARGET).join("release");
-    let mut files = Vec::new();
-    for name in BOOT_PROGRAMS {
-        let path = user_dir.join(name);
-        let bytes = std::fs::read(&path).map_err(|error| format!("read {}: {error}", path.display()))?;
-        files.push((*name, bytes));
-    }
-    // A program file cut short: its ELF header promises program headers that are not there.
-    // The process manager must refuse it with a clear error (system test `shell.session`).
-    let hello = files
-        .iter()
-        .find(|(name, _)| *name == "hello")
-        .map(|(_, bytes)| bytes[..bytes.len().min(96)].to_vec());
-    files.push((BROKEN_PROGRAM, hello.unwrap_or_default()));
     let manifest_path = root.join("image").join("systems").join(format!("{system}.toml"));
-    let manifest = crate::manifest::load(&manifest_path, BOOT_PROGRAMS)?;
+    let manifest = crate::manifest::load(&manifest_path, PROGRAMS)?;
     println!(
         "      manifest `{}` ({}): {} servers",
         manifest.system.name,
         manifest_path.display(),
         manifest.servers.len()
     );
+    let programs: Vec<String> = manifest.archive_programs().into_iter().map(String::from).collect();
+    let mut files = Vec::new();
+    for name in &programs {
+        let path = user_dir.join(name);
+        let bytes = std::fs::read(&path).map_err(|error| format!("read {}: {error}", path.display()))?;
+        files.push((name.as_str(), bytes));
+    }
     files.push(("manifest", crate::manifest::encode(&manifest)));
     if let Some(policy) = &manifest.system.policy {
         let path = root.join(policy);
@@ -197,7 +200,7 @@ pub fn build_system(system: &str) -> Result<BuildOutput, String> {
         image.load_address
     );
 
-    Ok(BuildOutput { kernel_image, archive, programs: BOOT_PROGRAMS.iter().map(|s| s.to_string()).collect() })
+    Ok(BuildOutput { kernel_image, archive, programs })
 }
 
 /// Where the system disk lives: `target/lattice/disk.img`.
@@ -215,14 +218,14 @@ pub fn system_disk(fresh: bool) -> Result<(PathBuf, crate::system_disk::Prepared
     Ok((path, prepared))
 }
 
-/// What the system disk holds: the repository's tree (`image/disk/`), every program the
-/// archive holds but the root task (which only the kernel starts) for `/bin`, and the
-/// shipped policies for `/etc/policy`. Call after a build.
+/// What the system disk holds: the repository's tree (`image/disk/`), every program but the
+/// root task (which only the kernel starts) for `/bin`, and the shipped policies for
+/// `/etc/policy`. Call after a build.
 pub fn system_disk_contents() -> Result<crate::system_disk::Contents, String> {
     let root = workspace_root();
     let user_dir = root.join("target").join(USER_TARGET).join("release");
     let mut programs = Vec::new();
-    for name in BOOT_PROGRAMS.iter().filter(|name| **name != "root") {
+    for name in PROGRAMS.iter().filter(|name| **name != "root") {
         let path = user_dir.join(name);
         let bytes = std::fs::read(&path).map_err(|error| format!("read {}: {error}", path.display()))?;
         programs.push((name.to_string(), bytes));
@@ -253,14 +256,14 @@ mod tests {
         policy::compile(&source).unwrap_or_else(|errors| panic!("{file}: {errors}")).policy
     }
 
-    /// Every file tool is built, packed into the boot archive (and so the system disk's
-    /// `/bin`), and in every shipped policy that declares it the shell may start it and fs
-    /// gives it the rights it asks for; default and lockdown declare them all.
+    /// Every file tool is built and put in the system disk's `/bin`, and in every shipped
+    /// policy that declares it the shell may start it and fs gives it the rights it asks
+    /// for; default and lockdown declare them all.
     #[test]
-    fn every_file_tool_is_packed_and_granted() {
+    fn every_file_tool_is_on_the_disk_and_granted() {
         assert!(USER_PACKAGES.contains(&"coreutils"));
         for tool in coreutils::TOOLS {
-            assert!(BOOT_PROGRAMS.contains(&tool.name), "{} is not in BOOT_PROGRAMS", tool.name);
+            assert!(PROGRAMS.contains(&tool.name), "{} is not in PROGRAMS", tool.name);
         }
         for (file, all) in [("default.rhai", true), ("lockdown.rhai", true), ("strict.rhai", false)] {
             let policy = shipped(file);

@@ -44,7 +44,9 @@ commands:
                                  build, then boot QEMU virt into the root task with the
                                  system disk (virtio-blk) and user networking (restrict=on,
                                  127.0.0.1:8080 forwarded to the guest's port 80)
-                                 (--boot picks the boot programs; the first is the root task)
+                                 (--boot picks the boot programs, from the system's
+                                 archive; the first is the root task: `--system bare
+                                 --boot test-kernel` for the programs tests boot so)
   test [FILTER]                  lints, host tests, then system tests in QEMU; FILTER keeps
                                  only system tests whose name contains it
   clippy                         lints only (clippy with the workspace lints, -D warnings)

@@ -10,10 +10,18 @@
 //!
 //! Calls between servers are checked as the seL4 Core Platform's tooling checks protected
 //! procedure calls ([`check_calls`]): a server calls the servers of the services it
-//! `uses`; those calls form no cycle, and every server runs at a higher priority than
-//! each server that calls it, so a call never waits behind its own caller. A call that
-//! must go against that flow, once, while the system starts (the donor registering with
-//! the security server, which calls the donor), is named in `boot_only` and left out.
+//! `uses` (endpoints the manifest gives) and of those it `connects` to (sessions the
+//! security server opens when the policy allows: the process manager's read session with
+//! the filesystem, the shell's); those calls form no cycle, and every server runs at a
+//! higher priority than each server that calls it, so a call never waits behind its own
+//! caller. A call that must go against that flow, once, while the system starts (the
+//! donor registering with the security server, which calls the donor), is named in
+//! `boot_only` and left out.
+//!
+//! The boot archive of a system holds the root task, its servers and the programs
+//! `[system] archive` names ([`Manifest::archive_programs`]): what must run before a
+//! filesystem exists, and in test systems what the process manager starts without one.
+//! Every other program is on the system disk's `/bin`.
 //!
 //! The root task gives each server the capabilities of `servers/loader`'s `server_slots`:
 //! its own CNode, address space and thread, an Untyped of its budget, the endpoint of the
@@ -69,6 +77,12 @@ pub struct System {
     /// entry `policy`. A bad script stops the build with its error.
     #[serde(default)]
     pub policy: Option<String>,
+    /// Programs packed into the boot archive besides the root task and the servers (which
+    /// always are): in test systems, what the process manager starts without a filesystem;
+    /// in `bare`, the programs tests boot as the root task (`lattice.boot=`). The default
+    /// system names none: every other program comes from the system disk's `/bin`.
+    #[serde(default)]
+    pub archive: Vec<String>,
 }
 
 /// One server.
@@ -92,6 +106,11 @@ pub struct Server {
     /// it serves.
     #[serde(default)]
     pub boot_only: Vec<String>,
+    /// Services it opens connections to through the security server (the policy decides;
+    /// the manifest gives no capability for them). Only the call-graph check reads this:
+    /// a session's calls flow as a manifest endpoint's do.
+    #[serde(default)]
+    pub connects: Vec<String>,
     /// Devices it drives.
     #[serde(default)]
     pub devices: Vec<String>,
@@ -141,9 +160,30 @@ pub fn load(path: &Path, programs: &[&str]) -> Result<Manifest, String> {
     parse(&text, programs).map_err(|error| format!("{}: {error}", path.display()))
 }
 
+impl Manifest {
+    /// The programs of this system's boot archive, in archive order: the root task, the
+    /// servers in start order, then `[system] archive`, each once.
+    pub fn archive_programs(&self) -> Vec<&str> {
+        let mut names = vec!["root"];
+        let servers = self.servers.iter().map(|server| server.name.as_str());
+        for name in servers.chain(self.system.archive.iter().map(String::as_str)) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
+}
+
 /// Parses and checks manifest `text`.
 pub fn parse(text: &str, programs: &[&str]) -> Result<Manifest, String> {
     let manifest: Manifest = toml::from_str(text).map_err(|error| error.to_string())?;
+    for name in &manifest.system.archive {
+        if !programs.contains(&name.as_str()) {
+            return Err(format!("[system] archive: `{name}` is not a program the image builder builds"));
+        }
+    }
+    let archived = manifest.archive_programs();
     let machine = parse_size(&manifest.system.memory)?;
     let mut names = HashSet::new();
     let mut total = RESERVED_MEMORY;
@@ -199,6 +239,14 @@ pub fn parse(text: &str, programs: &[&str]) -> Result<Manifest, String> {
                 return Err(format!("server `{}` uses `{service}`, which no server provides", server.name));
             }
         }
+        for service in &server.connects {
+            if !provided.contains(&service.as_str()) {
+                return Err(format!(
+                    "server `{}` connects to `{service}`, which no server provides",
+                    server.name
+                ));
+            }
+        }
         for service in &server.boot_only {
             if !server.uses.contains(service) {
                 return Err(format!(
@@ -214,12 +262,12 @@ pub fn parse(text: &str, programs: &[&str]) -> Result<Manifest, String> {
             ));
         }
         for entry in &server.boot_entries {
-            let known = programs.contains(&entry.as_str())
+            let known = archived.contains(&entry.as_str())
                 || entry == "manifest"
                 || (entry == "policy" && manifest.system.policy.is_some());
             if !known || server.boot_entries.len() > 4 {
                 return Err(format!(
-                    "server `{}`: boot entry `{entry}` is not in the boot archive (at most 4 of: manifest, policy if [system] names one, program names)",
+                    "server `{}`: boot entry `{entry}` is not in the boot archive (at most 4 of: manifest, policy if [system] names one, names of the archive's programs)",
                     server.name
                 ));
             }
@@ -264,8 +312,8 @@ pub fn parse(text: &str, programs: &[&str]) -> Result<Manifest, String> {
 }
 
 /// Checks the calls between servers: every server calls the provider of each service it
-/// uses (but its `boot_only` ones); the callee must run at a higher priority than the
-/// caller, and the calls must form no cycle. The error names the servers.
+/// uses (but its `boot_only` ones) or connects to; the callee must run at a higher
+/// priority than the caller, and the calls must form no cycle. The error names the servers.
 pub fn check_calls(manifest: &Manifest) -> Result<(), String> {
     let provider = |service: &str| {
         manifest.servers.iter().position(|server| server.provides.as_deref() == Some(service))
@@ -279,6 +327,7 @@ pub fn check_calls(manifest: &Manifest) -> Result<(), String> {
                 .uses
                 .iter()
                 .filter(|service| !server.boot_only.contains(service))
+                .chain(&server.connects)
                 .filter_map(|service| provider(service))
                 .collect()
         })
@@ -384,6 +433,7 @@ mod tests {
     use super::*;
 
     const PROGRAMS: &[&str] = &["console", "proc", "hello", "security", "donor"];
+    const PROGRAMS_WITH_FS: &[&str] = &["console", "proc", "hello", "security", "donor", "fs"];
 
     fn server(name: &str, priority: u32, provides: &str, uses: &str, boot_only: &str) -> String {
         format!(
@@ -447,7 +497,7 @@ mod tests {
 
     #[test]
     fn the_shipped_manifests_pass_the_call_check() {
-        for system in ["virt", "bench", "test-proc", "test-console"] {
+        for system in ["virt", "bench", "bare", "test-proc", "test-console", "test-blk"] {
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("systems/{system}.toml"));
             let text = std::fs::read_to_string(&path).expect("shipped");
             let manifest: Manifest = toml::from_str(&text).expect("parses");
@@ -465,8 +515,56 @@ mod tests {
     fn the_shipped_manifest_is_valid() {
         let text =
             std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("systems/virt.toml")).unwrap();
-        let parsed = parse(&text, crate::build::BOOT_PROGRAMS).unwrap();
+        let parsed = parse(&text, crate::build::PROGRAMS).unwrap();
         assert!(!parsed.servers.is_empty());
+    }
+
+    #[test]
+    fn the_default_archive_holds_the_boot_servers_alone() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("systems/virt.toml");
+        let parsed = load(&path, crate::build::PROGRAMS).unwrap();
+        assert_eq!(
+            parsed.archive_programs(),
+            ["root", "console", "donor", "security", "fs", "proc", "shell"]
+        );
+        // The process manager reads programs through the filesystem, above it.
+        let proc = parsed.servers.iter().find(|server| server.name == "proc").unwrap();
+        assert_eq!(proc.connects, ["fs"]);
+    }
+
+    #[test]
+    fn the_archive_takes_the_root_task_the_servers_and_what_it_names_once() {
+        let text = format!(
+            "[system]\nname = \"t\"\nmemory = \"256M\"\narchive = [\"hello\", \"proc\"]\n{}",
+            server("proc", 150, "proc", "", "")
+        );
+        let parsed = parse(&text, PROGRAMS).unwrap();
+        assert_eq!(parsed.archive_programs(), ["root", "proc", "hello"]);
+        let text = "[system]\nname = \"t\"\nmemory = \"256M\"\narchive = [\"nosuch\"]\n";
+        let error = parse(text, PROGRAMS).unwrap_err();
+        assert!(error.contains("`nosuch` is not a program"), "{error}");
+        // A boot entry must be one of the archive's programs.
+        let text = "[system]\nname = \"t\"\nmemory = \"256M\"\n[[server]]\nname = \"proc\"\npriority = 1\nmemory = \"1M\"\nboot_entries = [\"hello\"]\n";
+        let error = parse(text, PROGRAMS).unwrap_err();
+        assert!(error.contains("boot entry `hello` is not in the boot archive"), "{error}");
+    }
+
+    #[test]
+    fn connections_count_as_calls() {
+        // proc connects to fs: fs must run above it.
+        let connecting = |fs_priority: u32| {
+            manifest(&format!(
+                "{}{}connects = [\"fs\"]\n",
+                server("fs", fs_priority, "fs", "", ""),
+                server("proc", 150, "proc", "", ""),
+            ))
+        };
+        parse(&connecting(170), PROGRAMS_WITH_FS).expect("fs above proc");
+        let error = parse(&connecting(140), PROGRAMS_WITH_FS).unwrap_err();
+        assert!(error.contains("`proc` (priority 150) calls `fs` (priority 140)"), "{error}");
+        let text = manifest(&format!("{}connects = [\"fs\"]\n", server("proc", 150, "proc", "", "")));
+        let error = parse(&text, PROGRAMS).unwrap_err();
+        assert!(error.contains("connects to `fs`, which no server provides"), "{error}");
     }
 
     #[test]

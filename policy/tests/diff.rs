@@ -211,7 +211,7 @@ fn the_report_for_default_to_lockdown_lists_every_outcome() {
         "loses fs /home write,create,delete",
         "kept      security load_policy,audit",
         "service `kv` does not exist in the new policy",
-        "82 connections: 18 kept, 30 narrowed, 34 revoked",
+        "83 connections: 19 kept, 30 narrowed, 34 revoked",
     ] {
         // Column widths follow the longest program path; compare words, not spaces.
         let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -230,7 +230,7 @@ fn the_report_reads_a_connection_file_and_the_checker_renders_errors() {
         policy::host::diff_files(&root.join("default.rhai"), &root.join("strict.rhai"), Some(&connections))
             .expect("compiles");
     assert!(report.contains("7   /bin/httpd"), "{report}");
-    assert!(report.contains("narrowed  to fs /home read (grant at 48:1); loses fs / read"), "{report}");
+    assert!(report.contains("narrowed  to fs /home read (grant at 51:1); loses fs / read"), "{report}");
     assert!(report.contains("2 connections: 1 kept, 1 narrowed, 0 revoked"), "{report}");
 
     let broken = dir.join("broken.rhai");

@@ -133,6 +133,9 @@ fn strict_policy_decides_its_cases() {
             ),
             ("/bin/shell", "-", "net", "connect", NoGrant),
             ("/bin/shell", "-", "security", "load_policy", NoGrant),
+            // The process manager reads /bin, where every program the shell may start is.
+            ("/sbin/proc", "public", "fs", "read", Allow("fs /bin read")),
+            ("/sbin/proc", "public", "fs", "write", Rights),
             ("/bin/policy", "internal{user}", "security", "load_policy", Allow("security load_policy")),
             (
                 "/bin/policy",
@@ -159,8 +162,12 @@ fn default_policy_decides_its_cases() {
         &[
             ("/bin/shell", "-", "fs", "read", Allow("fs / read")),
             ("/bin/shell", "-", "fs", "read,write", Allow("fs / read; fs /home write; fs /tmp write")),
-            ("/bin/shell", "-", "proc", "spawn", Allow("spawn /bin/*")),
+            ("/bin/shell", "-", "proc", "spawn", Allow("spawn /bin/*, /home/*")),
             ("/bin/shell", "-", "security", "load_policy", Allow("security load_policy")),
+            // The process manager reads program files anywhere, and changes nothing.
+            ("/sbin/proc", "public", "fs", "read", Allow("fs / read")),
+            ("/sbin/proc", "public", "fs", "read,write", Rights),
+            ("/sbin/proc", "public", "fs", "create", Rights),
             ("/bin/shell", "-", "net", "connect", NoGrant),
             ("/bin/nc", "internal{user}", "net", "connect,udp", Allow("tcp connect *:*; udp *:*")),
             ("/bin/nc", "internal{user}", "net", "listen", Rights),
@@ -219,10 +226,66 @@ fn lockdown_policy_decides_its_cases() {
             ("/bin/ls", "internal{user}", "fs", "read", Allow("fs / read")),
             ("/bin/policy", "internal{user}", "security", "load_policy", Allow("security load_policy")),
             ("/bin/edit", "internal{user}", "fs", "read", Undeclared),
+            ("/sbin/proc", "public", "fs", "read", Allow("fs / read")),
+            ("/sbin/proc", "public", "fs", "write", Rights),
             ("/bin/shell", "-", "kv", "call", NoService),
             ("/bin/shell", "-", "vault", "call", NoGrant),
         ],
     );
+}
+
+/// The process manager loads every program a spawn grant lets anyone start: its fs grant
+/// reads each spawn pattern's path (a directory's subtree, an exact file), read-only.
+#[test]
+fn the_process_manager_reads_every_program_a_spawn_grant_names() {
+    use policy::{FsOp, FsPath, ProgramPattern};
+    for file in ["default.rhai", "strict.rhai", "lockdown.rhai"] {
+        let policy = load(file);
+        let reads = match policy.decide_named("/sbin/proc", Label::BOTTOM, "fs", Rights::READ) {
+            Decision::Allow(allowed) => allowed.scope(),
+            Decision::Deny(reason) => {
+                panic!("{file}: the process manager reads no files: {}", policy.explain(&reason))
+            }
+        };
+        assert!(
+            !policy.decide_named("/sbin/proc", Label::BOTTOM, "fs", Rights::WRITE).is_allowed(),
+            "{file}: the process manager may write files"
+        );
+        let proc = policy.service_id("proc").expect("every shipped policy has proc");
+        for grant in policy.grants().iter().filter(|grant| grant.service == proc) {
+            for pattern in grant.scope.spawn_patterns() {
+                let path = match pattern {
+                    ProgramPattern::Exact(path) | ProgramPattern::Under(path) => path.clone(),
+                    ProgramPattern::Any => FsPath::root(),
+                };
+                assert!(
+                    reads.allows(&path, FsOp::Read),
+                    "{file}: spawn grant `{pattern}` names programs the process manager cannot read"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_default_shell_starts_the_persons_programs_but_not_the_systems_data() {
+    let policy = load("default.rhai");
+    let shell = policy.program_id("/bin/shell").expect("declared");
+    let user = policy.program(shell).and_then(|program| program.label).expect("a label");
+    let Decision::Allow(spawn) = policy.decide_named("/bin/shell", user, "proc", Rights::SPAWN) else {
+        panic!("the shell spawns")
+    };
+    let scope = spawn.scope();
+    for (program, allowed) in [
+        ("/bin/ls", true),
+        ("/home/user/tool", true),
+        ("/home/user/bin/tool", true),
+        ("/etc/policy/default.rhai", false),
+        ("/tmp/x", false),
+        ("/sbin/fs", false),
+    ] {
+        assert_eq!(scope.allows_spawn(program), allowed, "spawn {program}");
+    }
 }
 
 #[test]

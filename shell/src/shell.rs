@@ -358,9 +358,27 @@ impl<S: System> Shell<S> {
             say!(self, "lattice: command not found: ''\n");
             return STATUS_NOT_FOUND;
         }
+        // A name with a `/` in it is a path to the program's file: a relative one is
+        // resolved against the working directory here, since the process manager has none.
+        // A bare name is the process manager's to find (`/bin/NAME`).
+        let program = if name.contains('/') {
+            match fsutil::path::resolve(&self.directory, name) {
+                Ok(path) => path,
+                Err(error) => {
+                    say!(self, "lattice: {name}: {error}\n");
+                    return STATUS_NOT_FOUND;
+                }
+            }
+        } else {
+            String::from(name)
+        };
         let mode = if background { Mode::Background } else { Mode::Foreground };
-        let pid = match self.system_flushed().spawn(name, arguments, environment, mode) {
+        let pid = match self.system_flushed().spawn(&program, arguments, environment, mode) {
             Ok(pid) => pid,
+            Err(SystemError::NotFound) if program.starts_with('/') => {
+                say!(self, "lattice: no such program: {name}\n");
+                return STATUS_NOT_FOUND;
+            }
             Err(SystemError::NotFound) => {
                 say!(self, "lattice: command not found: {name}\n");
                 return STATUS_NOT_FOUND;

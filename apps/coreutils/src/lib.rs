@@ -58,8 +58,9 @@ pub use tool::{FAILURE, Output, SUCCESS, Tool, Usage, run};
 pub use touch::TOUCH;
 
 /// Every file tool, in the order the shell's `help` lists them. Each is a binary of this
-/// package (`src/bin/NAME.rs`), a program of the boot archive and the system disk's
-/// `/bin` (`image/src/build.rs`), and declared in the shipped policies' `tools`.
+/// package (`src/bin/NAME.rs`), a program in the system disk's `/bin`
+/// (`image/src/build.rs`; the process manager loads it from there), and declared in the
+/// shipped policies' `tools`.
 pub const TOOLS: &[&Tool] = &[&LS, &CAT, &CP, &MV, &RM, &MKDIR, &RMDIR, &TOUCH, &STAT, &DF, &SYNC];
 
 /// Longest `sleep` accepted: a day (longer is surely a typo).

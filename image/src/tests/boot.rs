@@ -44,7 +44,7 @@ pub const TESTS: &[SystemTest] = &[
     SystemTest {
         name: "boot.exit_status",
         about: "another program as root task: its exit status is reported",
-        system: "virt",
+        system: "bare",
         run: |cx| {
             let mut machine = cx.boot(boot_list("hello"))?;
             machine.expect("hello, world", STEP)?;
@@ -55,7 +55,7 @@ pub const TESTS: &[SystemTest] = &[
     SystemTest {
         name: "boot.missing_program",
         about: "a boot program missing from the archive is a clear boot failure",
-        system: "virt",
+        system: "bare",
         run: |cx| {
             let mut machine = cx.boot(boot_list("hello,nosuch"))?;
             machine.expect(

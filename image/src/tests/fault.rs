@@ -11,7 +11,7 @@ pub const TESTS: &[SystemTest] = &[
     SystemTest {
         name: "fault.contained",
         about: "three faulting programs are reported and stopped; the kernel and another program go on",
-        system: "virt",
+        system: "bare",
         run: |cx| {
             let mut machine = cx.boot(boot_list("survivor,crash,crash-kernel-read,crash-illegal"))?;
             machine.expect("survivor: yielding", STEP)?;
@@ -39,7 +39,7 @@ pub const TESTS: &[SystemTest] = &[
     SystemTest {
         name: "fault.root_task",
         about: "a faulting root task is reported and the machine powers off with status 3",
-        system: "virt",
+        system: "bare",
         run: |cx| {
             let mut machine = cx.boot(boot_list("crash"))?;
             machine.expect("[kernel] fault: crash: store page fault at 0x0", STEP)?;

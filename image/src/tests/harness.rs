@@ -249,19 +249,19 @@ pub const TESTS: &[SystemTest] = &[
     SystemTest {
         name: "harness.disk_attached",
         about: "a fresh FAT image and a blank raw image attached as virtio-blk are opened read-write by QEMU and seen by the guest as its two block devices; the FAT image reads back and passes fsck.fat -n after the machine stops (the guest reads device registers only: nothing writes the disks yet)",
-        system: "virt",
+        system: "bare",
         run: disk_attached,
     },
     SystemTest {
         name: "harness.net_forward",
         about: "user networking with restrict=on is seen by the guest as its one network device; the forwards are QEMU's only sockets, on 127.0.0.1; with no guest stack, TCP is accepted and held silent, UDP taken silently, and both are gone when the machine stops (nothing crosses to the guest yet)",
-        system: "virt",
+        system: "bare",
         run: net_forward,
     },
     SystemTest {
         name: "harness.port_clash",
         about: "a forwarded host port another program holds makes QEMU refuse to start, and the harness boots again on a new free port",
-        system: "virt",
+        system: "bare",
         run: port_clash,
     },
 ];

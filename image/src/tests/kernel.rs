@@ -29,7 +29,7 @@ pub const TESTS: &[SystemTest] = &[
     SystemTest {
         name: "kernel.suite",
         about: "the kernel test suite (test-kernel as root task) passes every test",
-        system: "virt",
+        system: "bare",
         run: |cx| {
             let machine = &mut cx.boot(boot_list("test-kernel"))?;
             cx.expect_checks(machine, "test-kernel", KERNEL_SUITE)?;
@@ -39,7 +39,7 @@ pub const TESTS: &[SystemTest] = &[
     SystemTest {
         name: "kernel.fuzz",
         about: "200 000 random syscalls from an unprivileged thread: no kernel panic, invariants hold throughout",
-        system: "virt",
+        system: "bare",
         run: |cx| {
             let mut machine = cx.boot(boot_list("test-fuzz"))?;
             // About 1.5 s under TCG; STEP leaves room for a loaded machine.
@@ -57,7 +57,7 @@ pub const TESTS: &[SystemTest] = &[
     SystemTest {
         name: "syscall.bad_arguments",
         about: "bad pointers, overlong writes and undefined syscalls return the documented errors",
-        system: "virt",
+        system: "bare",
         run: |cx| {
             let mut machine = cx.boot(boot_list("survivor"))?;
             // SURVIVOR0001..9: debug_write of null, of kernel memory, wrapping around, past
@@ -71,7 +71,7 @@ pub const TESTS: &[SystemTest] = &[
     SystemTest {
         name: "sched.preemption",
         about: "a program that never makes a syscall is preempted by the timer; FP state stays per thread",
-        system: "virt",
+        system: "bare",
         run: |cx| {
             let mut machine = cx.boot(boot_list("survivor,spin"))?;
             // The survivor yields to spin, or a tick preempts it first on a busy host: either
@@ -86,7 +86,7 @@ pub const TESTS: &[SystemTest] = &[
     SystemTest {
         name: "irq.uart_receive",
         about: "typed keys raise UART interrupts that a user-level driver receives through a notification",
-        system: "virt",
+        system: "bare",
         run: |cx| {
             let mut machine = cx.boot(boot_list("test-irq"))?;
             // IRQ0001 the UART's registers, IRQ0002 its interrupt handed out once and bound;

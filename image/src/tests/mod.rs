@@ -251,7 +251,7 @@ pub fn check_table(tests: &[&SystemTest]) -> Result<(), String> {
         }
         if !is_word(&test.system.replace('-', "_")) {
             problems.push(format!("`{}` boots `{}`, which is not a system name", test.name, test.system));
-        } else if let Err(error) = crate::manifest::load(&manifest_path(test.system), build::BOOT_PROGRAMS) {
+        } else if let Err(error) = crate::manifest::load(&manifest_path(test.system), build::PROGRAMS) {
             problems.push(format!("`{}` boots system `{}`: {error}", test.name, test.system));
         }
     }
@@ -303,7 +303,20 @@ impl Context {
     /// (`/bin`, `/etc/policy`, `/www`, `/home/user`, `/tmp`, `/var`); attach it with
     /// [`system_disk_attach`] so the filesystem server finds it by its serial.
     pub fn system_disk(&self, file: &str) -> Result<crate::disk::Image, String> {
-        let contents = build::system_disk_contents()?;
+        self.system_disk_with(file, &[], &[])
+    }
+
+    /// [`Context::system_disk`] with the test's own files besides: `programs` in `/bin`
+    /// (name, bytes) and `files` elsewhere (path without the leading `/`, bytes).
+    pub fn system_disk_with(
+        &self,
+        file: &str,
+        programs: &[(&str, &[u8])],
+        files: &[(&str, &[u8])],
+    ) -> Result<crate::disk::Image, String> {
+        let mut contents = build::system_disk_contents()?;
+        contents.programs.extend(programs.iter().map(|(name, bytes)| (name.to_string(), bytes.to_vec())));
+        contents.tree.extend(files.iter().map(|(path, bytes)| (path.to_string(), bytes.to_vec())));
         let bytes = crate::system_disk::fresh(crate::system_disk::SIZE, &contents)?;
         let path = self.scratch(file);
         std::fs::write(&path, bytes).map_err(|error| format!("write {}: {error}", path.display()))?;

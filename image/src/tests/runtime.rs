@@ -8,7 +8,7 @@ use super::{STEP, SystemTest, boot_list, expect_status};
 pub const TESTS: &[SystemTest] = &[SystemTest {
     name: "runtime.heap_trace_rpc",
     about: "a program makes its heap from Untyped, allocates, prints tracing events, and RPC works between threads: capabilities both ways, a deferred answer, malformed requests answered with the typed error",
-    system: "virt",
+    system: "bare",
     run: |cx| {
         let mut machine = cx.boot(boot_list("test-runtime"))?;
         machine.expect("runtime: heap of 4096 KiB at 0x2000000000", STEP)?;

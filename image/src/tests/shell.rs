@@ -1,12 +1,13 @@
 //! System tests of the default system's shell, typed at the prompt as a person would:
 //! programs, faults, jobs, Ctrl-C, memory, and every connection through the security server.
+//! The programs are the system disk's (`/bin`), as on every boot of `cargo xtask run`.
 //!
 //! Each step is a named check (`context.step`), so a failure says which step and what it
 //! shows, not only which text was not seen.
 
 use kernel_abi::exit_status;
 
-use super::{Context, PROMPT, STEP, SystemTest, expect_status};
+use super::{Context, PROMPT, STEP, SystemTest, expect_status, system_disk_attach};
 use crate::systest::Machine;
 
 /// Waits for the prompt, types `line` and waits for `answer`; returns what came since the
@@ -35,7 +36,10 @@ fn exit(cx: &Context, machine: &mut Machine, powering_off: Option<&str>) -> Resu
 }
 
 fn session(cx: &Context) -> Result<(), String> {
-    let machine = &mut cx.boot(|boot| boot)?;
+    // `badelf`: a program file cut short, which the process manager must refuse.
+    let broken = crate::build::broken_program()?;
+    let disk = cx.system_disk_with("system.img", &[("badelf", broken.as_slice())], &[])?;
+    let machine = &mut cx.boot(|boot| boot.disk_as(&disk, system_disk_attach()))?;
     cx.step(
         "boots_to_shell",
         "the default system starts the console, the process manager and the shell, which prints its banner",
@@ -49,7 +53,7 @@ fn session(cx: &Context) -> Result<(), String> {
     cx.check("echo", "echo prints its arguments", command(machine, "echo hello, world", "hello, world"))?;
     cx.check(
         "program_arguments",
-        "a program from the boot archive runs with its arguments (hello)",
+        "a program from the system disk's /bin runs with its arguments (hello)",
         command(machine, "hello from the shell", "hello from the shell"),
     )?;
     cx.check(
@@ -116,7 +120,8 @@ fn session(cx: &Context) -> Result<(), String> {
 }
 
 fn connections(cx: &Context) -> Result<(), String> {
-    let machine = &mut cx.boot(|boot| boot)?;
+    let disk = cx.system_disk("system.img")?;
+    let machine = &mut cx.boot(|boot| boot.disk_as(&disk, system_disk_attach()))?;
     cx.step(
         "boot_policy",
         "the security server loads the boot policy (an audit event) and the shell starts",

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kernel_abi::exit_status;
 
-use super::{PROMPT, STEP, SystemTest, expect_status};
+use super::{PROMPT, STEP, SystemTest, expect_status, system_disk_attach};
 use crate::systest::Machine;
 
 /// The time tests, in the order they run.
@@ -15,7 +15,9 @@ pub const TESTS: &[SystemTest] = &[SystemTest {
     about: "uptime gives the time since boot; sleep 2 returns to the prompt after at least two seconds of guest time, with status 0; a bad or missing argument prints the usage with status 2; Ctrl-C interrupts a sleep",
     system: "virt",
     run: |cx| {
-        let mut machine = cx.boot(|boot| boot)?;
+        // `sleep` is a program of the system disk's /bin.
+        let disk = cx.system_disk("system.img")?;
+        let mut machine = cx.boot(|boot| boot.disk_as(&disk, system_disk_attach()))?;
         machine.expect("Lattice shell. Type `help` for the list of builtins.", STEP)?;
         let command = |machine: &mut Machine, line: &str, answer: &str| -> Result<String, String> {
             machine.expect(PROMPT, STEP)?;

@@ -220,6 +220,42 @@ pub fn plan(file: &[u8]) -> Result<LoadPlan, ElfError> {
     Ok(LoadPlan { entry, segments })
 }
 
+/// How many bytes from the start of a program file [`plan`] needs: the file header, the
+/// program headers and the file part of every loadable segment. What lies past them
+/// (section headers, symbols, debug information) is never loaded, so a loader reading the
+/// file from elsewhere (the process manager, from the filesystem) reads only this much.
+///
+/// `prefix` is the start of the file. When it does not yet hold every program header, the
+/// answer is where they end: read that much and ask again (the second answer is final).
+/// The errors are the file header's; the segments themselves are judged by [`plan`], which
+/// answers the same for the first `needed_bytes` bytes as for the whole file.
+pub fn needed_bytes(prefix: &[u8]) -> Result<usize, ElfError> {
+    let header = FileHeader::read(prefix)?;
+    let table_end = header
+        .program_header_count
+        .checked_mul(header.program_header_size)
+        .and_then(|size| size.checked_add(header.program_header_offset))
+        .ok_or(ElfError::Malformed)?;
+    let mut needed = table_end.max(FILE_HEADER_SIZE);
+    if prefix.len() < table_end {
+        return Ok(needed);
+    }
+    for index in 0..header.program_header_count {
+        // Within the table, so within `prefix` (checked above, without overflow).
+        let at = header.program_header_offset + index * header.program_header_size;
+        let program_header = prefix.get(at..at + PROGRAM_HEADER_SIZE).ok_or(ElfError::Malformed)?;
+        if le32(program_header, 0)? != PT_LOAD || le64(program_header, 40)? == 0 {
+            continue;
+        }
+        let end = le64(program_header, 8)?
+            .checked_add(le64(program_header, 32)?)
+            .and_then(|end| usize::try_from(end).ok())
+            .ok_or(ElfError::SegmentOutsideFile { index })?;
+        needed = needed.max(end);
+    }
+    Ok(needed)
+}
+
 /// The file bytes of `segment` (valid for a segment from [`plan`] of the same file).
 pub fn segment_bytes<'a>(file: &'a [u8], segment: &Segment) -> &'a [u8] {
     file.get(segment.file_offset..segment.file_offset + segment.file_size).unwrap_or(&[])
@@ -341,6 +377,57 @@ mod tests {
         ];
         for (index, (file, expected)) in cases.iter().enumerate() {
             assert_eq!(plan(file).as_ref().map(|_| ()), Err(expected), "case {index}");
+        }
+    }
+
+    #[test]
+    fn needed_bytes_covers_what_the_plan_reads_and_no_more() {
+        // Segments end at 0x1800 and 0x2100; the file goes on to 0x3000 (symbols, say).
+        let file = good();
+        assert_eq!(needed_bytes(&file), Ok(0x2100));
+        assert_eq!(plan(&file[..0x2100]), plan(&file), "the prefix plans as the whole file");
+        assert!(plan(&file[..0x20ff]).is_err(), "one byte less is not enough");
+        // A prefix that holds the file header but not every program header: where they end.
+        assert_eq!(needed_bytes(&file[..100]), Ok(64 + 2 * 56));
+        assert_eq!(needed_bytes(&file[..64 + 2 * 56]), Ok(0x2100));
+        // A segment with nothing in memory is not loaded, so not needed.
+        let empty = elf(
+            243,
+            2,
+            0x1_1000,
+            &[(1, RX, 0x1000, 0x1_1000, 0x800, 0x800), (1, RW, 0x2f00, 0x2_0000, 0, 0)],
+        );
+        assert_eq!(needed_bytes(&empty), Ok(0x1800));
+        // Nor is a segment of another type.
+        let note = elf(
+            243,
+            2,
+            0x1_1000,
+            &[(4, RX, 0x2800, 0x1_1000, 0x10, 0x10), (1, RX, 0x1000, 0x1_1000, 0x800, 0x800)],
+        );
+        assert_eq!(needed_bytes(&note), Ok(0x1800));
+        // Headers that are not a RISC-V executable's are refused as plan refuses them.
+        assert_eq!(needed_bytes(b"#!/bin/sh\necho hi\n"), Err(ElfError::Malformed));
+        assert_eq!(needed_bytes(&file[..63]), Err(ElfError::Malformed));
+        let other = elf(62, 2, 0x1_1000, &[(1, RX, 0x1000, 0x1_1000, 8, 8)]);
+        assert_eq!(needed_bytes(&other), Err(ElfError::WrongMachine));
+        // A segment whose end overflows is outside any file.
+        let huge = elf(243, 2, 0x1_1000, &[(1, RX, u64::MAX, 0x1_1000, 8, 8)]);
+        assert_eq!(needed_bytes(&huge), Err(ElfError::SegmentOutsideFile { index: 0 }));
+    }
+
+    #[test]
+    fn needed_bytes_never_panics_and_agrees_with_the_plan() {
+        let file = good();
+        let mut random = crate::testing::Xorshift(0x0bad_cafe_f00d_1234);
+        let mut mutated = file.clone();
+        for _ in 0..20_000 {
+            let at = random.below(0x100);
+            mutated[at] = random.byte();
+            if let (Ok(needed), Ok(whole)) = (needed_bytes(&mutated), plan(&mutated)) {
+                let needed = needed.min(mutated.len());
+                assert_eq!(plan(&mutated[..needed]).as_ref(), Ok(&whole));
+            }
         }
     }
 

@@ -222,6 +222,9 @@ fn main() -> i32 {
             Err(message) => println!("root: cannot start {}: {message}", server.name),
         }
     }
+    // The archive's pages, their mappings and every server's image and heap each take a
+    // slot of this CNode: what is left is the headroom for a larger system (CAVEATS.md).
+    println!("root: {} of {} capability slots left", slots.end - slots.next, slots.end);
 
     // Step back: report what happens to the servers. A server that provides a service
     // serves for ever; the system has done its work when its programs (the servers that

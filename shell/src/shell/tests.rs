@@ -20,6 +20,8 @@ enum Behaviour {
     Runs,
     /// Cannot be started: not enough memory.
     TooBig,
+    /// A file that is not a program (the process manager's `BadElf`).
+    NotAProgram,
 }
 
 /// One `spawn` call.
@@ -73,6 +75,9 @@ impl Fake {
             ("illegal", Behaviour::Faults(FaultKind::IllegalInstruction, 0x2000, 0)),
             ("spin", Behaviour::Runs),
             ("big", Behaviour::TooBig),
+            // Files named by path, as the process manager finds them on the disk.
+            ("/home/user/tool", Behaviour::Exits(0)),
+            ("/home/user/notes.txt", Behaviour::NotAProgram),
         ]);
         let connection = |id, service: &str, rights: &str, scope: &str| ConnectionInfo {
             id: ConnectionId(id),
@@ -111,7 +116,9 @@ impl Fake {
         match self.programs[program] {
             Behaviour::Exits(code) => ExitStatus::Code(code),
             Behaviour::Faults(kind, pc, address) => ExitStatus::Faulted { kind, pc, address },
-            Behaviour::Runs | Behaviour::TooBig => panic!("{program} does not end by itself"),
+            Behaviour::Runs | Behaviour::TooBig | Behaviour::NotAProgram => {
+                panic!("{program} does not end by itself")
+            }
         }
     }
 
@@ -168,6 +175,11 @@ impl System for Fake {
         match self.programs.get(program) {
             None => return Err(SystemError::NotFound),
             Some(Behaviour::TooBig) => return Err(SystemError::OutOfMemory),
+            Some(Behaviour::NotAProgram) => {
+                return Err(SystemError::Other(
+                    "not a valid executable: not an ELF file (bad or truncated headers)".into(),
+                ));
+            }
             Some(_) => {}
         }
         let pid = Pid(self.next_pid);
@@ -343,6 +355,20 @@ fn commands() {
         (&[], "foo a b", "lattice: command not found: foo\n", 127),
         (&[], "'' x", "lattice: command not found: ''\n", 127),
         (&[], "big", "lattice: cannot run big: out of memory\n", 126),
+        // A program named by a path: absolute, or relative to the working directory.
+        (&[], "/home/user/tool", "", 0),
+        (&["cd /home/user"], "./tool a", "", 0),
+        (&["cd /home"], "user/tool", "", 0),
+        (&["cd /home/user/notes"], "../tool", "", 0),
+        (&[], "/home/user/nothing", "lattice: no such program: /home/user/nothing\n", 127),
+        (&["cd /home/user"], "./nothing", "lattice: no such program: ./nothing\n", 127),
+        (&["cd /home/user"], "./tool\u{1}", "lattice: ./tool\u{1}: a path with a control character\n", 127),
+        (
+            &["cd /home/user"],
+            "./notes.txt",
+            "lattice: cannot run ./notes.txt: not a valid executable: not an ELF file (bad or truncated headers)\n",
+            126,
+        ),
         (&[], "spin &", "[1] 7\n", 0),
         (&["fail"], "spin &", "[1] 8\n", 0),
         (&[], "echo a &", "lattice: echo is a builtin and cannot run in the background\n", 2),
@@ -511,6 +537,23 @@ fn programs_get_arguments_and_environment() {
     // Prefix assignments do not stay.
     assert_eq!(shell.variables().get("Z"), None);
     assert_eq!(shell.variables().get("Y"), Some("2"));
+}
+
+/// The process manager has no working directory: a program named by a relative path is
+/// spawned by its absolute, normal path; a bare name as typed (the manager finds it).
+#[test]
+fn a_program_named_by_path_is_spawned_by_its_absolute_path() {
+    let mut shell = shell();
+    run(&mut shell, "cd /home/user/notes");
+    for line in ["../tool", "./../.././user//tool", "/home/user/tool", "hello"] {
+        run(&mut shell, line);
+    }
+    let spawned: Vec<&str> = shell.system().spawns.iter().map(|spawn| spawn.program.as_str()).collect();
+    assert_eq!(spawned, ["/home/user/tool", "/home/user/tool", "/home/user/tool", "hello"]);
+    // It still starts in the working directory.
+    assert!(shell.system().spawns.iter().all(|spawn| {
+        spawn.environment.iter().any(|(name, value)| name == "PWD" && value == "/home/user/notes")
+    }));
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //!
 //! | request | answer | blocks | idempotent |
 //! | --- | --- | --- | --- |
-//! | `Spawn` | `Spawned` | no (the program starts; the answer comes once it is loaded) | no: each call starts a process |
+//! | `Spawn` | `Spawned` | while the manager reads the program (from the filesystem or the boot archive) and builds it; not until it ends | no: each call starts a process |
 //! | `Wait` | `Exited` | until the process ends (answered at once if it has) | no: the first `Wait` collects the status, later ones are `NoSuchProcess` |
 //! | `Kill` | `Killed` | no | yes, but the second is `NoSuchProcess` once the status is collected |
 //! | `List` | `Processes` (a page; `more` says whether to ask again after the last pid) | no | yes |
@@ -12,6 +12,18 @@
 //!
 //! Only the parent of a process (or a program the policy lets manage processes) may wait
 //! for or kill it; others get `NotPermitted`.
+//!
+//! **Where programs come from.** An absolute path names a file, read from the filesystem
+//! only (the manager's own read-only session). A bare name `NAME` is the file `/bin/NAME`;
+//! the boot archive's entry `NAME` stands in only when the filesystem cannot give the file
+//! (no filesystem in the system, or the policy gives the manager none; no volume; no such
+//! file), never for a file that is there but is not a program. `Spawn` fails with:
+//! `NotPermitted` (the caller's scope does not name the program's path, or the
+//! filesystem's scope refuses the manager the file), `NoSuchProgram` (no file and no
+//! archive entry; a relative path), `BadElf` (the file is not a RISC-V executable, or a
+//! directory), `TooLarge` (its loadable part exceeds what the manager reads),
+//! `Unreadable` (the filesystem has no volume, with its reason, or failed reading the
+//! file), `OutOfMemory`, `ArgumentsTooLong`.
 //!
 //! What a spawned program starts with, in its own CNode: [`start_slots`].
 #![cfg_attr(not(test), no_std)]
@@ -58,8 +70,12 @@ pub type Pid = u32;
 /// Variants are only ever added at the end (postcard numbers them by position).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
-    /// Starts `program` (a boot archive name or a file path) with `args` (not including the
-    /// name) and `env`; `foreground` gives it the console's input and Ctrl-C.
+    /// Starts `program` with `args` (not including the name) and `env`; `foreground` gives
+    /// it the console's input and Ctrl-C. `program` is an absolute path (`/home/user/tool`:
+    /// the file, from the filesystem only) or a bare name (`ls`: `/bin/ls` from the
+    /// filesystem, or the boot archive's entry `ls` when the filesystem cannot give it);
+    /// a relative path is refused (`NoSuchProgram`: the caller resolves it against its own
+    /// directory). The process is labelled by the path (`/bin/NAME` for a bare name).
     Spawn {
         /// The program.
         program: String,
@@ -189,6 +205,17 @@ pub enum ProcError {
     AlreadyWaiting,
     /// The request or reply could not be carried (malformed, too large, IPC failure).
     Rpc(RpcError),
+    /// The program file's loadable part (its headers and segments) is larger than the
+    /// process manager reads (`limit` bytes).
+    TooLarge {
+        /// Bytes the program needs read.
+        bytes: u64,
+        /// The most the manager reads.
+        limit: u64,
+    },
+    /// The filesystem could not give the program's file: it has no volume, or reading
+    /// failed (what it said).
+    Unreadable(String),
 }
 
 impl From<RpcError> for ProcError {
@@ -208,6 +235,10 @@ impl core::fmt::Display for ProcError {
             Self::ArgumentsTooLong => f.write_str("arguments too long"),
             Self::AlreadyWaiting => f.write_str("already waited for"),
             Self::Rpc(error) => write!(f, "{error}"),
+            Self::TooLarge { bytes, limit } => {
+                write!(f, "program too large: {bytes} bytes to load, at most {limit}")
+            }
+            Self::Unreadable(why) => write!(f, "cannot read the program: {why}"),
         }
     }
 }

@@ -64,6 +64,8 @@ fn errors() -> Vec<ProcError> {
         ProcError::ArgumentsTooLong,
         ProcError::AlreadyWaiting,
         ProcError::Rpc(RpcError::Ipc(14)),
+        ProcError::TooLarge { bytes: 3 << 20, limit: 2 << 20 },
+        ProcError::Unreadable("the device failed".to_string()),
     ]
 }
 

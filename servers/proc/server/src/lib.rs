@@ -25,6 +25,8 @@ use alloc::vec::Vec;
 
 use proc_api::{ExitStatus, Pid, ProcError, ProcessInfo, ProcessState, Response};
 
+pub mod program;
+
 /// Most processes one `List` answer carries.
 pub const LIST_PAGE: usize = 16;
 

@@ -1,6 +1,13 @@
-//! The process manager: spawns programs from the boot archive with arguments and
-//! environment, reports their faults, collects their exit status, kills them, lists them,
-//! and reclaims everything a process held when it ends.
+//! The process manager: spawns programs from the filesystem (or the boot archive) with
+//! arguments and environment, reports their faults, collects their exit status, kills
+//! them, lists them, and reclaims everything a process held when it ends.
+//!
+//! A program's bytes come from its file, read through the manager's own read-only session
+//! with the filesystem (opened through the security server at the first spawn, as any
+//! program connects; the policy scopes it), or from the boot archive when the filesystem
+//! cannot give a bare name's file: the rules are [`proc::program`]'s. The file is read
+//! into the heap as far as its load plan needs (at most `proc::program::MAX_PROGRAM_BYTES`)
+//! and dropped once the process is built.
 //!
 //! Each process is admitted by the security server first (`Admit`: it gets a client id,
 //! a label, and its security session capability, at `start_slots::SECURITY`), then given a
@@ -40,10 +47,12 @@ mod program {
     use alloc::vec::Vec;
 
     use donor_api::DonorClient;
+    use fs_api::{FsClient, FsError, OpenFlags};
     use kernel_abi::bootarchive::BootArchive;
     use kernel_abi::{FaultKind, ObjectType, Rights};
     use kit::{Answer, Call, Caller, Config, Deferred, FAULT_BADGE, Kit, Slot};
     use loader::{Grant, Spec, Workspace, server_slots as at};
+    use proc::program::{Instead, MAX_PROGRAM_BYTES, NoFile, ProgramName, ReadError, instead, read_program};
     use proc::{ProcessTable, WaitNow};
     use proc_api::{ExitStatus, Pid, Proc, ProcError, Request, Response, start_slots};
     use security_api::SecurityClient;
@@ -78,6 +87,47 @@ mod program {
         table: ProcessTable<Deferred, Resources>,
         security: SecurityClient,
         donor: DonorClient,
+        files: Files,
+    }
+
+    /// The manager's own filesystem session (read-only), opened at the first spawn that
+    /// needs it, not at start: the manager must not wait on a disk before it serves, and a
+    /// system without a filesystem never asks.
+    enum Files {
+        /// Not asked for yet (or dropped after it failed, to be opened again).
+        Untried,
+        /// Open: the client, the session capability it calls through (a slot of ours,
+        /// deleted when the session is dropped), the frames of the session's shared buffer
+        /// (their capabilities hold its mapping in our window) and the connection's id.
+        Open { files: FsClient, _session: Slot, _buffer: Vec<Slot>, connection: u64 },
+        /// No filesystem in this system, or the policy gives the manager none: bare names
+        /// come from the boot archive from now on (not asked again; see CAVEATS.md).
+        Unavailable,
+    }
+
+    /// A program's bytes, for the process builder.
+    enum Image {
+        /// Its file, read in as far as its load plan needs.
+        File(Vec<u8>),
+        /// The boot archive's entry (mapped read-only, shared).
+        Archive(&'static [u8]),
+    }
+
+    impl Image {
+        fn bytes(&self) -> &[u8] {
+            match self {
+                Image::File(bytes) => bytes,
+                Image::Archive(bytes) => bytes,
+            }
+        }
+    }
+
+    /// Why reading a program's file gave no bytes.
+    enum FileFailure {
+        /// The filesystem's answer (the rules decide what follows).
+        Filesystem(FsError),
+        /// The file is there and is not a program this manager loads.
+        Refused(ProcError),
     }
 
     fn archive() -> Option<BootArchive<'static>> {
@@ -103,7 +153,8 @@ mod program {
             return 1;
         };
         println!("proc: ready");
-        let mut manager = Manager { archive, table: ProcessTable::new(), security, donor };
+        let mut manager =
+            Manager { archive, table: ProcessTable::new(), security, donor, files: Files::Untried };
         let error = kit.run(&mut manager);
         println!("proc: stopped serving: {error:?}");
         1
@@ -117,7 +168,11 @@ mod program {
             let caller = call.badge();
             match request {
                 Request::Spawn { program, args, env, foreground: _ } => {
-                    if !may_spawn(kit, call.caller(), &program) {
+                    let name = match ProgramName::resolve(&program) {
+                        Ok(name) => name,
+                        Err(error) => return Answer::Now(Err(error)),
+                    };
+                    if !may_spawn(kit, call.caller(), &name) {
                         tracing::info!(
                             program = program.as_str(),
                             "spawn outside the session's scope refused"
@@ -125,7 +180,7 @@ mod program {
                         return Answer::Now(Err(ProcError::NotPermitted));
                     }
                     Answer::Now(
-                        self.spawn(call.caller(), &program, &args, &env)
+                        self.spawn(call.caller(), &program, &name, &args, &env)
                             .map(|(pid, client)| Response::Spawned { pid, client }),
                     )
                 }
@@ -191,34 +246,124 @@ mod program {
         Ok(made)
     }
 
-    /// Whether `caller` may spawn `program`: a session by its scope's spawn patterns (a bare
-    /// archive name is `/bin/NAME`, as the security server labels it); a manifest client
-    /// (a test program of a test system) always.
-    fn may_spawn(kit: &Kit<()>, caller: Caller, program: &str) -> bool {
+    /// Whether `caller` may spawn the program `name`: a session by its scope's spawn
+    /// patterns, asked with the path that labels the program (`/bin/NAME` for a bare name,
+    /// wherever its bytes come from); a manifest client (a test program of a test system)
+    /// always.
+    fn may_spawn(kit: &Kit<()>, caller: Caller, name: &ProgramName) -> bool {
         let Caller::Session(connection) = caller else { return true };
         let Some(session) = kit.sessions.get(connection) else { return false };
-        if program.starts_with('/') {
-            session.info.scope.allows_spawn(program)
-        } else {
-            session.info.scope.allows_spawn(&alloc::format!("/bin/{program}"))
-        }
+        session.info.scope.allows_spawn(name.path())
+    }
+
+    /// Opens `path` through `files` and reads it in as far as its load plan needs.
+    fn read_file(files: &FsClient, path: &str) -> Result<Vec<u8>, FileFailure> {
+        let (handle, size) = files.open(path, OpenFlags::READ).map_err(FileFailure::Filesystem)?;
+        let read = read_program(size, MAX_PROGRAM_BYTES, |buffer| files.read(handle, buffer));
+        let _ = files.close(handle);
+        read.map_err(|error| match error {
+            ReadError::Read(error) => FileFailure::Filesystem(error),
+            other => {
+                FileFailure::Refused(other.into_proc_error(|error| ProcError::Unreadable(error.to_string())))
+            }
+        })
     }
 
     impl Manager {
+        /// The filesystem session, opened if it was not tried yet.
+        fn files(&mut self) -> Option<&FsClient> {
+            if matches!(self.files, Files::Untried) {
+                self.files = self.connect_files();
+            }
+            match &self.files {
+                Files::Open { files, .. } => Some(files),
+                _ => None,
+            }
+        }
+
+        fn connect_files(&self) -> Files {
+            // Without a free slot nothing is decided: ask again at the next spawn.
+            let Ok(slot) = Slot::new() else { return Files::Untried };
+            match self.security.connect("fs", grant::Rights::READ, slot.as_receive()) {
+                Ok(connection) => {
+                    tracing::debug!(connection, "a read session with the filesystem, for program files");
+                    let mut files = FsClient::new(slot.index());
+                    // Program files come in buffer-fulls through the session's shared buffer,
+                    // not in messages; refused, they travel inline, slower and nothing else.
+                    let mut buffer = Vec::new();
+                    let attached = files.attach_buffer(|| {
+                        let page = Slot::new().ok()?;
+                        let into = page.as_receive();
+                        buffer.push(page);
+                        Some(into)
+                    });
+                    if let Err(error) = attached {
+                        tracing::debug!(%error, "no shared buffer: program files travel inline");
+                        buffer.clear();
+                    }
+                    Files::Open { files, _session: slot, _buffer: buffer, connection }
+                }
+                Err(error) => {
+                    // The security server's audit trail says why; bare names come from the
+                    // boot archive.
+                    tracing::debug!(%error, "no filesystem session: programs come from the boot archive");
+                    Files::Unavailable
+                }
+            }
+        }
+
+        /// The bytes of the program `name`: its file, or the boot archive's entry standing
+        /// in for it ([`proc::program::instead`]). A session that fails to carry a request
+        /// (revoked by a policy swap, say) is opened again once.
+        fn program(&mut self, name: &ProgramName) -> Result<Image, ProcError> {
+            let mut answer = None;
+            for _ in 0..2 {
+                let Some(files) = self.files() else { break };
+                match read_file(files, name.path()) {
+                    Ok(bytes) => return Ok(Image::File(bytes)),
+                    Err(FileFailure::Refused(error)) => return Err(error),
+                    Err(FileFailure::Filesystem(FsError::Rpc(error))) => {
+                        tracing::info!(%error, "the filesystem session failed; opening another");
+                        // Closed at the security server too, if it is not gone already.
+                        if let Files::Open { connection, .. } = self.files {
+                            let _ = self.security.revoke(connection);
+                        }
+                        self.files = Files::Untried;
+                    }
+                    Err(FileFailure::Filesystem(error)) => {
+                        answer = Some(error);
+                        break;
+                    }
+                }
+            }
+            let why = answer.as_ref().map_or(NoFile::NoSession, NoFile::Answer);
+            let archive = &self.archive;
+            match instead(name, why, |entry| archive.find(entry).is_some()) {
+                Instead::Archive(entry) => archive
+                    .find(entry)
+                    .map(|entry| Image::Archive(entry.data))
+                    .ok_or(ProcError::NoSuchProgram),
+                Instead::Refuse(error) => Err(error),
+            }
+        }
+
         fn spawn(
             &mut self,
             caller: Caller,
             program: &str,
+            name: &ProgramName,
             args: &[String],
             env: &[(String, String)],
         ) -> Result<(Pid, u64), ProcError> {
-            let elf = self.archive.find(program).ok_or(ProcError::NoSuchProgram)?.data;
+            let image = self.program(name)?;
+            let elf = image.bytes();
             let pid = self.table.next_pid();
             let mut used = Vec::new();
             // Admission: its security session, in a slot of ours (its capability is a copy).
+            // The path labels it (`/bin/NAME` for a bare name), as its spawn was allowed.
             let security = Slot::new().map_err(|_| ProcError::OutOfMemory)?;
             let parent_connection = caller.connection().unwrap_or(0);
-            let admitted = self.security.admit(program, parent_connection, security.as_receive());
+            let admitted = self.security.admit(name.path(), parent_connection, security.as_receive());
             let (client, label) = admitted.map_err(|error| {
                 tracing::warn!(program, %error, "the security server refused to admit it");
                 ProcError::NotPermitted
