@@ -31,6 +31,10 @@
 //! **Reads.** A read of sectors the cache does not hold sends the device one request per
 //! run of consecutive missing sectors within it (up to [`MAX_READ_RUN`] sectors), not
 //! one per sector: each request is a round trip (submit, interrupt, wake) on the target.
+//! A run of at least [`STREAM_RUN`] whole sectors that the read covers goes straight into
+//! the caller's buffer and is not kept: bulk file contents are read once, and keeping them
+//! would push out the tables and directories the engine uses again. That is coherent
+//! because a sector the cache does not hold is not dirty: the device has its latest bytes.
 //!
 //! Invariants: at most `capacity` sectors are held; a dirty sector is never dropped; a
 //! sector that failed to write stays dirty.
@@ -91,6 +95,9 @@ pub struct CacheStats {
     pub flushes: u64,
     /// Write-backs forced by a full cache.
     pub forced: u64,
+    /// Sectors read straight into a caller's buffer and not kept (long runs, see
+    /// [`STREAM_RUN`]).
+    pub streamed: u64,
 }
 
 /// A slot index meaning "none" in the clean list and the lookup memo.
@@ -99,6 +106,10 @@ const NO_SLOT: u32 = u32::MAX;
 /// The most sectors one device request reads (64 KiB): a run of missing sectors longer
 /// than this is read in several requests.
 pub const MAX_READ_RUN: u64 = 128;
+
+/// The shortest run of missing whole sectors a read takes straight from the device into
+/// its buffer without keeping them (8 KiB): bulk file contents, read once.
+pub const STREAM_RUN: u64 = 16;
 
 /// What the cache knows of one held sector; its bytes are `SectorCache::data`'s slice at
 /// the slot's index.
@@ -411,8 +422,20 @@ impl<D: BlockDevice> SectorCache<D> {
             {
                 run += 1;
             }
+            let run_bytes = usize::try_from(run).unwrap_or(1) * SECTOR_SIZE;
+            if within == 0 && run >= STREAM_RUN && run_bytes <= length - done {
+                // A long run none of which is held (so none dirty): read straight into the
+                // caller's buffer and keep none of it. File contents read in bulk would
+                // only push out the tables and directories the engine keeps using.
+                self.device.read_sectors(sector, &mut buffer[done..done + run_bytes])?;
+                self.stats.misses += run;
+                self.stats.requests += 1;
+                self.stats.streamed += run;
+                done += run_bytes;
+                continue;
+            }
             // At most MAX_READ_RUN sectors.
-            let mut bytes = vec![0_u8; usize::try_from(run).unwrap_or(1) * SECTOR_SIZE];
+            let mut bytes = vec![0_u8; run_bytes];
             self.device.read_sectors(sector, &mut bytes)?;
             self.stats.misses += run;
             self.stats.requests += 1;

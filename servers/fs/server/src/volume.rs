@@ -302,6 +302,10 @@ pub struct Volume<D: BlockDevice> {
     allocated_outside: u32,
     /// Where the data path looks for a free cluster for a file that has none.
     free_hint: u32,
+    /// Where shared-buffer transfers pass through (the buffer is never lent as a slice),
+    /// kept between requests so a transfer does not allocate and zero a fresh one. Only
+    /// the bytes a request fills are ever copied out of it.
+    scratch: Vec<u8>,
 }
 
 impl<D: BlockDevice> core::fmt::Debug for Volume<D> {
@@ -360,6 +364,7 @@ impl<D: BlockDevice> Volume<D> {
             mounted: Mounted { repair, read_only },
             allocated_outside: 0,
             free_hint: crate::layout::FIRST_CLUSTER,
+            scratch: Vec::new(),
         })
     }
 
@@ -913,6 +918,16 @@ impl<D: BlockDevice> Volume<D> {
         Ok(bytes)
     }
 
+    /// The scratch buffer, at least `length` bytes long (zeroed only where it grows); the
+    /// caller gives it back.
+    fn take_scratch(&mut self, length: usize) -> Vec<u8> {
+        let mut bytes = core::mem::take(&mut self.scratch);
+        if bytes.len() < length {
+            bytes.resize(length, 0);
+        }
+        bytes
+    }
+
     /// Takes back the charge of the session's shared buffer: the server could not make it
     /// (its frames did not fit the donated memory).
     pub fn detach_buffer(&mut self, session: SessionId) -> Result<(), FsError> {
@@ -953,12 +968,17 @@ impl<D: BlockDevice> Volume<D> {
                 let range = range(offset, length)?;
                 // Read into our memory, then copy out: the buffer is shared, so it is
                 // never lent as a slice.
-                let mut bytes = vec![0_u8; range.len()];
-                let count = self.read(session, handle, &mut bytes)?;
-                if !shared.write(range.start, &bytes[..count]) {
-                    return Err(FsError::BadBuffer);
-                }
-                Ok(Response::Transferred { count: u32::try_from(count).unwrap_or(u32::MAX) })
+                let mut bytes = self.take_scratch(range.len());
+                let read = self.read(session, handle, &mut bytes[..range.len()]);
+                let result = match read {
+                    Ok(count) if shared.write(range.start, &bytes[..count]) => {
+                        Ok(Response::Transferred { count: u32::try_from(count).unwrap_or(u32::MAX) })
+                    }
+                    Ok(_) => Err(FsError::BadBuffer),
+                    Err(error) => Err(error),
+                };
+                self.scratch = bytes;
+                result
             }
             Request::Write { handle, from: Source::Inline(bytes) } => {
                 let count = self.write(session, handle, &bytes)?;
@@ -968,12 +988,14 @@ impl<D: BlockDevice> Volume<D> {
                 let range = range(offset, length)?;
                 // Copied in once, then written: the client cannot change the bytes under
                 // the engine while it works.
-                let mut bytes = vec![0_u8; range.len()];
-                if !shared.read(range.start, &mut bytes) {
-                    return Err(FsError::BadBuffer);
-                }
-                let count = self.write(session, handle, &bytes)?;
-                Ok(Response::Written { count: u32::try_from(count).unwrap_or(u32::MAX) })
+                let mut bytes = self.take_scratch(range.len());
+                let result = if shared.read(range.start, &mut bytes[..range.len()]) {
+                    self.write(session, handle, &bytes[..range.len()])
+                } else {
+                    Err(FsError::BadBuffer)
+                };
+                self.scratch = bytes;
+                result.map(|count| Response::Written { count: u32::try_from(count).unwrap_or(u32::MAX) })
             }
             Request::Seek { handle, to } => {
                 self.seek(session, handle, to).map(|offset| Response::Position { offset })

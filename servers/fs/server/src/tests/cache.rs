@@ -160,3 +160,28 @@ fn the_first_write_after_a_mount_marks_the_volume_dirty_on_the_device_first() {
     assert_eq!(get(&mut after, "/x.txt").unwrap(), b"x");
     assert_eq!(volume.with_device(|device| device.sectors()), 8 << 11);
 }
+
+#[test]
+fn long_cold_reads_stream_past_the_cache_and_dirty_sectors_still_win() {
+    let mut device = MemoryDevice::zeroed(2000);
+    let on_disk = pattern(3, 1000 * 512);
+    device.write_sectors(0, &on_disk).unwrap();
+    let mut cache = crate::cache::SectorCache::new(device, 64);
+    // A dirty sector in the middle of what will be read: the read must see it.
+    cache.write_at(300 * 512 + 10, b"changed").unwrap();
+    let held = cache.held();
+    let mut buffer = vec![0_u8; 400 * 512];
+    assert_eq!(cache.read_at(100 * 512, &mut buffer).unwrap(), buffer.len());
+    let mut expected = on_disk[100 * 512..500 * 512].to_vec();
+    expected[200 * 512 + 10..200 * 512 + 17].copy_from_slice(b"changed");
+    assert!(buffer == expected, "the dirty sector's bytes, the device's elsewhere");
+    let stats = cache.stats();
+    assert!(stats.streamed >= 390, "the long runs were not kept: {stats:?}");
+    assert_eq!(cache.held(), held, "streaming kept nothing");
+    assert!(stats.requests <= 8, "a few requests, not one per sector: {stats:?}");
+    // Short and unaligned reads still go through the cache and stay there.
+    let mut small = [0_u8; 700];
+    cache.read_at(1500 * 512 + 100, &mut small).unwrap();
+    assert!(small.iter().all(|&byte| byte == 0), "beyond what was written the device holds zeros");
+    assert!(cache.held() > held, "a short read is kept");
+}
