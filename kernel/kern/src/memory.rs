@@ -59,7 +59,7 @@ pub unsafe fn zero_frame(physical_address: usize) {
     debug_assert_eq!(physical_address % PAGE_SIZE, 0);
     // SAFETY: the caller's contract: RAM inside the direct map, page aligned, owned by the
     // caller (nothing else refers to it yet).
-    unsafe { core::ptr::write_bytes(direct_map(physical_address) as *mut u8, 0, PAGE_SIZE) }
+    unsafe { crate::arch::riscv64::zero::zero(direct_map(physical_address), PAGE_SIZE) }
 }
 
 /// Page tables in RAM, edited through the direct map; new tables come from `frames`.
@@ -293,7 +293,7 @@ impl UserSlice {
 /// once nothing derived from it is left), or boot frames just allocated.
 pub unsafe fn zero_range(physical_address: usize, size: usize) {
     // SAFETY: the caller's contract: RAM in the direct map that nothing uses.
-    unsafe { core::ptr::write_bytes(direct_map(physical_address) as *mut u8, 0, size) }
+    unsafe { crate::arch::riscv64::zero::zero(direct_map(physical_address), size) }
 }
 
 /// A thread's IPC buffer: words of user memory the kernel reads and writes for long

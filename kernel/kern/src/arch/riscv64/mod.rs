@@ -9,3 +9,4 @@ pub mod entry;
 pub mod fpu;
 pub mod sbi;
 pub mod trap;
+pub mod zero;
