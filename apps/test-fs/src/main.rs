@@ -83,8 +83,12 @@ const WIDER: Check = Check::new(
     "FS0012",
     "asking the security server for fs read and write is refused with Denied naming the grant, which gives read only",
 );
+const MALFORMED: Check = Check::new(
+    "FS0013",
+    "a request whose bytes decode to no request is refused Malformed, and the session goes on serving",
+);
 /// Every check, in the order they run.
-static CHECKS: [Check; 12] = [
+static CHECKS: [Check; 13] = [
     CONNECT,
     READ_PAGE,
     LIST_WWW,
@@ -97,6 +101,7 @@ static CHECKS: [Check; 12] = [
     UNLINK,
     UNCHANGED,
     WIDER,
+    MALFORMED,
 ];
 
 #[cfg(target_os = "none")]
@@ -128,7 +133,7 @@ mod guest {
 
     use super::*;
 
-    type Checks = Report<12, fn(core::fmt::Arguments<'_>)>;
+    type Checks = Report<13, fn(core::fmt::Arguments<'_>)>;
 
     /// Where the fs session goes; the wider request's would go to the next slot.
     const SESSION: CapabilitySlot =
@@ -201,6 +206,19 @@ mod guest {
             }
             other => report.check(&WIDER, false, other),
         }
+
+        // Variant 200 of the fs protocol's requests: a well-framed message that is none.
+        let mut garbage = userlib::ipc::Message::new(<fs_api::Fs as userlib::rpc::Protocol>::LABEL, &[]);
+        let answer = userlib::rpc::pack(&[200, 1, 2, 3], &mut garbage.words)
+            .map_err(|_| kernel_abi::Error::InvalidArgument)
+            .and_then(|length| {
+                garbage.length = length;
+                userlib::ipc::call(SESSION.index, &garbage)
+            })
+            .map(|reply| userlib::rpc::decode_reply::<fs_api::Fs>(&reply));
+        let refused = matches!(answer, Ok(Err(FsError::Rpc(userlib::rpc::RpcError::Malformed))));
+        let serving = read_whole(&fs, PAGE).ok() == page.ok();
+        report.check(&MALFORMED, refused && serving, answer);
     }
 
     /// The whole file at `path`: opened for reading, read to the end, closed.

@@ -236,7 +236,7 @@ fn httpd_grant(cx: &Context) -> Result<(), String> {
     machine.expect("root: started test-fs", STEP)?;
     // FS0001 the session, FS0002-3 the page and /www, FS0004-6 reads outside the grant,
     // FS0007-10 changes in /www, FS0011 nothing changed, FS0012 the wider connection.
-    cx.expect_checks(&machine, "test-fs", &[("FS", 12)])?;
+    cx.expect_checks(&machine, "test-fs", &[("FS", 13)])?;
     machine.expect("root: test-fs exited with status 0", STEP)?;
     expect_status(&mut machine, exit_status::SUCCESS)?;
     cx.check("no_panic", "nothing in the machine's output panicked", machine.refute("panic"))?;
