@@ -134,6 +134,11 @@ pub struct Spec<'a> {
     pub stack_pages: usize,
     /// Heap size in pages.
     pub heap_pages: usize,
+    /// How many of the stack's pages (from the top) and the heap's (from the start) are
+    /// made now; the rest is left unmapped for the caller to make on first touch (the
+    /// process manager does: `proc::demand`). The heap's page table is installed either
+    /// way. A caller that does not page on demand makes them all.
+    pub resident: Resident,
     /// Fault endpoint (in the caller's CSpace; 0: none): faults and exit arrive there.
     pub fault_endpoint: Cptr,
     /// Capabilities it starts with.
@@ -142,6 +147,20 @@ pub struct Spec<'a> {
     /// [`server_slots::FIRST_CLIENT`] in order (written into its start info, so it asks for
     /// a service by name).
     pub services: &'a [&'a str],
+}
+
+/// How many pages of a process's stack and heap are made when it is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resident {
+    /// All of them.
+    All,
+    /// The top `stack` pages of the stack and the first `heap` pages of the heap.
+    Some {
+        /// Stack pages, from the top.
+        stack: usize,
+        /// Heap pages, from the start.
+        heap: usize,
+    },
 }
 
 /// A built process, ready to start. The capabilities are in the caller's CNode.
@@ -311,7 +330,11 @@ pub fn build(workspace: &mut Workspace<'_>, spec: &Spec<'_>) -> Result<Process, 
             pages += 1;
         }
     }
-    for index in 0..spec.stack_pages {
+    let (stack_resident, heap_resident) = match spec.resident {
+        Resident::All => (spec.stack_pages, spec.heap_pages),
+        Resident::Some { stack, heap } => (stack.min(spec.stack_pages), heap.min(spec.heap_pages)),
+    };
+    for index in 0..stack_resident {
         let page = USER_STACK_TOP - (index + 1) * PAGE_SIZE;
         workspace.page_with_bytes(address_space, page, Rights::READ | Rights::WRITE, 0, &[])?;
         pages += 1;
@@ -320,7 +343,13 @@ pub fn build(workspace: &mut Workspace<'_>, spec: &Spec<'_>) -> Result<Process, 
     let window = workspace.make(ObjectType::PageTable, 0)?;
     object::map_page_table(window, address_space, userlib::shared::WINDOW_ADDRESS)?;
     pages += 1;
-    for index in 0..spec.heap_pages {
+    if heap_resident == 0 && spec.heap_pages > 0 {
+        // The heap's page table, for the pages made later.
+        let table = workspace.make(ObjectType::PageTable, 0)?;
+        object::map_page_table(table, address_space, HEAP_ADDRESS)?;
+        pages += 1;
+    }
+    for index in 0..heap_resident {
         let page = HEAP_ADDRESS + index * PAGE_SIZE;
         workspace.page_with_bytes(address_space, page, Rights::READ | Rights::WRITE, 0, &[])?;
         pages += 1;

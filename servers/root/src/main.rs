@@ -324,6 +324,7 @@ fn start_server(
         cnode_radix: 12,
         stack_pages: 16,
         heap_pages,
+        resident: loader::Resident::All,
         fault_endpoint,
         grants: &[],
         services: &server.uses[..server.use_count],

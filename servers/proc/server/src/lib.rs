@@ -25,6 +25,7 @@ use alloc::vec::Vec;
 
 use proc_api::{ExitStatus, Pid, ProcError, ProcessInfo, ProcessState, Response};
 
+pub mod demand;
 pub mod program;
 
 /// Most processes one `List` answer carries.
@@ -41,7 +42,7 @@ pub struct Process<W, R> {
     pub client: u64,
     /// Its label in the policy.
     pub label: String,
-    /// Pages it was built with.
+    /// Pages it holds: those it was built with, and those made on first touch since.
     pub pages: usize,
     /// Bytes of its quota.
     pub quota_bytes: u64,
@@ -55,6 +56,11 @@ impl<W, R> Process<W, R> {
     /// Its kernel resources, while it runs.
     pub fn resources(&self) -> Option<&R> {
         self.resources.as_ref()
+    }
+
+    /// Its kernel resources, while it runs, to change (a page made on first touch).
+    pub fn resources_mut(&mut self) -> Option<&mut R> {
+        self.resources.as_mut()
     }
 
     /// Whether it still runs.
@@ -140,6 +146,11 @@ impl<W, R> ProcessTable<W, R> {
     /// Process `pid`.
     pub fn get(&self, pid: Pid) -> Option<&Process<W, R>> {
         self.processes.get(&pid)
+    }
+
+    /// Process `pid`, to change.
+    pub fn get_mut(&mut self, pid: Pid) -> Option<&mut Process<W, R>> {
+        self.processes.get_mut(&pid)
     }
 
     /// Only the caller that spawned a process may wait for or kill it.

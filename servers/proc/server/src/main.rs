@@ -50,8 +50,10 @@ mod program {
     use fs_api::{FsClient, FsError, OpenFlags};
     use kernel_abi::bootarchive::BootArchive;
     use kernel_abi::{FaultKind, ObjectType, Rights};
+    use kernel_core::layout::USER_STACK_TOP;
     use kit::{Answer, Call, Caller, Config, Deferred, FAULT_BADGE, Kit, Slot};
     use loader::{Grant, Spec, Workspace, server_slots as at};
+    use proc::demand::{self, Demand};
     use proc::program::{Instead, MAX_PROGRAM_BYTES, NoFile, ProgramName, ReadError, instead, read_program};
     use proc::{ProcessTable, WaitNow};
     use proc_api::{ExitStatus, Pid, Proc, ProcError, Request, Response, start_slots};
@@ -65,6 +67,13 @@ mod program {
     const SESSION_BYTES: u64 = 16 << 10;
     /// The badge a process's timer signals its notification with.
     const TIMER_BADGE: usize = 1;
+    /// A spawned program's stack and heap, in pages, and how many of each are made when it
+    /// is built (the top of the stack, the start of the heap); the rest is made when the
+    /// program first touches it (`proc::demand`).
+    const STACK_PAGES: usize = 16;
+    const HEAP_PAGES: usize = 64;
+    const STACK_RESIDENT: usize = 2;
+    const HEAP_RESIDENT: usize = 1;
     /// Priority of spawned programs.
     const PROGRAM_PRIORITY: usize = 100;
     /// A page of the manager's address space to copy through (its start info page's region
@@ -76,6 +85,10 @@ mod program {
     /// A running process's kernel objects in the manager's CNode.
     struct Resources {
         thread: Cptr,
+        /// Its address space (to map the pages it touches first, `demand`).
+        address_space: Cptr,
+        /// Its stack and heap pages not made yet.
+        demand: Demand,
         /// The quota it is built from: revoking it destroys every object made from it.
         chunk: Slot,
         /// Everything else (its security session, fault endpoint, CNode, pages, ...).
@@ -221,7 +234,9 @@ mod program {
         }
 
         fn fault(&mut self, kit: &mut Kit<()>, number: u64, message: &Message) {
-            if let Ok(pid) = Pid::try_from(number) {
+            if let Ok(pid) = Pid::try_from(number)
+                && !self.page_in(pid, message)
+            {
                 self.ended(kit, pid, message);
             }
         }
@@ -385,9 +400,9 @@ mod program {
             env.push((String::from(userlib::trace::LABEL_VARIABLE), label.clone()));
             let built = self.build(pid, &chunk, client, security_index, program, elf, args, &env, &mut used);
             match built {
-                Ok((thread, pages)) => {
+                Ok((thread, pages, address_space, demand)) => {
                     let _ = self.donor.report(client, (pages * 4096) as u64);
-                    let resources = Resources { thread, chunk, slots: used };
+                    let resources = Resources { thread, address_space, demand, chunk, slots: used };
                     let pid = self.table.insert(
                         program.to_string(),
                         caller.badge(),
@@ -400,7 +415,11 @@ mod program {
                     Ok((pid, client))
                 }
                 Err(error) => {
-                    self.release(Resources { thread: 0, chunk, slots: used }, client);
+                    let demand = Demand::new();
+                    self.release(
+                        Resources { thread: 0, address_space: 0, demand, chunk, slots: used },
+                        client,
+                    );
                     Err(error)
                 }
             }
@@ -418,7 +437,7 @@ mod program {
             args: &[String],
             env: &[(String, String)],
             used: &mut Vec<Slot>,
-        ) -> Result<(Cptr, usize), ProcError> {
+        ) -> Result<(Cptr, usize, Cptr, Demand), ProcError> {
             let badge = usize::try_from(FAULT_BADGE + u64::from(pid)).map_err(|_| ProcError::OutOfMemory)?;
             let fault_endpoint =
                 Slot::mint(at::SERVICE, Rights::WRITE, badge).map_err(|_| ProcError::OutOfMemory)?;
@@ -465,8 +484,9 @@ mod program {
                 environment: &environment,
                 priority: PROGRAM_PRIORITY,
                 cnode_radix: 8,
-                stack_pages: 16,
-                heap_pages: 64,
+                stack_pages: STACK_PAGES,
+                heap_pages: HEAP_PAGES,
+                resident: loader::Resident::Some { stack: STACK_RESIDENT, heap: HEAP_RESIDENT },
                 fault_endpoint: fault_index,
                 grants: &grants,
                 // Its one capability, the security session, at the first service slot.
@@ -491,7 +511,42 @@ mod program {
             // Routine comings and goings are debug events: the terminal is the user's. Faults
             // (a warning, below) and kills stay visible.
             tracing::debug!(pid, program, pages = process.pages, "spawned");
-            Ok((process.thread, process.pages))
+            let mut demand = Demand::new();
+            let stack = USER_STACK_TOP - STACK_PAGES * demand::PAGE_BYTES;
+            demand.add(stack, STACK_PAGES, STACK_PAGES - STACK_RESIDENT..STACK_PAGES);
+            demand.add(userlib::start::HEAP_ADDRESS, HEAP_PAGES, 0..HEAP_RESIDENT);
+            Ok((process.thread, process.pages, process.address_space, demand))
+        }
+
+        /// A page fault of process `pid` on a page of its stack or heap not made yet: makes
+        /// it from the process's quota, maps it, and resumes the thread at the same
+        /// instruction. `false` if it is no such fault (or the quota is spent): the
+        /// process has faulted.
+        fn page_in(&mut self, pid: Pid, message: &Message) -> bool {
+            let touch = matches!(
+                FaultKind::from_word(message.word(0)),
+                Some(FaultKind::LoadPageFault | FaultKind::StorePageFault)
+            );
+            let Some(process) = self.table.get_mut(pid).filter(|_| touch) else { return false };
+            let Some(resources) = process.resources_mut() else { return false };
+            let Some(page) = resources.demand.claim(message.word(2)) else { return false };
+            let made = Slot::make_from(resources.chunk.index(), ObjectType::Frame, 0).and_then(|frame| {
+                object::map_frame(
+                    frame.index(),
+                    resources.address_space,
+                    page,
+                    Rights::READ | Rights::WRITE,
+                )?;
+                Ok(frame)
+            });
+            let Ok(frame) = made else {
+                tracing::info!(pid, page, "no memory left in its quota for a page it touched");
+                return false;
+            };
+            resources.slots.push(frame);
+            let thread = resources.thread;
+            process.pages += 1;
+            object::resume(thread).is_ok()
         }
 
         /// Gives a process's memory back: revoking its quota destroys every object made from
