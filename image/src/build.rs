@@ -64,6 +64,7 @@ pub const PROGRAMS: &[&str] = &[
     "greedy",
     "forbidden",
     "fsbuffer",
+    "heapcheck",
     "test-virtio",
     "sleep",
     "test-blk",

@@ -29,6 +29,34 @@ pub const TESTS: &[SystemTest] = &[
         system: "virt",
         run: from_disk,
     },
+    SystemTest {
+        name: "proc.pages_on_touch",
+        about: "a program's heap pages are made when it first touches them: it fills 200 KiB of its heap and reads it back whole, and a read just past the heap is a page fault, not a new page",
+        system: "virt",
+        run: |cx| {
+            let disk = cx.system_disk("system.img")?;
+            let machine = &mut cx.boot(|boot| boot.disk_as(&disk, system_disk_attach()))?;
+            machine.expect("Lattice shell. Type `help` for the list of builtins.", STEP)?;
+            machine.expect(PROMPT, STEP)?;
+            cx.step("heap_whole", "200 KiB written over the heap's pages read back whole, status 0", || {
+                has(
+                    &say(machine, "heapcheck")?,
+                    "heapcheck: 200 KiB of heap written and read back, sum 25598120",
+                )?;
+                has(&say(machine, "echo status $?")?, "status 0")
+            })?;
+            cx.step("past_the_heap", "a read past the heap faults there (status 139)", || {
+                has(
+                    &say(machine, "heapcheck past")?,
+                    "(heapcheck) faulted: load page fault at 0x1000040000",
+                )?;
+                has(&say(machine, "echo status $?")?, "status 139")
+            })?;
+            machine.type_line("exit")?;
+            machine.expect("root: shell exited with status 0", STEP)?;
+            expect_status(machine, exit_status::SUCCESS)
+        },
+    },
 ];
 
 /// A text file in the person's home, to be run by mistake.
