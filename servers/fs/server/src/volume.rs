@@ -21,6 +21,12 @@
 //!   (the target directory may have to grow after the source entry is gone).
 //! - `rename` of a directory to another parent leaves its `..` stale: fixed here.
 //! - neither `unmount` nor a `File` flush writes the storage: `sync` does ([`Volume::sync`]).
+//! - its allocator takes the first free cluster from its own next-free hint, which it keeps
+//!   to itself: it could take a cluster freed since the last sync, which the disk may
+//!   still give to its old file (see [`crate::freed`]). The data path's allocator skips
+//!   those; lamfat allocates only for directories (a new directory, a directory that grows
+//!   for a new entry), so before those the volume syncs if any cluster is waiting
+//!   (a rename syncs before it anyway).
 //!
 //! Invariants:
 //! - a file is open for writing by at most one handle, in any session;
@@ -30,6 +36,9 @@
 //! - the free count is lamfat's less `allocated_outside` (lamfat counts the volume's free
 //!   clusters at mount, before the data path allocates any, and adds every cluster it
 //!   frees, whoever allocated it);
+//! - no cluster freed since the last complete sync is allocated again (by the data path
+//!   or lamfat) before a sync puts the freeing on the disk; when the volume would be full
+//!   but for them, the write syncs first instead of answering `NoSpace`;
 //! - a refused request changed nothing: every check (path, names, scope, flags, budget,
 //!   existence, space) comes before the first write.
 
@@ -386,6 +395,11 @@ impl<D: BlockDevice> Volume<D> {
     /// Writes every change to the device, in the order that keeps it consistent, and
     /// returns when the device has flushed.
     pub fn sync(&mut self) -> Result<(), FsError> {
+        self.sync_volume()
+    }
+
+    /// [`Volume::sync`], for the operations that hold lamfat's directories while they sync.
+    fn sync_volume(&self) -> Result<(), FsError> {
         // FAT32's information sector holds the free cluster count, which lamfat writes only
         // at unmount: it goes out with the sync (from lamfat's books), and the volume is
         // marked clean afterwards, so a synced volume is a clean one on the disk.
@@ -475,6 +489,19 @@ impl<D: BlockDevice> Volume<D> {
         if self.free_clusters()? < clusters { Err(FsError::NoSpace) } else { Ok(()) }
     }
 
+    /// Free clusters the data path may allocate now: the free ones less those freed since
+    /// the last complete sync.
+    fn allocatable_clusters(&self) -> Result<u64, FsError> {
+        let waiting = u64::from(self.cache.borrow().freed().len());
+        Ok(self.free_clusters()?.saturating_sub(waiting))
+    }
+
+    /// Before lamfat may allocate (a directory made or grown): syncs if any cluster freed
+    /// since the last sync is waiting, since lamfat's allocator would not skip it.
+    fn settle_freed(&self) -> Result<(), FsError> {
+        if self.cache.borrow().freed().is_empty() { Ok(()) } else { self.sync_volume() }
+    }
+
     fn release(&mut self, file: &OpenFile) {
         if let Some(usage) = self.files.get_mut(&file.key) {
             usage.open = usage.open.saturating_sub(1);
@@ -559,6 +586,7 @@ impl<D: BlockDevice> Volume<D> {
                 (entry.len(), first, entry.short_file_name_as_bytes().to_vec())
             }
             None => {
+                self.settle_freed()?;
                 let file = directory.create_file(name).map_err(engine_error)?;
                 drop(file);
                 let entry = find(&directory, name)?.ok_or(FsError::Corrupted)?;
@@ -651,7 +679,12 @@ impl<D: BlockDevice> Volume<D> {
         if end > u64::from(u32::MAX) {
             return Err(FsError::InvalidSeek);
         }
-        self.need_space(map.growth(&self.layout, end))?;
+        let growth = map.growth(&self.layout, end);
+        self.need_space(growth)?;
+        if growth > self.allocatable_clusters()? {
+            // Full but for clusters freed since the last sync: the sync frees them for good.
+            self.sync()?;
+        }
         let map = &mut self.files.get_mut(&key).ok_or(FsError::BadHandle)?.map;
         let mut allocated = 0;
         let written = map.write(
@@ -760,6 +793,7 @@ impl<D: BlockDevice> Volume<D> {
         }
         // Its own cluster, and one more if the parent must grow.
         self.need_space(2)?;
+        self.settle_freed()?;
         directory.create_dir(name).map_err(engine_error)?;
         Ok(())
     }
