@@ -136,6 +136,18 @@ impl WatchedTable {
             clusters_end: layout.total_clusters.saturating_add(FIRST_CLUSTER),
         }
     }
+
+    /// Whether `data` at `offset` is one whole FAT16 or FAT32 entry, not free: how
+    /// allocations and links are written, which free nothing (checked first, so they cost
+    /// no more than this).
+    fn allocates(&self, offset: u64, data: &[u8]) -> bool {
+        let Some(within) = offset.checked_sub(self.start) else { return false };
+        match (self.fat, data) {
+            (FatKind::Fat16, &[low, high]) => within % 2 == 0 && (low | high) != 0,
+            (FatKind::Fat32, &[a, b, c, d]) => within % 4 == 0 && (a | b | c | (d & 0x0F)) != 0,
+            _ => false,
+        }
+    }
 }
 
 /// What the cache knows of one held sector; its bytes are `SectorCache::data`'s slice at
@@ -489,6 +501,9 @@ impl<D: BlockDevice> SectorCache<D> {
             .watched
             .filter(|table| offset < table.end && offset.saturating_add(data.len() as u64) > table.start);
         let Some(table) = watched else { return self.write_bytes(offset, data) };
+        if table.allocates(offset, data) {
+            return self.write_bytes(offset, data);
+        }
         let candidates = self.freeing(table, offset, data)?;
         let written = self.write_bytes(offset, data);
         // Noted after the write: a write-back of everything that the write's own reads

@@ -54,6 +54,9 @@ impl FreedClusters {
 
     /// The first cluster from `cluster` on that is not in the set.
     pub fn skip(&self, cluster: u32) -> u32 {
+        if self.count == 0 {
+            return cluster;
+        }
         match self.runs.range(..=cluster).next_back() {
             Some((_, &end)) if cluster < end => end,
             _ => cluster,

@@ -8,7 +8,8 @@
 //! [`layout`] (the boot sector's map of the volume), [`cache`] (the sector cache and its
 //! sync order, and lamfat's storage over it), [`freed`] (the clusters freed since the last
 //! complete sync, kept from reuse), [`check`] (the mount check and repair),
-//! [`names`] (paths and names, checked before anything changes), [`raw`] (what lamfat does
+//! [`names`] (paths and names, checked before anything changes), [`lookups`] (where
+//! recently used paths' entries lie), [`raw`] (what lamfat does
 //! not fix after a directory moves, and where a file's directory entry lies), [`table`]
 //! (the allocation table entry by entry), [`data`] (file contents read and written
 //! straight through the cache), [`volume`] (the operations and sessions).
@@ -28,6 +29,7 @@ pub mod data;
 pub mod device;
 pub mod freed;
 pub mod layout;
+pub mod lookups;
 pub mod names;
 pub mod raw;
 pub mod table;

@@ -13,7 +13,15 @@
 //! the new size and first cluster in the entry. lamfat's free count lives in its memory
 //! and misses those allocations: the volume keeps their number (`allocated_outside`)
 //! and takes it off lamfat's count wherever the count is used or written (space checks,
-//! `StatFs`, FAT32's information sector at sync and unmount). lamfat's other traps:
+//! `StatFs`, FAT32's information sector at sync and unmount).
+//!
+//! Finding a path through lamfat means iterating every directory from the root (each
+//! entry decoded, its long name assembled and compared): most of what an `Open` or a
+//! `Stat` cost. So the volume remembers where recently used paths' entries lie
+//! ([`crate::lookups`]) and reads just that entry through the cache; a path not
+//! remembered, or an `Open` that truncates (lamfat's work), walks as before.
+//!
+//! lamfat's other traps:
 //! - a `File` keeps its own copy of its directory entry: the only `File`s made are for a
 //!   truncate at open and for the first cluster of an opened file, each dropped at once.
 //! - `rename` deletes the source's entries before it checks the new name: every name is
@@ -39,6 +47,9 @@
 //! - no cluster freed since the last complete sync is allocated again (by the data path
 //!   or lamfat) before a sync puts the freeing on the disk; when the volume would be full
 //!   but for them, the write syncs first instead of answering `NoSpace`;
+//! - a remembered path names the entry a walk would find: every operation that adds,
+//!   removes or renames an entry (create, make directory, unlink, remove directory,
+//!   rename) forgets them all before it changes anything;
 //! - a refused request changed nothing: every check (path, names, scope, flags, budget,
 //!   existence, space) comes before the first write.
 
@@ -62,7 +73,8 @@ use crate::check::{Repair, check_and_repair};
 use crate::data::FileMap;
 use crate::device::{BlockDevice, SECTOR_SIZE};
 use crate::layout::{self, FOREIGN_BYTES, Layout};
-use crate::names::{check_new_name, client_path, file_key, same_name};
+use crate::lookups::{Located, Lookups};
+use crate::names::{check_new_name, checked_path, client_path, components, file_key, same_name};
 
 /// Where FAT32's information sector keeps the free cluster count.
 const FS_INFO_FREE_COUNT: u64 = 488;
@@ -71,6 +83,9 @@ type Engine<D> = lamfat::FileSystem<CacheIo<D>, NullTimeProvider, LossyOemCpConv
 type EngineDir<'a, D> = lamfat::Dir<'a, CacheIo<D>, NullTimeProvider, LossyOemCpConverter>;
 type EngineEntry<'a, D> = lamfat::DirEntry<'a, CacheIo<D>, NullTimeProvider, LossyOemCpConverter>;
 type EngineError = lamfat::Error<StorageError>;
+
+/// A remembered path's place and its directory entry's bytes as the cache holds them.
+type LookedUp = (Rc<Located>, [u8; 32]);
 
 /// A session: a connection id the security server chose.
 pub type SessionId = u64;
@@ -266,6 +281,32 @@ fn first_cluster_of<D: BlockDevice>(entry: &EngineEntry<'_, D>, layout: &Layout)
     u32::try_from(cluster).map_err(|_| FsError::Corrupted)
 }
 
+/// The size a raw directory entry gives.
+fn raw_size(raw: &[u8; 32]) -> u64 {
+    u64::from(u32::from_le_bytes([raw[28], raw[29], raw[30], raw[31]]))
+}
+
+/// The metadata of the raw directory entry `raw` called `name` (as lamfat reads it:
+/// its size, its kind, its modification time).
+fn raw_metadata(name: String, raw: &[u8; 32]) -> Metadata {
+    let time = u16::from_le_bytes([raw[22], raw[23]]);
+    let date = u16::from_le_bytes([raw[24], raw[25]]);
+    Metadata {
+        name,
+        kind: if raw[11] & 0x10 != 0 { FileKind::Directory } else { FileKind::File },
+        size: raw_size(raw),
+        modified: format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            (date >> 9) + 1980,
+            (date >> 5) & 0xF,
+            date & 0x1F,
+            time >> 11,
+            (time >> 5) & 0x3F,
+            (time & 0x1F) * 2
+        ),
+    }
+}
+
 fn joined(names: &[String]) -> String {
     if names.is_empty() {
         return String::from("/");
@@ -311,6 +352,9 @@ pub struct Volume<D: BlockDevice> {
     allocated_outside: u32,
     /// Where the data path looks for a free cluster for a file that has none.
     free_hint: u32,
+    /// Where recently used paths' entries lie, so `Open` and `Stat` skip the walk from the
+    /// root (see [`crate::lookups`]); in a cell, as `stat` remembers what it found.
+    lookups: RefCell<Lookups>,
 }
 
 impl<D: BlockDevice> core::fmt::Debug for Volume<D> {
@@ -369,6 +413,7 @@ impl<D: BlockDevice> Volume<D> {
             mounted: Mounted { repair, read_only },
             allocated_outside: 0,
             free_hint: crate::layout::FIRST_CLUSTER,
+            lookups: RefCell::new(Lookups::new()),
         })
     }
 
@@ -380,6 +425,11 @@ impl<D: BlockDevice> Volume<D> {
     /// The volume's layout.
     pub fn layout(&self) -> &Layout {
         &self.layout
+    }
+
+    /// How many paths are remembered for `Open` and `Stat` (see [`crate::lookups`]).
+    pub fn remembered_paths(&self) -> usize {
+        self.lookups.borrow().len()
     }
 
     /// The cache's counters.
@@ -502,6 +552,49 @@ impl<D: BlockDevice> Volume<D> {
         if self.cache.borrow().freed().is_empty() { Ok(()) } else { self.sync_volume() }
     }
 
+    /// The entry of `path` (normalised, not the root), if the path is remembered: where it
+    /// lies and its 32 bytes as the cache holds them now. An entry that is not the one
+    /// remembered (which the invariants of [`crate::lookups`] rule out) is forgotten and
+    /// the path walked again.
+    fn looked_up(&self, path: &FsPath) -> Result<Option<LookedUp>, FsError> {
+        let key = file_key(path.as_str());
+        let Some(located) = self.lookups.borrow().get(&key).cloned() else { return Ok(None) };
+        let mut raw = [0_u8; 32];
+        let read = self.cache.borrow_mut().read_at(located.entry, &mut raw).map_err(|_| FsError::Io)?;
+        let live = read == raw.len()
+            && !matches!(raw[0], 0 | 0xE5)
+            && raw[11] & 0x0F != 0x0F
+            && raw[..11] == located.short;
+        if !live {
+            self.lookups.borrow_mut().remove(&key);
+            return Ok(None);
+        }
+        Ok(Some((located, raw)))
+    }
+
+    /// Remembers where `path` lies: its names as stored, their short names as lamfat shows
+    /// them, and its entry's place and bytes if known (else found from the short names).
+    /// Only a cache: a path that cannot be located is not remembered.
+    fn remember(&self, path: &FsPath, stored: &[String], shorts: &[Vec<u8>], entry: Option<(u64, [u8; 32])>) {
+        let Some(name) = stored.last() else { return };
+        let entry = match entry {
+            Some(entry) => Some(entry),
+            None => {
+                crate::raw::locate_entry(&mut self.cache.borrow_mut(), &self.layout, shorts).ok().flatten()
+            }
+        };
+        let Some((at, raw)) = entry else { return };
+        let mut short = [0_u8; 11];
+        short.copy_from_slice(&raw[..11]);
+        let located = Located { entry: at, short, key: file_key(&joined(stored)), name: name.clone() };
+        self.lookups.borrow_mut().insert(file_key(path.as_str()), located);
+    }
+
+    /// Forgets every remembered path: an entry is about to be added, removed or renamed.
+    fn forget_lookups(&self) {
+        self.lookups.borrow_mut().clear();
+    }
+
     fn release(&mut self, file: &OpenFile) {
         if let Some(usage) = self.files.get_mut(&file.key) {
             usage.open = usage.open.saturating_sub(1);
@@ -529,7 +622,7 @@ impl<D: BlockDevice> Volume<D> {
         {
             return Err(FsError::InvalidFlags);
         }
-        let (path, names) = client_path(path)?;
+        let path = checked_path(path)?;
         let state = self.session(session)?;
         if state.spent() + OPEN_FILE_BYTES > state.donation {
             return Err(FsError::TooManyOpenFiles {
@@ -543,6 +636,16 @@ impl<D: BlockDevice> Volume<D> {
             state.allow(&path, FsOp::Write)?;
             self.writable()?;
         }
+        if path.as_str() == "/" {
+            return Err(FsError::IsADirectory);
+        }
+        // A path used before, and no truncate (lamfat's work): its entry, without the walk.
+        if !flags.contains(OpenFlags::TRUNCATE)
+            && let Some((located, raw)) = self.looked_up(&path)?
+        {
+            return self.open_located(session, path, flags, &located, &raw);
+        }
+        let names = components(&path);
         let Some((name, parent)) = names.split_last() else { return Err(FsError::IsADirectory) };
         let (directory, mut stored, mut shorts) = open_directory_with_shorts(&self.fs, parent)?;
         let existing = find(&directory, name)?;
@@ -587,6 +690,7 @@ impl<D: BlockDevice> Volume<D> {
             }
             None => {
                 self.settle_freed()?;
+                self.forget_lookups();
                 let file = directory.create_file(name).map_err(engine_error)?;
                 drop(file);
                 let entry = find(&directory, name)?.ok_or(FsError::Corrupted)?;
@@ -604,16 +708,18 @@ impl<D: BlockDevice> Volume<D> {
                 FileMap::build(&mut self.cache.borrow_mut(), &self.layout, first, size)?
             }
         };
+        let mut entry = None;
         if writes && !map.has_entry() {
             let located = crate::raw::locate_entry(&mut self.cache.borrow_mut(), &self.layout, &shorts)
                 .map_err(|_| FsError::Io)?;
             let Some((at, raw)) = located else { return Err(FsError::Corrupted) };
-            let raw_size = u64::from(u32::from_le_bytes([raw[28], raw[29], raw[30], raw[31]]));
-            if raw[11] & 0x10 != 0 || raw_size != map.size() {
+            if raw[11] & 0x10 != 0 || raw_size(&raw) != map.size() {
                 return Err(FsError::Corrupted);
             }
             map.set_entry(at);
+            entry = Some((at, raw));
         }
+        self.remember(&path, &stored, &shorts, entry);
         let handle = self.new_handle();
         let usage = self.files.entry(key.clone()).or_default();
         usage.map = map;
@@ -624,6 +730,62 @@ impl<D: BlockDevice> Volume<D> {
         let position = if flags.contains(OpenFlags::APPEND) { size } else { 0 };
         let file =
             OpenFile { path, key, flags, position, written: created || flags.contains(OpenFlags::TRUNCATE) };
+        self.session_mut(session)?.handles.insert(handle, file);
+        Ok((handle, size))
+    }
+
+    /// [`Volume::open`] of a remembered path whose entry is `raw` (no truncate): the same
+    /// checks in the same order, the map the file's other handles share (or one made from
+    /// the entry), and for a writer the entry's place, known already.
+    fn open_located(
+        &mut self,
+        session: SessionId,
+        path: FsPath,
+        flags: OpenFlags,
+        located: &Located,
+        raw: &[u8; 32],
+    ) -> Result<(u32, u64), FsError> {
+        if flags.contains(OpenFlags::EXCLUSIVE) {
+            return Err(FsError::Exists);
+        }
+        if raw[11] & 0x10 != 0 {
+            return Err(FsError::IsADirectory);
+        }
+        let writes = flags.contains(OpenFlags::WRITE);
+        let usage = self.files.get(&located.key);
+        if writes && usage.is_some_and(|usage| usage.writers > 0) {
+            return Err(FsError::Busy);
+        }
+        let size = raw_size(raw);
+        // The entry a writer keeps up to date must say what the map says.
+        if writes && usage.is_some_and(|usage| !usage.map.has_entry() && usage.map.size() != size) {
+            return Err(FsError::Corrupted);
+        }
+        // Every check passed: from here the volume's books change.
+        let mut map = match self.files.get_mut(&located.key) {
+            Some(usage) => core::mem::take(&mut usage.map),
+            None => {
+                let first = crate::raw::entry_first_cluster(&self.layout, raw);
+                let bytes = u32::try_from(size).map_err(|_| FsError::Corrupted)?;
+                FileMap::build(&mut self.cache.borrow_mut(), &self.layout, first, bytes)?
+            }
+        };
+        if writes && !map.has_entry() {
+            map.set_entry(located.entry);
+        }
+        let size = map.size();
+        let handle = self.new_handle();
+        let usage = match self.files.get_mut(&located.key) {
+            Some(usage) => usage,
+            None => self.files.entry(located.key.clone()).or_default(),
+        };
+        usage.map = map;
+        usage.open += 1;
+        if writes {
+            usage.writers += 1;
+        }
+        let position = if flags.contains(OpenFlags::APPEND) { size } else { 0 };
+        let file = OpenFile { path, key: located.key.clone(), flags, position, written: false };
         self.session_mut(session)?.handles.insert(handle, file);
         Ok((handle, size))
     }
@@ -729,16 +891,27 @@ impl<D: BlockDevice> Volume<D> {
 
     /// The metadata at `path`.
     pub fn stat(&self, session: SessionId, path: &str) -> Result<Metadata, FsError> {
-        let (path, names) = client_path(path)?;
+        let path = checked_path(path)?;
         self.session(session)?.allow(&path, FsOp::Read)?;
-        match resolve(&self.fs, &names)?.found {
+        if path.as_str() != "/"
+            && let Some((located, raw)) = self.looked_up(&path)?
+        {
+            return Ok(raw_metadata(located.name.clone(), &raw));
+        }
+        let names = components(&path);
+        let resolved = resolve(&self.fs, &names)?;
+        match &resolved.found {
             Found::Root => Ok(Metadata {
                 name: String::from("/"),
                 kind: FileKind::Directory,
                 size: 0,
                 modified: String::from("1980-01-01 00:00:00"),
             }),
-            Found::Entry(entry) => Ok(metadata(&entry)),
+            Found::Entry(entry) => {
+                let metadata = metadata(entry);
+                self.remember(&path, &resolved.stored, &resolved.shorts, None);
+                Ok(metadata)
+            }
         }
     }
 
@@ -794,6 +967,7 @@ impl<D: BlockDevice> Volume<D> {
         // Its own cluster, and one more if the parent must grow.
         self.need_space(2)?;
         self.settle_freed()?;
+        self.forget_lookups();
         directory.create_dir(name).map_err(engine_error)?;
         Ok(())
     }
@@ -826,6 +1000,7 @@ impl<D: BlockDevice> Volume<D> {
     fn removed(&mut self, parent: &[String], name: &str) -> Result<(), FsError> {
         self.sync()?;
         let (directory, _) = open_directory(&self.fs, parent)?;
+        self.forget_lookups();
         directory.remove(name).map_err(engine_error)?;
         drop(directory);
         self.cache.borrow_mut().sync_removal().map(|_| ()).map_err(|_| FsError::Io)
@@ -890,6 +1065,7 @@ impl<D: BlockDevice> Volume<D> {
         self.sync()?;
         let (target_directory, _) = open_directory(&self.fs, to_parent)?;
         let (source_directory, _) = open_directory(&self.fs, from_parent)?;
+        self.forget_lookups();
         source_directory.rename(&source_name, &target_directory, to_name).map_err(engine_error)?;
         drop(source_directory);
         drop(target_directory);
