@@ -24,6 +24,14 @@
 //! chain, an entry set half written), never a file that a completed sync acknowledged.
 //! `sync` answers only after the final flush.
 //!
+//! **Freed clusters.** Step 2 may write data into a cluster only if the disk's table
+//! calls it free or it is the file's own. A cluster freed since the last complete sync (a
+//! truncate, an unlink) is free in the cache but still the old file's on the disk, so the
+//! cache watches the table it reads entries from: every entry a write turns from
+//! allocated to free goes into [`SectorCache::freed`] ([`crate::freed`]), and the set is
+//! emptied once a write-back of everything (any of the syncs, or a full cache's) has
+//! reached the device. The allocators keep out of it (see [`crate::volume`]).
+//!
 //! **Room.** When the cache is full it drops the least recently used clean sector; if
 //! every sector is dirty it first writes back the dirty data (allowed at any time by the
 //! order above) or, if there is none, everything in sync order.
@@ -37,7 +45,9 @@
 //! because a sector the cache does not hold is not dirty: the device has its latest bytes.
 //!
 //! Invariants: at most `capacity` sectors are held; a dirty sector is never dropped; a
-//! sector that failed to write stays dirty.
+//! sector that failed to write stays dirty; every cluster whose table entry the cache
+//! freed since its last complete write-back is in `freed` (some it cannot tell apart may
+//! be too: a cluster allocated and freed again since, or whose write failed).
 
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
@@ -45,8 +55,12 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
+use fs_api::FatKind;
+
 use crate::device::{BlockDevice, DeviceError, SECTOR_BYTES, SECTOR_SIZE};
-use crate::layout::{Layout, Region};
+use crate::freed::FreedClusters;
+use crate::layout::{FIRST_CLUSTER, Layout, Region};
+use crate::table;
 
 /// The fewest sectors a cache holds (a FAT12 entry may span two sectors, and lamfat keeps
 /// a directory sector and a table sector in use at once).
@@ -111,6 +125,42 @@ pub const MAX_READ_RUN: u64 = 128;
 /// its buffer without keeping them (8 KiB): bulk file contents, read once.
 pub const STREAM_RUN: u64 = 16;
 
+/// The table the cache watches for freed clusters (the one entries are read from): its
+/// bytes on the device and the clusters it has entries for.
+#[derive(Clone, Copy, Debug)]
+struct WatchedTable {
+    fat: FatKind,
+    /// Its first byte and one past its last on the device.
+    start: u64,
+    end: u64,
+    /// One past the last cluster.
+    clusters_end: u32,
+}
+
+impl WatchedTable {
+    fn of(layout: &Layout) -> Self {
+        let start = layout.fat_sector(layout.read_fat()) * SECTOR_BYTES;
+        WatchedTable {
+            fat: layout.fat,
+            start,
+            end: start + u64::from(layout.sectors_per_fat) * SECTOR_BYTES,
+            clusters_end: layout.total_clusters.saturating_add(FIRST_CLUSTER),
+        }
+    }
+
+    /// Whether `data` at `offset` is one whole FAT16 or FAT32 entry, not free: how
+    /// allocations and links are written, which free nothing (checked first, so they cost
+    /// no more than this).
+    fn allocates(&self, offset: u64, data: &[u8]) -> bool {
+        let Some(within) = offset.checked_sub(self.start) else { return false };
+        match (self.fat, data) {
+            (FatKind::Fat16, &[low, high]) => within % 2 == 0 && (low | high) != 0,
+            (FatKind::Fat32, &[a, b, c, d]) => within % 4 == 0 && (a | b | c | (d & 0x0F)) != 0,
+            _ => false,
+        }
+    }
+}
+
 /// What the cache knows of one held sector; its bytes are `SectorCache::data`'s slice at
 /// the slot's index.
 #[derive(Clone, Copy, Debug)]
@@ -156,6 +206,10 @@ pub struct SectorCache<D> {
     /// flag reaches the device before the change does ([`SectorCache::sync_clean`] clears
     /// it again once everything is on the device).
     clean_on_device: bool,
+    /// The table watched for freed clusters (once the layout is known).
+    watched: Option<WatchedTable>,
+    /// Clusters freed since the last complete write-back (see the module doc).
+    freed: FreedClusters,
 }
 
 impl<D: BlockDevice> SectorCache<D> {
@@ -176,6 +230,8 @@ impl<D: BlockDevice> SectorCache<D> {
             unflushed: false,
             stats: CacheStats::default(),
             clean_on_device: false,
+            watched: None,
+            freed: FreedClusters::new(),
         }
     }
 
@@ -203,7 +259,14 @@ impl<D: BlockDevice> SectorCache<D> {
     /// The volume's layout, once the boot sector was read: it classifies dirty sectors.
     /// Before it is set every sector counts as reserved.
     pub fn set_layout(&mut self, layout: Layout) {
+        self.watched = Some(WatchedTable::of(&layout));
         self.layout = Some(layout);
+    }
+
+    /// The clusters freed in the table since the last complete write-back: none may be
+    /// allocated before the next (see the module doc).
+    pub fn freed(&self) -> &FreedClusters {
+        &self.freed
     }
 
     /// Says what the following writes are; returns what it was.
@@ -457,8 +520,80 @@ impl<D: BlockDevice> SectorCache<D> {
             self.clean_on_device = false;
             self.set_dirty_flag(true)?;
         }
-        let written = self.write_bytes(offset, data)?;
-        Ok(written)
+        let watched = self
+            .watched
+            .filter(|table| offset < table.end && offset.saturating_add(data.len() as u64) > table.start);
+        let Some(table) = watched else { return self.write_bytes(offset, data) };
+        if table.allocates(offset, data) {
+            return self.write_bytes(offset, data);
+        }
+        let candidates = self.freeing(table, offset, data)?;
+        let written = self.write_bytes(offset, data);
+        // Noted after the write: a write-back of everything that the write's own reads
+        // may start (room for a sector) must not forget what it did not yet write.
+        for (cluster, frees) in candidates {
+            if frees || self.table_entry(table, cluster).map_or(true, |entry| entry == 0) {
+                self.freed.insert(cluster);
+            }
+        }
+        written
+    }
+
+    /// The entry of `cluster` in the watched table, as the cache holds it.
+    fn table_entry(&mut self, table: WatchedTable, cluster: u32) -> Result<u32, DeviceError> {
+        let mut word = [0_u8; 4];
+        let width = table::entry_bytes(table.fat);
+        self.read_at(table.start + table::entry_offset(table.fat, cluster), &mut word[..width])?;
+        Ok(table::decode(table.fat, cluster, word))
+    }
+
+    /// Before `data` is written at `offset`, which meets the watched table: the clusters
+    /// allocated now whose entry the write may free, each with whether it does for certain
+    /// (it covers the whole entry and writes it free) or must be looked at again after the
+    /// write (it covers the entry in part: at most the first and the last it meets). An
+    /// entry the write wholly turns to something other than free costs no read.
+    fn freeing(
+        &mut self,
+        table: WatchedTable,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<Vec<(u32, bool)>, DeviceError> {
+        let width = table::entry_bytes(table.fat) as u64;
+        let write_end = offset.saturating_add(data.len() as u64);
+        let from = offset.max(table.start) - table.start;
+        let to = write_end.min(table.end) - table.start;
+        let first = match table.fat {
+            FatKind::Fat12 => (from * 2 / 3).saturating_sub(1),
+            FatKind::Fat16 => from / 2,
+            FatKind::Fat32 => from / 4,
+        };
+        let mut candidates = Vec::new();
+        let mut cluster = u32::try_from(first).unwrap_or(u32::MAX).max(FIRST_CLUSTER);
+        while cluster < table.clusters_end {
+            let at = table.start + table::entry_offset(table.fat, cluster);
+            if at >= table.start + to {
+                break;
+            }
+            if at + width > table.start + from {
+                let covered = at >= offset && at + width <= write_end;
+                if covered {
+                    let within = usize::try_from(at - offset).unwrap_or(usize::MAX);
+                    let written = within..within.saturating_add(table::entry_bytes(table.fat));
+                    let mut word = [0_u8; 4];
+                    if let Some(bytes) = data.get(written) {
+                        word[..bytes.len()].copy_from_slice(bytes);
+                    }
+                    let frees = table::decode(table.fat, cluster, word) == 0;
+                    if frees && self.table_entry(table, cluster)? != 0 {
+                        candidates.push((cluster, true));
+                    }
+                } else if self.table_entry(table, cluster)? != 0 {
+                    candidates.push((cluster, false));
+                }
+            }
+            cluster += 1;
+        }
+        Ok(candidates)
     }
 
     /// Writes bytes into the boot sector (below [`SECTOR_BYTES`]) without the dirty-flag
@@ -583,6 +718,7 @@ impl<D: BlockDevice> SectorCache<D> {
             written += self.write_class(class)?;
             self.flush()?;
         }
+        self.freed.clear();
         Ok(written)
     }
 
@@ -625,6 +761,7 @@ impl<D: BlockDevice> SectorCache<D> {
             written += self.write_class(class)?;
             self.flush()?;
         }
+        self.freed.clear();
         Ok(written)
     }
 
@@ -648,6 +785,7 @@ impl<D: BlockDevice> SectorCache<D> {
             written += self.write_class(class)?;
             self.flush()?;
         }
+        self.freed.clear();
         Ok(written)
     }
 
@@ -686,6 +824,8 @@ impl<D: BlockDevice> SectorCache<D> {
         self.newest = NO_SLOT;
         self.oldest = NO_SLOT;
         self.last = (0, NO_SLOT);
+        // The cache is the device's again: nothing freed is waiting.
+        self.freed.clear();
     }
 }
 

@@ -18,6 +18,8 @@
 //!   the end of the chain and then linked from the previous one, as lamfat does, so the
 //!   sync order (data, tables, directories) is unchanged: a crash leaves at worst lost
 //!   clusters or a chain longer than its size, which the mount check repairs;
+//! - it allocates only clusters free on the disk too: never one freed since the last
+//!   complete sync ([`crate::freed`]), whose old file the disk may still point at;
 //! - file contents are written with [`Purpose::FileData`], the directory entry with
 //!   [`Purpose::Metadata`], so the cache classes them for the sync order;
 //! - nothing here panics on what the device holds: a chain that ends early, loops or
@@ -279,7 +281,9 @@ impl FileMap {
     }
 }
 
-/// The first free cluster from `from` to the end of the volume, then from the start.
+/// The first free cluster from `from` to the end of the volume, then from the start,
+/// that was not freed since the last complete sync ([`SectorCache::freed`]: the disk may
+/// still give it to the file that had it).
 fn find_free<D: BlockDevice>(
     cache: &mut SectorCache<D>,
     layout: &Layout,
@@ -287,9 +291,17 @@ fn find_free<D: BlockDevice>(
 ) -> Result<Option<u32>, FsError> {
     let end = layout.total_clusters + FIRST_CLUSTER;
     let from = if layout.is_cluster(from) { from } else { FIRST_CLUSTER };
-    for cluster in (from..end).chain(FIRST_CLUSTER..from) {
-        if table::entry(cache, layout, cluster).map_err(device_error)? == 0 {
-            return Ok(Some(cluster));
+    for (mut cluster, stop) in [(from, end), (FIRST_CLUSTER, from)] {
+        while cluster < stop {
+            if table::entry(cache, layout, cluster).map_err(device_error)? != 0 {
+                cluster += 1;
+                continue;
+            }
+            let past = cache.freed().skip(cluster);
+            if past == cluster {
+                return Ok(Some(cluster));
+            }
+            cluster = past;
         }
     }
     Ok(None)

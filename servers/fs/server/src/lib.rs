@@ -6,8 +6,10 @@
 //!
 //! Layout: [`device`] (the block device trait and an in-memory device that logs writes),
 //! [`layout`] (the boot sector's map of the volume), [`cache`] (the sector cache and its
-//! sync order, and lamfat's storage over it), [`check`] (the mount check and repair),
-//! [`names`] (paths and names, checked before anything changes), [`raw`] (what lamfat does
+//! sync order, and lamfat's storage over it), [`freed`] (the clusters freed since the last
+//! complete sync, kept from reuse), [`check`] (the mount check and repair),
+//! [`names`] (paths and names, checked before anything changes), [`lookups`] (where
+//! recently used paths' entries lie), [`raw`] (what lamfat does
 //! not fix after a directory moves, and where a file's directory entry lies), [`table`]
 //! (the allocation table entry by entry), [`data`] (file contents read and written
 //! straight through the cache), [`volume`] (the operations and sessions).
@@ -25,7 +27,9 @@ pub mod cache;
 pub mod check;
 pub mod data;
 pub mod device;
+pub mod freed;
 pub mod layout;
+pub mod lookups;
 pub mod names;
 pub mod raw;
 pub mod table;

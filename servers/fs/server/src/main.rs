@@ -254,17 +254,18 @@ mod program {
         }
     }
 
-    /// Whether `request` may leave changes in the cache.
+    /// Whether `request` may leave changes in the cache (an `Open` only for writing: it may
+    /// create or truncate; re-arming the timer is a system call or two).
     fn changes(request: &Request) -> bool {
-        matches!(
-            request,
-            Request::Write { .. }
-                | Request::Open { .. }
-                | Request::MakeDirectory { .. }
-                | Request::RemoveDirectory { .. }
-                | Request::Unlink { .. }
-                | Request::Rename { .. }
-        )
+        matches!(request, Request::Open { flags, .. } if flags.contains(fs_api::OpenFlags::WRITE))
+            || matches!(
+                request,
+                Request::Write { .. }
+                    | Request::MakeDirectory { .. }
+                    | Request::RemoveDirectory { .. }
+                    | Request::Unlink { .. }
+                    | Request::Rename { .. }
+            )
     }
 
     impl FileServer {

@@ -47,12 +47,19 @@ pub fn check_new_name(name: &str) -> Result<(), FsError> {
 /// A client's path, normalised (see `grant::FsPath::normalize`), with every name
 /// checked. Returns the path and its names.
 pub fn client_path(text: &str) -> Result<(FsPath, Vec<String>), FsError> {
-    let path = FsPath::normalize(text).map_err(|_| FsError::InvalidName { name: text.to_string() })?;
+    let path = checked_path(text)?;
     let names = components(&path);
-    for name in &names {
+    Ok((path, names))
+}
+
+/// [`client_path`] without the names (for a path looked up whole; they are
+/// [`components`]).
+pub fn checked_path(text: &str) -> Result<FsPath, FsError> {
+    let path = FsPath::normalize(text).map_err(|_| FsError::InvalidName { name: text.to_string() })?;
+    for name in path.as_str().split('/').filter(|name| !name.is_empty()) {
         check_name(name)?;
     }
-    Ok((path, names))
+    Ok(path)
 }
 
 /// The names of a normal path (none for the root).
@@ -63,6 +70,10 @@ pub fn components(path: &FsPath) -> Vec<String> {
 /// The key under which an open file is known: its path as the volume stores it, in
 /// upper case, which is how FAT compares names.
 pub fn file_key(stored: &str) -> String {
+    // ASCII's upper case is Unicode's for ASCII characters, for much less.
+    if stored.is_ascii() {
+        return stored.to_ascii_uppercase();
+    }
     stored.chars().flat_map(char::to_uppercase).collect()
 }
 

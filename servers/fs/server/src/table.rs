@@ -34,13 +34,39 @@ pub fn end_of_chain(layout: &Layout) -> u32 {
     }
 }
 
-fn byte_offset(layout: &Layout, cluster: u32) -> u64 {
+/// Where the entry of `cluster` starts in a table, in bytes from the table's start.
+pub fn entry_offset(fat: FatKind, cluster: u32) -> u64 {
     let cluster = u64::from(cluster);
-    match layout.fat {
+    match fat {
         FatKind::Fat12 => cluster + cluster / 2,
         FatKind::Fat16 => cluster * 2,
         FatKind::Fat32 => cluster * 4,
     }
+}
+
+/// How many bytes hold (part of) one entry: FAT12's 12 bits lie across two.
+pub fn entry_bytes(fat: FatKind) -> usize {
+    match fat {
+        FatKind::Fat12 | FatKind::Fat16 => 2,
+        FatKind::Fat32 => 4,
+    }
+}
+
+/// The entry of `cluster` from the [`entry_bytes`] bytes at its [`entry_offset`] (the rest
+/// of `bytes` ignored; FAT32's reserved high bits cleared).
+pub fn decode(fat: FatKind, cluster: u32, bytes: [u8; 4]) -> u32 {
+    match fat {
+        FatKind::Fat12 => {
+            let pair = u32::from(u16::from_le_bytes([bytes[0], bytes[1]]));
+            if cluster % 2 == 1 { pair >> 4 } else { pair & 0xFFF }
+        }
+        FatKind::Fat16 => u32::from(u16::from_le_bytes([bytes[0], bytes[1]])),
+        FatKind::Fat32 => u32::from_le_bytes(bytes) & 0x0FFF_FFFF,
+    }
+}
+
+fn byte_offset(layout: &Layout, cluster: u32) -> u64 {
+    entry_offset(layout.fat, cluster)
 }
 
 /// The raw entry of `cluster` (FAT32's reserved high bits cleared).
@@ -51,22 +77,8 @@ pub fn entry<D: BlockDevice>(
 ) -> Result<u32, DeviceError> {
     let at = layout.fat_sector(layout.read_fat()) * SECTOR_BYTES + byte_offset(layout, cluster);
     let mut word = [0_u8; 4];
-    let value = match layout.fat {
-        FatKind::Fat12 => {
-            cache.read_at(at, &mut word[..2])?;
-            let pair = u32::from(u16::from_le_bytes([word[0], word[1]]));
-            if cluster % 2 == 1 { pair >> 4 } else { pair & 0xFFF }
-        }
-        FatKind::Fat16 => {
-            cache.read_at(at, &mut word[..2])?;
-            u32::from(u16::from_le_bytes([word[0], word[1]]))
-        }
-        FatKind::Fat32 => {
-            cache.read_at(at, &mut word)?;
-            u32::from_le_bytes(word) & 0x0FFF_FFFF
-        }
-    };
-    Ok(value)
+    cache.read_at(at, &mut word[..entry_bytes(layout.fat)])?;
+    Ok(decode(layout.fat, cluster, word))
 }
 
 /// What the entry of `cluster` says.

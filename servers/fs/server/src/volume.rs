@@ -13,7 +13,15 @@
 //! the new size and first cluster in the entry. lamfat's free count lives in its memory
 //! and misses those allocations: the volume keeps their number (`allocated_outside`)
 //! and takes it off lamfat's count wherever the count is used or written (space checks,
-//! `StatFs`, FAT32's information sector at sync and unmount). lamfat's other traps:
+//! `StatFs`, FAT32's information sector at sync and unmount).
+//!
+//! Finding a path through lamfat means iterating every directory from the root (each
+//! entry decoded, its long name assembled and compared): most of what an `Open` or a
+//! `Stat` cost. So the volume remembers where recently used paths' entries lie
+//! ([`crate::lookups`]) and reads just that entry through the cache; a path not
+//! remembered, or an `Open` that truncates (lamfat's work), walks as before.
+//!
+//! lamfat's other traps:
 //! - a `File` keeps its own copy of its directory entry: the only `File`s made are for a
 //!   truncate at open and for the first cluster of an opened file, each dropped at once.
 //! - `rename` deletes the source's entries before it checks the new name: every name is
@@ -21,6 +29,12 @@
 //!   (the target directory may have to grow after the source entry is gone).
 //! - `rename` of a directory to another parent leaves its `..` stale: fixed here.
 //! - neither `unmount` nor a `File` flush writes the storage: `sync` does ([`Volume::sync`]).
+//! - its allocator takes the first free cluster from its own next-free hint, which it keeps
+//!   to itself: it could take a cluster freed since the last sync, which the disk may
+//!   still give to its old file (see [`crate::freed`]). The data path's allocator skips
+//!   those; lamfat allocates only for directories (a new directory, a directory that grows
+//!   for a new entry), so before those the volume syncs if any cluster is waiting
+//!   (a rename syncs before it anyway).
 //!
 //! Invariants:
 //! - a file is open for writing by at most one handle, in any session;
@@ -30,6 +44,12 @@
 //! - the free count is lamfat's less `allocated_outside` (lamfat counts the volume's free
 //!   clusters at mount, before the data path allocates any, and adds every cluster it
 //!   frees, whoever allocated it);
+//! - no cluster freed since the last complete sync is allocated again (by the data path
+//!   or lamfat) before a sync puts the freeing on the disk; when the volume would be full
+//!   but for them, the write syncs first instead of answering `NoSpace`;
+//! - a remembered path names the entry a walk would find: every operation that adds,
+//!   removes or renames an entry (create, make directory, unlink, remove directory,
+//!   rename) forgets them all before it changes anything;
 //! - a refused request changed nothing: every check (path, names, scope, flags, budget,
 //!   existence, space) comes before the first write.
 
@@ -53,7 +73,8 @@ use crate::check::{Repair, check_and_repair};
 use crate::data::FileMap;
 use crate::device::{BlockDevice, SECTOR_SIZE};
 use crate::layout::{self, FOREIGN_BYTES, Layout};
-use crate::names::{check_new_name, client_path, file_key, same_name};
+use crate::lookups::{Located, Lookups};
+use crate::names::{check_new_name, checked_path, client_path, components, file_key, same_name};
 
 /// Where FAT32's information sector keeps the free cluster count.
 const FS_INFO_FREE_COUNT: u64 = 488;
@@ -62,6 +83,9 @@ type Engine<D> = lamfat::FileSystem<CacheIo<D>, NullTimeProvider, LossyOemCpConv
 type EngineDir<'a, D> = lamfat::Dir<'a, CacheIo<D>, NullTimeProvider, LossyOemCpConverter>;
 type EngineEntry<'a, D> = lamfat::DirEntry<'a, CacheIo<D>, NullTimeProvider, LossyOemCpConverter>;
 type EngineError = lamfat::Error<StorageError>;
+
+/// A remembered path's place and its directory entry's bytes as the cache holds them.
+type LookedUp = (Rc<Located>, [u8; 32]);
 
 /// A session: a connection id the security server chose.
 pub type SessionId = u64;
@@ -257,6 +281,32 @@ fn first_cluster_of<D: BlockDevice>(entry: &EngineEntry<'_, D>, layout: &Layout)
     u32::try_from(cluster).map_err(|_| FsError::Corrupted)
 }
 
+/// The size a raw directory entry gives.
+fn raw_size(raw: &[u8; 32]) -> u64 {
+    u64::from(u32::from_le_bytes([raw[28], raw[29], raw[30], raw[31]]))
+}
+
+/// The metadata of the raw directory entry `raw` called `name` (as lamfat reads it:
+/// its size, its kind, its modification time).
+fn raw_metadata(name: String, raw: &[u8; 32]) -> Metadata {
+    let time = u16::from_le_bytes([raw[22], raw[23]]);
+    let date = u16::from_le_bytes([raw[24], raw[25]]);
+    Metadata {
+        name,
+        kind: if raw[11] & 0x10 != 0 { FileKind::Directory } else { FileKind::File },
+        size: raw_size(raw),
+        modified: format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            (date >> 9) + 1980,
+            (date >> 5) & 0xF,
+            date & 0x1F,
+            time >> 11,
+            (time >> 5) & 0x3F,
+            (time & 0x1F) * 2
+        ),
+    }
+}
+
 fn joined(names: &[String]) -> String {
     if names.is_empty() {
         return String::from("/");
@@ -306,6 +356,9 @@ pub struct Volume<D: BlockDevice> {
     /// kept between requests so a transfer does not allocate and zero a fresh one. Only
     /// the bytes a request fills are ever copied out of it.
     scratch: Vec<u8>,
+    /// Where recently used paths' entries lie, so `Open` and `Stat` skip the walk from the
+    /// root (see [`crate::lookups`]); in a cell, as `stat` remembers what it found.
+    lookups: RefCell<Lookups>,
 }
 
 impl<D: BlockDevice> core::fmt::Debug for Volume<D> {
@@ -365,6 +418,7 @@ impl<D: BlockDevice> Volume<D> {
             allocated_outside: 0,
             free_hint: crate::layout::FIRST_CLUSTER,
             scratch: Vec::new(),
+            lookups: RefCell::new(Lookups::new()),
         })
     }
 
@@ -376,6 +430,11 @@ impl<D: BlockDevice> Volume<D> {
     /// The volume's layout.
     pub fn layout(&self) -> &Layout {
         &self.layout
+    }
+
+    /// How many paths are remembered for `Open` and `Stat` (see [`crate::lookups`]).
+    pub fn remembered_paths(&self) -> usize {
+        self.lookups.borrow().len()
     }
 
     /// The cache's counters.
@@ -391,6 +450,11 @@ impl<D: BlockDevice> Volume<D> {
     /// Writes every change to the device, in the order that keeps it consistent, and
     /// returns when the device has flushed.
     pub fn sync(&mut self) -> Result<(), FsError> {
+        self.sync_volume()
+    }
+
+    /// [`Volume::sync`], for the operations that hold lamfat's directories while they sync.
+    fn sync_volume(&self) -> Result<(), FsError> {
         // FAT32's information sector holds the free cluster count, which lamfat writes only
         // at unmount: it goes out with the sync (from lamfat's books), and the volume is
         // marked clean afterwards, so a synced volume is a clean one on the disk.
@@ -480,6 +544,62 @@ impl<D: BlockDevice> Volume<D> {
         if self.free_clusters()? < clusters { Err(FsError::NoSpace) } else { Ok(()) }
     }
 
+    /// Free clusters the data path may allocate now: the free ones less those freed since
+    /// the last complete sync.
+    fn allocatable_clusters(&self) -> Result<u64, FsError> {
+        let waiting = u64::from(self.cache.borrow().freed().len());
+        Ok(self.free_clusters()?.saturating_sub(waiting))
+    }
+
+    /// Before lamfat may allocate (a directory made or grown): syncs if any cluster freed
+    /// since the last sync is waiting, since lamfat's allocator would not skip it.
+    fn settle_freed(&self) -> Result<(), FsError> {
+        if self.cache.borrow().freed().is_empty() { Ok(()) } else { self.sync_volume() }
+    }
+
+    /// The entry of `path` (normalised, not the root), if the path is remembered: where it
+    /// lies and its 32 bytes as the cache holds them now. An entry that is not the one
+    /// remembered (which the invariants of [`crate::lookups`] rule out) is forgotten and
+    /// the path walked again.
+    fn looked_up(&self, path: &FsPath) -> Result<Option<LookedUp>, FsError> {
+        let key = file_key(path.as_str());
+        let Some(located) = self.lookups.borrow().get(&key).cloned() else { return Ok(None) };
+        let mut raw = [0_u8; 32];
+        let read = self.cache.borrow_mut().read_at(located.entry, &mut raw).map_err(|_| FsError::Io)?;
+        let live = read == raw.len()
+            && !matches!(raw[0], 0 | 0xE5)
+            && raw[11] & 0x0F != 0x0F
+            && raw[..11] == located.short;
+        if !live {
+            self.lookups.borrow_mut().remove(&key);
+            return Ok(None);
+        }
+        Ok(Some((located, raw)))
+    }
+
+    /// Remembers where `path` lies: its names as stored, their short names as lamfat shows
+    /// them, and its entry's place and bytes if known (else found from the short names).
+    /// Only a cache: a path that cannot be located is not remembered.
+    fn remember(&self, path: &FsPath, stored: &[String], shorts: &[Vec<u8>], entry: Option<(u64, [u8; 32])>) {
+        let Some(name) = stored.last() else { return };
+        let entry = match entry {
+            Some(entry) => Some(entry),
+            None => {
+                crate::raw::locate_entry(&mut self.cache.borrow_mut(), &self.layout, shorts).ok().flatten()
+            }
+        };
+        let Some((at, raw)) = entry else { return };
+        let mut short = [0_u8; 11];
+        short.copy_from_slice(&raw[..11]);
+        let located = Located { entry: at, short, key: file_key(&joined(stored)), name: name.clone() };
+        self.lookups.borrow_mut().insert(file_key(path.as_str()), located);
+    }
+
+    /// Forgets every remembered path: an entry is about to be added, removed or renamed.
+    fn forget_lookups(&self) {
+        self.lookups.borrow_mut().clear();
+    }
+
     fn release(&mut self, file: &OpenFile) {
         if let Some(usage) = self.files.get_mut(&file.key) {
             usage.open = usage.open.saturating_sub(1);
@@ -507,7 +627,7 @@ impl<D: BlockDevice> Volume<D> {
         {
             return Err(FsError::InvalidFlags);
         }
-        let (path, names) = client_path(path)?;
+        let path = checked_path(path)?;
         let state = self.session(session)?;
         if state.spent() + OPEN_FILE_BYTES > state.donation {
             return Err(FsError::TooManyOpenFiles {
@@ -521,6 +641,16 @@ impl<D: BlockDevice> Volume<D> {
             state.allow(&path, FsOp::Write)?;
             self.writable()?;
         }
+        if path.as_str() == "/" {
+            return Err(FsError::IsADirectory);
+        }
+        // A path used before, and no truncate (lamfat's work): its entry, without the walk.
+        if !flags.contains(OpenFlags::TRUNCATE)
+            && let Some((located, raw)) = self.looked_up(&path)?
+        {
+            return self.open_located(session, path, flags, &located, &raw);
+        }
+        let names = components(&path);
         let Some((name, parent)) = names.split_last() else { return Err(FsError::IsADirectory) };
         let (directory, mut stored, mut shorts) = open_directory_with_shorts(&self.fs, parent)?;
         let existing = find(&directory, name)?;
@@ -564,6 +694,8 @@ impl<D: BlockDevice> Volume<D> {
                 (entry.len(), first, entry.short_file_name_as_bytes().to_vec())
             }
             None => {
+                self.settle_freed()?;
+                self.forget_lookups();
                 let file = directory.create_file(name).map_err(engine_error)?;
                 drop(file);
                 let entry = find(&directory, name)?.ok_or(FsError::Corrupted)?;
@@ -581,16 +713,18 @@ impl<D: BlockDevice> Volume<D> {
                 FileMap::build(&mut self.cache.borrow_mut(), &self.layout, first, size)?
             }
         };
+        let mut entry = None;
         if writes && !map.has_entry() {
             let located = crate::raw::locate_entry(&mut self.cache.borrow_mut(), &self.layout, &shorts)
                 .map_err(|_| FsError::Io)?;
             let Some((at, raw)) = located else { return Err(FsError::Corrupted) };
-            let raw_size = u64::from(u32::from_le_bytes([raw[28], raw[29], raw[30], raw[31]]));
-            if raw[11] & 0x10 != 0 || raw_size != map.size() {
+            if raw[11] & 0x10 != 0 || raw_size(&raw) != map.size() {
                 return Err(FsError::Corrupted);
             }
             map.set_entry(at);
+            entry = Some((at, raw));
         }
+        self.remember(&path, &stored, &shorts, entry);
         let handle = self.new_handle();
         let usage = self.files.entry(key.clone()).or_default();
         usage.map = map;
@@ -601,6 +735,62 @@ impl<D: BlockDevice> Volume<D> {
         let position = if flags.contains(OpenFlags::APPEND) { size } else { 0 };
         let file =
             OpenFile { path, key, flags, position, written: created || flags.contains(OpenFlags::TRUNCATE) };
+        self.session_mut(session)?.handles.insert(handle, file);
+        Ok((handle, size))
+    }
+
+    /// [`Volume::open`] of a remembered path whose entry is `raw` (no truncate): the same
+    /// checks in the same order, the map the file's other handles share (or one made from
+    /// the entry), and for a writer the entry's place, known already.
+    fn open_located(
+        &mut self,
+        session: SessionId,
+        path: FsPath,
+        flags: OpenFlags,
+        located: &Located,
+        raw: &[u8; 32],
+    ) -> Result<(u32, u64), FsError> {
+        if flags.contains(OpenFlags::EXCLUSIVE) {
+            return Err(FsError::Exists);
+        }
+        if raw[11] & 0x10 != 0 {
+            return Err(FsError::IsADirectory);
+        }
+        let writes = flags.contains(OpenFlags::WRITE);
+        let usage = self.files.get(&located.key);
+        if writes && usage.is_some_and(|usage| usage.writers > 0) {
+            return Err(FsError::Busy);
+        }
+        let size = raw_size(raw);
+        // The entry a writer keeps up to date must say what the map says.
+        if writes && usage.is_some_and(|usage| !usage.map.has_entry() && usage.map.size() != size) {
+            return Err(FsError::Corrupted);
+        }
+        // Every check passed: from here the volume's books change.
+        let mut map = match self.files.get_mut(&located.key) {
+            Some(usage) => core::mem::take(&mut usage.map),
+            None => {
+                let first = crate::raw::entry_first_cluster(&self.layout, raw);
+                let bytes = u32::try_from(size).map_err(|_| FsError::Corrupted)?;
+                FileMap::build(&mut self.cache.borrow_mut(), &self.layout, first, bytes)?
+            }
+        };
+        if writes && !map.has_entry() {
+            map.set_entry(located.entry);
+        }
+        let size = map.size();
+        let handle = self.new_handle();
+        let usage = match self.files.get_mut(&located.key) {
+            Some(usage) => usage,
+            None => self.files.entry(located.key.clone()).or_default(),
+        };
+        usage.map = map;
+        usage.open += 1;
+        if writes {
+            usage.writers += 1;
+        }
+        let position = if flags.contains(OpenFlags::APPEND) { size } else { 0 };
+        let file = OpenFile { path, key: located.key.clone(), flags, position, written: false };
         self.session_mut(session)?.handles.insert(handle, file);
         Ok((handle, size))
     }
@@ -656,7 +846,12 @@ impl<D: BlockDevice> Volume<D> {
         if end > u64::from(u32::MAX) {
             return Err(FsError::InvalidSeek);
         }
-        self.need_space(map.growth(&self.layout, end))?;
+        let growth = map.growth(&self.layout, end);
+        self.need_space(growth)?;
+        if growth > self.allocatable_clusters()? {
+            // Full but for clusters freed since the last sync: the sync frees them for good.
+            self.sync()?;
+        }
         let map = &mut self.files.get_mut(&key).ok_or(FsError::BadHandle)?.map;
         let mut allocated = 0;
         let written = map.write(
@@ -701,16 +896,27 @@ impl<D: BlockDevice> Volume<D> {
 
     /// The metadata at `path`.
     pub fn stat(&self, session: SessionId, path: &str) -> Result<Metadata, FsError> {
-        let (path, names) = client_path(path)?;
+        let path = checked_path(path)?;
         self.session(session)?.allow(&path, FsOp::Read)?;
-        match resolve(&self.fs, &names)?.found {
+        if path.as_str() != "/"
+            && let Some((located, raw)) = self.looked_up(&path)?
+        {
+            return Ok(raw_metadata(located.name.clone(), &raw));
+        }
+        let names = components(&path);
+        let resolved = resolve(&self.fs, &names)?;
+        match &resolved.found {
             Found::Root => Ok(Metadata {
                 name: String::from("/"),
                 kind: FileKind::Directory,
                 size: 0,
                 modified: String::from("1980-01-01 00:00:00"),
             }),
-            Found::Entry(entry) => Ok(metadata(&entry)),
+            Found::Entry(entry) => {
+                let metadata = metadata(entry);
+                self.remember(&path, &resolved.stored, &resolved.shorts, None);
+                Ok(metadata)
+            }
         }
     }
 
@@ -765,6 +971,8 @@ impl<D: BlockDevice> Volume<D> {
         }
         // Its own cluster, and one more if the parent must grow.
         self.need_space(2)?;
+        self.settle_freed()?;
+        self.forget_lookups();
         directory.create_dir(name).map_err(engine_error)?;
         Ok(())
     }
@@ -797,6 +1005,7 @@ impl<D: BlockDevice> Volume<D> {
     fn removed(&mut self, parent: &[String], name: &str) -> Result<(), FsError> {
         self.sync()?;
         let (directory, _) = open_directory(&self.fs, parent)?;
+        self.forget_lookups();
         directory.remove(name).map_err(engine_error)?;
         drop(directory);
         self.cache.borrow_mut().sync_removal().map(|_| ()).map_err(|_| FsError::Io)
@@ -861,6 +1070,7 @@ impl<D: BlockDevice> Volume<D> {
         self.sync()?;
         let (target_directory, _) = open_directory(&self.fs, to_parent)?;
         let (source_directory, _) = open_directory(&self.fs, from_parent)?;
+        self.forget_lookups();
         source_directory.rename(&source_name, &target_directory, to_name).map_err(engine_error)?;
         drop(source_directory);
         drop(target_directory);

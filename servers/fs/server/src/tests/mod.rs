@@ -1,6 +1,7 @@
 //! Host tests of the filesystem server's logic over in-memory devices: names and paths,
 //! the cache (eviction, sync order), the volume's operations and refusals, the mount check
-//! and repair, and crash replays judged by `fsck.fat`.
+//! and repair, clusters kept from reuse until their freeing is synced, paths remembered
+//! between requests, and crash replays judged by `fsck.fat`.
 #![allow(clippy::cast_possible_truncation, reason = "test images, sectors and clusters are small numbers")]
 
 use std::path::PathBuf;
@@ -19,6 +20,8 @@ mod cache;
 mod check;
 mod crash;
 mod data;
+mod freed;
+mod lookups;
 mod names;
 mod volume;
 
