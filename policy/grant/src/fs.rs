@@ -98,6 +98,46 @@ impl FsPath {
         Ok(FsPath(path))
     }
 
+    /// [`FsPath::normalize`] of a path the caller owns: a path already normal (most are)
+    /// becomes the `FsPath` as it is, checked in one pass over its bytes and not copied;
+    /// any other is normalised as `normalize` does, with the same result and errors.
+    pub fn normalize_owned(text: String) -> Result<FsPath, ScopeError> {
+        if Self::is_plainly_normal(&text) { Ok(FsPath(text)) } else { Self::normalize(&text) }
+    }
+
+    /// Whether `text` is ASCII and already a normal path: `normalize` would give it back
+    /// unchanged (absolute, no control character, no empty, `.` or `..` component, no
+    /// trailing `/` but the root's, at most [`MAX_PATH_LEN`] bytes). `false` says only
+    /// that the quick check does not know.
+    fn is_plainly_normal(text: &str) -> bool {
+        let bytes = text.as_bytes();
+        if bytes.len() > MAX_PATH_LEN || bytes.first() != Some(&b'/') {
+            return false;
+        }
+        if bytes.len() == 1 {
+            return true;
+        }
+        // The bytes of the component since the last `/`, and whether they are all dots.
+        let mut length = 0;
+        let mut dots = true;
+        for &byte in bytes.iter().skip(1) {
+            if byte == b'/' {
+                if length == 0 || (dots && length <= 2) {
+                    return false;
+                }
+                length = 0;
+                dots = true;
+                continue;
+            }
+            if !byte.is_ascii() || byte.is_ascii_control() {
+                return false;
+            }
+            length += 1;
+            dots &= byte == b'.';
+        }
+        length > 0 && !(dots && length <= 2)
+    }
+
     /// What both parsers refuse: too long, control characters, not absolute. Returns the
     /// text after the leading `/`.
     fn check(text: &str) -> Result<&str, ScopeError> {
@@ -345,6 +385,45 @@ mod tests {
     use super::*;
 
     use crate::testing::{fs, path, rights};
+
+    #[test]
+    fn normalising_an_owned_path_is_normalising_it() {
+        let long = alloc::format!("/{}", "a".repeat(MAX_PATH_LEN - 1));
+        let too_long = alloc::format!("/{}", "a".repeat(MAX_PATH_LEN));
+        let cases = [
+            "/",
+            "/www",
+            "/www/index.html",
+            "/a/b/c",
+            "/...",
+            "/a/...",
+            "/.a",
+            "/a.",
+            "/a/..b",
+            "/www/",
+            "//",
+            "/a//b",
+            "/a/../b",
+            "/a/./b",
+            "/.",
+            "/..",
+            "/a/.",
+            "/a/..",
+            "/../x",
+            "www",
+            "",
+            "/a\n",
+            "/a\u{7f}",
+            "/a\u{85}b",
+            "/caf\u{e9}",
+            "/caf\u{e9}/./x",
+            &long,
+            &too_long,
+        ];
+        for text in cases {
+            assert_eq!(FsPath::normalize_owned(text.to_string()), FsPath::normalize(text), "{text:?}");
+        }
+    }
 
     #[test]
     fn paths_from_policies_must_be_absolute_and_normal() {

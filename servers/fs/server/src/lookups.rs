@@ -32,8 +32,8 @@ pub struct Located {
     pub entry: u64,
     /// The entry's raw short name, as the entry holds it.
     pub short: [u8; 11],
-    /// Its path as stored, in upper case.
-    pub key: String,
+    /// Its path as stored, in upper case (shared with the open files' records).
+    pub key: Rc<str>,
     /// Its last name as stored (long, or the short name as lamfat shows it).
     pub name: String,
 }

@@ -14,6 +14,23 @@ use alloc::vec::Vec;
 use fs_api::{FsError, MAX_NAME_BYTES};
 use grant::FsPath;
 
+/// The ASCII characters a name may hold: letters, digits and `$%'-_@~`!(){}. +,;=[]^#&`.
+const ASCII_ALLOWED: [bool; 128] = {
+    let mut table = [false; 128];
+    let mut byte = 0;
+    while byte < 128 {
+        table[byte] = (byte as u8).is_ascii_alphanumeric();
+        byte += 1;
+    }
+    let others = b"$%'-_@~`!(){}. +,;=[]^#&";
+    let mut index = 0;
+    while index < others.len() {
+        table[others[index] as usize] = true;
+        index += 1;
+    }
+    table
+};
+
 /// Checks one name (a component of a path).
 pub fn check_name(name: &str) -> Result<(), FsError> {
     if name.len() > MAX_NAME_BYTES {
@@ -23,12 +40,14 @@ pub fn check_name(name: &str) -> Result<(), FsError> {
     if name.is_empty() || name == "." || name == ".." || name.ends_with('.') || name.ends_with(' ') {
         return Err(invalid());
     }
-    let allowed = |c: char| {
-        c.is_ascii_alphanumeric()
-            || ('\u{80}'..='\u{FFFF}').contains(&c)
-            || "$%'-_@~`!(){}. +,;=[]^#&".contains(c)
+    // ASCII names (most) byte by byte, from a table.
+    let allowed = if name.is_ascii() {
+        name.bytes().all(|byte| ASCII_ALLOWED[usize::from(byte)])
+    } else {
+        name.chars()
+            .all(|c| (c.is_ascii() && ASCII_ALLOWED[c as usize]) || ('\u{80}'..='\u{FFFF}').contains(&c))
     };
-    if name.chars().all(allowed) { Ok(()) } else { Err(invalid()) }
+    if allowed { Ok(()) } else { Err(invalid()) }
 }
 
 /// Checks a name lamfat is about to create (a new file or directory, a rename's
@@ -56,6 +75,21 @@ pub fn client_path(text: &str) -> Result<(FsPath, Vec<String>), FsError> {
 /// [`components`]).
 pub fn checked_path(text: &str) -> Result<FsPath, FsError> {
     let path = FsPath::normalize(text).map_err(|_| FsError::InvalidName { name: text.to_string() })?;
+    check_names(path)
+}
+
+/// [`checked_path`] of a path the caller owns: a path already normal is kept as it is,
+/// not copied (`FsPath::normalize_owned`).
+pub fn checked_owned_path(text: String) -> Result<FsPath, FsError> {
+    let path = FsPath::normalize_owned(text).map_err(|error| match error {
+        grant::ScopeError::BadPath { text, .. } => FsError::InvalidName { name: text },
+        _ => FsError::InvalidName { name: String::new() },
+    })?;
+    check_names(path)
+}
+
+/// `path` if each of its names is valid ([`check_name`]).
+fn check_names(path: FsPath) -> Result<FsPath, FsError> {
     for name in path.as_str().split('/').filter(|name| !name.is_empty()) {
         check_name(name)?;
     }
@@ -75,6 +109,25 @@ pub fn file_key(stored: &str) -> String {
         return stored.to_ascii_uppercase();
     }
     stored.chars().flat_map(char::to_uppercase).collect()
+}
+
+/// Longest text [`with_file_key`] upper-cases on the stack.
+const KEY_BUFFER_BYTES: usize = 256;
+
+/// Runs `then` with [`file_key`] of `text`, without allocating when the text is ASCII and
+/// short (upper-cased into a buffer on the stack: the key of a lookup only looked at).
+pub fn with_file_key<R>(text: &str, then: impl FnOnce(&str) -> R) -> R {
+    let mut buffer = [0_u8; KEY_BUFFER_BYTES];
+    if text.is_ascii()
+        && let Some(upper) = buffer.get_mut(..text.len())
+    {
+        upper.copy_from_slice(text.as_bytes());
+        upper.make_ascii_uppercase();
+        if let Ok(key) = core::str::from_utf8(upper) {
+            return then(key);
+        }
+    }
+    then(&file_key(text))
 }
 
 /// Whether `name` names an entry with long name `long` (UTF-16, if it has one) or short

@@ -74,7 +74,9 @@ use crate::data::FileMap;
 use crate::device::{BlockDevice, SECTOR_SIZE};
 use crate::layout::{self, FOREIGN_BYTES, Layout};
 use crate::lookups::{Located, Lookups};
-use crate::names::{check_new_name, checked_path, client_path, components, file_key, same_name};
+use crate::names::{
+    check_new_name, checked_owned_path, client_path, components, file_key, same_name, with_file_key,
+};
 
 /// Where FAT32's information sector keeps the free cluster count.
 const FS_INFO_FREE_COUNT: u64 = 488;
@@ -86,6 +88,18 @@ type EngineError = lamfat::Error<StorageError>;
 
 /// A remembered path's place and its directory entry's bytes as the cache holds them.
 type LookedUp = (Rc<Located>, [u8; 32]);
+
+/// How many records of files `Volume::files` keeps when no handle has them open (their
+/// maps, for the next open).
+const KEPT_MAPS: usize = 64;
+
+/// Forgets every remembered path in `lookups` and every map in `files` no handle has open
+/// before an entry is added, removed or renamed; a function of the two fields, for callers
+/// holding lamfat's directories).
+fn forget(lookups: &RefCell<Lookups>, files: &mut BTreeMap<Rc<str>, Use>) {
+    lookups.borrow_mut().clear();
+    files.retain(|_, usage| usage.open > 0);
+}
 
 /// A session: a connection id the security server chose.
 pub type SessionId = u64;
@@ -148,8 +162,9 @@ pub struct Mounted {
 struct OpenFile {
     /// The path the client opened, normalised: what the scope is asked about.
     path: FsPath,
-    /// The stored path in upper case: the file's record in `Volume::files` (its map).
-    key: String,
+    /// The stored path in upper case: the file's record in `Volume::files` (its map),
+    /// shared with that record and the remembered lookup.
+    key: Rc<str>,
     flags: OpenFlags,
     position: u64,
     written: bool,
@@ -161,7 +176,44 @@ struct Session {
     scope: Scope,
     donation: u64,
     buffer: u64,
-    handles: BTreeMap<u32, OpenFile>,
+    handles: Handles,
+}
+
+/// A session's open files by handle. A session has few (its donation pays for each), so
+/// a vector searched in order: no map node made and freed per open and close.
+#[derive(Clone, Debug, Default)]
+struct Handles(Vec<(u32, OpenFile)>);
+
+impl Handles {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn contains(&self, handle: u32) -> bool {
+        self.0.iter().any(|(number, _)| *number == handle)
+    }
+
+    fn get(&self, handle: u32) -> Option<&OpenFile> {
+        self.0.iter().find(|(number, _)| *number == handle).map(|(_, file)| file)
+    }
+
+    fn get_mut(&mut self, handle: u32) -> Option<&mut OpenFile> {
+        self.0.iter_mut().find(|(number, _)| *number == handle).map(|(_, file)| file)
+    }
+
+    /// Adds `handle` (not already there: [`Volume::new_handle`] gives only free ones).
+    fn insert(&mut self, handle: u32, file: OpenFile) {
+        self.0.push((handle, file));
+    }
+
+    fn remove(&mut self, handle: u32) -> Option<OpenFile> {
+        let index = self.0.iter().position(|(number, _)| *number == handle)?;
+        Some(self.0.swap_remove(index).1)
+    }
+
+    fn into_files(self) -> impl Iterator<Item = OpenFile> {
+        self.0.into_iter().map(|(_, file)| file)
+    }
 }
 
 impl Session {
@@ -342,8 +394,13 @@ pub struct Volume<D: BlockDevice> {
     cache: Rc<RefCell<SectorCache<D>>>,
     layout: Layout,
     sessions: BTreeMap<SessionId, Session>,
-    files: BTreeMap<String, Use>,
+    /// Open files' records by stored path in upper case, and those of recently closed
+    /// ones (see [`Volume::release`]).
+    files: BTreeMap<Rc<str>, Use>,
     next_handle: u32,
+    /// Whether `next_handle` has wrapped round: until it does, every number it gives is
+    /// new, and no session's handles need searching.
+    handles_wrapped: bool,
     mounted: Mounted,
     /// Clusters the data path allocated, which lamfat's free count (kept in its memory,
     /// and known from the mount on) still counts as free: the volume's free count is
@@ -414,6 +471,7 @@ impl<D: BlockDevice> Volume<D> {
             sessions: BTreeMap::new(),
             files: BTreeMap::new(),
             next_handle: 1,
+            handles_wrapped: false,
             mounted: Mounted { repair, read_only },
             allocated_outside: 0,
             free_hint: crate::layout::FIRST_CLUSTER,
@@ -489,7 +547,7 @@ impl<D: BlockDevice> Volume<D> {
         if self.sessions.contains_key(&session) {
             self.close_session(session)?;
         }
-        let state = Session { scope, donation: donation_bytes, buffer: 0, handles: BTreeMap::new() };
+        let state = Session { scope, donation: donation_bytes, buffer: 0, handles: Handles::default() };
         self.sessions.insert(session, state);
         Ok(())
     }
@@ -505,7 +563,7 @@ impl<D: BlockDevice> Volume<D> {
     pub fn close_session(&mut self, session: SessionId) -> Result<(), FsError> {
         let Some(state) = self.sessions.remove(&session) else { return Ok(()) };
         let mut written = false;
-        for file in state.handles.into_values() {
+        for file in state.handles.into_files() {
             written |= file.written;
             self.release(&file);
         }
@@ -562,8 +620,8 @@ impl<D: BlockDevice> Volume<D> {
     /// remembered (which the invariants of [`crate::lookups`] rule out) is forgotten and
     /// the path walked again.
     fn looked_up(&self, path: &FsPath) -> Result<Option<LookedUp>, FsError> {
-        let key = file_key(path.as_str());
-        let Some(located) = self.lookups.borrow().get(&key).cloned() else { return Ok(None) };
+        let remembered = with_file_key(path.as_str(), |key| self.lookups.borrow().get(key).cloned());
+        let Some(located) = remembered else { return Ok(None) };
         let mut raw = [0_u8; 32];
         let read = self.cache.borrow_mut().read_at(located.entry, &mut raw).map_err(|_| FsError::Io)?;
         let live = read == raw.len()
@@ -571,7 +629,7 @@ impl<D: BlockDevice> Volume<D> {
             && raw[11] & 0x0F != 0x0F
             && raw[..11] == located.short;
         if !live {
-            self.lookups.borrow_mut().remove(&key);
+            with_file_key(path.as_str(), |key| self.lookups.borrow_mut().remove(key));
             return Ok(None);
         }
         Ok(Some((located, raw)))
@@ -591,22 +649,23 @@ impl<D: BlockDevice> Volume<D> {
         let Some((at, raw)) = entry else { return };
         let mut short = [0_u8; 11];
         short.copy_from_slice(&raw[..11]);
-        let located = Located { entry: at, short, key: file_key(&joined(stored)), name: name.clone() };
+        let key = Rc::from(file_key(&joined(stored)));
+        let located = Located { entry: at, short, key, name: name.clone() };
         self.lookups.borrow_mut().insert(file_key(path.as_str()), located);
     }
 
-    /// Forgets every remembered path: an entry is about to be added, removed or renamed.
-    fn forget_lookups(&self) {
-        self.lookups.borrow_mut().clear();
-    }
-
+    /// A handle closed: the file's counts go down. The map of a file no handle has open
+    /// any more is kept (while at most [`KEPT_MAPS`] records are), so the next open of it
+    /// skips the chain walk: only an `Open` with `TRUNCATE` (which makes the map again)
+    /// or an operation that forgets the lookups (which drops it) changes a closed file.
     fn release(&mut self, file: &OpenFile) {
+        let records = self.files.len();
         if let Some(usage) = self.files.get_mut(&file.key) {
             usage.open = usage.open.saturating_sub(1);
             if file.flags.contains(OpenFlags::WRITE) {
                 usage.writers = usage.writers.saturating_sub(1);
             }
-            if usage.open == 0 {
+            if usage.open == 0 && records > KEPT_MAPS {
                 self.files.remove(&file.key);
             }
         }
@@ -615,11 +674,22 @@ impl<D: BlockDevice> Volume<D> {
     /// Whether a file at stored path `key`, or under it, is open.
     fn in_use(&self, key: &str) -> bool {
         let below = format!("{key}/");
-        self.files.keys().any(|open| open == key || open.starts_with(&below))
+        self.files.iter().any(|(open, usage)| usage.open > 0 && (&**open == key || open.starts_with(&below)))
     }
 
     /// Opens `path` for `session`: returns the handle and the file's size.
     pub fn open(&mut self, session: SessionId, path: &str, flags: OpenFlags) -> Result<(u32, u64), FsError> {
+        self.open_owned(session, String::from(path), flags)
+    }
+
+    /// [`Volume::open`] of a path the caller owns (a request's): a normal path becomes the
+    /// open file's without a copy.
+    pub fn open_owned(
+        &mut self,
+        session: SessionId,
+        path: String,
+        flags: OpenFlags,
+    ) -> Result<(u32, u64), FsError> {
         let writes = flags.contains(OpenFlags::WRITE);
         let wants_write = flags.contains(OpenFlags::TRUNCATE) || flags.contains(OpenFlags::APPEND);
         if (!writes && (wants_write || !flags.contains(OpenFlags::READ)))
@@ -627,7 +697,7 @@ impl<D: BlockDevice> Volume<D> {
         {
             return Err(FsError::InvalidFlags);
         }
-        let path = checked_path(path)?;
+        let path = checked_owned_path(path)?;
         let state = self.session(session)?;
         if state.spent() + OPEN_FILE_BYTES > state.donation {
             return Err(FsError::TooManyOpenFiles {
@@ -676,7 +746,7 @@ impl<D: BlockDevice> Volume<D> {
         };
         let stored_name = entry.as_ref().map_or_else(|| name.clone(), |entry| entry.file_name());
         stored.push(stored_name);
-        let key = file_key(&joined(&stored));
+        let key: Rc<str> = Rc::from(file_key(&joined(&stored)));
         if writes && self.files.get(&key).is_some_and(|usage| usage.writers > 0) {
             return Err(FsError::Busy);
         }
@@ -695,7 +765,7 @@ impl<D: BlockDevice> Volume<D> {
             }
             None => {
                 self.settle_freed()?;
-                self.forget_lookups();
+                forget(&self.lookups, &mut self.files);
                 let file = directory.create_file(name).map_err(engine_error)?;
                 drop(file);
                 let entry = find(&directory, name)?.ok_or(FsError::Corrupted)?;
@@ -798,8 +868,15 @@ impl<D: BlockDevice> Volume<D> {
     fn new_handle(&mut self) -> u32 {
         loop {
             let handle = self.next_handle;
-            self.next_handle = self.next_handle.checked_add(1).unwrap_or(1);
-            let taken = self.sessions.values().any(|state| state.handles.contains_key(&handle));
+            self.next_handle = match self.next_handle.checked_add(1) {
+                Some(next) => next,
+                None => {
+                    self.handles_wrapped = true;
+                    1
+                }
+            };
+            let taken =
+                self.handles_wrapped && self.sessions.values().any(|state| state.handles.contains(handle));
             if !taken {
                 return handle;
             }
@@ -808,7 +885,7 @@ impl<D: BlockDevice> Volume<D> {
 
     fn handle(&self, session: SessionId, handle: u32) -> Result<(&Session, &OpenFile), FsError> {
         let state = self.session(session)?;
-        let file = state.handles.get(&handle).ok_or(FsError::BadHandle)?;
+        let file = state.handles.get(handle).ok_or(FsError::BadHandle)?;
         Ok((state, file))
     }
 
@@ -822,7 +899,7 @@ impl<D: BlockDevice> Volume<D> {
         let map = &self.files.get(&open.key).ok_or(FsError::BadHandle)?.map;
         let position = open.position.min(map.size());
         let done = map.read(&mut self.cache.borrow_mut(), &self.layout, position, buffer)?;
-        if let Some(open) = self.session_mut(session)?.handles.get_mut(&handle) {
+        if let Some(open) = self.session_mut(session)?.handles.get_mut(handle) {
             open.position = position + done as u64;
         }
         Ok(done)
@@ -864,7 +941,7 @@ impl<D: BlockDevice> Volume<D> {
         );
         self.allocated_outside += allocated;
         written?;
-        if let Some(open) = self.session_mut(session)?.handles.get_mut(&handle) {
+        if let Some(open) = self.session_mut(session)?.handles.get_mut(handle) {
             open.position = end;
             open.written = true;
         }
@@ -881,7 +958,7 @@ impl<D: BlockDevice> Volume<D> {
             SeekFrom::Current(delta) => open.position.checked_add_signed(delta),
         };
         let position = target.filter(|&position| position <= size).ok_or(FsError::InvalidSeek)?;
-        if let Some(open) = self.session_mut(session)?.handles.get_mut(&handle) {
+        if let Some(open) = self.session_mut(session)?.handles.get_mut(handle) {
             open.position = position;
         }
         Ok(position)
@@ -889,14 +966,19 @@ impl<D: BlockDevice> Volume<D> {
 
     /// Closes the handle; a file it wrote reaches the device before the answer.
     pub fn close(&mut self, session: SessionId, handle: u32) -> Result<(), FsError> {
-        let file = self.session_mut(session)?.handles.remove(&handle).ok_or(FsError::BadHandle)?;
+        let file = self.session_mut(session)?.handles.remove(handle).ok_or(FsError::BadHandle)?;
         self.release(&file);
         if file.written { self.sync() } else { Ok(()) }
     }
 
     /// The metadata at `path`.
     pub fn stat(&self, session: SessionId, path: &str) -> Result<Metadata, FsError> {
-        let path = checked_path(path)?;
+        self.stat_owned(session, String::from(path))
+    }
+
+    /// [`Volume::stat`] of a path the caller owns (a request's).
+    pub fn stat_owned(&self, session: SessionId, path: String) -> Result<Metadata, FsError> {
+        let path = checked_owned_path(path)?;
         self.session(session)?.allow(&path, FsOp::Read)?;
         if path.as_str() != "/"
             && let Some((located, raw)) = self.looked_up(&path)?
@@ -972,7 +1054,7 @@ impl<D: BlockDevice> Volume<D> {
         // Its own cluster, and one more if the parent must grow.
         self.need_space(2)?;
         self.settle_freed()?;
-        self.forget_lookups();
+        forget(&self.lookups, &mut self.files);
         directory.create_dir(name).map_err(engine_error)?;
         Ok(())
     }
@@ -1005,7 +1087,7 @@ impl<D: BlockDevice> Volume<D> {
     fn removed(&mut self, parent: &[String], name: &str) -> Result<(), FsError> {
         self.sync()?;
         let (directory, _) = open_directory(&self.fs, parent)?;
-        self.forget_lookups();
+        forget(&self.lookups, &mut self.files);
         directory.remove(name).map_err(engine_error)?;
         drop(directory);
         self.cache.borrow_mut().sync_removal().map(|_| ()).map_err(|_| FsError::Io)
@@ -1070,7 +1152,7 @@ impl<D: BlockDevice> Volume<D> {
         self.sync()?;
         let (target_directory, _) = open_directory(&self.fs, to_parent)?;
         let (source_directory, _) = open_directory(&self.fs, from_parent)?;
-        self.forget_lookups();
+        forget(&self.lookups, &mut self.files);
         source_directory.rename(&source_name, &target_directory, to_name).map_err(engine_error)?;
         drop(source_directory);
         drop(target_directory);
@@ -1166,7 +1248,7 @@ impl<D: BlockDevice> Volume<D> {
         };
         match request {
             Request::Open { path, flags } => {
-                self.open(session, &path, flags).map(|(handle, size)| Response::Opened { handle, size })
+                self.open_owned(session, path, flags).map(|(handle, size)| Response::Opened { handle, size })
             }
             Request::Read { handle, into: Place::Inline { max } } => {
                 let mut bytes = vec![0_u8; (max as usize).min(MAX_INLINE_BYTES)];
@@ -1210,7 +1292,7 @@ impl<D: BlockDevice> Volume<D> {
             Request::Seek { handle, to } => {
                 self.seek(session, handle, to).map(|offset| Response::Position { offset })
             }
-            Request::Stat { path } => self.stat(session, &path).map(Response::Status),
+            Request::Stat { path } => self.stat_owned(session, path).map(Response::Status),
             Request::ReadDirectory { path, start } => {
                 let fits = |entries: &[DirectoryEntry]| {
                     userlib::rpc::reply_fits::<Fs>(&Response::Directory {

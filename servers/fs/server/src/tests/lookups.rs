@@ -245,3 +245,75 @@ fn times_and_repaired_sizes_read_from_the_entry_are_the_walks() {
         assert_eq!(volume.stat(SESSION, "/longer.txt").unwrap().size, cluster, "{round}: the repaired size");
     }
 }
+
+/// A closed file's map is kept for its next open: what the next handle reads is what the
+/// file holds after writes, truncates, unlinks, renames and more closed files than are
+/// kept; a kept map never makes a closed file look open.
+#[test]
+fn a_closed_files_kept_map_stays_true() {
+    for (name, mut volume) in volumes() {
+        volume.make_directory(SESSION, "/d").unwrap();
+        put(&mut volume, "/d/f.txt", &pattern(1, 3000)).unwrap();
+        assert_eq!(get(&mut volume, "/d/f.txt").unwrap(), pattern(1, 3000), "{name}");
+        // Grown through another handle after the reader closed.
+        let (writer, _) =
+            volume.open(SESSION, "/d/f.txt", OpenFlags::WRITE.union(OpenFlags::APPEND)).unwrap();
+        volume.write(SESSION, writer, &pattern(2, 5000)).unwrap();
+        volume.close(SESSION, writer).unwrap();
+        let mut grown = pattern(1, 3000);
+        grown.extend(pattern(2, 5000));
+        assert_eq!(get(&mut volume, "/d/f.txt").unwrap(), grown, "{name}");
+        // Cut and written again.
+        put(&mut volume, "/d/f.txt", &pattern(3, 700)).unwrap();
+        assert_eq!(get(&mut volume, "/d/f.txt").unwrap(), pattern(3, 700), "{name}");
+        // Unlinked (not busy: no handle has it) and made again.
+        volume.unlink(SESSION, "/d/f.txt").unwrap();
+        assert_eq!(get(&mut volume, "/d/f.txt"), Err(FsError::NotFound), "{name}");
+        put(&mut volume, "/d/f.txt", &pattern(4, 1500)).unwrap();
+        assert_eq!(get(&mut volume, "/d/f.txt").unwrap(), pattern(4, 1500), "{name}");
+        // Its directory renamed, and a new file where it was.
+        volume.rename(SESSION, "/d", "/e").unwrap();
+        volume.make_directory(SESSION, "/d").unwrap();
+        put(&mut volume, "/d/f.txt", &pattern(5, 900)).unwrap();
+        assert_eq!(get(&mut volume, "/d/f.txt").unwrap(), pattern(5, 900), "{name}");
+        assert_eq!(get(&mut volume, "/e/f.txt").unwrap(), pattern(4, 1500), "{name}");
+        // More closed files than are kept.
+        for index in 0..80 {
+            put(&mut volume, &format!("/e/g{index}"), &pattern(100 + index, 600)).unwrap();
+        }
+        for index in 0..80 {
+            let path = format!("/e/g{index}");
+            assert_eq!(get(&mut volume, &path).unwrap(), pattern(100 + index, 600), "{name}: {path}");
+        }
+        volume.unlink(SESSION, "/e/g3").unwrap();
+        volume.rename(SESSION, "/e/g4", "/e/h4").unwrap();
+        assert_eq!(get(&mut volume, "/e/h4").unwrap(), pattern(104, 600), "{name}");
+        assert_eq!(volume.open_files(SESSION), 0, "{name}");
+        let image = image_of(volume);
+        fsck(&image, name).unwrap();
+    }
+}
+
+/// Handles are distinct across sessions while open, and a closed one is refused.
+#[test]
+fn handles_are_distinct_and_closed_ones_refused() {
+    let mut volume = with_session(fat16());
+    volume.open_session(SESSION + 1, everything(), 1 << 20).unwrap();
+    put(&mut volume, "/a.txt", &pattern(7, 10)).unwrap();
+    let mut seen = Vec::new();
+    for round in 0..20 {
+        let session = SESSION + (round % 2);
+        let (handle, _) = volume.open(session, "/a.txt", OpenFlags::READ).unwrap();
+        assert!(!seen.contains(&handle), "handle {handle} given twice");
+        seen.push(handle);
+    }
+    let first = seen[0];
+    volume.close(SESSION, first).unwrap();
+    assert_eq!(volume.close(SESSION, first), Err(FsError::BadHandle));
+    assert_eq!(volume.read(SESSION, first, &mut [0; 4]), Err(FsError::BadHandle));
+    // A handle of the other session is not this one's.
+    assert_eq!(volume.close(SESSION, seen[1]), Err(FsError::BadHandle));
+    volume.close(SESSION + 1, seen[1]).unwrap();
+    assert_eq!(volume.open_files(SESSION), 9);
+    assert_eq!(volume.open_files(SESSION + 1), 9);
+}

@@ -2,7 +2,9 @@
 
 use fs_api::FsError;
 
-use crate::names::{check_name, client_path, same_name};
+use crate::names::{
+    check_name, checked_owned_path, checked_path, client_path, file_key, same_name, with_file_key,
+};
 
 #[test]
 fn names_fat_cannot_hold_are_refused() {
@@ -66,4 +68,38 @@ fn names_compare_as_fat_does() {
     assert!(same_name(None, "README", "readme"));
     assert!(same_name(None, "ÄB", "äb"));
     assert!(!same_name(None, "README", "readme.txt"));
+}
+
+/// The table of allowed ASCII characters says what the rule says, and non-ASCII names
+/// are judged as before.
+#[test]
+fn the_ascii_table_is_the_rule() {
+    let rule = |c: char| {
+        c.is_ascii_alphanumeric()
+            || ('\u{80}'..='\u{FFFF}').contains(&c)
+            || "$%'-_@~`!(){}. +,;=[]^#&".contains(c)
+    };
+    for code in (0..0x300).chain([0xFFFF, 0x10000, 0x1F600]) {
+        let Some(c) = char::from_u32(code) else { continue };
+        for name in [format!("a{c}b"), format!("{c}\u{e9}x")] {
+            assert_eq!(check_name(&name).is_ok(), name.chars().all(rule), "{name:?}");
+        }
+    }
+}
+
+/// Lookup keys made on the stack are the allocated ones.
+#[test]
+fn stack_keys_are_file_keys() {
+    let long = format!("/{}", "a".repeat(300));
+    for text in ["/bench/small.txt", "/", "/Caf\u{e9}/\u{df}", "/x", &long] {
+        assert_eq!(with_file_key(text, |key| key.to_string()), file_key(text), "{text:?}");
+    }
+}
+
+/// An owned path is checked as a borrowed one is.
+#[test]
+fn owned_paths_are_checked_as_borrowed_ones() {
+    for text in ["/a/b.txt", "/a/../b", "/a//b/", "relative", "/a/b.", "/a/<b>", "/..", "/caf\u{e9}"] {
+        assert_eq!(checked_owned_path(text.to_string()), checked_path(text), "{text:?}");
+    }
 }
