@@ -2,7 +2,9 @@
 
 use core::marker::PhantomData;
 
-use super::{Protocol, RpcError, decode_reply, encode_into};
+use serde::Serialize;
+
+use super::{Protocol, RequestForm, RpcError, decode_reply, encode_into};
 use crate::ipc::{self, Cptr, Message};
 use crate::rpc::CapabilitySlot;
 
@@ -26,6 +28,16 @@ pub fn call<P: Protocol>(endpoint: Cptr, request: &P::Request) -> Result<P::Resp
 pub fn call_with<P: Protocol>(
     endpoint: Cptr,
     request: &P::Request,
+    transfer: Transfer,
+) -> Result<(P::Response, bool), P::Error> {
+    call_encoding::<P, P::Request>(endpoint, request, transfer)
+}
+
+/// [`call_with`] of any value encoding as a request of `P` (the request itself, or a
+/// [`RequestForm`] of it).
+fn call_encoding<P: Protocol, R: Serialize + ?Sized>(
+    endpoint: Cptr,
+    request: &R,
     transfer: Transfer,
 ) -> Result<(P::Response, bool), P::Error> {
     // One message for the request and, in place, the reply.
@@ -78,6 +90,12 @@ impl<P: Protocol> Client<P> {
     /// Sends `request` and waits for the answer.
     pub fn call(&self, request: &P::Request) -> Result<P::Response, P::Error> {
         call::<P>(self.endpoint, request)
+    }
+
+    /// [`Client::call`] with the request in a borrowed form (see [`RequestForm`]): the
+    /// same message, without building the owned request.
+    pub fn call_as<R: RequestForm<P>>(&self, request: &R) -> Result<P::Response, P::Error> {
+        call_encoding::<P, R>(self.endpoint, request, Transfer::default()).map(|(response, _)| response)
     }
 
     /// [`Client::call`] with a capability transfer; returns whether a capability arrived.

@@ -91,6 +91,13 @@ pub trait Protocol {
     type Error: Serialize + DeserializeOwned + From<RpcError>;
 }
 
+/// A borrowed form of protocol `P`'s requests: a type whose postcard encoding is that of
+/// the `P::Request` it stands for (a `&str` where the request holds a `String`), so a
+/// client sends it without building the owned request ([`Client::call_as`]). Only an
+/// interface crate implements it, for its own borrowed form, and its tests show the
+/// encodings equal.
+pub trait RequestForm<P: Protocol>: Serialize {}
+
 /// Why a message could not be carried or understood.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RpcError {

@@ -2,7 +2,6 @@
 //! (inline) or buffer-fulls (through the shared buffer, once attached), directory pages
 //! fetched until the last.
 
-use alloc::string::ToString;
 use alloc::vec::Vec;
 
 use userlib::ipc::Cptr;
@@ -38,8 +37,8 @@ impl FsClient {
         self.buffer.map_or(0, |region| region.bytes())
     }
 
-    fn done(&self, request: &Request) -> Result<(), FsError> {
-        match self.client.call(request)? {
+    fn done(&self, request: &Request<&str>) -> Result<(), FsError> {
+        match self.client.call_as(request)? {
             Response::Done => Ok(()),
             _ => Err(unexpected()),
         }
@@ -47,7 +46,7 @@ impl FsClient {
 
     /// Opens `path`; returns the handle and the file's size.
     pub fn open(&self, path: &str, flags: OpenFlags) -> Result<(u32, u64), FsError> {
-        match self.client.call(&Request::Open { path: path.to_string(), flags })? {
+        match self.client.call_as(&Request::Open { path, flags })? {
             Response::Opened { handle, size } => Ok((handle, size)),
             _ => Err(unexpected()),
         }
@@ -125,7 +124,7 @@ impl FsClient {
 
     /// The metadata at `path`.
     pub fn stat(&self, path: &str) -> Result<Metadata, FsError> {
-        match self.client.call(&Request::Stat { path: path.to_string() })? {
+        match self.client.call_as(&Request::Stat { path })? {
             Response::Status(metadata) => Ok(metadata),
             _ => Err(unexpected()),
         }
@@ -137,7 +136,7 @@ impl FsClient {
         loop {
             let start = u32::try_from(all.len()).unwrap_or(u32::MAX);
             let Response::Directory { entries, more } =
-                self.client.call(&Request::ReadDirectory { path: path.to_string(), start })?
+                self.client.call_as(&Request::ReadDirectory { path, start })?
             else {
                 return Err(unexpected());
             };
@@ -152,22 +151,22 @@ impl FsClient {
 
     /// Makes the directory `path`.
     pub fn make_directory(&self, path: &str) -> Result<(), FsError> {
-        self.done(&Request::MakeDirectory { path: path.to_string() })
+        self.done(&Request::MakeDirectory { path })
     }
 
     /// Removes the empty directory `path`.
     pub fn remove_directory(&self, path: &str) -> Result<(), FsError> {
-        self.done(&Request::RemoveDirectory { path: path.to_string() })
+        self.done(&Request::RemoveDirectory { path })
     }
 
     /// Removes the file `path`.
     pub fn unlink(&self, path: &str) -> Result<(), FsError> {
-        self.done(&Request::Unlink { path: path.to_string() })
+        self.done(&Request::Unlink { path })
     }
 
     /// Renames `from` to `to`.
     pub fn rename(&self, from: &str, to: &str) -> Result<(), FsError> {
-        self.done(&Request::Rename { from: from.to_string(), to: to.to_string() })
+        self.done(&Request::Rename { from, to })
     }
 
     /// Waits until every change is on the device.

@@ -247,13 +247,18 @@ pub struct FsStatus {
 /// What programs ask the filesystem.
 ///
 /// Variants are only ever added at the end (postcard numbers them by position).
+///
+/// `S` is how a path is held: the protocol's is `String` (what the server decodes); a
+/// client encodes a `Request<&str>`, which postcard writes byte for byte as the same
+/// request with `String`s (a string is its length and bytes either way), so sending a path
+/// copies it only into the message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Request {
+pub enum Request<S = String> {
     /// Opens the file at `path` (see [`OpenFlags`]): a handle of the session, at position
     /// 0 (or the end, with `APPEND`).
     Open {
         /// The absolute path.
-        path: String,
+        path: S,
         /// How.
         flags: OpenFlags,
     },
@@ -281,38 +286,38 @@ pub enum Request {
     /// The metadata of the file or directory at `path`.
     Stat {
         /// The absolute path.
-        path: String,
+        path: S,
     },
     /// The entries of the directory at `path`, from the `start`th (0 for the first page);
     /// `.` and `..` are not listed.
     ReadDirectory {
         /// The absolute path.
-        path: String,
+        path: S,
         /// Entries to skip.
         start: u32,
     },
     /// Makes the directory `path` (its parent must exist).
     MakeDirectory {
         /// The absolute path.
-        path: String,
+        path: S,
     },
     /// Removes the empty directory `path`.
     RemoveDirectory {
         /// The absolute path.
-        path: String,
+        path: S,
     },
     /// Removes the file `path` (not while it is open: `Busy`).
     Unlink {
         /// The absolute path.
-        path: String,
+        path: S,
     },
     /// Renames or moves `from` to `to` (whose parent must exist and which must not exist).
     /// A directory cannot move into itself.
     Rename {
         /// The absolute path now.
-        from: String,
+        from: S,
         /// The absolute path after.
-        to: String,
+        to: S,
     },
     /// Writes every change to the device and waits until it is there.
     Sync,
@@ -332,6 +337,9 @@ pub enum Request {
         page: u32,
     },
 }
+
+/// A client's requests with borrowed paths encode as the protocol's (see [`Request`]).
+impl userlib::rpc::RequestForm<Fs> for Request<&str> {}
 
 /// What the filesystem answers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -145,17 +145,18 @@ fn malformed_bytes_give_the_typed_error() {
     let cut = Message::new(REPLY_LABEL, &reply.words()[..reply.length - 1]);
     assert_eq!(rpc::decode_reply::<Fs>(&cut), Err(FsError::Rpc(RpcError::Malformed)));
     // Another protocol's request.
-    let other = rpc::encode(rpc::label(*b"XXXX"), &Request::Sync).unwrap();
+    let other = rpc::encode(rpc::label(*b"XXXX"), &Request::<String>::Sync).unwrap();
     assert_eq!(rpc::decode_request::<Fs>(&other), Err(RpcError::WrongProtocol));
 }
 
 #[test]
 fn a_full_inline_chunk_fits_both_ways() {
-    let write = Request::Write { handle: u32::MAX, from: Source::Inline(vec![0xaa; MAX_INLINE_BYTES]) };
+    let write: Request =
+        Request::Write { handle: u32::MAX, from: Source::Inline(vec![0xaa; MAX_INLINE_BYTES]) };
     assert!(rpc::fits(&write));
     let data = Response::Data(vec![0x55; MAX_INLINE_BYTES]);
     assert!(rpc::reply_fits::<Fs>(&data));
-    let too_much = Request::Write { handle: 1, from: Source::Inline(vec![0; MAX_PAYLOAD_BYTES]) };
+    let too_much: Request = Request::Write { handle: 1, from: Source::Inline(vec![0; MAX_PAYLOAD_BYTES]) };
     assert!(!rpc::fits(&too_much));
 }
 
@@ -173,4 +174,34 @@ fn a_page_of_long_names_fits_a_reply() {
 #[test]
 fn the_label_is_its_own() {
     assert!(![REPLY_LABEL, kernel_abi::syscall::FAULT_LABEL].contains(&Fs::LABEL));
+}
+
+/// A request with borrowed paths, as [`FsClient`] sends it.
+fn borrowed(request: &Request) -> Request<&str> {
+    match request {
+        Request::Open { path, flags } => Request::Open { path, flags: *flags },
+        Request::Read { handle, into } => Request::Read { handle: *handle, into: *into },
+        Request::Write { handle, from } => Request::Write { handle: *handle, from: from.clone() },
+        Request::Seek { handle, to } => Request::Seek { handle: *handle, to: *to },
+        Request::Stat { path } => Request::Stat { path },
+        Request::ReadDirectory { path, start } => Request::ReadDirectory { path, start: *start },
+        Request::MakeDirectory { path } => Request::MakeDirectory { path },
+        Request::RemoveDirectory { path } => Request::RemoveDirectory { path },
+        Request::Unlink { path } => Request::Unlink { path },
+        Request::Rename { from, to } => Request::Rename { from, to },
+        Request::Sync => Request::Sync,
+        Request::StatFs => Request::StatFs,
+        Request::Close { handle } => Request::Close { handle: *handle },
+        Request::AttachBuffer { page } => Request::AttachBuffer { page: *page },
+    }
+}
+
+#[test]
+fn borrowed_requests_encode_as_the_protocols() {
+    for request in requests() {
+        let owned = rpc::encode_request::<Fs>(&request).unwrap();
+        let sent = rpc::encode(Fs::LABEL, &borrowed(&request)).unwrap();
+        assert_eq!((sent.label, sent.words()), (owned.label, owned.words()), "{request:?}");
+        assert_eq!(rpc::decode_request::<Fs>(&sent), Ok(request));
+    }
 }
