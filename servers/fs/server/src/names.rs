@@ -17,9 +17,9 @@ use grant::FsPath;
 /// The ASCII characters a name may hold: letters, digits and `$%'-_@~`!(){}. +,;=[]^#&`.
 const ASCII_ALLOWED: [bool; 128] = {
     let mut table = [false; 128];
-    let mut byte = 0;
+    let mut byte: u8 = 0;
     while byte < 128 {
-        table[byte] = (byte as u8).is_ascii_alphanumeric();
+        table[byte as usize] = byte.is_ascii_alphanumeric();
         byte += 1;
     }
     let others = b"$%'-_@~`!(){}. +,;=[]^#&";

@@ -49,7 +49,9 @@
 //!   but for them, the write syncs first instead of answering `NoSpace`;
 //! - a remembered path names the entry a walk would find: every operation that adds,
 //!   removes or renames an entry (create, make directory, unlink, remove directory,
-//!   rename) forgets them all before it changes anything;
+//!   rename) forgets them all before it changes anything, and with them the maps kept for
+//!   closed files (a closed file's map is otherwise the file: only the data path, through
+//!   an open handle, and a truncate at open, which makes the map again, change a file);
 //! - a refused request changed nothing: every check (path, names, scope, flags, budget,
 //!   existence, space) comes before the first write.
 
