@@ -205,3 +205,22 @@ fn borrowed_requests_encode_as_the_protocols() {
         assert_eq!(rpc::decode_request::<Fs>(&sent), Ok(request));
     }
 }
+
+#[test]
+fn file_bytes_keep_the_wire_format_of_a_byte_sequence() {
+    // What the protocol was before the bytes went as one string: a plain Vec<u8> field.
+    #[derive(serde::Serialize)]
+    enum Before {
+        #[allow(dead_code)]
+        Inline(Vec<u8>),
+    }
+    let bytes: Vec<u8> = (0..=255).collect();
+    let now = postcard::to_allocvec(&crate::Source::Inline(bytes.clone())).unwrap();
+    let before = postcard::to_allocvec(&Before::Inline(bytes.clone())).unwrap();
+    assert_eq!(now, before);
+    let back: crate::Source = postcard::from_bytes(&before).unwrap();
+    assert_eq!(back, crate::Source::Inline(bytes));
+    let data: crate::Response =
+        postcard::from_bytes(&postcard::to_allocvec(&crate::Response::Data(vec![7; 900])).unwrap()).unwrap();
+    assert_eq!(data, crate::Response::Data(vec![7; 900]));
+}
