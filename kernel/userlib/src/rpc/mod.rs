@@ -40,6 +40,7 @@
 //! than 952 elements' worth; a server should keep that much heap headroom for its largest
 //! element type.
 
+pub mod bytes;
 #[cfg(target_arch = "riscv64")]
 mod client;
 #[cfg(target_arch = "riscv64")]

@@ -51,6 +51,7 @@ pub enum Request {
     /// out unchanged, so terminal output that says `\r\n` itself passes as it is.
     Write {
         /// The bytes.
+        #[serde(with = "userlib::rpc::bytes")]
         bytes: Vec<u8>,
     },
     /// Reads at most `max` bytes of input, waiting until there is at least one. Only the
@@ -80,7 +81,7 @@ pub enum Response {
         count: u32,
     },
     /// Input.
-    Data(Vec<u8>),
+    Data(#[serde(with = "userlib::rpc::bytes")] Vec<u8>),
     /// The foreground changed.
     ForegroundSet,
 }

@@ -164,7 +164,7 @@ pub enum Place {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Source {
     /// These bytes (at most [`MAX_INLINE_BYTES`]).
-    Inline(#[serde(with = "bytes")] Vec<u8>),
+    Inline(#[serde(with = "userlib::rpc::bytes")] Vec<u8>),
     /// `length` bytes of the session's shared buffer at `offset`.
     Shared {
         /// Where in the buffer.
@@ -352,7 +352,7 @@ pub enum Response {
         size: u64,
     },
     /// Bytes read, inline (fewer than asked at the end of the file; none past it).
-    Data(#[serde(with = "bytes")] Vec<u8>),
+    Data(#[serde(with = "userlib::rpc::bytes")] Vec<u8>),
     /// Bytes read into the shared buffer.
     Transferred {
         /// How many.
@@ -497,7 +497,6 @@ impl core::fmt::Display for FsError {
     }
 }
 
-mod bytes;
 #[cfg(target_arch = "riscv64")]
 mod client;
 #[cfg(target_arch = "riscv64")]

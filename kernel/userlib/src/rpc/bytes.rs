@@ -1,8 +1,9 @@
 //! File bytes on the wire in one piece: postcard writes a byte string as its length and
 //! then the bytes, which is exactly how it writes a sequence of `u8` (a `u8` is one byte),
-//! so the format is the protocol's either way; but a sequence goes through serde byte by
-//! byte (a call each way per byte), a byte string is one copy. For the `Vec<u8>` fields
-//! of `Source::Inline` and `Response::Data` (`#[serde(with = "bytes")]`).
+//! so the format is the same either way; but a sequence goes through serde byte by byte (a
+//! call each way per byte), a byte string is one copy. Interfaces mark their `Vec<u8>`
+//! fields of data with `#[serde(with = "userlib::rpc::bytes")]` (fs-api's file bytes,
+//! console-api's terminal bytes).
 
 use alloc::vec::Vec;
 use core::fmt;
