@@ -199,6 +199,11 @@ impl VirtioNet {
         let _ = object::irq_acknowledge(self.irq_handler);
     }
 
+    /// Whether a received frame waits to be taken.
+    pub fn has_received(&self) -> bool {
+        self.device.poll_receive().is_some()
+    }
+
     /// Copies the next received frame into `into`; returns its length. `None` when no
     /// frame waits. A frame longer than `into` is dropped (and counted). The buffer goes
     /// back to the device before this returns.
