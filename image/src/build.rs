@@ -31,6 +31,8 @@ pub const USER_PACKAGES: &[&str] = &[
     "test-fs",
     "coreutils",
     "fs",
+    "net",
+    "echod",
 ];
 /// Every user program the image builder builds. A system's boot archive holds the root task,
 /// the manifest's servers and what its `[system] archive` names
@@ -70,6 +72,8 @@ pub const PROGRAMS: &[&str] = &[
     "test-blk",
     "test-fs",
     "fs",
+    "net",
+    "echod",
     // The file tools (`coreutils::TOOLS`; a host test keeps the two lists together).
     "ls",
     "cat",

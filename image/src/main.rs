@@ -5,7 +5,8 @@
 //!                                   system disk (target/lattice/disk.img)
 //! cargo xtask run [--boot a,b] [--fresh-disk]
 //!                                   build, then boot QEMU virt with the system disk and
-//!                                   user networking (127.0.0.1:8080 to the guest's port 80)
+//!                                   user networking (127.0.0.1:8080 to the guest's port 80,
+//!                                   127.0.0.1:8007 to its tcp and udp port 7)
 //! cargo xtask test [FILTER]         lints, host tests, then system tests in QEMU
 //! cargo xtask clippy                lints only
 //! cargo xtask bench                 benchmarks (instruction counts), target/bench/results.json
@@ -43,7 +44,8 @@ commands:
   run [--system NAME] [--boot a,b,...] [--fresh-disk] [-- QEMU ARGS]
                                  build, then boot QEMU virt into the root task with the
                                  system disk (virtio-blk) and user networking (restrict=on,
-                                 127.0.0.1:8080 forwarded to the guest's port 80)
+                                 127.0.0.1:8080 forwarded to the guest's port 80, 8007 to
+                                 its tcp and udp port 7)
                                  (--boot picks the boot programs, from the system's
                                  archive; the first is the root task: `--system bare
                                  --boot test-kernel` for the programs tests boot so)
@@ -132,12 +134,18 @@ fn prepare_disk(fresh: bool) -> Result<std::path::PathBuf, String> {
 
 /// The host port `run` forwards to the guest's port 80 (DESIGN.md §7).
 const RUN_HTTP_PORT: u16 = 8080;
+/// The host port `run` forwards to the guest's port 7 (echo), TCP and UDP.
+const RUN_ECHO_PORT: u16 = 8007;
 
 /// What `run` boots: `kernel`, the system disk `disk` (virtio-blk, serial
 /// [`system_disk::SERIAL`]) and user networking with `restrict=on`, 127.0.0.1:8080
-/// forwarded to the guest's port 80; `boot` programs on the kernel command line.
+/// forwarded to the guest's port 80 and 127.0.0.1:8007 to its port 7 (TCP and UDP, for
+/// `echod`); `boot` programs on the kernel command line.
 fn run_boot(kernel: &std::path::Path, disk: &disk::Image, boot: Option<String>) -> qemu::Boot {
-    let network = qemu::Network::user().forward_from(qemu::Protocol::Tcp, RUN_HTTP_PORT, 80);
+    let network = qemu::Network::user()
+        .forward_from(qemu::Protocol::Tcp, RUN_HTTP_PORT, 80)
+        .forward_from(qemu::Protocol::Tcp, RUN_ECHO_PORT, 7)
+        .forward_from(qemu::Protocol::Udp, RUN_ECHO_PORT, 7);
     qemu::Boot::new(kernel)
         .bootargs(boot.map(|list| format!("lattice.boot={list}")))
         .disk_as(disk, qemu::Attach::serial(system_disk::SERIAL))
@@ -171,7 +179,8 @@ fn run(args: &[String]) -> Result<(), String> {
     command.args(&extra);
     println!("booting: {}", qemu::describe(&command));
     println!(
-        "(the guest's port 80 is 127.0.0.1:{RUN_HTTP_PORT} here; quit QEMU with Ctrl-A then X; \
+        "(forwarded: 127.0.0.1:{RUN_HTTP_PORT} -> the guest's tcp 80, 127.0.0.1:{RUN_ECHO_PORT} -> \
+         its tcp and udp 7 (start `echod &` at the prompt); quit QEMU with Ctrl-A then X; \
          your files stay on {} for the next run)",
         disk.path().display()
     );
@@ -191,7 +200,7 @@ mod run_tests {
     use super::*;
 
     #[test]
-    fn run_attaches_the_system_disk_and_restricted_networking_on_8080() {
+    fn run_attaches_the_system_disk_and_restricted_networking_on_8080_and_8007() {
         let disk = disk::Image::existing(std::path::Path::new("/t/disk.img"), true);
         let boot = run_boot(std::path::Path::new("/k/kernel.bin"), &disk, None);
         let args: Vec<String> = boot
@@ -207,7 +216,11 @@ mod run_tests {
             after("-device"),
             ["virtio-blk-device,drive=disk0,serial=lattice-system", "virtio-net-device,netdev=net0"]
         );
-        assert_eq!(after("-netdev"), ["user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80"]);
+        assert_eq!(
+            after("-netdev"),
+            ["user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=tcp:127.0.0.1:8007-:7,\
+              hostfwd=udp:127.0.0.1:8007-:7"]
+        );
         assert!(after("-append").is_empty());
         let boot = run_boot(std::path::Path::new("k"), &disk, Some("hello".into()));
         let args = boot.arguments(qemu::Console::Interactive);

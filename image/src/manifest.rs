@@ -525,7 +525,7 @@ mod tests {
         let parsed = load(&path, crate::build::PROGRAMS).unwrap();
         assert_eq!(
             parsed.archive_programs(),
-            ["root", "console", "donor", "security", "fs", "proc", "shell"]
+            ["root", "console", "donor", "security", "fs", "net", "proc", "shell"]
         );
         // The process manager reads programs through the filesystem, above it.
         let proc = parsed.servers.iter().find(|server| server.name == "proc").unwrap();

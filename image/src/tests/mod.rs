@@ -21,6 +21,7 @@ mod fault;
 mod files;
 mod harness;
 mod kernel;
+mod network;
 mod proc;
 mod runtime;
 mod shell;
@@ -52,6 +53,8 @@ const HOST_PACKAGES: &[&str] = &[
     "donor",
     "fs-api",
     "fs",
+    "net-api",
+    "net",
     "fsutil",
     "coreutils",
     "kit",
@@ -77,6 +80,7 @@ const USER_LIBRARIES: &[&str] = &[
     "donor-api",
     "fs-api",
     "fs",
+    "net-api",
     "fsutil",
 ];
 
@@ -208,6 +212,7 @@ pub fn all_tests() -> Vec<&'static SystemTest> {
         shell::TESTS,
         time::TESTS,
         files::TESTS,
+        network::TESTS,
         disks::TESTS,
         fault::TESTS,
         kernel::TESTS,

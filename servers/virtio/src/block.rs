@@ -115,6 +115,16 @@ impl DeviceSlot {
     pub fn device_id(&self) -> u32 {
         self.device_id
     }
+
+    /// Where its registers are mapped in this program.
+    pub(crate) fn address(&self) -> usize {
+        self.address
+    }
+
+    /// The frame of its registers, for the device that keeps them mapped.
+    pub(crate) fn into_frame(self) -> Slot {
+        self.frame
+    }
 }
 
 /// Maps and identifies every virtio-mmio transport among the devices the manifest gave this
@@ -162,7 +172,7 @@ pub fn open_block_devices<S: Default>(kit: &Kit<S>, config: &Config) -> Result<V
 
 /// Makes the program's DMA pool if it has none: 32 frames from one Untyped of the server's
 /// memory, mapped at `config.pool_address`, kept for the program's life.
-fn ensure_pool(config: &Config) -> Result<(), BlockError> {
+pub(crate) fn ensure_pool(config: &Config) -> Result<(), BlockError> {
     if hal::region().is_some() {
         return Ok(());
     }

@@ -68,6 +68,17 @@ pub fn abandon() {
     }
 }
 
+/// Takes `pages` whole pages of the pool for good (`Pool::take_arena_pages`): a network
+/// device's packet buffers, given to the device in place. Returns their virtual and
+/// physical addresses; the pages are mapped read-write for the program's life and hold no
+/// Rust object.
+pub fn take_pages(pages: usize) -> Option<(usize, u64)> {
+    let mut installed = POOL.lock();
+    let pool = installed.as_mut()?;
+    let address = pool.take_arena_pages(pages)?;
+    Some((address, pool.region().physical(address)?))
+}
+
 /// Arena pieces lent now (0 between requests).
 pub fn lent() -> usize {
     POOL.lock().as_ref().map_or(0, Pool::lent)

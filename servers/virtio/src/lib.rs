@@ -1,7 +1,10 @@
 //! Virtio drivers for Lattice servers, over `virtio-drivers` 0.13: the virtio-mmio
 //! transports the manifest gives a server, found by device id; a DMA pool of frames the
-//! driver owns; and an interrupt-driven block device ([`VirtioBlock`]), which the
-//! filesystem server's volume reads and writes through.
+//! driver owns; an interrupt-driven block device ([`VirtioBlock`]), which the
+//! filesystem server's volume reads and writes through; and a network device
+//! (`VirtioNet`: virtio-drivers' `VirtIONetRaw`, its packet buffers pool pages taken for
+//! good, never blocking: the network server's loop takes frames when its interrupt bit
+//! comes and sends when smoltcp has something to send).
 //!
 //! How a server (on the kit) uses it:
 //!
@@ -57,20 +60,28 @@ extern crate alloc;
 
 #[allow(unsafe_code)]
 pub mod hal;
+pub mod packets;
 pub mod pool;
 pub mod request;
 
 #[cfg(target_arch = "riscv64")]
 mod block;
+#[cfg(target_arch = "riscv64")]
+mod net;
 
 #[cfg(target_arch = "riscv64")]
 pub use block::{DeviceSlot, Statistics, VirtioBlock, open_block_devices, transports};
+#[cfg(target_arch = "riscv64")]
+pub use net::{MAX_FRAME_BYTES, NetStatistics, NicError, PACKET_BUFFER_BYTES, VirtioNet, open_net_device};
 pub use request::{DeviceStatus, MAX_TRANSFER, SECTOR_SIZE, Serial};
 
 use core::time::Duration;
 
 /// The virtio device id of a block device (virtio 1.2 §5).
 pub const BLOCK_DEVICE: u32 = 2;
+
+/// The virtio device id of a network device (virtio 1.2 §5).
+pub const NET_DEVICE: u32 = 1;
 
 /// Most devices the manifest gives one server (`server_slots::DEVICE_MEMORY + 2 * i`, `i`
 /// below this).

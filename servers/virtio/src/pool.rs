@@ -190,6 +190,20 @@ impl Pool {
         self.lent
     }
 
+    /// Takes `pages` whole pages off the arena's end for good (a network device's packet
+    /// buffers, which are with the device all the time and so cannot be bounce pieces: the
+    /// arena starts again only when every piece is back). Returns the virtual address of
+    /// the first. `None` if the arena would be left without a page, or the pages are lent.
+    pub fn take_arena_pages(&mut self, pages: usize) -> Option<usize> {
+        let bytes = pages.checked_mul(PAGE_SIZE)?;
+        let new_end = self.end.checked_sub(bytes)?;
+        if pages == 0 || new_end < self.top || new_end <= self.floor {
+            return None;
+        }
+        self.end = new_end;
+        Some(self.region.virtual_base + new_end)
+    }
+
     /// Gives up the pieces lent now (a request that will never complete): they stay lent for
     /// ever, and the arena goes on past them.
     pub fn abandon(&mut self) {
@@ -282,6 +296,22 @@ mod tests {
         assert!(pool.lend(64).is_some());
         assert_eq!(pool.arena_free(), 0);
         assert!(pool.lend(1).is_none());
+    }
+
+    #[test]
+    fn pages_taken_off_the_arena_end_never_come_back_and_leave_a_page() {
+        let mut pool = Pool::new(REGION, 2).unwrap();
+        let end = REGION.virtual_base + 8 * PAGE_SIZE;
+        assert_eq!(pool.take_arena_pages(2), Some(end - 2 * PAGE_SIZE));
+        assert_eq!(pool.arena_free(), 4 * PAGE_SIZE);
+        assert_eq!(pool.take_arena_pages(0), None);
+        assert_eq!(pool.take_arena_pages(4), None, "the arena keeps a page");
+        let piece = pool.lend(3 * PAGE_SIZE + 1).unwrap();
+        assert_eq!(pool.take_arena_pages(1), None, "lent memory is not taken");
+        assert!(pool.give_back(piece));
+        assert_eq!(pool.take_arena_pages(3), Some(end - 5 * PAGE_SIZE));
+        assert!(!pool.can_lend(&[PAGE_SIZE + 1]), "what was taken is not lent");
+        assert!(pool.lend(PAGE_SIZE).is_some());
     }
 
     #[test]
