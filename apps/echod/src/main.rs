@@ -68,7 +68,9 @@ mod program {
                 if socket == listener {
                     match net.accept(listener) {
                         // Room for the wait's list: the oldest connection goes first.
-                        Ok((connection, _)) if connections.len() + 2 < MAX_WAIT_SOCKETS => connections.push(connection),
+                        Ok((connection, _)) if connections.len() + 2 < MAX_WAIT_SOCKETS => {
+                            connections.push(connection)
+                        }
                         Ok((connection, _)) => {
                             let _ = net.close(connection);
                         }

@@ -34,19 +34,15 @@ fn echo(cx: &Context) -> Result<(), String> {
     })?;
     let tcp = machine.host_port(Protocol::Tcp, 7)?;
     for round in ["first", "second"] {
-        cx.step(
-            &format!("tcp_echo_{round}"),
-            "a TCP connection from the host gets its bytes back",
-            || {
-                let line = format!("hello from the host, {round} connection\n");
-                let received = net::tcp_exchange(tcp, line.as_bytes(), Some(line.as_bytes()), EXCHANGE)?;
-                if received.end == End::Needle {
-                    Ok(())
-                } else {
-                    Err(format!("got {:?} ({:?})", received.text(), received.end))
-                }
-            },
-        )?;
+        cx.step(&format!("tcp_echo_{round}"), "a TCP connection from the host gets its bytes back", || {
+            let line = format!("hello from the host, {round} connection\n");
+            let received = net::tcp_exchange(tcp, line.as_bytes(), Some(line.as_bytes()), EXCHANGE)?;
+            if received.end == End::Needle {
+                Ok(())
+            } else {
+                Err(format!("got {:?} ({:?})", received.text(), received.end))
+            }
+        })?;
     }
     Ok(())
 }

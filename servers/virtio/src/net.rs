@@ -121,8 +121,8 @@ impl VirtioNet {
         let irq_handler = at::DEVICE_IRQ + 2 * slot.index();
         let signal = kit.notification(config.first_bit).map_err(BlockError::from)?;
         object::irq_set_notification(irq_handler, signal.index()).map_err(BlockError::from)?;
-        let header =
-            NonNull::new(slot.address() as *mut VirtIOHeader).ok_or(NicError::Setup(BlockError::NotVirtio))?;
+        let header = NonNull::new(slot.address() as *mut VirtIOHeader)
+            .ok_or(NicError::Setup(BlockError::NotVirtio))?;
         // SAFETY: `header` is the page `transports` mapped read-write from this transport's
         // device frame: 4 KiB, page aligned, holding the header and the config space. The
         // frame's slot moves into the `VirtioNet` after the device, so the mapping outlives

@@ -117,6 +117,7 @@ pub enum Request {
         /// The connection.
         socket: u32,
         /// The bytes (at most [`MAX_INLINE_BYTES`]).
+        #[serde(with = "userlib::rpc::bytes")]
         data: Vec<u8>,
     },
     /// Receives up to `max` bytes of a connection.
@@ -148,6 +149,7 @@ pub enum Request {
         /// The destination.
         to: Endpoint,
         /// The bytes (at most [`MAX_INLINE_BYTES`]).
+        #[serde(with = "userlib::rpc::bytes")]
         data: Vec<u8>,
     },
     /// Receives one datagram (longer than `max`: cut to `max`).
@@ -230,12 +232,13 @@ pub enum Response {
         count: u32,
     },
     /// Bytes received (none: the peer closed its half).
-    Data(Vec<u8>),
+    Data(#[serde(with = "userlib::rpc::bytes")] Vec<u8>),
     /// A datagram.
     Datagram {
         /// Who sent it.
         from: Endpoint,
         /// Its bytes.
+        #[serde(with = "userlib::rpc::bytes")]
         data: Vec<u8>,
     },
     /// Done (a shutdown).

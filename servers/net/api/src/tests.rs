@@ -23,7 +23,10 @@ fn requests() -> Vec<Request> {
         Request::UdpBind { port: 0 },
         Request::SendTo { socket: 3, to: PEER, data: vec![7; MAX_INLINE_BYTES] },
         Request::ReceiveFrom { socket: 3, max: 1500 },
-        Request::Wait { sockets: (0..MAX_WAIT_SOCKETS).map(|n| u32::try_from(n).unwrap() * 1000).collect(), timeout_ms: Some(u32::MAX) },
+        Request::Wait {
+            sockets: (0..MAX_WAIT_SOCKETS).map(|n| u32::try_from(n).unwrap() * 1000).collect(),
+            timeout_ms: Some(u32::MAX),
+        },
         Request::Wait { sockets: vec![], timeout_ms: None },
         Request::List,
     ]
@@ -94,8 +97,5 @@ fn malformed_requests_are_typed_errors() {
 #[test]
 fn errors_say_what_went_wrong() {
     assert!(NetError::DonationSpent { needed: 1, free: 0 }.to_string().contains("donation is spent"));
-    assert_eq!(
-        Endpoint { address: [127, 0, 0, 1], port: 8007 }.to_string(),
-        "127.0.0.1:8007"
-    );
+    assert_eq!(Endpoint { address: [127, 0, 0, 1], port: 8007 }.to_string(), "127.0.0.1:8007");
 }

@@ -65,8 +65,11 @@ pub struct Address {
 
 impl Address {
     /// QEMU user networking's: 10.0.2.15/24 via 10.0.2.2.
-    pub const QEMU_USER: Address =
-        Address { address: Ipv4Addr::new(10, 0, 2, 15), prefix: 24, gateway: Some(Ipv4Addr::new(10, 0, 2, 2)) };
+    pub const QEMU_USER: Address = Address {
+        address: Ipv4Addr::new(10, 0, 2, 15),
+        prefix: 24,
+        gateway: Some(Ipv4Addr::new(10, 0, 2, 2)),
+    };
 }
 
 /// The answer to a request, or that it must wait.
@@ -232,7 +235,12 @@ fn udp_socket() -> udp::Socket<'static> {
 impl Stack {
     /// The interface over `device` with `hardware` (Ethernet with the NIC's MAC, or IP for a
     /// loopback) and `address`, at time `now` (milliseconds).
-    pub fn new<D: Device + ?Sized>(device: &mut D, hardware: HardwareAddress, address: Address, now: i64) -> Stack {
+    pub fn new<D: Device + ?Sized>(
+        device: &mut D,
+        hardware: HardwareAddress,
+        address: Address,
+        now: i64,
+    ) -> Stack {
         let now = Instant::from_millis(now);
         let mut config = Config::new(hardware);
         config.random_seed = 0x5eed_1a77_1ce0_0001 ^ now.total_millis() as u64;
@@ -275,9 +283,7 @@ impl Stack {
     /// How long until the stack wants [`Stack::poll`] again (retransmissions, timeouts),
     /// in milliseconds; `None`: only when a frame comes or a request changes something.
     pub fn poll_delay(&mut self, now: i64) -> Option<u64> {
-        self.interface
-            .poll_delay(Instant::from_millis(now), &self.sockets)
-            .map(|delay| delay.total_millis())
+        self.interface.poll_delay(Instant::from_millis(now), &self.sockets).map(|delay| delay.total_millis())
     }
 
     /// Opens a session's books: its scope and donation.
@@ -288,8 +294,12 @@ impl Stack {
     /// Closes a session: every socket of it is aborted and removed.
     pub fn close_session(&mut self, connection: u64) {
         self.sessions.remove(&connection);
-        let sockets: Vec<u32> =
-            self.table.iter().filter(|(_, owned)| owned.connection == connection).map(|(id, _)| *id).collect();
+        let sockets: Vec<u32> = self
+            .table
+            .iter()
+            .filter(|(_, owned)| owned.connection == connection)
+            .map(|(id, _)| *id)
+            .collect();
         for socket in sockets {
             if let Some(owned) = self.table.remove(&socket) {
                 self.remove_entry(owned.entry, true);
@@ -327,7 +337,9 @@ impl Stack {
                 SocketInfo {
                     socket,
                     kind: SocketKind::Tcp,
-                    local: tcp.local_endpoint().map_or(Endpoint { address: local_address, port: 0 }, endpoint),
+                    local: tcp
+                        .local_endpoint()
+                        .map_or(Endpoint { address: local_address, port: 0 }, endpoint),
                     peer: tcp.remote_endpoint().map(endpoint),
                     state: format!("{:?}", tcp.state()),
                 }
@@ -396,7 +408,11 @@ impl Stack {
             Entry::Listener { port: used, .. } => !udp && *used == port,
             Entry::Udp { port: used, .. } => udp && *used == port,
             Entry::Tcp { handle } => {
-                !udp && self.sockets.get::<tcp::Socket>(*handle).local_endpoint().is_some_and(|local| local.port == port)
+                !udp && self
+                    .sockets
+                    .get::<tcp::Socket>(*handle)
+                    .local_endpoint()
+                    .is_some_and(|local| local.port == port)
             }
         })
     }
@@ -424,7 +440,9 @@ impl Stack {
             return Step::Done(Err(NetError::Denied { grant: "no session: it has closed".to_string() }));
         }
         let waiting = match request {
-            Request::TcpListen { port, backlog } => return Step::Done(self.listen(connection, port, backlog)),
+            Request::TcpListen { port, backlog } => {
+                return Step::Done(self.listen(connection, port, backlog));
+            }
             Request::Accept { socket } => Waiting::Accept { socket },
             Request::Connect { to } => match self.connect(connection, to) {
                 Ok(socket) => Waiting::Connect { socket },
@@ -561,7 +579,9 @@ impl Stack {
                     return None;
                 }
                 match udp.send_slice(data, ip_endpoint(*to)) {
-                    Ok(()) => Some(Ok(Response::Sent { count: u32::try_from(data.len()).unwrap_or(u32::MAX) })),
+                    Ok(()) => {
+                        Some(Ok(Response::Sent { count: u32::try_from(data.len()).unwrap_or(u32::MAX) }))
+                    }
                     Err(udp::SendError::BufferFull) => None,
                     Err(udp::SendError::Unaddressable) => Some(Err(NetError::InvalidArgument)),
                 }
@@ -591,7 +611,9 @@ impl Stack {
                     return Some(Ok(Response::Ready(ready)));
                 }
                 match deadline {
-                    Some(deadline) if self.now.total_millis() >= *deadline => Some(Ok(Response::Ready(Vec::new()))),
+                    Some(deadline) if self.now.total_millis() >= *deadline => {
+                        Some(Ok(Response::Ready(Vec::new())))
+                    }
                     _ => None,
                 }
             }
@@ -770,7 +792,11 @@ impl Stack {
             }
             Entry::Tcp { handle } => {
                 let tcp = self.sockets.get_mut::<tcp::Socket>(handle);
-                if abort { tcp.abort() } else { tcp.close() }
+                if abort {
+                    tcp.abort()
+                } else {
+                    tcp.close()
+                }
                 self.lingering.push(handle);
             }
             Entry::Udp { handle, .. } => {

@@ -251,7 +251,9 @@ mod program {
         }
 
         fn opened(&mut self, kit: &mut Kit<()>, connection: u64) {
-            let (Ok((stack, _)), Some(session)) = (&mut self.network, kit.sessions.get(connection)) else { return };
+            let (Ok((stack, _)), Some(session)) = (&mut self.network, kit.sessions.get(connection)) else {
+                return;
+            };
             stack.open_session(connection, session.info.scope.clone(), session.info.donation_bytes);
         }
 

@@ -87,16 +87,30 @@ fn a_connection_is_accepted_and_echoed_and_its_end_is_seen() {
     let client = world.socket(CLIENT, Request::Connect { to: HERE });
     let Ok(Response::Accepted { socket: served, peer }) = world.finish(SERVER, accept) else { panic!() };
     assert_eq!(peer.address, [10, 0, 2, 15]);
-    assert!(world.stack.all_sockets().iter().any(|(session, info)| *session == SERVER && info.socket == served));
+    assert!(
+        world.stack.all_sockets().iter().any(|(session, info)| *session == SERVER && info.socket == served)
+    );
 
-    assert_eq!(world.done(CLIENT, Request::Send { socket: client, data: b"hello".to_vec() }), Ok(Response::Sent { count: 5 }));
-    let Ok(Response::Data(data)) = world.done(SERVER, Request::Receive { socket: served, max: 100 }) else { panic!() };
+    assert_eq!(
+        world.done(CLIENT, Request::Send { socket: client, data: b"hello".to_vec() }),
+        Ok(Response::Sent { count: 5 })
+    );
+    let Ok(Response::Data(data)) = world.done(SERVER, Request::Receive { socket: served, max: 100 }) else {
+        panic!()
+    };
     assert_eq!(data, b"hello");
     world.done(SERVER, Request::Send { socket: served, data }).unwrap();
-    assert_eq!(world.done(CLIENT, Request::Receive { socket: client, max: 100 }), Ok(Response::Data(b"hello".to_vec())));
+    assert_eq!(
+        world.done(CLIENT, Request::Receive { socket: client, max: 100 }),
+        Ok(Response::Data(b"hello".to_vec()))
+    );
 
     assert_eq!(world.done(CLIENT, Request::Shutdown { socket: client }), Ok(Response::Done));
-    assert_eq!(world.done(SERVER, Request::Receive { socket: served, max: 100 }), Ok(Response::Data(Vec::new())), "the end");
+    assert_eq!(
+        world.done(SERVER, Request::Receive { socket: served, max: 100 }),
+        Ok(Response::Data(Vec::new())),
+        "the end"
+    );
     assert_eq!(world.done(SERVER, Request::Close { socket: served }), Ok(Response::Closed));
     assert_eq!(world.done(SERVER, Request::Close { socket: served }), Err(NetError::BadSocket));
 }
@@ -108,7 +122,8 @@ fn a_backlog_keeps_several_connections_until_they_are_accepted() {
     let clients: Vec<u32> = (0..3).map(|_| world.socket(CLIENT, Request::Connect { to: HERE })).collect();
     let mut ports = Vec::new();
     for _ in &clients {
-        let Ok(Response::Accepted { peer, .. }) = world.done(SERVER, Request::Accept { socket: listener }) else {
+        let Ok(Response::Accepted { peer, .. }) = world.done(SERVER, Request::Accept { socket: listener })
+        else {
             panic!()
         };
         ports.push(peer.port);
@@ -118,7 +133,10 @@ fn a_backlog_keeps_several_connections_until_they_are_accepted() {
     assert_eq!(ports.len(), 3, "three different connections");
     // The backlog is refilled: a fourth connects too.
     world.socket(CLIENT, Request::Connect { to: HERE });
-    assert!(matches!(world.done(SERVER, Request::Accept { socket: listener }), Ok(Response::Accepted { .. })));
+    assert!(matches!(
+        world.done(SERVER, Request::Accept { socket: listener }),
+        Ok(Response::Accepted { .. })
+    ));
 }
 
 #[test]
@@ -127,7 +145,10 @@ fn udp_datagrams_are_echoed_and_a_wait_sees_them() {
     let server = world.socket(SERVER, Request::UdpBind { port: 7 });
     let client = world.socket(CLIENT, Request::UdpBind { port: 0 });
     assert!(
-        matches!(world.stack.serve(SERVER, Request::Wait { sockets: vec![server], timeout_ms: None }), Step::Wait(_)),
+        matches!(
+            world.stack.serve(SERVER, Request::Wait { sockets: vec![server], timeout_ms: None }),
+            Step::Wait(_)
+        ),
         "nothing to read: the wait waits"
     );
     assert_eq!(
@@ -137,12 +158,14 @@ fn udp_datagrams_are_echoed_and_a_wait_sees_them() {
     );
     world.done(CLIENT, Request::SendTo { socket: client, to: HERE, data: b"ping".to_vec() }).unwrap();
     world.poll();
-    let Ok(Response::Ready(ready)) = world.done(SERVER, Request::Wait { sockets: vec![server], timeout_ms: Some(10) })
+    let Ok(Response::Ready(ready)) =
+        world.done(SERVER, Request::Wait { sockets: vec![server], timeout_ms: Some(10) })
     else {
         panic!()
     };
     assert!(ready.iter().any(|readiness| readiness.socket == server && readiness.readable));
-    let Ok(Response::Datagram { from, data }) = world.done(SERVER, Request::ReceiveFrom { socket: server, max: 100 })
+    let Ok(Response::Datagram { from, data }) =
+        world.done(SERVER, Request::ReceiveFrom { socket: server, max: 100 })
     else {
         panic!()
     };
@@ -166,7 +189,8 @@ fn the_scope_refuses_naming_the_grant_and_changes_nothing() {
     );
     let Err(NetError::Denied { grant }) = world.done(SERVER, Request::Connect { to: HERE }) else { panic!() };
     assert!(grant.ends_with("gives no tcp connect to 10.0.2.15:7"), "{grant}");
-    let Err(NetError::Denied { grant }) = world.done(CLIENT, Request::TcpListen { port: 7, backlog: 1 }) else {
+    let Err(NetError::Denied { grant }) = world.done(CLIENT, Request::TcpListen { port: 7, backlog: 1 })
+    else {
         panic!()
     };
     assert!(grant.contains("gives no tcp listen on port 7"), "{grant}");
@@ -211,7 +235,10 @@ fn a_closed_session_takes_its_connections_and_listeners_with_it() {
     world.stack.close_session(SERVER);
     world.poll();
     // The client sees the reset as the end.
-    assert_eq!(world.done(CLIENT, Request::Receive { socket: client, max: 10 }), Ok(Response::Data(Vec::new())));
+    assert_eq!(
+        world.done(CLIENT, Request::Receive { socket: client, max: 10 }),
+        Ok(Response::Data(Vec::new()))
+    );
     // The port is free again.
     world.stack.open_session(SERVER, scope(&["listen 7"]), 64 << 10);
     world.socket(SERVER, Request::TcpListen { port: 7, backlog: 1 });
@@ -220,8 +247,14 @@ fn a_closed_session_takes_its_connections_and_listeners_with_it() {
 #[test]
 fn bad_arguments_are_typed_errors() {
     let mut world = World::new();
-    assert_eq!(world.done(SERVER, Request::TcpListen { port: 7, backlog: 0 }), Err(NetError::InvalidArgument));
-    assert_eq!(world.done(SERVER, Request::TcpListen { port: 7, backlog: 99 }), Err(NetError::InvalidArgument));
+    assert_eq!(
+        world.done(SERVER, Request::TcpListen { port: 7, backlog: 0 }),
+        Err(NetError::InvalidArgument)
+    );
+    assert_eq!(
+        world.done(SERVER, Request::TcpListen { port: 7, backlog: 99 }),
+        Err(NetError::InvalidArgument)
+    );
     assert_eq!(world.done(SERVER, Request::Accept { socket: 42 }), Err(NetError::BadSocket));
     let long = vec![0; MAX_INLINE_BYTES + 1];
     assert_eq!(world.done(SERVER, Request::Send { socket: 1, data: long }), Err(NetError::InvalidArgument));
